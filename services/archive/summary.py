@@ -1,0 +1,47 @@
+"""The readable, non-personal part of each record entry (pure). Everything else is sealed."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from shared.contracts import (
+    EscalationDecided,
+    IncidentReported,
+    NotificationDelivered,
+    NotificationFailed,
+    NotificationRequested,
+)
+from shared.contracts.base import Event
+
+
+def summarise(event: Event) -> dict[str, Any]:
+    match event:
+        case IncidentReported(report=r):
+            return {
+                "school_id": event.school_id,
+                "category": r.category.value,
+                "occurred_at": r.occurred_at.isoformat(),
+                "discovered_at": r.discovered_at.isoformat(),
+                "students_by_role": dict(Counter(s.role.value for s in r.students)),
+                "indicators": r.indicators.model_dump(mode="json"),
+                "measures_count": len(r.measures_taken),
+            }
+        case EscalationDecided():
+            return {
+                "level": event.level.value,
+                "reasons": [r.code for r in event.reasons],
+                "public_attention_wide": event.public_attention_wide,
+                "recipients": len(event.recipients),
+                "policy_version": event.policy_version,
+            }
+        case NotificationRequested():
+            return {"notification_id": str(event.notification_id), "role": event.recipient.role.value,
+                    "purpose": event.purpose, "has_address": event.recipient.email is not None}
+        case NotificationDelivered():
+            return {"notification_id": str(event.notification_id), "role": event.role.value,
+                    "channel": event.channel, "attempts": event.attempts}
+        case NotificationFailed():
+            return {"notification_id": str(event.notification_id), "role": event.role.value,
+                    "channel": event.channel, "reason": event.reason, "attempts": event.attempts}
+    return {}

@@ -1,0 +1,1 @@
+"""escalation: applies the severity rules and decides who must be told."""

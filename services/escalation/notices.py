@@ -1,0 +1,93 @@
+"""From a decision to the events it causes (pure): the decision record and one request per recipient.
+
+A guardian's request names only that guardian's own child; officials' and the school's
+requests name no child. A required recipient without a known address still gets a
+request (with no address), so notify reports the failure instead of nobody noticing.
+"""
+
+from __future__ import annotations
+
+from services.escalation.directory import Contact, Directory
+from services.escalation.domain import Decision
+from shared.contracts import (
+    EscalationDecided,
+    IncidentReported,
+    NoticeFacts,
+    NotificationRequested,
+    Recipient,
+    RecipientRole,
+    RecipientSummary,
+    StudentRole,
+)
+from shared.contracts.base import derive_id
+
+_GUARDIAN_ROLE = {
+    StudentRole.victim: RecipientRole.victim_guardian,
+    StudentRole.perpetrator: RecipientRole.perpetrator_guardian,
+}
+_UNKNOWN = {
+    RecipientRole.victim_guardian: "受害学生家长",
+    RecipientRole.perpetrator_guardian: "涉事学生家长",
+    RecipientRole.school: "学校负责人",
+}
+
+
+def case_ref(event: IncidentReported) -> str:
+    return "AB-" + event.incident_id.hex[:8].upper()
+
+
+def _recipients(
+    event: IncidentReported, decision: Decision, directory: Directory
+) -> list[tuple[str, Recipient, str | None]]:
+    """(stable key, recipient, child name or None) for every required recipient."""
+    out: list[tuple[str, Recipient, str | None]] = []
+    for role in decision.roles:
+        if role in (RecipientRole.victim_guardian, RecipientRole.perpetrator_guardian):
+            students = [s for s in event.report.students if _GUARDIAN_ROLE.get(s.role) == role]
+            for student in students:
+                if not student.guardians:
+                    out.append((f"{role}:{student.ref}:none", Recipient(role=role, display_name=_UNKNOWN[role]), None))
+                for i, g in enumerate(student.guardians):
+                    recipient = Recipient(role=role, display_name=f"{g.name}（{g.relation}）", email=g.email)
+                    out.append((f"{role}:{student.ref}:{i}", recipient, student.name))
+        elif role == RecipientRole.school:
+            contact = directory.schools.get(event.school_id) or Contact(name=_UNKNOWN[role])
+            out.append((str(role), Recipient(role=role, display_name=contact.name, email=contact.email), None))
+        else:
+            contact = getattr(directory.officials, role.value)
+            out.append((str(role), Recipient(role=role, display_name=contact.name, email=contact.email), None))
+    return out
+
+
+def plan(
+    event: IncidentReported, decision: Decision, directory: Directory
+) -> tuple[EscalationDecided, list[NotificationRequested]]:
+    school = directory.schools.get(event.school_id)
+    requests = []
+    for key, recipient, child in _recipients(event, decision, directory):
+        notification_id = derive_id("notification", event.incident_id, key, decision.policy_version)
+        facts = NoticeFacts(
+            case_ref=case_ref(event),
+            school_id=event.school_id,
+            school_name=school.name if school else event.school_id,
+            level=decision.level,
+            reasons_zh=[r.zh for r in decision.reasons],
+            category=event.report.category,
+            occurred_at=event.report.occurred_at,
+            child_name=child,
+        )
+        requests.append(NotificationRequested(
+            event_id=notification_id, incident_id=event.incident_id, notification_id=notification_id,
+            recipient=recipient, facts=facts,
+        ))
+    decided = EscalationDecided(
+        event_id=derive_id("escalation-decided", event.incident_id, decision.policy_version),
+        incident_id=event.incident_id,
+        school_id=event.school_id,
+        level=decision.level,
+        public_attention_wide=decision.public_attention_wide,
+        reasons=list(decision.reasons),
+        recipients=[RecipientSummary(notification_id=r.notification_id, role=r.recipient.role) for r in requests],
+        policy_version=decision.policy_version,
+    )
+    return decided, requests

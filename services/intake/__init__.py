@@ -1,0 +1,1 @@
+"""intake: the only door from outside. Authenticates schools, validates, makes reports durable."""

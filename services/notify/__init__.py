@@ -1,0 +1,1 @@
+"""notify: turns notification requests into messages, exactly one per request."""

@@ -1,0 +1,67 @@
+"""All SQL of notify."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from shared.db import Conn
+
+SCHEMA = "notify"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    status: str
+    attempts: int
+    ambiguous: bool  # the previous attempt may have sent the mail and then crashed
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("sent", "failed")
+
+
+class Leased(Exception):
+    """Another notify process holds this notification right now."""
+
+
+async def begin_attempt(
+    conn: Conn, notification_id: uuid.UUID, incident_id: uuid.UUID, role: str, channel: str,
+    lease_s: float,
+) -> Attempt:
+    """Lock the row and take a lease for this attempt; must run inside a transaction."""
+    row = await conn.fetchrow(
+        "SELECT status, attempts, lease_until > now() AS leased FROM deliveries"
+        " WHERE notification_id = $1 FOR UPDATE",
+        notification_id,
+    )
+    if row is None:
+        await conn.execute(
+            "INSERT INTO deliveries (notification_id, incident_id, role, channel, status, attempts, lease_until)"
+            " VALUES ($1, $2, $3, $4, 'sending', 1, now() + make_interval(secs => $5))",
+            notification_id, incident_id, role, channel, lease_s,
+        )
+        return Attempt("sending", 1, ambiguous=False)
+    if row["status"] in ("sent", "failed"):
+        return Attempt(row["status"], row["attempts"], ambiguous=False)
+    if row["status"] == "sending" and row["leased"]:
+        raise Leased(str(notification_id))
+    ambiguous = row["status"] == "sending"
+    await conn.execute(
+        "UPDATE deliveries SET status = 'sending', attempts = attempts + 1,"
+        " ambiguous_resends = ambiguous_resends + $2::int, lease_until = now() + make_interval(secs => $3),"
+        " updated_at = now() WHERE notification_id = $1",
+        notification_id, int(ambiguous), lease_s,
+    )
+    return Attempt("sending", row["attempts"] + 1, ambiguous=ambiguous)
+
+
+async def finish(
+    conn: Conn, notification_id: uuid.UUID, status: str, *, message_id: str | None = None,
+    error: str | None = None,
+) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET status = $2, message_id = coalesce($3, message_id), last_error = $4,"
+        " lease_until = NULL, updated_at = now() WHERE notification_id = $1",
+        notification_id, status, message_id, error,
+    )

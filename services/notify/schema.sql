@@ -1,0 +1,17 @@
+-- One row per notification: the guard against a second mail. No addresses are kept here.
+CREATE TABLE IF NOT EXISTS deliveries (
+    notification_id   uuid PRIMARY KEY,
+    incident_id       uuid NOT NULL,
+    role              text NOT NULL,
+    channel           text NOT NULL,
+    status            text NOT NULL CHECK (status IN ('sending', 'retry_wait', 'sent', 'failed')),
+    attempts          int NOT NULL DEFAULT 0,
+    -- a send whose outcome a crash left unknown, sent again with the same Message-ID
+    ambiguous_resends int NOT NULL DEFAULT 0,
+    lease_until       timestamptz,
+    message_id        text,
+    last_error        text,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    updated_at        timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS deliveries_incident ON deliveries (incident_id);

@@ -1,0 +1,68 @@
+"""Message texts in Simplified Chinese, per recipient role (pure).
+
+Guardians read about their own child only; the school and officials read no child's
+name at all: they look the case up by its reference in the special archive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from shared.contracts import Category, Level, NotificationRequested, RecipientRole
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+LEVEL_ZH = {
+    Level.minor: "情节轻微",
+    Level.serious: "情节较重",
+    Level.severe: "情节严重",
+    Level.criminal: "涉嫌违法犯罪",
+}
+CATEGORY_ZH = {
+    Category.physical: "肢体欺凌",
+    Category.verbal: "言语欺凌",
+    Category.relational: "关系欺凌",
+    Category.cyber: "网络欺凌",
+    Category.property: "财物侵害",
+    Category.other: "其他",
+}
+_ASK = {
+    RecipientRole.school: "请学校依规通知双方家长、及时调查处置，对受害学生开展心理辅导，并在情况变化时及时续报。",
+    RecipientRole.bureau: "按规定须向教育主管部门报告，请及时督促学校处置。",
+    RecipientRole.police: "按规定须联系公安机关及时介入，请予以处置。",
+    RecipientRole.stability_office: "该事件社会关注度高，按规定报送市委教育工委稳定安全办公室。",
+}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: str
+
+
+def render(req: NotificationRequested) -> Rendered:
+    f = req.facts
+    role = req.recipient.role
+    when = f.occurred_at.astimezone(SHANGHAI).strftime("%Y年%m月%d日 %H:%M")
+    level = LEVEL_ZH[f.level]
+    category = CATEGORY_ZH[f.category]
+    if role in (RecipientRole.victim_guardian, RecipientRole.perpetrator_guardian):
+        child = f.child_name or "您的孩子"
+        if role == RecipientRole.victim_guardian:
+            what = (f"您的孩子{child}在校遭受了一起欺凌事件（{category}）。"
+                    "学校已启动处置，将落实保护措施并安排心理辅导。")
+        else:
+            what = f"您的孩子{child}涉及一起校园欺凌事件（{category}）。学校已启动调查，请您配合学校做好教育工作。"
+        body = (
+            f"{req.recipient.display_name}：\n\n您好。{f.school_name}告知：{when}，{what}\n"
+            f"学校初步认定情节为“{level}”，将尽快与您联系，告知调查进展和处理意见。\n\n"
+            f"案件编号：{f.case_ref}\n{f.school_name}\n"
+        )
+        return Rendered(subject=f"【校园欺凌事件告知】{f.school_name} {f.case_ref}", body=body)
+    body = (
+        f"{req.recipient.display_name}：\n\n{f.school_name}报告校园欺凌事件一起。\n"
+        f"认定等级：{level}\n发生时间：{when}\n事件类别：{category}\n认定依据：{'；'.join(f.reasons_zh)}\n\n"
+        f"{_ASK[role]}\n详情请凭案件编号在专门档案系统中查阅。\n\n案件编号：{f.case_ref}\n"
+    )
+    return Rendered(subject=f"【校园欺凌事件报告】{f.school_name} {level} {f.case_ref}", body=body)

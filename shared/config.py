@@ -1,0 +1,42 @@
+"""Configuration from the environment; every service reads the same names."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_replicas: int = Field(default=1, description="3 in a cluster; 1 for a single dev server.")
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_from: str = "antibully@localhost"
+    smtp_timeout_s: float = 10.0
+
+    intake_host: str = "127.0.0.1"
+    intake_port: int = 8080
+    archive_host: str = "127.0.0.1"
+    archive_port: int = 8081
+    max_body_bytes: int = 256 * 1024
+    publish_timeout_s: float = 2.0
+    retry_after_s: int = 5
+
+    max_deliver: int = Field(default=8, description="Deliveries of one message before it is dead-lettered.")
+    directory_file: Path = ROOT / "deploy" / "directory.toml"
+    archive_data_key: str = Field(default="", description="Base64 of 32 bytes; AES-GCM key for personal data at rest.")
+    archive_read_token: str = Field(default="", description="Bearer token for the archive read API (until SSO).")
+    metrics_port: int = 0
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,47 @@
+"""Every message on the bus, as a pydantic model. Services import these, never each other."""
+
+from shared.contracts.base import Event
+from shared.contracts.escalation import EscalationDecided, Level, Reason, RecipientRole, RecipientSummary
+from shared.contracts.incident import (
+    Category,
+    Guardian,
+    IncidentReport,
+    IncidentReported,
+    Indicators,
+    Injury,
+    PublicAttention,
+    Reporter,
+    Student,
+    StudentRole,
+)
+from shared.contracts.notification import (
+    NoticeFacts,
+    NotificationDelivered,
+    NotificationFailed,
+    NotificationRequested,
+    Recipient,
+)
+
+__all__ = [
+    "Category",
+    "EscalationDecided",
+    "Event",
+    "Guardian",
+    "IncidentReport",
+    "IncidentReported",
+    "Indicators",
+    "Injury",
+    "Level",
+    "NoticeFacts",
+    "NotificationDelivered",
+    "NotificationFailed",
+    "NotificationRequested",
+    "PublicAttention",
+    "Reason",
+    "Recipient",
+    "RecipientRole",
+    "RecipientSummary",
+    "Reporter",
+    "Student",
+    "StudentRole",
+]

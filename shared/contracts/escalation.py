@@ -1,0 +1,57 @@
+"""Escalation's verdict on a report: the level, why, and who must be told."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import Field
+
+from shared.contracts.base import Event, Strict
+from shared.subjects import ESCALATION_DECIDED
+
+
+class Level(StrEnum):
+    minor = "minor"
+    serious = "serious"
+    severe = "severe"
+    criminal = "criminal"
+
+    @property
+    def rank(self) -> int:
+        return list(Level).index(self)
+
+
+class RecipientRole(StrEnum):
+    victim_guardian = "victim_guardian"
+    perpetrator_guardian = "perpetrator_guardian"
+    school = "school"
+    bureau = "bureau"
+    police = "police"
+    stability_office = "stability_office"
+
+
+class Reason(Strict):
+    code: str
+    zh: str
+    en: str
+
+
+class RecipientSummary(Strict):
+    """A required recipient without contact data: enough for the record, nothing to leak."""
+
+    notification_id: uuid.UUID
+    role: RecipientRole
+
+
+class EscalationDecided(Event):
+    event_type: ClassVar[str] = "EscalationDecided"
+    subject: ClassVar[str] = ESCALATION_DECIDED
+
+    school_id: str
+    level: Level
+    public_attention_wide: bool
+    reasons: list[Reason]
+    recipients: list[RecipientSummary]
+    policy_version: str = Field(description="The rule set that produced this decision.")

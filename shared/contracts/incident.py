@@ -1,0 +1,117 @@
+"""What a school reports: the incident body (HTTP and bus) and the IncidentReported event."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+
+from shared.contracts.base import Event, Strict, utcnow
+from shared.subjects import INCIDENT_REPORTED
+
+CLOCK_SKEW = timedelta(minutes=5)
+
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+LongText = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+Ref = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,63}$")]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 -]{5,20}$")]
+
+
+class Category(StrEnum):
+    physical = "physical"
+    verbal = "verbal"
+    relational = "relational"
+    cyber = "cyber"
+    property = "property"
+    other = "other"
+
+
+class StudentRole(StrEnum):
+    victim = "victim"
+    perpetrator = "perpetrator"
+    bystander = "bystander"
+
+
+class Injury(StrEnum):
+    none = "none"
+    minor = "minor"
+    serious = "serious"
+    grave = "grave"
+
+
+class PublicAttention(StrEnum):
+    none = "none"
+    local = "local"
+    wide = "wide"
+
+
+class Guardian(Strict):
+    name: ShortText
+    relation: ShortText = Field(examples=["母亲"])
+    phone: Phone | None = None
+    email: Email | None = None
+
+
+class Student(Strict):
+    ref: Ref = Field(description="The school's pseudonymous reference for the student; never a name or ID number.")
+    role: StudentRole
+    name: ShortText
+    grade: ShortText
+    guardians: list[Guardian] = Field(default_factory=list, max_length=4)
+
+
+class Reporter(Strict):
+    name: ShortText
+    role: ShortText = Field(examples=["班主任"])
+
+
+class Indicators(Strict):
+    injury: Injury = Injury.none
+    violence: bool = False
+    weapon: bool = False
+    group: bool = False
+    repeated_after_education: bool = False
+    suspected_crime: bool = False
+    public_attention: PublicAttention = PublicAttention.none
+
+
+class IncidentReport(Strict):
+    school_id: Ref
+    occurred_at: AwareDatetime
+    discovered_at: AwareDatetime
+    location: ShortText
+    category: Category
+    cause: LongText
+    course: LongText
+    students: list[Student] = Field(min_length=1, max_length=50)
+    reporter: Reporter
+    measures_taken: list[Annotated[str, StringConstraints(min_length=1, max_length=1000)]] = Field(
+        default_factory=list, max_length=50
+    )
+    indicators: Indicators
+
+    @model_validator(mode="after")
+    def _times_in_order(self) -> IncidentReport:
+        if self.occurred_at > self.discovered_at:
+            raise ValueError("occurred_at must not be later than discovered_at")
+        if self.discovered_at > utcnow() + CLOCK_SKEW:
+            raise ValueError("discovered_at must not be in the future")
+        return self
+
+    @model_validator(mode="after")
+    def _refs_unique(self) -> IncidentReport:
+        refs = [s.ref for s in self.students]
+        if len(set(refs)) != len(refs):
+            raise ValueError("students[].ref must be unique within a report")
+        return self
+
+
+class IncidentReported(Event):
+    event_type: ClassVar[str] = "IncidentReported"
+    subject: ClassVar[str] = INCIDENT_REPORTED
+
+    school_id: Ref
+    report: IncidentReport

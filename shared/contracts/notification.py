@@ -1,0 +1,68 @@
+"""Notification requests and their outcome.
+
+A request carries the minimum its recipient may know: a guardian's request names only
+that guardian's own child; officials' requests name no child at all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import ClassVar
+
+from pydantic import Field
+
+from shared.contracts.base import Event, Strict
+from shared.contracts.escalation import Level, RecipientRole
+from shared.contracts.incident import Category
+from shared.subjects import NOTIFICATION_DELIVERED, NOTIFICATION_FAILED, NOTIFICATION_REQUESTED
+
+
+class Recipient(Strict):
+    role: RecipientRole
+    display_name: str = Field(description="How the message addresses the reader.")
+    email: str | None = Field(default=None, description="None when no address is known: notify reports a failure.")
+
+
+class NoticeFacts(Strict):
+    """What a notice may say. `child_name` is set only in a guardian's own request."""
+
+    case_ref: str
+    school_id: str
+    school_name: str
+    level: Level
+    reasons_zh: list[str]
+    category: Category
+    occurred_at: datetime
+    child_name: str | None = None
+
+
+class NotificationRequested(Event):
+    event_type: ClassVar[str] = "NotificationRequested"
+    subject: ClassVar[str] = NOTIFICATION_REQUESTED
+
+    notification_id: uuid.UUID
+    purpose: str = "first_notice"
+    recipient: Recipient
+    facts: NoticeFacts
+
+
+class NotificationDelivered(Event):
+    event_type: ClassVar[str] = "NotificationDelivered"
+    subject: ClassVar[str] = NOTIFICATION_DELIVERED
+
+    notification_id: uuid.UUID
+    role: RecipientRole
+    channel: str
+    attempts: int
+
+
+class NotificationFailed(Event):
+    event_type: ClassVar[str] = "NotificationFailed"
+    subject: ClassVar[str] = NOTIFICATION_FAILED
+
+    notification_id: uuid.UUID
+    role: RecipientRole
+    channel: str
+    reason: str = Field(description="A code, never contact data: no_contact, smtp_rejected, retries_exhausted.")
+    attempts: int

@@ -1,0 +1,38 @@
+"""PostgreSQL helpers: one pool per service, pinned to the service's own schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeAlias
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+# A connection as handlers get it (from a pool) or as a script opens it.
+Conn: TypeAlias = asyncpg.Connection | PoolConnectionProxy
+# Anything that runs a single statement.
+Executor: TypeAlias = Conn | asyncpg.Pool
+
+SHARED_SQL = Path(__file__).with_name("messaging.sql")
+
+
+async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """Create the schema, then a pool whose search_path is that schema alone."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    finally:
+        await conn.close()
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, server_settings={"search_path": schema}
+    )
+    assert pool is not None
+    return pool
+
+
+async def migrate(pool: asyncpg.Pool, schema: str, *sql_files: Path) -> None:
+    """Apply the shared inbox/outbox tables and the service's own idempotent DDL, serialised."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"antibully-migrate-{schema}")
+        for path in (SHARED_SQL, *sql_files):
+            await conn.execute(path.read_text(encoding="utf-8"))

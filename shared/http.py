@@ -1,0 +1,155 @@
+"""What both HTTP edges share: one error shape, a body limit, a server span, an in-process server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class FieldError(BaseModel):
+    field: str
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer has this shape; it never echoes submitted values."""
+
+    error: str
+    message: str
+    errors: list[FieldError] = []
+
+
+def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(ErrorBody(error=code, message=message).model_dump(), status_code=status, headers=headers)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    if loc and loc[0] == "header":
+        return "header." + "-".join(p.capitalize() for p in str(loc[1]).split("-"))
+    parts = [str(p) for p in (loc[1:] if loc and loc[0] in ("body", "path", "query") else loc)]
+    return ".".join(parts) or "body"
+
+
+async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [FieldError(field=_field(tuple(e["loc"])), reason=e["msg"]) for e in exc.errors()]
+    body = ErrorBody(error="validation_failed", message="The request has invalid fields.", errors=errors)
+    return JSONResponse(body.model_dump(), status_code=422)
+
+
+async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
+        exc.status_code, "error"
+    )
+    return error(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+
+def install_common(app: FastAPI, tracer_provider: TracerProvider, registry: CollectorRegistry, max_body: int) -> None:
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    tracer = tracer_provider.get_tracer("antibully.http")
+
+    @app.middleware("http")
+    async def server_span(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        with tracer.start_as_current_span(request.method, kind=trace.SpanKind.SERVER) as span:
+            response = await call_next(request)
+            route = getattr(request.scope.get("route"), "path", "unmatched")
+            span.update_name(f"{request.method} {route}")
+            span.set_attribute("http.request.method", request.method)
+            span.set_attribute("http.route", route)
+            span.set_attribute("http.response.status_code", response.status_code)
+            return response
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(BodyLimit, max_bytes=max_body)
+
+
+class BodyLimit:
+    """413 before reading past the limit, whether or not Content-Length is honest."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._reject(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error(413, "payload_too_large", f"The body exceeds {self.max_bytes} bytes.")
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _QuietServer(uvicorn.Server):
+    """The process owns signal handling (shared.runner); uvicorn must not take it over."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@asynccontextmanager
+async def serve(app: FastAPI, host: str, port: int) -> AsyncIterator[uvicorn.Server]:
+    """Run uvicorn inside the current event loop; stop it on exit."""
+    server = _QuietServer(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("HTTP server stopped during start-up")
+        await asyncio.sleep(0.02)
+    try:
+        yield server
+    finally:
+        server.should_exit = True
+        await task

@@ -1,0 +1,63 @@
+"""The infrastructure every consuming service wires the same way: pool, broker, consumers, outbox relay."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from faststream.nats import NatsBroker
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry
+
+from shared.bus import DurableConsumers, ensure_streams, make_broker, publish_raw
+from shared.config import Settings
+from shared.db import create_pool, migrate
+from shared.outbox import OutboxRelay
+from shared.telemetry import make_tracer_provider
+
+
+@dataclass
+class Infra:
+    settings: Settings
+    pool: asyncpg.Pool
+    broker: NatsBroker
+    consumers: DurableConsumers
+    relay: OutboxRelay
+    registry: CollectorRegistry
+    tracer_provider: TracerProvider
+
+    async def start(self) -> None:
+        """Call after every subscription is registered."""
+        await self.broker.start()
+        self.relay.start()
+        self.relay.kick()  # publish whatever a previous run committed but did not publish
+
+
+@asynccontextmanager
+async def infrastructure(
+    service: str, schema: str, schema_sql: Path, settings: Settings, tracer_provider: TracerProvider | None
+) -> AsyncIterator[Infra]:
+    provider = tracer_provider or make_tracer_provider(service)
+    registry = CollectorRegistry()
+    await ensure_streams(settings.nats_url, settings.nats_replicas)
+    pool = await create_pool(settings.database_url, schema)
+    try:
+        await migrate(pool, schema, schema_sql)
+        broker = make_broker(settings, provider, registry)
+
+        async def publish(subject: str, payload: bytes, msg_id: str, headers: dict[str, str]) -> object:
+            return await publish_raw(broker, subject, payload, msg_id, timeout_s=5.0, headers=headers)
+
+        relay = OutboxRelay(pool, publish)
+        infra = Infra(settings, pool, broker, DurableConsumers(broker, service, settings, registry), relay,
+                      registry, provider)
+        try:
+            yield infra
+        finally:
+            await relay.stop()
+            await broker.stop()
+    finally:
+        await pool.close()

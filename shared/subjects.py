@@ -1,0 +1,50 @@
+"""Every NATS subject and JetStream stream of the system, in one place.
+
+Subjects name event types only: never a school, a student or anything personal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+INCIDENT_REPORTED = "ab.incident.reported"
+ESCALATION_DECIDED = "ab.escalation.decided"
+NOTIFICATION_REQUESTED = "ab.notify.requested"
+NOTIFICATION_DELIVERED = "ab.notify.delivered"
+NOTIFICATION_FAILED = "ab.notify.failed"
+DEAD_LETTER_PREFIX = "ab.dlq"
+
+DAY = 24 * 3600.0
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """A JetStream stream: file storage, a duplicate window, and limits that refuse rather than drop."""
+
+    name: str
+    subjects: tuple[str, ...]
+    max_age_s: float = 90 * DAY
+    max_bytes: int = 2 * GIB
+    max_msg_size: int = 1024 * 1024
+    duplicate_window_s: float = 1 * DAY
+
+
+INCIDENTS = StreamSpec("AB_INCIDENTS", ("ab.incident.>",))
+ESCALATION = StreamSpec("AB_ESCALATION", ("ab.escalation.>",))
+NOTIFY = StreamSpec("AB_NOTIFY", ("ab.notify.>",))
+DEAD_LETTERS = StreamSpec("AB_DEAD_LETTERS", (f"{DEAD_LETTER_PREFIX}.>",), max_age_s=365 * DAY)
+
+STREAMS: tuple[StreamSpec, ...] = (INCIDENTS, ESCALATION, NOTIFY, DEAD_LETTERS)
+
+
+def stream_for(subject: str) -> StreamSpec:
+    for spec in STREAMS:
+        for pattern in spec.subjects:
+            if subject.startswith(pattern.removesuffix(">")):
+                return spec
+    raise KeyError(subject)
+
+
+def dead_letter_subject(service: str) -> str:
+    return f"{DEAD_LETTER_PREFIX}.{service}"
