@@ -8,6 +8,7 @@ dead-letter stream, which is logged and counted, and only then is acked.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import traceback
@@ -78,6 +79,14 @@ def make_broker(settings: Settings, tracer_provider: TracerProvider, registry: C
         reconnect_time_wait=1,
         logger=logging.getLogger("antibully.faststream"),
     )
+
+
+async def stop_broker(broker: NatsBroker) -> None:
+    """Stop even while NATS is unreachable: shutting down must never hang or raise."""
+    try:
+        await asyncio.wait_for(broker.stop(), timeout=10)
+    except Exception as exc:  # noqa: BLE001 - nothing left to save; unacked messages are redelivered
+        log.warning("broker stopped uncleanly: %s", safe_error(exc))
 
 
 async def publish_event(broker: NatsBroker, event: Event, timeout_s: float) -> api.PubAck:

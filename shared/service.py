@@ -12,7 +12,7 @@ from faststream.nats import NatsBroker
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
-from shared.bus import DurableConsumers, ensure_streams, make_broker, publish_raw
+from shared.bus import DurableConsumers, ensure_streams, make_broker, publish_raw, stop_broker
 from shared.config import Settings
 from shared.db import create_pool, migrate
 from shared.outbox import OutboxRelay
@@ -58,6 +58,6 @@ async def infrastructure(
             yield infra
         finally:
             await relay.stop()
-            await broker.stop()
+            await stop_broker(broker)
     finally:
         await pool.close()

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from services.intake.api import IntakeDeps, create_app
 from services.intake.repository import SCHEMA
-from shared.bus import ensure_streams, make_broker
+from shared.bus import ensure_streams, make_broker, stop_broker
 from shared.config import Settings
 from shared.db import create_pool, migrate
 from shared.http import serve
@@ -43,6 +43,6 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
             async with serve(create_app(deps), settings.intake_host, settings.intake_port):
                 yield IntakeRuntime(deps, registry, settings.intake_port)
         finally:
-            await broker.stop()
+            await stop_broker(broker)
     finally:
         await pool.close()

@@ -1,0 +1,68 @@
+"""Small helpers the integration tests share: polling, reading streams, sample reports."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import nats
+from nats.aio.msg import Msg
+
+from services.intake.examples import SEVERE_EXAMPLE
+from shared.contracts.base import Event
+
+T = TypeVar("T")
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], timeout_s: float = 20.0, interval_s: float = 0.1) -> T:
+    """Poll until the probe returns something truthy; fail with its last answer otherwise."""
+    deadline = time.monotonic() + timeout_s
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s}s; last value: {last!r}")
+
+
+async def stream_messages(nats_url: str, stream: str) -> list[Msg]:
+    """Every message currently stored in a stream, in order (read directly, no consumer)."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(stream)
+        out = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            if info.state.messages == 0:
+                break
+            raw = await js.get_msg(stream, seq)
+            out.append(Msg(nc, subject=raw.subject or "", data=raw.data or b"", headers=raw.headers))
+        return out
+    finally:
+        await nc.close()
+
+
+async def publish(nats_url: str, event: Event, msg_id: str | None = None) -> None:
+    """Publish as a producing service would; another msg id bypasses the server's dedupe window."""
+    nc = await nats.connect(nats_url)
+    try:
+        await nc.jetstream().publish(
+            event.subject, event.model_dump_json().encode(), headers={"Nats-Msg-Id": msg_id or str(event.event_id)}
+        )
+    finally:
+        await nc.close()
+
+
+def report(**changes: Any) -> dict[str, Any]:
+    """The README's severe example, with top-level or indicator fields changed."""
+    body = copy.deepcopy(SEVERE_EXAMPLE)
+    for key, value in changes.items():
+        if key in body["indicators"]:
+            body["indicators"][key] = value
+        else:
+            body[key] = value
+    return body

@@ -1,0 +1,138 @@
+"""archive on real JetStream and PostgreSQL: the record, its chain, its seal and its read API."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from services.archive.app import running
+from services.archive.crypto import Sealer
+from services.escalation.directory import load_directory
+from services.escalation.domain import decide
+from services.escalation.notices import plan
+from services.intake.reports import reported_event
+from shared.config import Settings
+from shared.contracts import IncidentReport, NotificationDelivered, NotificationFailed
+from shared.contracts.base import derive_id
+from shared.service import Infra
+from tests.helpers import eventually, publish, report
+
+AUTH = {"Authorization": "Bearer test-archive-token"}
+
+
+@pytest.fixture
+async def archive(settings: Settings) -> AsyncIterator[tuple[Infra, httpx.AsyncClient]]:
+    async with running(settings) as infra, httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{settings.archive_port}", timeout=10
+    ) as client:
+        yield infra, client
+
+
+async def _case_flow(url: str) -> tuple[Any, ...]:
+    reported = reported_event(IncidentReport.model_validate(report()), "archive-key")
+    decided, requests = plan(reported, decide(reported.report.indicators), load_directory(Settings().directory_file))
+    delivered = NotificationDelivered(
+        event_id=derive_id("d", requests[0].notification_id), incident_id=reported.incident_id,
+        notification_id=requests[0].notification_id, role=requests[0].recipient.role, channel="email", attempts=1)
+    failed = NotificationFailed(
+        event_id=derive_id("f", requests[1].notification_id), incident_id=reported.incident_id,
+        notification_id=requests[1].notification_id, role=requests[1].recipient.role, channel="email",
+        reason="no_contact", attempts=1)
+    # Outcomes first: events from different streams may arrive in any order.
+    for event in (delivered, failed, reported, decided, *requests):
+        await publish(url, event)
+    return reported, decided, requests, delivered, failed
+
+
+async def _record(client: httpx.AsyncClient, incident_id: object, length: int) -> dict[str, Any] | None:
+    r = await client.get(f"/v1/incidents/{incident_id}", headers=AUTH)
+    if r.status_code != 200 or len(r.json()["timeline"]) < length:
+        return None
+    return dict(r.json())
+
+
+async def test_record_holds_level_recipients_and_valid_chain(archive: tuple[Infra, httpx.AsyncClient],
+                                                             settings: Settings) -> None:
+    _, client = archive
+    reported, decided, requests, delivered, failed = await _case_flow(settings.nats_url)
+    n = 4 + len(requests)
+    record = await eventually(lambda: _record(client, reported.incident_id, n))
+    assert record["level"] == "severe"
+    assert {r["code"] for r in record["reasons"]} == {r.code for r in decided.reasons}
+    status = {r["notification_id"]: r["status"] for r in record["recipients"]}
+    assert len(status) == len(requests)
+    assert status[str(delivered.notification_id)] == "delivered"
+    assert status[str(failed.notification_id)] == "failed"
+    assert set(list(status.values())) == {"delivered", "failed", "requested"}
+    assert record["chain"] == {"valid": True, "length": n, "head": record["timeline"][-1]["hash"],
+                               "first_broken_seq": None}
+    assert [e["seq"] for e in record["timeline"]] == list(range(1, n + 1))
+    assert "李小明" not in str(record) and "li.parent" not in str(record)
+
+
+async def test_duplicate_events_are_appended_once(archive: tuple[Infra, httpx.AsyncClient],
+                                                  settings: Settings) -> None:
+    infra, client = archive
+    reported, *_ = await _case_flow(settings.nats_url)
+    await publish(settings.nats_url, reported, msg_id="replayed")
+    marker = reported_event(IncidentReport.model_validate(report()), "marker")
+    await publish(settings.nats_url, marker)
+    await eventually(lambda: _record(client, marker.incident_id, 1))
+    count = await infra.pool.fetchval(
+        "SELECT count(*) FROM entries WHERE incident_id = $1 AND event_type = 'IncidentReported'",
+        reported.incident_id)
+    assert count == 1
+
+
+async def test_entries_are_append_only_and_tampering_is_detected(archive: tuple[Infra, httpx.AsyncClient],
+                                                                 settings: Settings) -> None:
+    infra, client = archive
+    reported, *_, = await _case_flow(settings.nats_url)
+    await eventually(lambda: _record(client, reported.incident_id, 2))
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await infra.pool.execute("UPDATE entries SET summary = '{}'::jsonb WHERE incident_id = $1",
+                                 reported.incident_id)
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        await infra.pool.execute("DELETE FROM entries WHERE incident_id = $1", reported.incident_id)
+    # A superuser can get past the trigger; the chain still tells.
+    async with infra.pool.acquire() as conn, conn.transaction():
+        await conn.execute("ALTER TABLE entries DISABLE TRIGGER entries_no_update_delete")
+        await conn.execute("UPDATE entries SET summary = '{\"category\": \"verbal\"}'::jsonb"
+                           " WHERE incident_id = $1 AND seq = 2", reported.incident_id)
+        await conn.execute("ALTER TABLE entries ENABLE TRIGGER entries_no_update_delete")
+    record = (await client.get(f"/v1/incidents/{reported.incident_id}", headers=AUTH)).json()
+    assert record["chain"]["valid"] is False
+    assert record["chain"]["first_broken_seq"] == 2
+
+
+async def test_children_data_is_sealed_at_rest(archive: tuple[Infra, httpx.AsyncClient], settings: Settings) -> None:
+    infra, client = archive
+    reported, *_ = await _case_flow(settings.nats_url)
+    await eventually(lambda: _record(client, reported.incident_id, 1))
+    row = await infra.pool.fetchrow(
+        "SELECT event_id, payload_ct, summary::text AS summary FROM entries"
+        " WHERE incident_id = $1 AND event_type = 'IncidentReported'", reported.incident_id)
+    assert row is not None
+    for secret in ("李小明", "li.parent@example.cn", "13800000001", "推搡"):
+        assert secret.encode() not in bytes(row["payload_ct"]) and secret not in row["summary"]
+    opened = Sealer(settings.archive_data_key).open(bytes(row["payload_ct"]),
+                                                    f"{reported.incident_id}:{row['event_id']}".encode())
+    assert "李小明" in opened.decode()
+    other_key = Sealer(base64.b64encode(b"k" * 32).decode())
+    with pytest.raises(Exception):  # noqa: B017 - any authentication failure will do
+        other_key.open(bytes(row["payload_ct"]), f"{reported.incident_id}:{row['event_id']}".encode())
+
+
+async def test_read_api_requires_the_token(archive: tuple[Infra, httpx.AsyncClient]) -> None:
+    _, client = archive
+    incident = "00000000-0000-0000-0000-000000000001"
+    assert (await client.get(f"/v1/incidents/{incident}")).status_code == 401
+    assert (await client.get(f"/v1/incidents/{incident}", headers={"Authorization": "Bearer wrong"})).status_code == 401
+    missing = await client.get(f"/v1/incidents/{incident}", headers=AUTH)
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+    assert (await client.get("/v1/incidents/not-a-uuid", headers=AUTH)).status_code == 422

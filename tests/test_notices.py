@@ -1,0 +1,83 @@
+"""What each recipient is told: the right people, and no other child's name (canary tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.escalation.directory import load_directory
+from services.escalation.domain import decide
+from services.escalation.notices import plan
+from services.intake.reports import reported_event
+from services.notify.templates import render
+from shared.config import ROOT
+from shared.contracts import IncidentReport, RecipientRole
+from tests.helpers import report
+
+DIRECTORY = load_directory(ROOT / "deploy" / "directory.toml")
+CHILDREN = {"李小明", "王强", "赵磊"}
+GUARDIANS = {"李建国", "王芳", "赵军"}
+
+
+def _plan(**changes: object) -> list:  # type: ignore[type-arg]
+    event = reported_event(IncidentReport.model_validate(report(**changes)), "key-00000001")
+    decided, requests = plan(event, decide(event.report.indicators), DIRECTORY)
+    assert [r.notification_id for r in decided.recipients] == [r.notification_id for r in requests]
+    return requests
+
+
+def test_severe_incident_tells_families_school_bureau_and_police() -> None:
+    requests = _plan()
+    roles = [r.recipient.role for r in requests]
+    assert roles.count(RecipientRole.victim_guardian) == 1
+    assert roles.count(RecipientRole.perpetrator_guardian) == 2
+    assert set(roles) == {RecipientRole.victim_guardian, RecipientRole.perpetrator_guardian, RecipientRole.school,
+                          RecipientRole.bureau, RecipientRole.police}
+    emails = {r.recipient.email for r in requests}
+    assert {"bureau-duty@edu.example.cn", "police-liaison@police.example.cn",
+            "principal@demo-school.example.cn", "li.parent@example.cn"} <= emails
+
+
+def test_wide_attention_adds_the_stability_office() -> None:
+    roles = {r.recipient.role for r in _plan(public_attention="wide")}
+    assert RecipientRole.stability_office in roles
+
+
+def test_notification_ids_are_stable_and_distinct() -> None:
+    first, second = _plan(), _plan()
+    assert [r.notification_id for r in first] == [r.notification_id for r in second]
+    assert len({r.notification_id for r in first}) == len(first)
+
+
+def test_a_family_message_names_only_its_own_child() -> None:
+    for req in _plan():
+        text = render(req)
+        full = text.subject + text.body
+        if req.recipient.role in (RecipientRole.victim_guardian, RecipientRole.perpetrator_guardian):
+            own = req.facts.child_name
+            assert own in full
+            assert not (CHILDREN - {own}) & {c for c in CHILDREN if c in full}
+        else:
+            assert not [c for c in CHILDREN | GUARDIANS if c in full], req.recipient.role
+            assert req.facts.child_name is None
+        assert req.facts.case_ref in full
+
+
+def test_missing_contacts_still_produce_a_request_without_address() -> None:
+    body = report(school_id="unknown-school")
+    body["students"][0]["guardians"] = []
+    event = reported_event(IncidentReport.model_validate(body), "key-00000002")
+    _, requests = plan(event, decide(event.report.indicators), DIRECTORY)
+    no_address = {r.recipient.role for r in requests if r.recipient.email is None}
+    assert no_address == {RecipientRole.victim_guardian, RecipientRole.school}
+
+
+def test_directory_errors_name_the_bad_entry(tmp_path: Path) -> None:
+    bad = tmp_path / "directory.toml"
+    bad.write_text('version = "x"\n[officials.bureau]\nname = "b"\nemail = "not-an-email"\n')
+    try:
+        load_directory(bad)
+    except ValueError as exc:
+        assert "officials.bureau.email" in str(exc)
+        assert "officials.police" in str(exc)
+    else:
+        raise AssertionError("a bad directory was accepted")
