@@ -62,7 +62,8 @@ async def test_authentication(intake: Intake) -> None:
     assert no_key.status_code == 401
     assert no_key.headers["WWW-Authenticate"] == "Bearer"
     forged = intake.key[:-4] + ("AAAA" if not intake.key.endswith("AAAA") else "BBBB")
-    assert (await intake.client.post("/v1/incidents", json=report(), headers=intake.headers(key=forged))).status_code == 401
+    forged_answer = await intake.client.post("/v1/incidents", json=report(), headers=intake.headers(key=forged))
+    assert forged_answer.status_code == 401
     garbage = await intake.client.post("/v1/incidents", json=report(), headers=intake.headers(key="nonsense"))
     assert garbage.status_code == 401 and garbage.json()["error"] == "unauthorized"
 

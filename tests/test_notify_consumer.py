@@ -40,7 +40,9 @@ async def notify(settings: Settings) -> AsyncIterator[None]:
         yield
 
 
-async def test_one_mail_per_request_even_when_redelivered(notify: None, settings: Settings, smtp_sink: SmtpSink) -> None:
+async def test_one_mail_per_request_even_when_redelivered(
+    notify: None, settings: Settings, smtp_sink: SmtpSink
+) -> None:
     first, second = _requests()[:2]
     await publish(settings.nats_url, first)
     await eventually(lambda: _n_mails(smtp_sink, 1))
