@@ -138,6 +138,7 @@ class DurableConsumers:
         self.broker = broker
         self.service = service
         self.max_deliver = settings.max_deliver
+        self.ack_wait_s = settings.ack_wait_s
         self.dead_letters = Counter(
             "antibully_dead_letters",
             "Messages moved to the dead-letter stream",
@@ -148,7 +149,8 @@ class DurableConsumers:
             "antibully_handler_failures", "Handler failures (retried)", ["service", "subject"], registry=registry
         )
 
-    def subscribe(self, model: type[E], handler: Handler[E]) -> None:
+    def subscribe(self, model: type[E], handler: Handler[E], concurrency: int = 16) -> None:
+        """`concurrency` messages are fetched at once and handled in parallel (FastStream's pull batch)."""
         spec = stream_for(model.subject)
         durable = f"{self.service}-{model.event_type}"
         config = api.ConsumerConfig(
@@ -157,7 +159,7 @@ class DurableConsumers:
             # The server's own bound is a backstop above ours, so our last attempt always
             # reaches the dead-letter code below.
             max_deliver=self.max_deliver + 2,
-            ack_wait=60,
+            ack_wait=self.ack_wait_s,
             max_ack_pending=256,
         )
 
@@ -169,7 +171,7 @@ class DurableConsumers:
             stream=JStream(spec.name, declare=False),
             durable=durable,
             config=config,
-            pull_sub=PullSub(batch_size=16, timeout=1.0),
+            pull_sub=PullSub(batch_size=concurrency, timeout=1.0),
             ack_policy=AckPolicy.MANUAL,
         )(on_message)
 

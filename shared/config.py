@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     retry_after_s: int = 5
 
     max_deliver: int = Field(default=8, description="Deliveries of one message before it is dead-lettered.")
+    ack_wait_s: float = Field(default=30.0, description="Redelivery after a consumer died holding a message.")
     directory_file: Path = ROOT / "deploy" / "directory.toml"
     archive_data_key: str = Field(default="", description="Base64 of 32 bytes; AES-GCM key for personal data at rest.")
     archive_read_token: str = Field(default="", description="Bearer token for the archive read API (until SSO).")

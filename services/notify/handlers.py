@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 import asyncpg
+from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry, Counter
 
 from services.notify import repository
@@ -31,8 +32,9 @@ def message_id_for(req: NotificationRequested) -> str:
 
 class NotifyHandlers:
     def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, mailer: SmtpMailer, registry: CollectorRegistry,
-                 lease_s: float) -> None:
+                 tracer: Tracer, lease_s: float) -> None:
         self.pool = pool
+        self.tracer = tracer
         self.relay = relay
         self.mailer = mailer
         self.lease_s = lease_s
@@ -55,12 +57,32 @@ class NotifyHandlers:
             self.outcomes.labels(role, "ambiguous_resend").inc()
             log.warning("notification %s: previous attempt ended unknown; sending again", req.notification_id)
         text = render(req)
+        accepted = False
+
+        async def record_sent() -> None:
+            nonlocal accepted
+            accepted = True
+            delivered = NotificationDelivered(
+                event_id=derive_id("notification-delivered", req.notification_id), incident_id=req.incident_id,
+                notification_id=req.notification_id, role=req.recipient.role, channel=self.mailer.channel,
+                attempts=attempt.attempts,
+            )
+            async with self.pool.acquire() as conn, conn.transaction():
+                await repository.finish(conn, req.notification_id, "sent", message_id=message_id_for(req))
+                await enqueue(conn, delivered)
+
         try:
-            await self.mailer.send(req.recipient.email, text.subject, text.body, message_id_for(req))
+            with self.tracer.start_as_current_span(
+                "notify.send", attributes={"antibully.role": role, "antibully.channel": self.mailer.channel}
+            ):
+                await self.mailer.send(req.recipient.email, text.subject, text.body, message_id_for(req), record_sent)
         except PermanentFailure:
             await self._fail(req, "smtp_rejected", attempt.attempts)
             return
         except Exception as exc:
+            if accepted:
+                # Sent but not recorded: the row stays 'sending', so the retry counts as ambiguous.
+                raise
             async with self.pool.acquire() as conn:
                 await repository.finish(conn, req.notification_id, "retry_wait", error=type(exc).__name__)
             if delivery.final:
@@ -69,14 +91,6 @@ class NotifyHandlers:
             log.warning("notification %s attempt %d failed: %s", req.notification_id, attempt.attempts,
                         safe_error(exc))
             raise
-        delivered = NotificationDelivered(
-            event_id=derive_id("notification-delivered", req.notification_id), incident_id=req.incident_id,
-            notification_id=req.notification_id, role=req.recipient.role, channel=self.mailer.channel,
-            attempts=attempt.attempts,
-        )
-        async with self.pool.acquire() as conn, conn.transaction():
-            await repository.finish(conn, req.notification_id, "sent", message_id=message_id_for(req))
-            await enqueue(conn, delivered)
         self.outcomes.labels(role, "sent").inc()
         self.relay.kick()
 
