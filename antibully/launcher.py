@@ -69,10 +69,23 @@ async def _demo_key(database_url: str, home: Path) -> str:
 
 
 def _announce(msg: EmailMessage) -> None:
-    print(f"[mail] to {msg['To']}: {msg['Subject']}", flush=True)
+    """One console line per mail; the address is masked (the full mail is in the Maildir)."""
+    local, _, domain = str(msg["To"]).partition("@")
+    print(f"[mail] to {local[:1]}***@{domain}: {msg['Subject']}", flush=True)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _on_signal(signum: int, _: object) -> None:
+    raise _Stop(signal.Signals(signum).name)
 
 
 def run() -> int:
+    # Explicit handlers: a launcher started in the background inherits SIGINT ignored.
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
     home = Path(os.environ.get("ANTIBULLY_HOME", ROOT / ".run"))
     home.mkdir(parents=True, exist_ok=True)
     keys = _secrets(home)
@@ -116,8 +129,9 @@ def run() -> int:
                     print(f"!! {name} exited with {proc.returncode}; restarting it", flush=True)
                     time.sleep(1)
                     start(name)
-    except KeyboardInterrupt:
+    except (_Stop, KeyboardInterrupt):
         print("\nstopping…", flush=True)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
         return 0
     finally:
         for proc in children.values():

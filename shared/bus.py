@@ -166,6 +166,8 @@ class DurableConsumers:
         async def on_message(msg: NatsMessage) -> None:
             await self._process(msg, model, handler)
 
+        on_message.__name__ = durable  # FastStream names the subscriber in its logs after the function
+
         self.broker.subscriber(
             model.subject,
             stream=JStream(spec.name, declare=False),
