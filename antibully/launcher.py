@@ -130,7 +130,7 @@ def run() -> int:
         wait_port(intake_port, timeout_s=60, proc=children["intake"])
         wait_port(archive_port, timeout_s=60, proc=children["archive"])
         print(_banner(intake_port, archive_port, demo_key, env["ARCHIVE_READ_TOKEN"], maildir,
-                      "SMTP_HOST" not in os.environ), flush=True)
+                      "SMTP_HOST" not in os.environ, env["DATABASE_URL"]), flush=True)
         while True:
             time.sleep(1)
             for name, proc in list(children.items()):
@@ -155,7 +155,9 @@ def run() -> int:
             stopper.stop()  # type: ignore[attr-defined]
 
 
-def _banner(intake: int, archive: int, key: str, token: str, maildir: Path, local_mail: bool) -> str:
+def _banner(
+    intake: int, archive: int, key: str, token: str, maildir: Path, local_mail: bool, database_url: str
+) -> str:
     mail = f"every mail is printed here and kept in {maildir}/new/" if local_mail else "mail goes to $SMTP_HOST"
     return f"""
 antibully is running. Ctrl-C stops everything.
@@ -169,4 +171,6 @@ antibully is running. Ctrl-C stops everything.
 
 Try the README's curl example:
   export KEY={key} TOKEN={token}
+Add another school (prints its API key):
+  DATABASE_URL='{database_url}' .venv/bin/antibully schools add <school_id> --name <名称>
 """

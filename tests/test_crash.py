@@ -1,4 +1,5 @@
-"""SIGKILL escalation and notify while 50 reports flow; restart them; nothing lost, nothing doubled.
+"""SIGKILL escalation and notify (and once archive) while 50 reports flow; restart them; nothing lost,
+nothing doubled.
 
 The four services run as real processes. The killer strikes at fixed offsets while the
 reports are posted and while the backlog drains, so crashes land mid-transaction,
@@ -101,7 +102,7 @@ async def test_sigkill_escalation_and_notify_mid_flow(fleet: Fleet, settings: Se
 
     async def killer() -> None:
         for delay, name in [(0.5, "escalation"), (0.6, "notify"), (0.8, "escalation"), (0.7, "notify"),
-                            (1.0, "notify"), (0.4, "escalation"), (0.9, "notify")]:
+                            (0.5, "archive"), (1.0, "notify"), (0.4, "escalation"), (0.9, "notify")]:
             await asyncio.sleep(delay)
             fleet.kill(name)
             await asyncio.sleep(0.3)

@@ -132,3 +132,17 @@ async def test_503_while_nats_is_down_then_retry_succeeds_once(
         assert len(await stream_messages(intake.settings.nats_url, INCIDENTS.name)) == 1
     finally:
         restarted.stop()
+
+
+async def test_accepted_report_survives_a_nats_server_sigkill(intake: Intake, nats_server: NatsServer) -> None:
+    r = await intake.client.post("/v1/incidents", json=report(), headers=intake.headers("fsync-key-1"))
+    assert r.status_code == 202
+    assert nats_server.proc is not None
+    nats_server.proc.kill()  # no shutdown, no flush: only what was fsynced before the PubAck survives
+    nats_server.proc.wait()
+    restarted = NatsServer(nats_server.store_dir, port=nats_server.port, key=nats_server.key).start()
+    try:
+        [stored] = await stream_messages(intake.settings.nats_url, INCIDENTS.name)
+        assert str(IncidentReported.model_validate_json(stored.data).incident_id) == r.json()["incident_id"]
+    finally:
+        restarted.stop()
