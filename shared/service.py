@@ -1,4 +1,4 @@
-"""The infrastructure every consuming service wires the same way: pool, broker, consumers, outbox relay."""
+"""The infrastructure every service wires the same way: streams, pool, broker, consumers, outbox relay."""
 
 from __future__ import annotations
 
@@ -29,11 +29,12 @@ class Infra:
     registry: CollectorRegistry
     tracer_provider: TracerProvider
 
-    async def start(self) -> None:
-        """Call after every subscription is registered."""
+    async def start(self, *, relay: bool = True) -> None:
+        """Call after every subscription is registered; `relay=False` for a service without an outbox."""
         await self.broker.start()
-        self.relay.start()
-        self.relay.kick()  # publish whatever a previous run committed but did not publish
+        if relay:
+            self.relay.start()
+            self.relay.kick()  # publish whatever a previous run committed but did not publish
 
 
 @asynccontextmanager

@@ -47,22 +47,20 @@ class NotificationRequested(Event):
     facts: NoticeFacts
 
 
-class NotificationDelivered(Event):
+class _Outcome(Event):
+    notification_id: uuid.UUID
+    role: RecipientRole
+    channel: str
+    attempts: int
+
+
+class NotificationDelivered(_Outcome):
     event_type: ClassVar[str] = "NotificationDelivered"
     subject: ClassVar[str] = NOTIFICATION_DELIVERED
 
-    notification_id: uuid.UUID
-    role: RecipientRole
-    channel: str
-    attempts: int
 
-
-class NotificationFailed(Event):
+class NotificationFailed(_Outcome):
     event_type: ClassVar[str] = "NotificationFailed"
     subject: ClassVar[str] = NOTIFICATION_FAILED
 
-    notification_id: uuid.UUID
-    role: RecipientRole
-    channel: str
     reason: str = Field(description="A code, never contact data: no_contact, smtp_rejected, retries_exhausted.")
-    attempts: int
