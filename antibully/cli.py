@@ -1,54 +1,111 @@
-"""The `antibully` command: `run` (the whole system locally) and `schools` (school API keys)."""
+"""The `antibully` command: `run` (the whole system locally) and `schools` (schools and their API keys)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
 
 from shared.config import get_settings
 
 
-async def add_school(database_url: str, school_id: str, name: str) -> str:
-    """Create or rename a school and issue it a new API key; returns the key (shown once)."""
-    from services.intake import keys, repository
+@asynccontextmanager
+async def _intake_db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    from services.intake import repository
     from services.intake.app import SCHEMA_SQL
     from shared.db import create_pool, migrate
 
     pool = await create_pool(database_url, repository.SCHEMA, max_size=2)
     try:
         await migrate(pool, repository.SCHEMA, SCHEMA_SQL)
-        key = keys.new_key()
-        async with pool.acquire() as conn, conn.transaction():
-            await repository.upsert_school(conn, school_id, name)
-            await repository.add_key(conn, key.key_id, school_id, key.secret_sha256)
-        return key.token
+        yield pool
     finally:
         await pool.close()
 
 
-def main(argv: list[str] | None = None) -> int:
+async def add_school(database_url: str, school_id: str, name: str) -> str:
+    """Create or rename a school and issue it a new API key; returns the key (shown once)."""
+    from services.intake import keys, repository
+
+    async with _intake_db(database_url) as pool, pool.acquire() as conn, conn.transaction():
+        key = keys.new_key()
+        await repository.upsert_school(conn, school_id, name)
+        await repository.add_key(conn, key.key_id, school_id, key.secret_sha256)
+        return key.token
+
+
+async def add_key(database_url: str, school_id: str) -> str:
+    """Another active key for a school (rotation: add the new, switch, revoke the old)."""
+    from services.intake import keys, repository
+
+    async with _intake_db(database_url) as pool:
+        if not await repository.school_exists(pool, school_id):
+            raise SystemExit(f"no school {school_id!r}; add it with `antibully schools add`")
+        key = keys.new_key()
+        await repository.add_key(pool, key.key_id, school_id, key.secret_sha256)
+        return key.token
+
+
+async def revoke_key(database_url: str, key_id: str) -> bool:
+    from services.intake import repository
+
+    async with _intake_db(database_url) as pool:
+        return await repository.revoke_key(pool, key_id)
+
+
+async def list_keys(database_url: str, school_id: str) -> list[str]:
+    from services.intake import repository
+
+    async with _intake_db(database_url) as pool:
+        return [
+            f"{k.key_id}  created {k.created_at:%Y-%m-%d %H:%M}  "
+            + (f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active")
+            for k in await repository.list_keys(pool, school_id)
+        ]
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="antibully", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the whole system on embedded defaults (what `make run` does)")
-    schools = sub.add_parser("schools", help="manage schools and their API keys").add_subparsers(
-        dest="action", required=True
-    )
+    schools = sub.add_parser("schools", help="schools and their API keys (uses DATABASE_URL)").add_subparsers(
+        dest="action", required=True)
     add = schools.add_parser("add", help="add a school (or rename it) and print a new API key")
     add.add_argument("school_id")
     add.add_argument("--name", required=True)
-    args = parser.parse_args(argv)
+    keys = schools.add_parser("keys", help="list, add or revoke a school's API keys").add_subparsers(
+        dest="keys_action", required=True)
+    keys.add_parser("list", help="a school's keys by key id").add_argument("school_id")
+    keys.add_parser("add", help="print a new key for a school (keep the old one until switched)").add_argument(
+        "school_id")
+    keys.add_parser("revoke", help="revoke a key by its key id (the part after 'ab_')").add_argument("key_id")
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     if args.command == "run":
         from antibully.launcher import run
 
         return run()
-    if args.command == "schools" and args.action == "add":
-        token = asyncio.run(add_school(get_settings().database_url, args.school_id, args.name))
+    url = get_settings().database_url
+    if args.action == "add":
+        token = asyncio.run(add_school(url, args.school_id, args.name))
         print(f"school {args.school_id} added; its new API key (shown only now):\n{token}")
-        return 0
-    parser.error("unknown command")
-    return 2
+    elif args.keys_action == "list":
+        print("\n".join(asyncio.run(list_keys(url, args.school_id))) or f"no keys for {args.school_id}")
+    elif args.keys_action == "add":
+        print(f"new API key for {args.school_id} (shown only now):\n{asyncio.run(add_key(url, args.school_id))}")
+    elif args.keys_action == "revoke":
+        if not asyncio.run(revoke_key(url, args.key_id)):
+            print(f"no active key {args.key_id}", file=sys.stderr)
+            return 1
+        print(f"key {args.key_id} revoked")
+    return 0
 
 
 if __name__ == "__main__":

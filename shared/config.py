@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = 256 * 1024
     publish_timeout_s: float = 2.0
     retry_after_s: int = 5
+    rate_limit_per_s: float = Field(default=20.0, description="Sustained requests per second per API key.")
+    rate_limit_burst: int = 200
+    access_code_rate_per_s: float = Field(default=0.5, description="Help requests per second per access code.")
+    access_code_burst: int = 20
 
     max_deliver: int = Field(default=8, description="Deliveries of one message before it is dead-lettered.")
     ack_wait_s: float = Field(default=30.0, description="Redelivery after a consumer died holding a message.")

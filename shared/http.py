@@ -1,4 +1,4 @@
-"""What both HTTP edges share: one error shape, a body limit, a server span, an in-process server."""
+"""What both HTTP edges share: the error handlers, a body limit, a server span, an in-process server."""
 
 from __future__ import annotations
 
@@ -15,8 +15,11 @@ from fastapi.responses import JSONResponse, Response
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.errors import ApiError, ErrorBody, on_api_error, on_http_error, on_validation_error
+
+__all__ = ["ErrorBody", "error", "install_common", "serve"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -25,48 +28,14 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class FieldError(BaseModel):
-    field: str
-    reason: str
-
-
-class ErrorBody(BaseModel):
-    """Every 4xx/5xx answer has this shape; it never echoes submitted values."""
-
-    error: str
-    message: str
-    errors: list[FieldError] = []
-
-
-def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(ErrorBody(error=code, message=message).model_dump(), status_code=status, headers=headers)
-
-
-def _field(loc: tuple[Any, ...]) -> str:
-    if loc and loc[0] == "header":
-        return "header." + "-".join(p.capitalize() for p in str(loc[1]).split("-"))
-    parts = [str(p) for p in (loc[1:] if loc and loc[0] in ("body", "path", "query") else loc)]
-    return ".".join(parts) or "body"
-
-
-async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = [FieldError(field=_field(tuple(e["loc"])), reason=e["msg"]) for e in exc.errors()]
-    body = ErrorBody(error="validation_failed", message="The request has invalid fields.", errors=errors)
-    return JSONResponse(body.model_dump(), status_code=422)
-
-
-async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
-        exc.status_code, "error"
-    )
-    return error(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+def error(status: int, code: str, message: str, message_zh: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return ApiError(status, code, message, message_zh, headers=headers).response()
 
 
 def install_common(app: FastAPI, tracer_provider: TracerProvider, registry: CollectorRegistry, max_body: int) -> None:
-    app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(ApiError, on_api_error)
     tracer = tracer_provider.get_tracer("antibully.http")
 
     @app.middleware("http")
@@ -122,7 +91,8 @@ class BodyLimit:
             await self._reject(scope, receive, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error(413, "payload_too_large", f"The body exceeds {self.max_bytes} bytes.")
+        response = error(413, "payload_too_large", f"The body exceeds {self.max_bytes} bytes.",
+                         f"请求体超过 {self.max_bytes} 字节。")
         await response(scope, receive, send)
 
 

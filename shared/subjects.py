@@ -8,6 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 INCIDENT_REPORTED = "ab.incident.reported"
+FOLLOW_UP_REPORTED = "ab.incident.followup"
+HAZARD_REPORTED = "ab.hazard.reported"
+HAZARD_PROGRESSED = "ab.hazard.progressed"
+HELP_REQUESTED = "ab.help.requested"
+HELP_MESSAGE_ADDED = "ab.help.message"
 ESCALATION_DECIDED = "ab.escalation.decided"
 NOTIFICATION_REQUESTED = "ab.notify.requested"
 NOTIFICATION_DELIVERED = "ab.notify.delivered"
@@ -30,12 +35,12 @@ class StreamSpec:
     duplicate_window_s: float = 1 * DAY
 
 
-INCIDENTS = StreamSpec("AB_INCIDENTS", ("ab.incident.>",))
+REPORTS = StreamSpec("AB_REPORTS", ("ab.incident.>", "ab.hazard.>", "ab.help.>"))
 ESCALATION = StreamSpec("AB_ESCALATION", ("ab.escalation.>",))
 NOTIFY = StreamSpec("AB_NOTIFY", ("ab.notify.>",))
 DEAD_LETTERS = StreamSpec("AB_DEAD_LETTERS", (f"{DEAD_LETTER_PREFIX}.>",), max_age_s=365 * DAY)
 
-STREAMS: tuple[StreamSpec, ...] = (INCIDENTS, ESCALATION, NOTIFY, DEAD_LETTERS)
+STREAMS: tuple[StreamSpec, ...] = (REPORTS, ESCALATION, NOTIFY, DEAD_LETTERS)
 
 
 def stream_for(subject: str) -> StreamSpec:

@@ -41,7 +41,7 @@ async def test_failing_handler_is_retried_then_dead_lettered(settings: Settings)
         "service": "probe", "subject": INCIDENT_REPORTED, "reason": "retries_exhausted"}) == 1.0
     nc = await nats.connect(settings.nats_url)
     try:
-        info = await nc.jetstream().consumer_info("AB_INCIDENTS", "probe-IncidentReported")
+        info = await nc.jetstream().consumer_info("AB_REPORTS", "probe-IncidentReported")
         assert info.num_ack_pending == 0 and info.num_pending == 0  # acked after dead-lettering, not lost
     finally:
         await nc.close()

@@ -8,8 +8,12 @@ from pathlib import Path
 
 from opentelemetry.sdk.trace import TracerProvider
 
-from services.intake.api import IntakeDeps, create_app
+from services.intake.api import create_app
+from services.intake.auth import SchoolAuth
+from services.intake.deps import IntakeDeps
+from services.intake.ratelimit import RateLimiter
 from services.intake.repository import SCHEMA
+from services.intake.submissions import Submissions
 from shared.config import Settings
 from shared.http import serve
 from shared.service import Infra, infrastructure
@@ -21,6 +25,12 @@ SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 async def running(settings: Settings, tracer_provider: TracerProvider | None = None) -> AsyncIterator[Infra]:
     async with infrastructure("intake", SCHEMA, SCHEMA_SQL, settings, tracer_provider) as infra:
         await infra.start(relay=False)  # intake publishes directly and waits for the PubAck
-        deps = IntakeDeps(settings, infra.pool, infra.broker, infra.tracer_provider, infra.registry)
+        limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+        deps = IntakeDeps(
+            settings, infra.pool, infra.broker, infra.tracer_provider, infra.registry,
+            auth=SchoolAuth(infra.pool, limiter, infra.registry, settings.retry_after_s),
+            submissions=Submissions(infra.pool, infra.broker, settings.publish_timeout_s, settings.retry_after_s,
+                                    infra.registry),
+        )
         async with serve(create_app(deps), settings.intake_host, settings.intake_port):
             yield infra

@@ -1,8 +1,8 @@
-"""Turning an accepted report into its event (pure).
+"""Turning accepted submissions into events (pure).
 
-The incident id is derived from the school and its Idempotency-Key, so the same key
-always names the same incident — across retries, restarts and parallel intake processes —
-and the event id derived from it is the JetStream Nats-Msg-Id and every inbox's key.
+Ids derive from the school and its Idempotency-Key, so the same key always names the same
+incident or follow-up — across retries, restarts and parallel intake processes — and the
+event id derived from it is the JetStream Nats-Msg-Id and every inbox's key.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import uuid
 
 from shared.contracts import IncidentReport, IncidentReported
 from shared.contracts.base import derive_id
+from shared.contracts.follow_up import FollowUp, FollowUpReported
 
 
 def incident_id_for(school_id: str, idempotency_key: str) -> uuid.UUID:
@@ -24,4 +25,21 @@ def reported_event(report: IncidentReport, idempotency_key: str) -> IncidentRepo
         incident_id=incident_id,
         school_id=report.school_id,
         report=report,
+    )
+
+
+def follow_up_id_for(school_id: str, idempotency_key: str) -> uuid.UUID:
+    return derive_id("follow-up", school_id, idempotency_key)
+
+
+def follow_up_event(
+    incident_id: uuid.UUID, school_id: str, follow_up_id: uuid.UUID, seq: int, follow_up: FollowUp
+) -> FollowUpReported:
+    return FollowUpReported(
+        event_id=derive_id("follow-up-reported", follow_up_id),
+        incident_id=incident_id,
+        school_id=school_id,
+        follow_up_id=follow_up_id,
+        seq=seq,
+        follow_up=follow_up,
     )

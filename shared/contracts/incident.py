@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from shared.contracts.base import Event, Strict, utcnow
+from shared.contracts.escalation import Level
 from shared.subjects import INCIDENT_REPORTED
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -18,6 +20,12 @@ LongText = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
 Ref = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,63}$")]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 -]{5,20}$")]
+
+
+def not_in_future(v: datetime) -> datetime:
+    if v > utcnow() + CLOCK_SKEW:
+        raise PydanticCustomError("time_future", "must not be in the future")
+    return v
 
 
 class Category(StrEnum):
@@ -78,6 +86,24 @@ class Indicators(Strict):
     public_attention: PublicAttention = PublicAttention.none
 
 
+class EvidenceKind(StrEnum):
+    photo = "photo"
+    video = "video"
+    audio = "audio"
+    document = "document"
+    chat_log = "chat_log"
+    other = "other"
+
+
+class EvidenceRef(Strict):
+    """A pointer to evidence the school keeps; the evidence itself never travels here."""
+
+    kind: EvidenceKind
+    reference: Annotated[str, StringConstraints(min_length=1, max_length=500)] = Field(
+        description="Where the school keeps it (file number, archive location or URI).")
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
+
+
 class IncidentReport(Strict):
     school_id: Ref
     occurred_at: AwareDatetime
@@ -92,21 +118,30 @@ class IncidentReport(Strict):
         default_factory=list, max_length=50
     )
     indicators: Indicators
+    proposed_level: Level | None = Field(
+        default=None, description="The school's own view of the level. The rules decide; a lower proposal is flagged.")
+    evidence: list[EvidenceRef] = Field(default_factory=list, max_length=20)
 
-    @model_validator(mode="after")
-    def _times_in_order(self) -> IncidentReport:
-        if self.occurred_at > self.discovered_at:
-            raise ValueError("occurred_at must not be later than discovered_at")
-        if self.discovered_at > utcnow() + CLOCK_SKEW:
-            raise ValueError("discovered_at must not be in the future")
-        return self
+    @field_validator("occurred_at")
+    @classmethod
+    def _occurred_not_future(cls, v: datetime) -> datetime:
+        return not_in_future(v)
 
-    @model_validator(mode="after")
-    def _refs_unique(self) -> IncidentReport:
-        refs = [s.ref for s in self.students]
+    @field_validator("discovered_at")
+    @classmethod
+    def _discovered_after_occurred(cls, v: datetime, info: ValidationInfo) -> datetime:
+        occurred = info.data.get("occurred_at")
+        if occurred is not None and occurred > v:
+            raise PydanticCustomError("time_order", "occurred_at must not be later than discovered_at")
+        return not_in_future(v)
+
+    @field_validator("students")
+    @classmethod
+    def _refs_unique(cls, v: list[Student]) -> list[Student]:
+        refs = [s.ref for s in v]
         if len(set(refs)) != len(refs):
-            raise ValueError("students[].ref must be unique within a report")
-        return self
+            raise PydanticCustomError("duplicate_ref", "students[].ref must be unique within a report")
+        return v
 
 
 class IncidentReported(Event):

@@ -1,0 +1,1 @@
+"""intake's HTTP routes, one module per kind of submission."""

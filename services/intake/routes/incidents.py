@@ -1,0 +1,76 @@
+"""Incident reports and their follow-ups: authenticate, validate, publish, answer."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from services.intake import repository
+from services.intake.auth import Principal
+from services.intake.deps import ERRORS, IdempotencyKey, IntakeDeps, respond
+from services.intake.examples import FOLLOW_UP_EXAMPLE, INCIDENT_EXAMPLE
+from services.intake.reports import follow_up_event, follow_up_id_for, reported_event
+from shared.contracts import IncidentReport
+from shared.contracts.follow_up import FollowUp
+from shared.errors import ApiError
+
+
+class IncidentAccepted(BaseModel):
+    incident_id: uuid.UUID
+
+
+class FollowUpAccepted(BaseModel):
+    incident_id: uuid.UUID
+    follow_up_id: uuid.UUID
+    seq: int
+
+
+def router(deps: IntakeDeps) -> APIRouter:
+    r = APIRouter(tags=["incidents"])
+    School = Annotated[Principal, Depends(deps.auth)]  # noqa: N806 - a type alias
+
+    @r.post("/v1/incidents", status_code=202, response_model=IncidentAccepted, responses=ERRORS,
+            summary="Report a bullying incident")
+    async def report_incident(
+        report: Annotated[IncidentReport, INCIDENT_EXAMPLE], school: School, idempotency_key: IdempotencyKey
+    ) -> JSONResponse:
+        """202 means the report is on disk in JetStream and will reach every required recipient."""
+        school.require_school(report.school_id)
+        event = reported_event(report, idempotency_key)
+
+        async def accept() -> tuple[int, dict[str, object]]:
+            await repository.register_incident(deps.pool, event.incident_id, school.school_id)
+            await deps.submissions.publish(event)
+            await repository.mark_incident_accepted(deps.pool, event.incident_id)
+            return 202, {"incident_id": str(event.incident_id)}
+
+        return respond(await deps.submissions.once(
+            school.school_id, idempotency_key, "POST /v1/incidents", report, accept))
+
+    @r.post("/v1/incidents/{incident_id}/follow-ups", status_code=202, response_model=FollowUpAccepted,
+            responses={**ERRORS, 404: ERRORS[403] | {"description": "No such incident."}},
+            summary="Send a follow-up report (续报)")
+    async def report_follow_up(
+        incident_id: uuid.UUID, follow_up: Annotated[FollowUp, FOLLOW_UP_EXAMPLE], school: School,
+        idempotency_key: IdempotencyKey,
+    ) -> JSONResponse:
+        """Changed facts, indicators, measures, sanctions, counselling, outcome or a proposed closure."""
+        owner = await repository.incident_owner(deps.pool, incident_id)
+        if owner is None:
+            raise ApiError(404, "not_found", "No accepted incident has this id.", "未找到该事件。")
+        school.require_school(owner)
+        follow_up_id = follow_up_id_for(school.school_id, idempotency_key)
+
+        async def accept() -> tuple[int, dict[str, object]]:
+            async with deps.pool.acquire() as conn:
+                seq = await repository.allocate_follow_up(conn, follow_up_id, incident_id)
+            await deps.submissions.publish(follow_up_event(incident_id, school.school_id, follow_up_id, seq,
+                                                           follow_up))
+            return 202, {"incident_id": str(incident_id), "follow_up_id": str(follow_up_id), "seq": seq}
+
+        return respond(await deps.submissions.once(
+            school.school_id, idempotency_key, f"POST /v1/incidents/{incident_id}/follow-ups", follow_up, accept))
+
+    return r

@@ -1,0 +1,81 @@
+"""Accepting a submission once: idempotency across processes and restarts, then a durable publish."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from faststream.nats import NatsBroker
+from prometheus_client import CollectorRegistry, Counter
+from pydantic import BaseModel
+
+from services.intake import repository
+from services.intake.auth import unavailable
+from shared.bus import publish_event, safe_error
+from shared.contracts.base import Event
+from shared.errors import ApiError
+
+log = logging.getLogger("antibully.intake")
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+    replayed: bool
+
+
+def fingerprint(endpoint: str, body: BaseModel) -> bytes:
+    return hashlib.sha256(endpoint.encode() + b"\n" + body.model_dump_json().encode()).digest()
+
+
+class Submissions:
+    def __init__(self, pool: asyncpg.Pool, broker: NatsBroker, publish_timeout_s: float, retry_after_s: int,
+                 registry: CollectorRegistry) -> None:
+        self.pool = pool
+        self.broker = broker
+        self.publish_timeout_s = publish_timeout_s
+        self.retry_after_s = retry_after_s
+        self.outcomes = Counter("antibully_intake_submissions", "Submissions by endpoint and outcome",
+                                ["endpoint", "outcome"], registry=registry)
+
+    async def once(
+        self, school_id: str, key: str, endpoint: str, body: BaseModel,
+        accept: Callable[[], Awaitable[tuple[int, dict[str, Any]]]],
+    ) -> Answer:
+        """Run `accept` for a new key, replay the stored answer for a repeated one, 409 for a reused one."""
+        mark = fingerprint(endpoint, body)
+        try:
+            prior = await repository.claim_request(self.pool, school_id, key, endpoint, mark)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.error("idempotency store failed: %s", safe_error(exc))
+            raise unavailable(self.retry_after_s) from exc
+        if prior is not None and prior.fingerprint != mark:
+            self.outcomes.labels(endpoint, "conflict").inc()
+            raise ApiError(409, "idempotency_key_reused",
+                           "This Idempotency-Key was already used for a different request.",
+                           "该 Idempotency-Key 已用于另一个不同的请求，请为新请求使用新的密钥。")
+        if prior is not None and prior.status_code is not None and prior.response is not None:
+            self.outcomes.labels(endpoint, "replayed").inc()
+            return Answer(prior.status_code, prior.response, replayed=True)
+        status, response = await accept()
+        try:
+            await repository.complete_request(self.pool, school_id, key, status, response)
+        except (OSError, asyncpg.PostgresError) as exc:
+            # Durable already; a retry re-publishes (deduplicated) and records the answer then.
+            log.warning("could not record the answer for a durable submission: %s", safe_error(exc))
+        self.outcomes.labels(endpoint, "accepted").inc()
+        return Answer(status, response, replayed=False)
+
+    async def publish(self, event: Event) -> None:
+        """Return only once JetStream has the event on disk; 503 otherwise."""
+        try:
+            await publish_event(self.broker, event, self.publish_timeout_s)
+        except Exception as exc:
+            self.outcomes.labels(event.subject, "unavailable").inc()
+            log.error("publish of %s failed: %s", event.event_id, safe_error(exc))
+            raise unavailable(self.retry_after_s) from exc

@@ -1,0 +1,65 @@
+"""Follow-up reports (续报): what changed since the report, each its own event, numbered per incident."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, ClassVar
+
+from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from shared.contracts.base import Event, Strict
+from shared.contracts.incident import Indicators, LongText, Ref, ShortText, not_in_future
+from shared.subjects import FOLLOW_UP_REPORTED
+
+Measure = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+class Sanction(Strict):
+    student_ref: Ref
+    measure: ShortText = Field(examples=["警告处分"])
+    decided_at: AwareDatetime
+
+    @field_validator("decided_at")
+    @classmethod
+    def _not_future(cls, v: datetime) -> datetime:
+        return not_in_future(v)
+
+
+class Counselling(Strict):
+    student_ref: Ref
+    given_at: AwareDatetime
+    by: ShortText = Field(examples=["心理健康教师"])
+
+    @field_validator("given_at")
+    @classmethod
+    def _not_future(cls, v: datetime) -> datetime:
+        return not_in_future(v)
+
+
+class FollowUp(Strict):
+    facts_changed: LongText | None = Field(default=None, description="What is now known that the report did not say.")
+    indicators: Indicators | None = Field(default=None, description="The full, current set of indicators.")
+    measures_taken: list[Measure] = Field(default_factory=list, max_length=50)
+    sanctions: list[Sanction] = Field(default_factory=list, max_length=50)
+    counselling: list[Counselling] = Field(default_factory=list, max_length=50)
+    outcome: LongText | None = None
+    propose_closure: bool = False
+
+    @model_validator(mode="after")
+    def _says_something(self) -> FollowUp:
+        if not (self.facts_changed or self.indicators or self.measures_taken or self.sanctions
+                or self.counselling or self.outcome or self.propose_closure):
+            raise PydanticCustomError("empty_follow_up", "a follow-up must report at least one change")
+        return self
+
+
+class FollowUpReported(Event):
+    event_type: ClassVar[str] = "FollowUpReported"
+    subject: ClassVar[str] = FOLLOW_UP_REPORTED
+
+    school_id: str
+    follow_up_id: uuid.UUID
+    seq: int = Field(ge=1, description="1, 2, 3… per incident, in the order intake accepted them.")
+    follow_up: FollowUp
