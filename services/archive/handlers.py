@@ -18,6 +18,7 @@ from shared.contracts import (
     NotificationRequested,
 )
 from shared.contracts.base import Event, utcnow
+from shared.contracts.follow_up import FollowUpReported
 from shared.db import Conn
 from shared.outbox import claim
 
@@ -30,13 +31,13 @@ class ArchiveHandlers:
 
     async def on_event(self, event: Event, _: Delivery) -> None:
         with self.tracer.start_as_current_span("archive.append", attributes={"antibully.event_type": event.event_type}):
-            aad = f"{event.incident_id}:{event.event_id}".encode()
+            aad = f"{event.case_id}:{event.event_id}".encode()
             payload_ct = self.sealer.seal(event.model_dump_json().encode(), aad)
             async with self.pool.acquire() as conn, conn.transaction():
                 if not await claim(conn, str(event.event_id), event.subject):
                     return
-                seq, head = await repository.lock_head(conn, event.incident_id)
-                entry = next_entry(event.incident_id, seq, head, event.event_id, event.event_type,
+                seq, head = await repository.lock_head(conn, event.case_id)
+                entry = next_entry(event.case_id, seq, head, event.event_id, event.event_type,
                                    utcnow(), summarise(event), payload_ct)
                 await repository.append(conn, entry, payload_ct)
                 await self._project(conn, event)
@@ -65,5 +66,6 @@ class ArchiveHandlers:
 
 
 ARCHIVED_EVENTS: tuple[type[Event], ...] = (
-    IncidentReported, EscalationDecided, NotificationRequested, NotificationDelivered, NotificationFailed,
+    IncidentReported, FollowUpReported, EscalationDecided,
+    NotificationRequested, NotificationDelivered, NotificationFailed,
 )

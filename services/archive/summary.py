@@ -13,6 +13,7 @@ from shared.contracts import (
     NotificationRequested,
 )
 from shared.contracts.base import Event
+from shared.contracts.follow_up import FollowUpReported
 
 
 def summarise(event: Event) -> dict[str, Any]:
@@ -26,6 +27,16 @@ def summarise(event: Event) -> dict[str, Any]:
                 "students_by_role": dict(Counter(s.role.value for s in r.students)),
                 "indicators": r.indicators.model_dump(mode="json"),
                 "measures_count": len(r.measures_taken),
+            }
+        case FollowUpReported(follow_up=f):
+            return {
+                "follow_up_id": str(event.follow_up_id),
+                "seq": event.seq,
+                "changed": sorted(k for k, v in f.model_dump(exclude={"propose_closure"}).items() if v),
+                "indicators": f.indicators.model_dump(mode="json") if f.indicators else None,
+                "sanctions": len(f.sanctions),
+                "counselling": len(f.counselling),
+                "propose_closure": f.propose_closure,
             }
         case EscalationDecided():
             return {

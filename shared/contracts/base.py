@@ -33,5 +33,17 @@ class Event(Strict):
 
     schema_version: int = Field(default=1, ge=1)
     event_id: uuid.UUID
-    incident_id: uuid.UUID
     occurred_at: AwareDatetime = Field(default_factory=utcnow, description="When this event happened (UTC).")
+
+    @property
+    def case_id(self) -> uuid.UUID:
+        """The case (incident, hazard or help request) whose record this event belongs to."""
+        raise NotImplementedError
+
+
+class IncidentEvent(Event):
+    incident_id: uuid.UUID
+
+    @property
+    def case_id(self) -> uuid.UUID:
+        return self.incident_id

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from shared.contracts.base import Event, Strict
+from shared.contracts.base import IncidentEvent, Strict
 from shared.subjects import ESCALATION_DECIDED
 
 
@@ -45,7 +45,7 @@ class RecipientSummary(Strict):
     role: RecipientRole
 
 
-class EscalationDecided(Event):
+class EscalationDecided(IncidentEvent):
     event_type: ClassVar[str] = "EscalationDecided"
     subject: ClassVar[str] = ESCALATION_DECIDED
 

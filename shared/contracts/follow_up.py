@@ -9,7 +9,7 @@ from typing import Annotated, ClassVar
 from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from shared.contracts.base import Event, Strict
+from shared.contracts.base import IncidentEvent, Strict
 from shared.contracts.incident import Indicators, LongText, Ref, ShortText, not_in_future
 from shared.subjects import FOLLOW_UP_REPORTED
 
@@ -55,7 +55,7 @@ class FollowUp(Strict):
         return self
 
 
-class FollowUpReported(Event):
+class FollowUpReported(IncidentEvent):
     event_type: ClassVar[str] = "FollowUpReported"
     subject: ClassVar[str] = FOLLOW_UP_REPORTED
 

@@ -9,7 +9,7 @@ from typing import Annotated, ClassVar
 from pydantic import AwareDatetime, Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from shared.contracts.base import Event, Strict, utcnow
+from shared.contracts.base import IncidentEvent, Strict, utcnow
 from shared.contracts.escalation import Level
 from shared.subjects import INCIDENT_REPORTED
 
@@ -144,7 +144,7 @@ class IncidentReport(Strict):
         return v
 
 
-class IncidentReported(Event):
+class IncidentReported(IncidentEvent):
     event_type: ClassVar[str] = "IncidentReported"
     subject: ClassVar[str] = INCIDENT_REPORTED
 

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from shared.contracts.base import Event, Strict
+from shared.contracts.base import IncidentEvent, Strict
 from shared.contracts.escalation import Level, RecipientRole
 from shared.contracts.incident import Category
 from shared.subjects import NOTIFICATION_DELIVERED, NOTIFICATION_FAILED, NOTIFICATION_REQUESTED
@@ -37,7 +37,7 @@ class NoticeFacts(Strict):
     child_name: str | None = None
 
 
-class NotificationRequested(Event):
+class NotificationRequested(IncidentEvent):
     event_type: ClassVar[str] = "NotificationRequested"
     subject: ClassVar[str] = NOTIFICATION_REQUESTED
 
@@ -47,7 +47,7 @@ class NotificationRequested(Event):
     facts: NoticeFacts
 
 
-class _Outcome(Event):
+class _Outcome(IncidentEvent):
     notification_id: uuid.UUID
     role: RecipientRole
     channel: str
