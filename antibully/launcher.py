@@ -39,7 +39,7 @@ def _port(preferred: int) -> int:
 
 def _secrets(home: Path) -> dict[str, str]:
     """Dev secrets, made once per checkout and kept in .run/ (never committed)."""
-    from services.archive.crypto import new_key_b64
+    from shared.crypto import new_key_b64
 
     path = home / "secrets.json"
     data: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}

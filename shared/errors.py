@@ -79,6 +79,9 @@ _ZH: dict[str, str] = {
     "time_future": "时间不得晚于当前时间",
     "duplicate_ref": "学生编号在同一报告中不得重复",
     "empty_follow_up": "续报至少应包含一项内容",
+    "anonymous_identified": "匿名求助时请不要填写姓名、电话或邮箱",
+    "name_missing": "实名求助时请填写姓名",
+    "unknown_access_code": "学校求助码无效或已停用",
 }
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from antibully.infra import EmbeddedPostgres, NatsServer, SmtpSink, create_database, drop_database, free_port
-from services.archive.crypto import new_key_b64
 from shared.config import ROOT, Settings
+from shared.crypto import new_key_b64
 
 
 @pytest.fixture(scope="session")
@@ -70,5 +70,6 @@ def settings(nats_server: NatsServer, database: str, smtp_sink: SmtpSink) -> Set
         max_deliver=4,
         directory_file=ROOT / "deploy" / "directory.toml",
         archive_data_key=new_key_b64(),
+        intake_data_key=new_key_b64(),
         archive_read_token="test-archive-token",
     )

@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from services.archive.app import running
-from services.archive.crypto import Sealer
 from services.escalation.directory import load_directory
 from services.escalation.domain import decide
 from services.escalation.notices import plan
@@ -19,6 +18,7 @@ from services.intake.reports import reported_event
 from shared.config import Settings
 from shared.contracts import IncidentReport, NotificationDelivered, NotificationFailed
 from shared.contracts.base import derive_id
+from shared.crypto import Sealer
 from shared.service import Infra
 from tests.helpers import eventually, publish, report
 

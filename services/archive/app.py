@@ -9,10 +9,10 @@ from pathlib import Path
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.archive.api import ArchiveDeps, create_app
-from services.archive.crypto import Sealer
 from services.archive.handlers import ARCHIVED_EVENTS, ArchiveHandlers
 from services.archive.repository import SCHEMA
 from shared.config import Settings
+from shared.crypto import Sealer
 from shared.http import serve
 from shared.service import Infra, infrastructure
 

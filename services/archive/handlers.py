@@ -7,7 +7,6 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from services.archive import repository
 from services.archive.chain import next_entry
-from services.archive.crypto import Sealer
 from services.archive.summary import summarise
 from shared.bus import Delivery
 from shared.contracts import (
@@ -19,6 +18,7 @@ from shared.contracts import (
 )
 from shared.contracts.base import Event, utcnow
 from shared.contracts.follow_up import FollowUpReported
+from shared.crypto import Sealer
 from shared.db import Conn
 from shared.outbox import claim
 

@@ -1,0 +1,96 @@
+"""Emergency help requests (紧急求救): a student or parent asks for help through a school's access code.
+
+The requester may stay anonymous. A help request is its own case; the school must answer it
+or convert it into an incident (escalation watches that from issue 4 on).
+"""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
+
+from shared.contracts.base import Event, Strict
+from shared.contracts.incident import Email, Phone, ShortText
+from shared.subjects import HELP_CONVERTED, HELP_MESSAGE_ADDED, HELP_REQUESTED
+
+AccessCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{6,16}$", to_upper=True)]
+MessageText = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+
+class RequesterKind(StrEnum):
+    student = "student"
+    parent = "parent"
+
+
+class Requester(Strict):
+    kind: RequesterKind
+    anonymous: bool = True
+    name: ShortText | None = None
+    grade: ShortText | None = None
+    phone: Phone | None = None
+    email: Email | None = None
+
+    @model_validator(mode="after")
+    def _anonymous_means_anonymous(self) -> Requester:
+        if self.anonymous and (self.name or self.phone or self.email):
+            raise PydanticCustomError("anonymous_identified", "an anonymous requester gives no name, phone or e-mail")
+        if not self.anonymous and not self.name:
+            raise PydanticCustomError("name_missing", "a requester who is not anonymous gives a name")
+        return self
+
+
+class HelpRequest(Strict):
+    access_code: AccessCode = Field(description="The code the school publishes to its students and parents.")
+    requester: Requester
+    message: MessageText = Field(description="What is happening, in the requester's words.")
+    urgent: bool = Field(default=False, description="In danger now.")
+
+
+class HelpMessage(Strict):
+    text: MessageText
+
+
+class Author(StrEnum):
+    requester = "requester"
+    school = "school"
+
+
+class HelpEvent(Event):
+    help_id: uuid.UUID
+    school_id: str
+
+    @property
+    def case_id(self) -> uuid.UUID:
+        return self.help_id
+
+
+class HelpRequested(HelpEvent):
+    event_type: ClassVar[str] = "HelpRequested"
+    subject: ClassVar[str] = HELP_REQUESTED
+
+    case_code: str
+    requester: Requester
+    message: str
+    urgent: bool
+
+
+class HelpMessageAdded(HelpEvent):
+    event_type: ClassVar[str] = "HelpMessageAdded"
+    subject: ClassVar[str] = HELP_MESSAGE_ADDED
+
+    seq: int = Field(ge=2, description="1 is the request's own message.")
+    author: Author
+    text: str
+
+
+class HelpConverted(HelpEvent):
+    """The school turned the help request into an incident report."""
+
+    event_type: ClassVar[str] = "HelpConverted"
+    subject: ClassVar[str] = HELP_CONVERTED
+
+    incident_id: uuid.UUID
