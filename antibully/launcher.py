@@ -45,6 +45,7 @@ def _secrets(home: Path) -> dict[str, str]:
     data: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     data.setdefault("nats_jetstream_key", secrets.token_hex(32))
     data.setdefault("archive_data_key", new_key_b64())
+    data.setdefault("intake_data_key", new_key_b64())
     data.setdefault("archive_read_token", secrets.token_urlsafe(24))
     path.write_text(json.dumps(data, indent=2))
     path.chmod(0o600)
@@ -116,6 +117,7 @@ def run() -> int:
             stoppers.append(sink)
             env["SMTP_HOST"], env["SMTP_PORT"] = "127.0.0.1", str(sink.port)
         env.setdefault("ARCHIVE_DATA_KEY", keys["archive_data_key"])
+        env.setdefault("INTAKE_DATA_KEY", keys["intake_data_key"])
         env.setdefault("ARCHIVE_READ_TOKEN", keys["archive_read_token"])
         intake_port = int(env.setdefault("INTAKE_PORT", str(_port(8080))))
         archive_port = int(env.setdefault("ARCHIVE_PORT", str(_port(8081))))
