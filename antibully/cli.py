@@ -50,6 +50,19 @@ async def add_key(database_url: str, school_id: str) -> str:
         return key.token
 
 
+async def add_access_code(database_url: str, school_id: str) -> str:
+    """A new help-request access code for a school (print it on posters, class notices, the school site)."""
+    from services.intake import repository
+    from services.intake.help_cases import new_access_code
+
+    async with _intake_db(database_url) as pool:
+        if not await repository.school_exists(pool, school_id):
+            raise SystemExit(f"no school {school_id!r}; add it with `antibully schools add`")
+        code = new_access_code()
+        await repository.add_access_code(pool, code, school_id)
+        return code
+
+
 async def revoke_key(database_url: str, key_id: str) -> bool:
     from services.intake import repository
 
@@ -83,6 +96,8 @@ def _parser() -> argparse.ArgumentParser:
     keys.add_parser("add", help="print a new key for a school (keep the old one until switched)").add_argument(
         "school_id")
     keys.add_parser("revoke", help="revoke a key by its key id (the part after 'ab_')").add_argument("key_id")
+    schools.add_parser("access-code", help="print a new help-request access code for a school").add_argument(
+        "school_id")
     return parser
 
 
@@ -93,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return run()
     url = get_settings().database_url
-    if args.action == "add":
+    if args.action == "access-code":
+        print(f"help-request access code for {args.school_id}: {asyncio.run(add_access_code(url, args.school_id))}")
+    elif args.action == "add":
         token = asyncio.run(add_school(url, args.school_id, args.name))
         print(f"school {args.school_id} added; its new API key (shown only now):\n{token}")
     elif args.keys_action == "list":

@@ -77,6 +77,25 @@ async def _demo_key(database_url: str, home: Path) -> str:
     return token
 
 
+async def _demo_access_code(database_url: str, home: Path) -> str:
+    """The demo school's help-request access code: reused while it is active."""
+    from antibully.cli import add_access_code
+    from services.intake import repository
+    from shared.db import create_pool
+
+    path = home / "demo-access-code.txt"
+    if path.exists():
+        pool = await create_pool(database_url, repository.SCHEMA, max_size=1)
+        try:
+            if await repository.access_code_school(pool, path.read_text().strip()) == DEMO_SCHOOL[0]:
+                return path.read_text().strip()
+        finally:
+            await pool.close()
+    code = await add_access_code(database_url, DEMO_SCHOOL[0])
+    path.write_text(code)
+    return code
+
+
 def _announce(msg: EmailMessage) -> None:
     """One console line per mail; the address is masked (the full mail is in the Maildir)."""
     local, _, domain = str(msg["To"]).partition("@")
@@ -122,6 +141,7 @@ def run() -> int:
         intake_port = int(env.setdefault("INTAKE_PORT", str(_port(8080))))
         archive_port = int(env.setdefault("ARCHIVE_PORT", str(_port(8081))))
         demo_key = asyncio.run(_demo_key(env["DATABASE_URL"], home))
+        demo_code = asyncio.run(_demo_access_code(env["DATABASE_URL"], home))
 
         def start(name: str) -> None:
             children[name] = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env, cwd=ROOT,
@@ -131,7 +151,7 @@ def run() -> int:
             start(name)
         wait_port(intake_port, timeout_s=60, proc=children["intake"])
         wait_port(archive_port, timeout_s=60, proc=children["archive"])
-        print(_banner(intake_port, archive_port, demo_key, env["ARCHIVE_READ_TOKEN"], maildir,
+        print(_banner(intake_port, archive_port, demo_key, demo_code, env["ARCHIVE_READ_TOKEN"], maildir,
                       "SMTP_HOST" not in os.environ, env["DATABASE_URL"]), flush=True)
         while True:
             time.sleep(1)
@@ -158,7 +178,7 @@ def run() -> int:
 
 
 def _banner(
-    intake: int, archive: int, key: str, token: str, maildir: Path, local_mail: bool, database_url: str
+    intake: int, archive: int, key: str, code: str, token: str, maildir: Path, local_mail: bool, database_url: str
 ) -> str:
     mail = f"every mail is printed here and kept in {maildir}/new/" if local_mail else "mail goes to $SMTP_HOST"
     return f"""
@@ -168,11 +188,12 @@ antibully is running. Ctrl-C stops everything.
   archive API     http://127.0.0.1:{archive}/v1/incidents/{{id}}    docs: http://127.0.0.1:{archive}/docs
   demo school     demo-school (乐昌市示范中学)
   API key         {key}
+  access code     {code}   (for help requests: students and parents use it without a key)
   archive token   {token}
   mail            {mail}
 
 Try the README's curl example:
-  export KEY={key} TOKEN={token}
+  export KEY={key} TOKEN={token} CODE={code}
 Add another school (prints its API key):
   DATABASE_URL='{database_url}' .venv/bin/antibully schools add <school_id> --name <名称>
 """

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import Request
@@ -82,6 +83,7 @@ _ZH: dict[str, str] = {
     "anonymous_identified": "匿名求助时请不要填写姓名、电话或邮箱",
     "name_missing": "实名求助时请填写姓名",
     "unknown_access_code": "学校求助码无效或已停用",
+    "due_before_found": "整改期限不得早于发现日期",
 }
 
 
@@ -119,6 +121,7 @@ _HTTP = {
     404: ("not_found", "未找到。"),
     405: ("method_not_allowed", "不支持此请求方法。"),
     413: ("payload_too_large", "请求体过大。"),
+    415: ("unsupported_media_type", "不支持的内容类型。"),
     429: ("rate_limited", "请求过于频繁，请稍后重试。"),
     503: ("unavailable", "服务暂时不可用，请稍后重试。"),
 }
@@ -126,6 +129,10 @@ _HTTP = {
 
 async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:  # FastAPI: a body that is not UTF-8; the same answer as malformed JSON
+        return ApiError(422, "validation_failed", "The request has invalid fields.", "请求中有字段不符合要求。",
+                        errors=[FieldError(field="body", reason="The body is not valid UTF-8 JSON.",
+                                           reason_zh=_ZH["json_invalid"])]).response()
     code, zh = _HTTP.get(exc.status_code, ("error", "请求失败。"))
     return ApiError(exc.status_code, code, str(exc.detail), zh, headers=getattr(exc, "headers", None)).response()
 
@@ -133,3 +140,11 @@ async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
 async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     return exc.response()
+
+
+async def on_backend_down(_: Request, exc: Exception) -> JSONResponse:
+    """PostgreSQL unreachable mid-request: nothing was accepted, so the client may retry."""
+    logging.getLogger("antibully.http").error("backend unavailable: %s", type(exc).__name__)
+    return ApiError(503, "unavailable", "A backend is unavailable; retry later with the same Idempotency-Key.",
+                    "后台服务暂时不可用，请使用相同的 Idempotency-Key 稍后重试。",
+                    headers={"Retry-After": "5"}).response()

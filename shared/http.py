@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mutabl
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,7 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.errors import ApiError, ErrorBody, on_api_error, on_http_error, on_validation_error
+from shared.errors import ApiError, ErrorBody, on_api_error, on_backend_down, on_http_error, on_validation_error
 
 __all__ = ["ErrorBody", "error", "install_common", "serve"]
 
@@ -36,6 +37,8 @@ def install_common(app: FastAPI, tracer_provider: TracerProvider, registry: Coll
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(ApiError, on_api_error)
+    for backend_error in (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        app.add_exception_handler(backend_error, on_backend_down)
     tracer = tracer_provider.get_tracer("antibully.http")
 
     @app.middleware("http")

@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 
 from services.intake.deps import IntakeDeps
-from services.intake.routes import incidents
+from services.intake.routes import hazards, help_requests, incidents
 from shared.http import install_common
 
 
@@ -19,4 +19,6 @@ def create_app(deps: IntakeDeps) -> FastAPI:
     )
     install_common(app, deps.tracer_provider, deps.registry, deps.settings.max_body_bytes)
     app.include_router(incidents.router(deps))
+    app.include_router(hazards.router(deps))
+    app.include_router(help_requests.router(deps))
     return app

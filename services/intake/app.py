@@ -15,6 +15,7 @@ from services.intake.ratelimit import RateLimiter
 from services.intake.repository import SCHEMA
 from services.intake.submissions import Submissions
 from shared.config import Settings
+from shared.crypto import Sealer
 from shared.http import serve
 from shared.service import Infra, infrastructure
 
@@ -31,6 +32,8 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
             auth=SchoolAuth(infra.pool, limiter, infra.registry, settings.retry_after_s),
             submissions=Submissions(infra.pool, infra.broker, settings.publish_timeout_s, settings.retry_after_s,
                                     infra.registry),
+            code_limiter=RateLimiter(settings.access_code_rate_per_s, settings.access_code_burst),
+            help_sealer=Sealer(settings.intake_data_key, "INTAKE_DATA_KEY") if settings.intake_data_key else None,
         )
         async with serve(create_app(deps), settings.intake_host, settings.intake_port):
             yield infra

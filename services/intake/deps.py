@@ -11,8 +11,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 from services.intake.auth import SchoolAuth
+from services.intake.ratelimit import RateLimiter
 from services.intake.submissions import Answer, Submissions
 from shared.config import Settings
+from shared.crypto import Sealer
 from shared.errors import ErrorBody
 
 
@@ -25,6 +27,8 @@ class IntakeDeps:
     registry: CollectorRegistry
     auth: SchoolAuth
     submissions: Submissions
+    code_limiter: RateLimiter  # per access code and per help case code
+    help_sealer: Sealer | None  # None without INTAKE_DATA_KEY: help requests answer 503
 
 
 IdempotencyKey = Annotated[

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -143,3 +144,127 @@ async def allocate_follow_up(conn: Conn, follow_up_id: uuid.UUID, incident_id: u
             follow_up_id, incident_id, seq,
         )
         return int(seq)
+
+
+# --- hazards ----------------------------------------------------------------------------
+
+async def register_hazard(conn: Executor, hazard_id: uuid.UUID, school_id: str, fingerprint: bytes) -> bytes:
+    """The fingerprint the hazard was first registered with (this one if it is new)."""
+    await conn.execute(
+        "INSERT INTO hazards (hazard_id, school_id, fingerprint) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        hazard_id, school_id, fingerprint,
+    )
+    return bytes(await conn.fetchval("SELECT fingerprint FROM hazards WHERE hazard_id = $1", hazard_id))
+
+
+async def mark_hazard_accepted(conn: Executor, hazard_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE hazards SET accepted_at = coalesce(accepted_at, now()) WHERE hazard_id = $1", hazard_id)
+
+
+async def hazard_owner(conn: Executor, hazard_id: uuid.UUID) -> str | None:
+    """The owning school of a hazard JetStream has acknowledged, or None."""
+    owner = await conn.fetchval(
+        "SELECT school_id FROM hazards WHERE hazard_id = $1 AND accepted_at IS NOT NULL", hazard_id
+    )
+    return str(owner) if owner is not None else None
+
+
+async def allocate_hazard_progress(conn: Conn, progress_id: uuid.UUID, hazard_id: uuid.UUID) -> int:
+    """The progress step's number within its hazard; the same id always gets the same number."""
+    async with conn.transaction():
+        seq = await conn.fetchval("SELECT seq FROM hazard_progress WHERE progress_id = $1", progress_id)
+        if seq is not None:
+            return int(seq)
+        seq = await conn.fetchval(
+            "UPDATE hazards SET progress = progress + 1 WHERE hazard_id = $1 RETURNING progress", hazard_id
+        )
+        await conn.execute(
+            "INSERT INTO hazard_progress (progress_id, hazard_id, seq) VALUES ($1, $2, $3)", progress_id, hazard_id, seq
+        )
+        return int(seq)
+
+
+# --- help requests ----------------------------------------------------------------------
+
+async def add_access_code(conn: Executor, code: str, school_id: str) -> None:
+    await conn.execute("INSERT INTO access_codes (code, school_id) VALUES ($1, $2)", code, school_id)
+
+
+async def access_code_school(conn: Executor, code: str) -> str | None:
+    school = await conn.fetchval("SELECT school_id FROM access_codes WHERE code = $1 AND revoked_at IS NULL", code)
+    return str(school) if school is not None else None
+
+
+@dataclass(frozen=True)
+class HelpCase:
+    help_id: uuid.UUID
+    case_code: str
+    school_id: str
+    urgent: bool
+    status: str
+    created_at: datetime
+    accepted_at: datetime | None
+
+
+async def register_help(conn: Executor, help_id: uuid.UUID, case_code: str, school_id: str, urgent: bool) -> None:
+    await conn.execute(
+        "INSERT INTO help_requests (help_id, case_code, school_id, urgent) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT DO NOTHING",
+        help_id, case_code, school_id, urgent,
+    )
+
+
+async def help_by_code(conn: Executor, case_code: str) -> HelpCase | None:
+    row = await conn.fetchrow(
+        "SELECT help_id, case_code, school_id, urgent, status, created_at, accepted_at FROM help_requests"
+        " WHERE case_code = $1", case_code,
+    )
+    return HelpCase(**dict(row)) if row else None
+
+
+async def school_help_cases(conn: Executor, school_id: str, status: str | None) -> list[HelpCase]:
+    rows = await conn.fetch(
+        "SELECT help_id, case_code, school_id, urgent, status, created_at, accepted_at FROM help_requests"
+        " WHERE school_id = $1 AND accepted_at IS NOT NULL AND ($2::text IS NULL OR status = $2)"
+        " ORDER BY urgent DESC, created_at LIMIT 500",
+        school_id, status,
+    )
+    return [HelpCase(**dict(r)) for r in rows]
+
+
+async def add_help_message(
+    conn: Conn, help_id: uuid.UUID, message_id: uuid.UUID, author: str, seal: Callable[[int], bytes]
+) -> int:
+    """The message's number in its case (1 is the request's own); the same message id keeps its number."""
+    async with conn.transaction():
+        seq = await conn.fetchval("SELECT seq FROM help_messages WHERE message_id = $1", message_id)
+        if seq is not None:
+            return int(seq)
+        seq = await conn.fetchval(
+            "UPDATE help_requests SET messages = messages + 1 WHERE help_id = $1 RETURNING messages", help_id
+        )
+        await conn.execute(
+            "INSERT INTO help_messages (help_id, seq, message_id, author, body_ct) VALUES ($1, $2, $3, $4, $5)",
+            help_id, seq, message_id, author, seal(int(seq)),
+        )
+        return int(seq)
+
+
+async def help_accepted(conn: Executor, help_id: uuid.UUID, seq: int | None, status: str | None = None,
+                        converted_incident: uuid.UUID | None = None) -> None:
+    """JetStream has it: the message becomes visible, the case (optionally) changes status."""
+    if seq is not None:
+        await conn.execute("UPDATE help_messages SET accepted = true WHERE help_id = $1 AND seq = $2", help_id, seq)
+    await conn.execute(
+        "UPDATE help_requests SET accepted_at = coalesce(accepted_at, now()),"
+        " status = CASE WHEN status = 'converted' THEN status ELSE coalesce($2, status) END,"
+        " converted_incident = coalesce($3, converted_incident) WHERE help_id = $1",
+        help_id, status, converted_incident,
+    )
+
+
+async def help_messages(conn: Executor, help_id: uuid.UUID) -> list[tuple[int, str, datetime, bytes]]:
+    rows = await conn.fetch(
+        "SELECT seq, author, at, body_ct FROM help_messages WHERE help_id = $1 AND accepted ORDER BY seq", help_id
+    )
+    return [(r["seq"], r["author"], r["at"], bytes(r["body_ct"])) for r in rows]

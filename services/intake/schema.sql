@@ -44,3 +44,53 @@ CREATE TABLE IF NOT EXISTS follow_ups (
     seq          int NOT NULL,
     UNIQUE (incident_id, seq)
 );
+
+-- Hazard findings (苗头迹象/隐患点): which school owns each, so progress is accepted only from that
+-- school and only for findings JetStream has acknowledged. The fingerprint (SHA-256 of the finding)
+-- lets a re-uploaded sheet row with the same client_ref through only if it is unchanged.
+CREATE TABLE IF NOT EXISTS hazards (
+    hazard_id   uuid PRIMARY KEY,
+    school_id   text NOT NULL,
+    fingerprint bytea NOT NULL,
+    accepted_at timestamptz,
+    progress    int NOT NULL DEFAULT 0
+);
+
+CREATE TABLE IF NOT EXISTS hazard_progress (
+    progress_id uuid PRIMARY KEY,
+    hazard_id   uuid NOT NULL REFERENCES hazards (hazard_id),
+    seq         int NOT NULL,
+    UNIQUE (hazard_id, seq)
+);
+
+-- Help requests: access codes route them to a school; messages are sealed (INTAKE_DATA_KEY).
+CREATE TABLE IF NOT EXISTS access_codes (
+    code       text PRIMARY KEY,
+    school_id  text NOT NULL REFERENCES schools (school_id),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    revoked_at timestamptz
+);
+
+CREATE TABLE IF NOT EXISTS help_requests (
+    help_id            uuid PRIMARY KEY,
+    case_code          text NOT NULL UNIQUE,
+    school_id          text NOT NULL,
+    urgent             boolean NOT NULL,
+    status             text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'answered', 'converted')),
+    messages           int NOT NULL DEFAULT 0,
+    converted_incident uuid,
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    accepted_at        timestamptz
+);
+CREATE INDEX IF NOT EXISTS help_requests_school ON help_requests (school_id, status);
+
+CREATE TABLE IF NOT EXISTS help_messages (
+    help_id    uuid NOT NULL REFERENCES help_requests (help_id),
+    seq        int NOT NULL,
+    message_id uuid NOT NULL UNIQUE,
+    author     text NOT NULL,
+    body_ct    bytea NOT NULL,   -- AES-GCM, associated data "<help_id>:<seq>"
+    at         timestamptz NOT NULL DEFAULT now(),
+    accepted   boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (help_id, seq)
+);

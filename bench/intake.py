@@ -1,0 +1,498 @@
+"""Load benchmark of intake's `POST /v1/incidents`, run by hand (never part of pytest).
+
+    .venv/bin/python -m bench.intake [--rates 100,200,500] [--seconds 10] [--json PATH] [--profile PATH]
+
+The main process starts its own nats-server, a fresh database and intake in-process, all on
+loopback. Every load generator runs in a separate (spawned) process so that the client does not
+share intake's event loop. Phases:
+
+* open model at each offered rate: requests are scheduled at fixed intervals whatever the
+  completions; latency runs from the *scheduled* send time, so queueing (also in the client)
+  counts and coordinated omission is avoided. ~1 s of warm-up at the same rate is not counted;
+* floor ceiling: a bare nats-py JetStream publisher, N concurrent, same subject and payload size;
+* intake ceiling: N concurrent HTTP clients in a closed loop.
+
+See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import cProfile
+import json
+import multiprocessing
+import os
+import platform
+import pstats
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+INCIDENTS_PATH = "/v1/incidents"
+SUBJECT = "ab.incident.reported"
+WARMUP_S = 1.0
+DRAIN_TIMEOUT_S = 30.0
+REQUEST_TIMEOUT_S = 30.0
+
+TARGET_P99_MS = 25.0
+TARGET_P99_RATE = 200
+TARGET_CEILING_RATIO = 0.5
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class Summary:
+    """Latencies in ms of the measured (not warm-up) operations."""
+
+    count: int = 0
+    ok: int = 0
+    not_ok: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    max_ms: float = 0.0
+    elapsed_s: float = 0.0
+    ok_per_s: float = 0.0
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list (0 if empty)."""
+    if not sorted_values:
+        return 0.0
+    rank = max(1, min(len(sorted_values), int(-(-q * len(sorted_values) // 100))))
+    return sorted_values[rank - 1]
+
+
+def summarise(latencies_s: list[float], statuses: dict[str, int], ok: int, elapsed_s: float) -> Summary:
+    values = sorted(x * 1000.0 for x in latencies_s)
+    count = sum(statuses.values())
+    return Summary(
+        count=count,
+        ok=ok,
+        not_ok=count - ok,
+        statuses=dict(sorted(statuses.items())),
+        p50_ms=round(percentile(values, 50), 2),
+        p99_ms=round(percentile(values, 99), 2),
+        max_ms=round(values[-1], 2) if values else 0.0,
+        elapsed_s=round(elapsed_s, 3),
+        ok_per_s=round(ok / elapsed_s, 1) if elapsed_s > 0 else 0.0,
+    )
+
+
+@dataclass
+class HttpTarget:
+    base_url: str
+    token: str
+    body: bytes
+    key_prefix: str
+
+
+# --------------------------------------------------------------------------- load generators (child process)
+
+
+class RawHttp:
+    """A minimal HTTP/1.1 keep-alive client on asyncio streams: one connection per request in flight.
+
+    httpx costs far more CPU per request than intake's share of this machine, and its pool degrades
+    with hundreds of pending requests: measured with it, the client was the bottleneck.
+    """
+
+    def __init__(self, target: HttpTarget, max_connections: int) -> None:
+        parsed = urlsplit(target.base_url)
+        self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 80
+        self.head = (
+            f"POST {INCIDENTS_PATH} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Authorization: Bearer {target.token}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(target.body)}\r\nIdempotency-Key: "
+        ).encode()
+        self.body = target.body
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.slots = asyncio.Semaphore(max_connections)
+
+    async def post(self, key: str) -> str:
+        """One report; the outcome as a status string ('202', '503', 'ConnectionResetError', ...)."""
+        async with self.slots:
+            conn = self.idle.pop() if self.idle else None
+            try:
+                if conn is None:
+                    conn = await asyncio.open_connection(self.host, self.port)
+                reader, writer = conn
+                writer.write(self.head + key.encode() + b"\r\n\r\n" + self.body)
+                status = (await reader.readline()).split(b" ", 2)[1].decode()
+                length, keep = 0, True
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.partition(b":")
+                    name = name.strip().lower()
+                    if name == b"content-length":
+                        length = int(value)
+                    elif name == b"connection" and value.strip().lower() == b"close":
+                        keep = False
+                await reader.readexactly(length)
+                if keep:
+                    self.idle.append(conn)
+                    conn = None
+                return status
+            except Exception as exc:  # noqa: BLE001 - every failure is an outcome to count
+                return type(exc).__name__
+            finally:
+                if conn is not None:
+                    conn[1].close()
+
+    async def close(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+        self.idle.clear()
+
+
+async def _open_loop(rate: float, seconds: float, op: Callable[[int], Awaitable[str]], ok_status: str) -> Summary:
+    """Operation i is scheduled at start + i/rate whatever the completions; latency runs from that time."""
+    total = round(rate * (WARMUP_S + seconds))
+    warmup = round(rate * WARMUP_S)
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    ok = 0
+    last_done = 0.0
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.1
+    measured_from = start + warmup / rate
+
+    async def one(i: int, scheduled: float) -> None:
+        nonlocal ok, last_done
+        status = await op(i)
+        done = loop.time()
+        if i < warmup:
+            return
+        statuses[status] = statuses.get(status, 0) + 1
+        latencies.append(done - scheduled)  # from the scheduled time, not the actual send
+        last_done = max(last_done, done)
+        if status == ok_status:
+            ok += 1
+
+    tasks: list[asyncio.Task[None]] = []
+    for i in range(total):
+        scheduled = start + i / rate
+        delay = scheduled - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i, scheduled)))
+    _done, pending = await asyncio.wait(tasks, timeout=DRAIN_TIMEOUT_S)
+    for task in pending:
+        task.cancel()
+    if pending:
+        statuses["unfinished"] = len(pending)
+    elapsed = max(last_done, start + WARMUP_S + seconds) - measured_from
+    return summarise(latencies, statuses, ok, elapsed)
+
+
+async def _http_open(target: HttpTarget, rate: float, seconds: float) -> Summary:
+    client = RawHttp(target, max_connections=2048)
+    try:
+        return await _open_loop(rate, seconds, lambda i: client.post(f"{target.key_prefix}-{i:07d}"), "202")
+    finally:
+        await client.close()
+
+
+async def _closed_loop(
+    concurrency: int, seconds: float, make_op: Callable[[int], Awaitable[str]], ok_status: str
+) -> Summary:
+    """`concurrency` workers, each one operation after the other; the first WARMUP_S is not counted."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    measured_from = start + WARMUP_S
+    end = measured_from + seconds
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    ok = 0
+    counter = 0
+
+    async def worker() -> None:
+        nonlocal ok, counter
+        while (sent := loop.time()) < end:
+            counter += 1
+            status = await make_op(counter)
+            done = loop.time()
+            if sent < measured_from or done > end:
+                continue
+            statuses[status] = statuses.get(status, 0) + 1
+            latencies.append(done - sent)
+            if status == ok_status:
+                ok += 1
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return summarise(latencies, statuses, ok, seconds)
+
+
+async def _http_ceiling(target: HttpTarget, concurrency: int, seconds: float) -> Summary:
+    client = RawHttp(target, max_connections=concurrency)
+    try:
+        return await _closed_loop(concurrency, seconds, lambda i: client.post(f"{target.key_prefix}-{i:07d}"), "202")
+    finally:
+        await client.close()
+
+
+async def _floor(
+    nats_url: str, payload: bytes, prefix: str, seconds: float, *, concurrency: int = 0, rate: float = 0.0
+) -> Summary:
+    """Bare nats-py JetStream publishes: closed loop with `concurrency` publishers, or open at `rate`."""
+    import nats
+
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+
+        async def publish(i: int) -> str:
+            try:
+                await js.publish(SUBJECT, payload, timeout=REQUEST_TIMEOUT_S, headers={"Nats-Msg-Id": f"{prefix}-{i}"})
+                return "ack"
+            except Exception as exc:  # noqa: BLE001 - every failure is an outcome to count
+                return type(exc).__name__
+
+        if rate:
+            return await _open_loop(rate, seconds, publish, "ack")
+        return await _closed_loop(concurrency, seconds, publish, "ack")
+    finally:
+        await nc.close()
+
+
+def child_http_open(target: HttpTarget, rate: float, seconds: float) -> Summary:
+    return asyncio.run(_http_open(target, rate, seconds))
+
+
+def child_http_ceiling(target: HttpTarget, concurrency: int, seconds: float) -> Summary:
+    return asyncio.run(_http_ceiling(target, concurrency, seconds))
+
+
+def child_floor_ceiling(nats_url: str, payload: bytes, prefix: str, concurrency: int, seconds: float) -> Summary:
+    return asyncio.run(_floor(nats_url, payload, prefix, seconds, concurrency=concurrency))
+
+
+def child_floor_open(nats_url: str, payload: bytes, prefix: str, rate: float, seconds: float) -> Summary:
+    return asyncio.run(_floor(nats_url, payload, prefix, seconds, rate=rate))
+
+
+# --------------------------------------------------------------------------- orchestration (main process)
+
+
+def _payload_and_body() -> tuple[bytes, bytes]:
+    from services.intake.examples import SEVERE_EXAMPLE
+    from services.intake.reports import reported_event
+    from shared.contracts import IncidentReport
+
+    body = json.dumps(SEVERE_EXAMPLE, ensure_ascii=False).encode()
+    event = reported_event(IncidentReport.model_validate(SEVERE_EXAMPLE), "bench-payload-size")
+    return event.model_dump_json().encode(), body
+
+
+def _machine() -> dict[str, Any]:
+    return {"nproc": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+            "processor": _cpu_model()}
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+async def _bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    from antibully.cli import add_school
+    from antibully.infra import EmbeddedPostgres, NatsServer, create_database, drop_database, free_port
+    from services.intake.app import running
+    from shared.config import Settings
+    from shared.crypto import new_key_b64
+
+    payload, body = _payload_and_body()
+    run_id = uuid.uuid4().hex[:8]
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "seconds": args.seconds,
+        "warmup_s": WARMUP_S,
+        "concurrency": args.concurrency,
+        "request_body_bytes": len(body),
+        "event_payload_bytes": len(payload),
+        "open": [],
+        "floor_open": [],
+    }
+    nats_server = NatsServer(tmp / "nats", log_file=tmp / "nats.log")
+    pg: EmbeddedPostgres | None = None
+    database_url: str | None = None
+    base_url = os.environ.get("DATABASE_URL")
+    # spawn, not fork: this process has a running event loop and threads.
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    loop = asyncio.get_running_loop()
+
+    async def in_child(fn: Callable[..., Summary], *fn_args: Any) -> Summary:
+        return await loop.run_in_executor(pool, fn, *fn_args)
+
+    async def measured(fn: Callable[..., Summary], *fn_args: Any) -> tuple[Summary, float]:
+        """The phase's summary and ≈ this process's (intake's) CPU ms per accepted request; the warm-up's
+        requests, not in the summary, are estimated as if accepted at the measured share."""
+        cpu = time.process_time()
+        s = await in_child(fn, *fn_args)
+        used_ms = (time.process_time() - cpu) * 1000.0
+        return s, round(used_ms / max(1.0, s.ok * (args.seconds + WARMUP_S) / args.seconds), 2)
+
+    try:
+        nats_server.start()
+        if base_url is None:
+            pg = EmbeddedPostgres(tmp / "pg" / "data")
+            base_url = pg.url
+        database_url = await create_database(base_url, prefix="antibully_bench")
+        settings = Settings(
+            nats_url=nats_server.url,
+            database_url=database_url,
+            intake_host="127.0.0.1",
+            intake_port=free_port(),
+            archive_data_key=new_key_b64(),
+            archive_read_token="x",
+        )
+        if not args.keep_rate_limit:
+            # One key sends everything: the per-key limit (a guard against a runaway school system)
+            # would answer 429 and hide the capacity measured here.
+            settings = settings.model_copy(update={"rate_limit_per_s": 1e9, "rate_limit_burst": 10**9})
+        token = await add_school(database_url, "demo-school", "示范中学")
+        async with running(settings):
+            target = HttpTarget(f"http://127.0.0.1:{settings.intake_port}", token, body, f"bench-{run_id}")
+
+            def http(phase: str) -> HttpTarget:
+                return HttpTarget(target.base_url, target.token, target.body, f"{target.key_prefix}-{phase}")
+
+            # Start the child and warm both sides (imports, connections) before measuring.
+            await in_child(child_http_open, http("warm"), 50.0, 1.0)
+
+            for rate in args.rates:
+                s, cpu_ms = await measured(child_http_open, http(f"r{rate}"), float(rate), args.seconds)
+                results["open"].append({"offered_per_s": rate, **asdict(s), "intake_cpu_ms_per_req": cpu_ms})
+                print(f"  open {rate:>5}/s: {s.ok_per_s:>7.1f} accepted/s, non-202 {s.not_ok}, "
+                      f"p50 {s.p50_ms} ms, p99 {s.p99_ms} ms, max {s.max_ms} ms", flush=True)
+                await asyncio.sleep(1.0)
+                f = await in_child(child_floor_open, nats_server.url, payload, f"floor-{run_id}-r{rate}",
+                                   float(rate), args.seconds)
+                results["floor_open"].append({"offered_per_s": rate, **asdict(f)})
+                print(f"  floor {rate:>5}/s: {f.ok_per_s:>7.1f} acks/s, p50 {f.p50_ms} ms, p99 {f.p99_ms} ms",
+                      flush=True)
+                await asyncio.sleep(1.0)
+
+            floor = await in_child(child_floor_ceiling, nats_server.url, payload, f"floor-{run_id}",
+                                   args.concurrency, args.seconds)
+            results["floor_ceiling"] = asdict(floor)
+            print(f"  floor ceiling: {floor.ok_per_s} publishes/s, p50 {floor.p50_ms} ms, p99 {floor.p99_ms} ms",
+                  flush=True)
+            await asyncio.sleep(1.0)
+
+            profiler = cProfile.Profile() if args.profile else None
+            if profiler:
+                profiler.enable()
+            ceiling, cpu_ms = await measured(child_http_ceiling, http("ceil"), args.concurrency, args.seconds)
+            if profiler:
+                profiler.disable()
+                profiler.dump_stats(args.profile)
+                pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+            results["intake_ceiling"] = {**asdict(ceiling), "intake_cpu_ms_per_req": cpu_ms}
+            print(f"  intake ceiling: {ceiling.ok_per_s} accepted/s, p50 {ceiling.p50_ms} ms, "
+                  f"p99 {ceiling.p99_ms} ms", flush=True)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        try:
+            if database_url is not None and base_url is not None:
+                await drop_database(base_url, database_url)
+        finally:
+            if pg is not None:
+                pg.stop()
+            nats_server.stop()
+    results["ceiling_ratio"] = (
+        round(results["intake_ceiling"]["ok_per_s"] / results["floor_ceiling"]["ok_per_s"], 3)
+        if results["floor_ceiling"]["ok_per_s"] else 0.0
+    )
+    return results
+
+
+def report(results: dict[str, Any]) -> str:
+    floor_at = {row["offered_per_s"]: row for row in results["floor_open"]}
+    lines = [
+        f"intake benchmark {results['date']} — {results['machine']['nproc']} CPUs, {results['seconds']} s per phase "
+        f"(+{results['warmup_s']} s warm-up), body {results['request_body_bytes']} B, "
+        f"event {results['event_payload_bytes']} B",
+        "",
+        "| offered/s | accepted/s | non-202 | p50 ms | p99 ms | max ms | intake CPU ms/req "
+        "| floor p50 ms | floor p99 ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in results["open"]:
+        f = floor_at.get(row["offered_per_s"], {})
+        lines.append(f"| {row['offered_per_s']} | {row['ok_per_s']} | {row['not_ok']} | {row['p50_ms']} | "
+                     f"{row['p99_ms']} | {row['max_ms']} | {row['intake_cpu_ms_per_req']} | "
+                     f"{f.get('p50_ms', '')} | {f.get('p99_ms', '')} |")
+    floor, ceiling, n = results["floor_ceiling"], results["intake_ceiling"], results["concurrency"]
+    lines += [
+        "",
+        "| ceiling (closed loop) | ops/s | failures | p50 ms | p99 ms | max ms |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| floor: bare nats-py JetStream publish, {n} concurrent | {floor['ok_per_s']} | {floor['not_ok']} | "
+        f"{floor['p50_ms']} | {floor['p99_ms']} | {floor['max_ms']} |",
+        f"| intake: POST /v1/incidents, {n} concurrent | {ceiling['ok_per_s']} | {ceiling['not_ok']} | "
+        f"{ceiling['p50_ms']} | {ceiling['p99_ms']} | {ceiling['max_ms']} |",
+        "",
+        f"intake CPU per accepted request at its ceiling: {ceiling['intake_cpu_ms_per_req']} ms "
+        f"(→ at most ~{1000 / max(ceiling['intake_cpu_ms_per_req'], 0.001):.0f}/s on one core)",
+        "",
+        f"intake ceiling / floor ceiling = {results['ceiling_ratio']:.2f}",
+    ]
+    for row in results["open"]:
+        if row["not_ok"]:
+            lines.append(f"non-202 at {row['offered_per_s']}/s: {row['statuses']}")
+    at_target = [r for r in results["open"] if r["offered_per_s"] == TARGET_P99_RATE]
+    if at_target:
+        p99 = at_target[0]["p99_ms"]
+        verdict = "PASS" if p99 <= TARGET_P99_MS and at_target[0]["not_ok"] == 0 else "FAIL"
+        lines.append(f"{verdict}: p99 at {TARGET_P99_RATE} req/s = {p99} ms "
+                     f"(target ≤ {TARGET_P99_MS:g} ms, no non-202)")
+    else:
+        lines.append(f"SKIP: p99 target needs {TARGET_P99_RATE} in --rates")
+    ratio = results["ceiling_ratio"]
+    verdict = "PASS" if ratio >= TARGET_CEILING_RATIO else "FAIL"
+    lines.append(f"{verdict}: intake ceiling = {ratio:.0%} of the floor (target ≥ {TARGET_CEILING_RATIO:.0%})")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.intake", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rates", default="100,200,500", help="offered rates in req/s, comma-separated")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per phase")
+    parser.add_argument("--concurrency", type=int, default=32, help="concurrent clients in the ceiling phases")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--keep-rate-limit", action="store_true",
+                        help="keep intake's per-key rate limit (by default raised out of the way)")
+    parser.add_argument("--profile", type=Path, help="cProfile intake's process during its ceiling phase")
+    args = parser.parse_args(argv)
+    args.rates = [int(r) for r in args.rates.split(",") if r.strip()]
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="antibully-bench-") as tmp:
+        results = asyncio.run(_bench(args, Path(tmp)))
+    print()
+    print(report(results))
+    print(f"\n(took {time.monotonic() - started:.0f} s)")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
