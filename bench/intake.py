@@ -37,6 +37,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 INCIDENTS_PATH = "/v1/incidents"
+
+
+def _run(coro: Awaitable[Any]) -> Any:
+    """The event loop the services use (uvloop where installed), so the numbers match production."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    return uvloop.run(coro)  # type: ignore[arg-type]
 SUBJECT = "ab.incident.reported"
 WARMUP_S = 1.0
 DRAIN_TIMEOUT_S = 30.0
@@ -128,7 +137,13 @@ class RawHttp:
                     conn = await asyncio.open_connection(self.host, self.port)
                 reader, writer = conn
                 writer.write(self.head + key.encode() + b"\r\n\r\n" + self.body)
-                status = (await reader.readline()).split(b" ", 2)[1].decode()
+                first = await reader.readline()
+                if not first:  # the server closed this idle keep-alive connection: retry once on a new one
+                    writer.close()
+                    conn = reader, writer = await asyncio.open_connection(self.host, self.port)
+                    writer.write(self.head + key.encode() + b"\r\n\r\n" + self.body)
+                    first = await reader.readline()
+                status = first.split(b" ", 2)[1].decode()
                 length, keep = 0, True
                 while (line := await reader.readline()) not in (b"\r\n", b""):
                     name, _, value = line.partition(b":")
@@ -265,19 +280,19 @@ async def _floor(
 
 
 def child_http_open(target: HttpTarget, rate: float, seconds: float) -> Summary:
-    return asyncio.run(_http_open(target, rate, seconds))
+    return _run(_http_open(target, rate, seconds))
 
 
 def child_http_ceiling(target: HttpTarget, concurrency: int, seconds: float) -> Summary:
-    return asyncio.run(_http_ceiling(target, concurrency, seconds))
+    return _run(_http_ceiling(target, concurrency, seconds))
 
 
 def child_floor_ceiling(nats_url: str, payload: bytes, prefix: str, concurrency: int, seconds: float) -> Summary:
-    return asyncio.run(_floor(nats_url, payload, prefix, seconds, concurrency=concurrency))
+    return _run(_floor(nats_url, payload, prefix, seconds, concurrency=concurrency))
 
 
 def child_floor_open(nats_url: str, payload: bytes, prefix: str, rate: float, seconds: float) -> Summary:
-    return asyncio.run(_floor(nats_url, payload, prefix, seconds, rate=rate))
+    return _run(_floor(nats_url, payload, prefix, seconds, rate=rate))
 
 
 # --------------------------------------------------------------------------- orchestration (main process)
@@ -485,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="antibully-bench-") as tmp:
-        results = asyncio.run(_bench(args, Path(tmp)))
+        results = _run(_bench(args, Path(tmp)))
     print()
     print(report(results))
     print(f"\n(took {time.monotonic() - started:.0f} s)")

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opentelemetry import trace
@@ -39,18 +39,6 @@ def install_common(app: FastAPI, tracer_provider: TracerProvider, registry: Coll
     app.add_exception_handler(ApiError, on_api_error)
     for backend_error in (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
         app.add_exception_handler(backend_error, on_backend_down)
-    tracer = tracer_provider.get_tracer("antibully.http")
-
-    @app.middleware("http")
-    async def server_span(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        with tracer.start_as_current_span(request.method, kind=trace.SpanKind.SERVER) as span:
-            response = await call_next(request)
-            route = getattr(request.scope.get("route"), "path", "unmatched")
-            span.update_name(f"{request.method} {route}")
-            span.set_attribute("http.request.method", request.method)
-            span.set_attribute("http.route", route)
-            span.set_attribute("http.response.status_code", response.status_code)
-            return response
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -61,6 +49,38 @@ def install_common(app: FastAPI, tracer_provider: TracerProvider, registry: Coll
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(BodyLimit, max_bytes=max_body)
+    app.add_middleware(ServerSpan, tracer=tracer_provider.get_tracer("antibully.http"))
+
+
+class ServerSpan:
+    """One SERVER span per request, named by route template (never by a path holding an id).
+
+    Plain ASGI rather than Starlette's BaseHTTPMiddleware, which costs a task group per request.
+    """
+
+    def __init__(self, app: ASGIApp, tracer: trace.Tracer) -> None:
+        self.app = app
+        self.tracer = tracer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        with self.tracer.start_as_current_span(method, kind=trace.SpanKind.SERVER) as span:
+
+            async def send_status(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    span.set_attribute("http.response.status_code", message["status"])
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_status)
+            finally:
+                route = getattr(scope.get("route"), "path", "unmatched")
+                span.update_name(f"{method} {route}")
+                span.set_attribute("http.request.method", method)
+                span.set_attribute("http.route", route)
 
 
 class BodyLimit:
