@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from antibully.infra import EmbeddedPostgres, NatsServer, SmtpSink, create_database, drop_database, free_port
@@ -52,6 +54,32 @@ def smtp_sink() -> Iterator[SmtpSink]:
         yield sink
     finally:
         sink.stop()
+
+
+@dataclass
+class Intake:
+    """A running intake, an HTTP client for it and the demo school's key."""
+
+    client: httpx.AsyncClient
+    key: str
+    settings: Settings
+
+    def headers(self, idem: str = "idem-0001", key: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key or self.key}", "Idempotency-Key": idem}
+
+    def csv_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}", "Content-Type": "text/csv; charset=utf-8"}
+
+
+@pytest.fixture
+async def intake(settings: Settings) -> AsyncIterator[Intake]:
+    from antibully.cli import add_school
+    from services.intake.app import running
+
+    async with running(settings):
+        key = await add_school(settings.database_url, "demo-school", "乐昌市示范中学")
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.intake_port}", timeout=10) as client:
+            yield Intake(client, key, settings)
 
 
 @pytest.fixture

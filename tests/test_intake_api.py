@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import httpx
-import pytest
 
 from antibully.cli import add_key, add_school, revoke_key
 from antibully.infra import NatsServer, free_port
@@ -18,25 +15,8 @@ from shared.config import Settings
 from shared.contracts import IncidentReported
 from shared.contracts.follow_up import FollowUpReported
 from shared.subjects import FOLLOW_UP_REPORTED, REPORTS
+from tests.conftest import Intake
 from tests.helpers import eventually, report, stream_messages
-
-
-@dataclass
-class Intake:
-    client: httpx.AsyncClient
-    key: str
-    settings: Settings
-
-    def headers(self, idem: str = "idem-0001", key: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {key or self.key}", "Idempotency-Key": idem}
-
-
-@pytest.fixture
-async def intake(settings: Settings) -> AsyncIterator[Intake]:
-    async with running(settings):
-        key = await add_school(settings.database_url, "demo-school", "乐昌市示范中学")
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.intake_port}", timeout=10) as client:
-            yield Intake(client, key, settings)
 
 
 async def test_accepted_report_is_in_jetstream(intake: Intake) -> None:

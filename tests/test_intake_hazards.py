@@ -4,42 +4,15 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
-
-import httpx
-import pytest
 
 from antibully.cli import add_school
 from antibully.infra import NatsServer
-from services.intake.app import running
 from services.intake.examples import HAZARD_EXAMPLE_BODY, HAZARD_PROGRESS_EXAMPLE_BODY, HAZARDS_CSV_EXAMPLE
-from shared.config import Settings
 from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.subjects import HAZARD_PROGRESSED, HAZARD_REPORTED, REPORTS
+from tests.conftest import Intake
 from tests.helpers import stream_messages
-
-
-@dataclass
-class Intake:
-    client: httpx.AsyncClient
-    key: str
-    settings: Settings
-
-    def headers(self, idem: str = "idem-0001", key: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {key or self.key}", "Idempotency-Key": idem}
-
-    def csv_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.key}", "Content-Type": "text/csv; charset=utf-8"}
-
-
-@pytest.fixture
-async def intake(settings: Settings) -> AsyncIterator[Intake]:
-    async with running(settings):
-        key = await add_school(settings.database_url, "demo-school", "乐昌市示范中学")
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.intake_port}", timeout=10) as client:
-            yield Intake(client, key, settings)
 
 
 def finding(**changes: Any) -> dict[str, Any]:

@@ -129,19 +129,26 @@ async def incident_owner(conn: Executor, incident_id: uuid.UUID) -> str | None:
     return str(owner) if owner is not None else None
 
 
-async def allocate_follow_up(conn: Conn, follow_up_id: uuid.UUID, incident_id: uuid.UUID) -> int:
-    """The follow-up's number within its incident; the same id always gets the same number."""
+# Numbered children of a case: (child table, child id column, parent table, parent id column, counter).
+_NUMBERED = {
+    "follow_up": ("follow_ups", "follow_up_id", "incidents", "incident_id", "follow_ups"),
+    "hazard_progress": ("hazard_progress", "progress_id", "hazards", "hazard_id", "progress"),
+}
+
+
+async def allocate_seq(conn: Conn, kind: str, child_id: uuid.UUID, parent_id: uuid.UUID) -> int:
+    """The child's number within its case (1, 2, …); the same child id always gets the same number."""
+    table, child_col, parent_table, parent_col, counter = _NUMBERED[kind]
     async with conn.transaction():
-        seq = await conn.fetchval("SELECT seq FROM follow_ups WHERE follow_up_id = $1", follow_up_id)
+        seq = await conn.fetchval(f"SELECT seq FROM {table} WHERE {child_col} = $1", child_id)
         if seq is not None:
             return int(seq)
         seq = await conn.fetchval(
-            "UPDATE incidents SET follow_ups = follow_ups + 1 WHERE incident_id = $1 RETURNING follow_ups",
-            incident_id,
+            f"UPDATE {parent_table} SET {counter} = {counter} + 1 WHERE {parent_col} = $1 RETURNING {counter}",
+            parent_id,
         )
         await conn.execute(
-            "INSERT INTO follow_ups (follow_up_id, incident_id, seq) VALUES ($1, $2, $3)",
-            follow_up_id, incident_id, seq,
+            f"INSERT INTO {table} ({child_col}, {parent_col}, seq) VALUES ($1, $2, $3)", child_id, parent_id, seq
         )
         return int(seq)
 
@@ -167,21 +174,6 @@ async def hazard_owner(conn: Executor, hazard_id: uuid.UUID) -> str | None:
         "SELECT school_id FROM hazards WHERE hazard_id = $1 AND accepted_at IS NOT NULL", hazard_id
     )
     return str(owner) if owner is not None else None
-
-
-async def allocate_hazard_progress(conn: Conn, progress_id: uuid.UUID, hazard_id: uuid.UUID) -> int:
-    """The progress step's number within its hazard; the same id always gets the same number."""
-    async with conn.transaction():
-        seq = await conn.fetchval("SELECT seq FROM hazard_progress WHERE progress_id = $1", progress_id)
-        if seq is not None:
-            return int(seq)
-        seq = await conn.fetchval(
-            "UPDATE hazards SET progress = progress + 1 WHERE hazard_id = $1 RETURNING progress", hazard_id
-        )
-        await conn.execute(
-            "INSERT INTO hazard_progress (progress_id, hazard_id, seq) VALUES ($1, $2, $3)", progress_id, hazard_id, seq
-        )
-        return int(seq)
 
 
 # --- help requests ----------------------------------------------------------------------

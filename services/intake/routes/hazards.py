@@ -126,7 +126,7 @@ def router(deps: IntakeDeps) -> APIRouter:
 
         async def accept() -> tuple[int, dict[str, object]]:
             async with deps.pool.acquire() as conn:
-                seq = await repository.allocate_hazard_progress(conn, progress_id, hazard_id)
+                seq = await repository.allocate_seq(conn, "hazard_progress", progress_id, hazard_id)
             await deps.submissions.publish(progressed_event(hazard_id, school.school_id, progress_id, seq, progress))
             return 202, {"hazard_id": str(hazard_id), "progress_id": str(progress_id), "seq": seq}
 

@@ -65,7 +65,7 @@ def router(deps: IntakeDeps) -> APIRouter:
 
         async def accept() -> tuple[int, dict[str, object]]:
             async with deps.pool.acquire() as conn:
-                seq = await repository.allocate_follow_up(conn, follow_up_id, incident_id)
+                seq = await repository.allocate_seq(conn, "follow_up", follow_up_id, incident_id)
             await deps.submissions.publish(follow_up_event(incident_id, school.school_id, follow_up_id, seq,
                                                            follow_up))
             return 202, {"incident_id": str(incident_id), "follow_up_id": str(follow_up_id), "seq": seq}
