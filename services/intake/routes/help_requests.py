@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake import repository
 from services.intake.auth import Principal, rate_limited
@@ -55,7 +55,10 @@ class HelpView(BaseModel):
 
 
 class Conversion(BaseModel):
-    incident_id: uuid.UUID
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"incident_id": "5c5916e3-5cbe-504a-bcde-37da0515c981"}]})
+
+    incident_id: uuid.UUID = Field(description="An incident this school reported about the same matter.")
 
 
 class ConversionAccepted(BaseModel):
