@@ -66,3 +66,23 @@ def report(**changes: Any) -> dict[str, Any]:
         else:
             body[key] = value
     return body
+
+
+def default_policy() -> Any:
+    """The policy file the system ships with."""
+    from services.escalation.policy import parse_policy
+    from shared.config import ROOT
+
+    path = ROOT / "deploy" / "policy" / "default.toml"
+    return parse_policy(path.read_text(encoding="utf-8"), str(path))
+
+
+def decide_report(body: dict[str, Any], hours_after_discovery: float = 1.0) -> Any:
+    """The default policy's decision on a report dict, reported some hours after discovery."""
+    from datetime import timedelta
+
+    from services.escalation.domain import decide
+    from shared.contracts import IncidentReport
+
+    report_ = IncidentReport.model_validate(body)
+    return decide(report_, default_policy(), report_.discovered_at + timedelta(hours=hours_after_discovery))

@@ -20,7 +20,7 @@ from shared.contracts import IncidentReport, NotificationDelivered, Notification
 from shared.contracts.base import derive_id
 from shared.crypto import Sealer
 from shared.service import Infra
-from tests.helpers import eventually, publish, report
+from tests.helpers import default_policy, eventually, publish, report
 
 AUTH = {"Authorization": "Bearer test-archive-token"}
 
@@ -35,7 +35,8 @@ async def archive(settings: Settings) -> AsyncIterator[tuple[Infra, httpx.AsyncC
 
 async def _case_flow(url: str) -> tuple[Any, ...]:
     reported = reported_event(IncidentReport.model_validate(report()), "archive-key")
-    decided, requests = plan(reported, decide(reported.report.indicators), load_directory(Settings().directory_file))
+    decision = decide(reported.report, default_policy(), reported.occurred_at)
+    decided, requests = plan(reported, decision, load_directory(Settings().directory_file))
     delivered = NotificationDelivered(
         event_id=derive_id("d", requests[0].notification_id), incident_id=reported.incident_id,
         notification_id=requests[0].notification_id, role=requests[0].recipient.role, channel="email", attempts=1)

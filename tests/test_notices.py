@@ -11,7 +11,7 @@ from services.intake.reports import reported_event
 from services.notify.templates import render
 from shared.config import ROOT
 from shared.contracts import IncidentReport, RecipientRole
-from tests.helpers import report
+from tests.helpers import default_policy, report
 
 DIRECTORY = load_directory(ROOT / "deploy" / "directory.toml")
 CHILDREN = {"李小明", "王强", "赵磊"}
@@ -20,7 +20,7 @@ GUARDIANS = {"李建国", "王芳", "赵军"}
 
 def _plan(**changes: object) -> list:  # type: ignore[type-arg]
     event = reported_event(IncidentReport.model_validate(report(**changes)), "key-00000001")
-    decided, requests = plan(event, decide(event.report.indicators), DIRECTORY)
+    decided, requests = plan(event, decide(event.report, default_policy(), event.occurred_at), DIRECTORY)
     assert [r.notification_id for r in decided.recipients] == [r.notification_id for r in requests]
     return requests
 
@@ -66,7 +66,7 @@ def test_missing_contacts_still_produce_a_request_without_address() -> None:
     body = report(school_id="unknown-school")
     body["students"][0]["guardians"] = []
     event = reported_event(IncidentReport.model_validate(body), "key-00000002")
-    _, requests = plan(event, decide(event.report.indicators), DIRECTORY)
+    _, requests = plan(event, decide(event.report, default_policy(), event.occurred_at), DIRECTORY)
     no_address = {r.recipient.role for r in requests if r.recipient.email is None}
     assert no_address == {RecipientRole.victim_guardian, RecipientRole.school}
 

@@ -16,12 +16,13 @@ from services.notify.app import running
 from shared.config import Settings
 from shared.contracts import IncidentReport, NotificationDelivered, NotificationFailed, NotificationRequested, Recipient
 from shared.subjects import NOTIFY
-from tests.helpers import eventually, publish, report, stream_messages
+from tests.helpers import default_policy, eventually, publish, report, stream_messages
 
 
 def _requests(key: str = "notify-key") -> list[NotificationRequested]:
     event = reported_event(IncidentReport.model_validate(report()), key)
-    return plan(event, decide(event.report.indicators), load_directory(Settings().directory_file))[1]
+    decision = decide(event.report, default_policy(), event.occurred_at)
+    return plan(event, decision, load_directory(Settings().directory_file))[1]
 
 
 async def _outcomes(url: str) -> list[NotificationDelivered | NotificationFailed]:

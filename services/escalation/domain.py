@@ -1,77 +1,78 @@
-"""The severity ladder of the work plan (2(4), 2(5)) as pure rules: no I/O here.
+"""The decision on a report (pure: no I/O). The rules and deadlines come from the policy file.
 
-Every rule that fires is a reason; the level is the highest one. Issue 4 turns this
-built-in rule set into a versioned policy file.
+Every rule that fires is a reason; the level is the highest one. The required actions are
+the policy's actions for that level (and for the flags that fired), each with its deadline.
+A late report and a school's lower proposed level are flagged, never silently accepted.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from shared.contracts import Indicators, Injury, Level, PublicAttention, Reason, RecipientRole
-
-POLICY_VERSION = "builtin-2026.1"
+from services.escalation.policy import ActionKind, Policy
+from shared.contracts import IncidentReport, Indicators, Level, Reason, RecipientRole, StudentRole
 
 
 @dataclass(frozen=True)
-class Rule:
-    code: str
-    level: Level
+class RequiredAction:
+    action_id: str
+    kind: ActionKind
+    role: RecipientRole
     zh: str
-    en: str
-
-
-RULES: dict[str, Rule] = {r.code: r for r in [
-    Rule("suspected_crime", Level.criminal, "涉嫌违法犯罪", "suspected crime"),
-    Rule("grave_injury", Level.criminal, "造成严重伤害后果", "grave injury"),
-    Rule("violence", Level.severe, "实施暴力", "violence used"),
-    Rule("weapon", Level.severe, "使用或携带器械", "weapon involved"),
-    Rule("repeated_after_education", Level.severe, "屡教不改", "repeated after education"),
-    Rule("serious_injury", Level.severe, "造成较重伤害", "serious injury"),
-    Rule("minor_injury", Level.serious, "造成轻微伤害", "minor injury"),
-    Rule("group", Level.serious, "多人参与", "several perpetrators"),
-    Rule("public_attention", Level.serious, "引起社会关注", "public attention"),
-    Rule("no_aggravating_indicator", Level.minor, "情节轻微", "no aggravating indicator"),
-]}
-
-WIDE_ATTENTION = Reason(code="wide_public_attention", zh="社会关注度高、影响较大", en="wide public attention")
-
-ALWAYS = (RecipientRole.victim_guardian, RecipientRole.perpetrator_guardian, RecipientRole.school)
+    due_in: timedelta
+    ack: bool
+    student_ref: str | None = None  # for per-victim actions: the victim's pseudonymous ref
 
 
 @dataclass(frozen=True)
 class Decision:
     level: Level
-    public_attention_wide: bool
+    flags: tuple[str, ...]
     reasons: tuple[Reason, ...]
-    roles: tuple[RecipientRole, ...]
-    policy_version: str = POLICY_VERSION
+    actions: tuple[RequiredAction, ...]
+    policy_version: str
+
+    @property
+    def public_attention_wide(self) -> bool:
+        return "wide_public_attention" in self.flags
+
+    @property
+    def roles(self) -> tuple[RecipientRole, ...]:
+        """Who must receive a notice, in policy order."""
+        return tuple(dict.fromkeys(a.role for a in self.actions if a.kind == ActionKind.notice))
 
 
-def _fired(ind: Indicators) -> list[str]:
-    checks = {
-        "suspected_crime": ind.suspected_crime,
-        "grave_injury": ind.injury == Injury.grave,
-        "violence": ind.violence,
-        "weapon": ind.weapon,
-        "repeated_after_education": ind.repeated_after_education,
-        "serious_injury": ind.injury == Injury.serious,
-        "minor_injury": ind.injury == Injury.minor,
-        "group": ind.group,
-        "public_attention": ind.public_attention != PublicAttention.none,
-    }
-    return [code for code, hit in checks.items() if hit] or ["no_aggravating_indicator"]
-
-
-def decide(ind: Indicators) -> Decision:
-    fired = [RULES[c] for c in _fired(ind)]
+def classify(indicators: Indicators, policy: Policy) -> tuple[Level, tuple[str, ...], tuple[Reason, ...]]:
+    fired = [rule for rule in policy.rules if rule.fires(indicators)]
+    if not fired:
+        d = policy.default_reason
+        return Level.minor, (), (Reason(code=d.id, zh=d.zh, en=d.en),)
     level = max((r.level for r in fired), key=lambda lv: lv.rank)
-    wide = ind.public_attention == PublicAttention.wide
-    reasons = [Reason(code=r.code, zh=r.zh, en=r.en) for r in fired]
-    roles = list(ALWAYS)
-    if level.rank >= Level.serious.rank:
-        roles += [RecipientRole.bureau, RecipientRole.police]
-    if wide:
-        reasons.append(WIDE_ATTENTION)
-        roles.append(RecipientRole.stability_office)
-    return Decision(level, wide, tuple(reasons), tuple(roles))
+    flags = tuple(dict.fromkeys(f for r in fired for f in r.flags))
+    return level, flags, tuple(Reason(code=r.id, zh=r.zh, en=r.en) for r in fired)
+
+
+def decide(report: IncidentReport, policy: Policy, reported_at: datetime) -> Decision:
+    level, flags, reasons = classify(report.indicators, policy)
+    extra: list[Reason] = []
+    late = reported_at - report.discovered_at
+    if late > policy.timing.late_report_after:
+        hours = int(late.total_seconds() // 3600)
+        extra.append(Reason(code="late_report", zh=f"迟报：发现后约 {hours} 小时才报告",
+                            en=f"late report: about {hours} h after discovery"))
+    if report.proposed_level is not None and report.proposed_level.rank < level.rank:
+        extra.append(Reason(
+            code="under_rated",
+            zh=f"学校拟定等级（{policy.level(report.proposed_level).zh}）低于规则认定等级（{policy.level(level).zh}）",
+            en=f"school proposed {report.proposed_level.value}, rules say {level.value}"))
+    flags += tuple(r.code for r in extra)
+    victims = [s.ref for s in report.students if s.role == StudentRole.victim]
+    actions: list[RequiredAction] = []
+    for action in policy.actions:
+        due_in = action.deadline.get(level)
+        if due_in is None or (action.only_with_flag and action.only_with_flag not in flags):
+            continue
+        for ref in (victims if action.per_victim else [None]):
+            actions.append(RequiredAction(action.id, action.kind, action.role, action.zh, due_in, action.ack, ref))
+    return Decision(level, flags, reasons + tuple(extra), tuple(actions), policy.version)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from services.escalation.directory import Contact, Directory
 from services.escalation.domain import Decision
+from services.escalation.policy import ActionKind
 from shared.contracts import (
+    ActionDue,
     EscalationDecided,
     IncidentReported,
     NoticeFacts,
@@ -20,6 +22,7 @@ from shared.contracts import (
     StudentRole,
 )
 from shared.contracts.base import derive_id
+from shared.contracts.notification import NoticeTask
 
 _GUARDIAN_ROLE = {
     StudentRole.victim: RecipientRole.victim_guardian,
@@ -63,9 +66,14 @@ def plan(
     event: IncidentReported, decision: Decision, directory: Directory
 ) -> tuple[EscalationDecided, list[NotificationRequested]]:
     school = directory.schools.get(event.school_id)
+    accepted = event.occurred_at  # deadlines run from intake's acceptance of the report
+    notices = {a.role: a for a in reversed(decision.actions) if a.kind == ActionKind.notice}
+    tasks = [NoticeTask(zh=a.zh + (f"（学生 {a.student_ref}）" if a.student_ref else ""), due_at=accepted + a.due_in)
+             for a in decision.actions if a.kind == ActionKind.task and a.role == RecipientRole.school]
     requests = []
     for key, recipient, child in _recipients(event, decision, directory):
         notification_id = derive_id("notification", event.incident_id, key, decision.policy_version)
+        notice = notices.get(recipient.role)
         facts = NoticeFacts(
             case_ref=case_ref(event),
             school_id=event.school_id,
@@ -75,6 +83,9 @@ def plan(
             category=event.report.category,
             occurred_at=event.report.occurred_at,
             child_name=child,
+            due_at=accepted + notice.due_in if notice else None,
+            ack_required=notice.ack if notice else False,
+            tasks=tasks if recipient.role == RecipientRole.school else [],
         )
         requests.append(NotificationRequested(
             event_id=notification_id, incident_id=event.incident_id, notification_id=notification_id,
@@ -89,5 +100,8 @@ def plan(
         reasons=list(decision.reasons),
         recipients=[RecipientSummary(notification_id=r.notification_id, role=r.recipient.role) for r in requests],
         policy_version=decision.policy_version,
+        flags=list(decision.flags),
+        actions=[ActionDue(action_id=a.action_id, kind=a.kind.value, role=a.role, due_at=accepted + a.due_in,
+                           ack_required=a.ack, student_ref=a.student_ref) for a in decision.actions],
     )
     return decided, requests

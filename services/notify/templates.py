@@ -7,6 +7,7 @@ name at all: they look the case up by its reference in the special archive.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from shared.contracts import Category, Level, NotificationRequested, RecipientRole
@@ -41,6 +42,10 @@ class Rendered:
     body: str
 
 
+def _local(at: datetime) -> str:
+    return at.astimezone(SHANGHAI).strftime("%m月%d日 %H:%M")
+
+
 def render(req: NotificationRequested) -> Rendered:
     f = req.facts
     role = req.recipient.role
@@ -60,9 +65,14 @@ def render(req: NotificationRequested) -> Rendered:
             f"案件编号：{f.case_ref}\n{f.school_name}\n"
         )
         return Rendered(subject=f"【校园欺凌事件告知】{f.school_name} {f.case_ref}", body=body)
+    due = ""
+    if f.due_at is not None:
+        due = f"请于{_local(f.due_at)}前{'确认收到并' if f.ack_required else ''}处理。\n"
+    tasks = "".join(f"- {t.zh}（{_local(t.due_at)}前）\n" for t in f.tasks)
     body = (
         f"{req.recipient.display_name}：\n\n{f.school_name}报告校园欺凌事件一起。\n"
         f"认定等级：{level}\n发生时间：{when}\n事件类别：{category}\n认定依据：{'；'.join(f.reasons_zh)}\n\n"
-        f"{_ASK[role]}\n详情请凭案件编号在专门档案系统中查阅。\n\n案件编号：{f.case_ref}\n"
+        f"{_ASK[role]}\n{due}" + (f"学校须完成：\n{tasks}" if tasks else "")
+        + f"详情请凭案件编号在专门档案系统中查阅。\n\n案件编号：{f.case_ref}\n"
     )
     return Rendered(subject=f"【校园欺凌事件报告】{f.school_name} {level} {f.case_ref}", body=body)

@@ -1,7 +1,14 @@
 """Every message on the bus, as a pydantic model. Services import these, never each other."""
 
 from shared.contracts.base import Event
-from shared.contracts.escalation import EscalationDecided, Level, Reason, RecipientRole, RecipientSummary
+from shared.contracts.escalation import (
+    ActionDue,
+    EscalationDecided,
+    Level,
+    Reason,
+    RecipientRole,
+    RecipientSummary,
+)
 from shared.contracts.incident import (
     Category,
     Guardian,
@@ -23,6 +30,7 @@ from shared.contracts.notification import (
 )
 
 __all__ = [
+    "ActionDue",
     "Category",
     "EscalationDecided",
     "Event",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
 
@@ -45,6 +46,17 @@ class RecipientSummary(Strict):
     role: RecipientRole
 
 
+class ActionDue(Strict):
+    """A duty the decision created: a notice to send or a task to do, and by when."""
+
+    action_id: str
+    kind: str = Field(description="notice | task")
+    role: RecipientRole
+    due_at: datetime
+    ack_required: bool = False
+    student_ref: str | None = Field(default=None, description="The victim's pseudonymous ref, for per-victim tasks.")
+
+
 class EscalationDecided(IncidentEvent):
     event_type: ClassVar[str] = "EscalationDecided"
     subject: ClassVar[str] = ESCALATION_DECIDED
@@ -55,3 +67,5 @@ class EscalationDecided(IncidentEvent):
     reasons: list[Reason]
     recipients: list[RecipientSummary]
     policy_version: str = Field(description="The rule set that produced this decision.")
+    flags: list[str] = Field(default_factory=list, description="e.g. wide_public_attention, late_report, under_rated")
+    actions: list[ActionDue] = Field(default_factory=list)

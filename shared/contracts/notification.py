@@ -24,6 +24,11 @@ class Recipient(Strict):
     email: str | None = Field(default=None, description="None when no address is known: notify reports a failure.")
 
 
+class NoticeTask(Strict):
+    zh: str
+    due_at: datetime
+
+
 class NoticeFacts(Strict):
     """What a notice may say. `child_name` is set only in a guardian's own request."""
 
@@ -35,6 +40,9 @@ class NoticeFacts(Strict):
     category: Category
     occurred_at: datetime
     child_name: str | None = None
+    due_at: datetime | None = Field(default=None, description="By when the reader must act (or confirm).")
+    ack_required: bool = False
+    tasks: list[NoticeTask] = Field(default_factory=list, description="The school's required tasks.")
 
 
 class NotificationRequested(IncidentEvent):
