@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     ack_wait_s: float = Field(default=30.0, description="Redelivery after a consumer died holding a message.")
     directory_file: Path = ROOT / "deploy" / "directory.toml"
     policy_file: Path = ROOT / "deploy" / "policy" / "default.toml"
+    watchdog_interval_s: float = Field(default=5.0, description="How often escalation looks for missed deadlines.")
     archive_data_key: str = Field(default="", description="Base64 of 32 bytes; AES-GCM key for personal data at rest.")
     intake_data_key: str = Field(default="", description="Base64 of 32 bytes; seals help-request messages in intake.")
     archive_read_token: str = Field(default="", description="Bearer token for the archive read API (until SSO).")

@@ -18,6 +18,7 @@ import asyncpg
 
 from shared.contracts.base import Event
 from shared.db import Conn
+from shared.tasks import BackgroundLoop
 from shared.telemetry import attach_trace_headers, current_trace_headers, detach
 
 log = logging.getLogger("antibully.outbox")
@@ -52,19 +53,16 @@ class OutboxRelay:
         self._publish = publish
         self._interval = interval_s
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop("outbox-relay", self._run)
 
     def kick(self) -> None:
         self._wake.set()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
 
     async def _run(self) -> None:
         while True:

@@ -10,6 +10,7 @@ from services.archive.chain import next_entry
 from services.archive.summary import summarise
 from shared.bus import Delivery
 from shared.contracts import (
+    DeadlineMissed,
     EscalationDecided,
     IncidentReported,
     NotificationDelivered,
@@ -66,6 +67,6 @@ class ArchiveHandlers:
 
 
 ARCHIVED_EVENTS: tuple[type[Event], ...] = (
-    IncidentReported, FollowUpReported, EscalationDecided,
+    IncidentReported, FollowUpReported, EscalationDecided, DeadlineMissed,
     NotificationRequested, NotificationDelivered, NotificationFailed,
 )

@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from shared.contracts import (
+    DeadlineMissed,
     EscalationDecided,
     IncidentReported,
     NotificationDelivered,
@@ -46,6 +47,10 @@ def summarise(event: Event) -> dict[str, Any]:
                 "recipients": len(event.recipients),
                 "policy_version": event.policy_version,
             }
+        case DeadlineMissed():
+            return {"obligation_id": str(event.obligation_id), "action_id": event.action_id,
+                    "role": event.role.value, "state": event.state, "due_at": event.due_at.isoformat(),
+                    "step": event.step, "escalated_to": event.escalated_to}
         case NotificationRequested():
             return {"notification_id": str(event.notification_id), "role": event.recipient.role.value,
                     "purpose": event.purpose, "has_address": event.recipient.email is not None}

@@ -2,29 +2,65 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
+import asyncpg
 from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry
 
-from services.escalation.directory import load_directory
+from services.escalation.directory import DirectoryError, load_directory
 from services.escalation.handlers import EscalationHandlers
 from services.escalation.policy_store import PolicyStore
 from services.escalation.repository import SCHEMA
+from services.escalation.watchdog import Watchdog
 from shared.config import Settings
-from shared.contracts import IncidentReported
+from shared.contracts import IncidentReported, NotificationDelivered, NotificationFailed
+from shared.contracts.base import utcnow
+from shared.contracts.follow_up import FollowUpReported
 from shared.service import Infra, infrastructure
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 
 
+@dataclass
+class Escalation:
+    infra: Infra
+    watchdog: Watchdog
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.infra.pool
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        return self.infra.registry
+
+
 @asynccontextmanager
-async def running(settings: Settings, tracer_provider: TracerProvider | None = None) -> AsyncIterator[Infra]:
+async def running(
+    settings: Settings, tracer_provider: TracerProvider | None = None, clock: Callable[[], datetime] = utcnow
+) -> AsyncIterator[Escalation]:
     directory = load_directory(settings.directory_file)
     policies = PolicyStore(settings.policy_file)
+    chains = {name for action in policies.current().actions for name in action.escalate_to}
+    if unknown := directory.unknown_targets(chains):
+        raise DirectoryError(f"{settings.policy_file} escalates to {sorted(unknown)}, "
+                             f"which {settings.directory_file} does not list")
     async with infrastructure("escalation", SCHEMA, SCHEMA_SQL, settings, tracer_provider) as infra:
         handlers = EscalationHandlers(infra.pool, infra.relay, directory, policies)
         infra.consumers.subscribe(IncidentReported, handlers.on_incident_reported)
+        infra.consumers.subscribe(FollowUpReported, handlers.on_follow_up)
+        infra.consumers.subscribe(NotificationDelivered, handlers.on_notification_outcome)
+        infra.consumers.subscribe(NotificationFailed, handlers.on_notification_outcome)
+        watchdog = Watchdog(infra.pool, infra.relay, directory, policies, infra.registry, clock,
+                            settings.watchdog_interval_s)
         await infra.start()
-        yield infra
+        watchdog.loop.start()
+        try:
+            yield Escalation(infra, watchdog)
+        finally:
+            await watchdog.loop.stop()

@@ -28,6 +28,18 @@ class Directory(BaseModel):
     version: str
     officials: Officials
     schools: dict[str, Contact] = {}
+    contacts: dict[str, Contact] = {}
+
+    def contact(self, name: str, school_id: str) -> Contact | None:
+        """An escalation target: an official role, "school" (that school's head) or a named contact."""
+        if name == "school":
+            return self.schools.get(school_id)
+        if name in Officials.model_fields:
+            return getattr(self.officials, name)  # type: ignore[no-any-return]
+        return self.contacts.get(name)
+
+    def unknown_targets(self, names: set[str]) -> set[str]:
+        return {n for n in names if n != "school" and n not in Officials.model_fields and n not in self.contacts}
 
 
 class DirectoryError(ValueError):

@@ -85,6 +85,7 @@ class PolicyAction(_Strict):
     channel: str = "standard"
     per_victim: bool = False
     only_with_flag: str | None = None
+    escalate_to: list[str] = Field(default_factory=list, description="Told in turn while the action stays undone.")
     deadline: dict[Level, Duration] = Field(min_length=1, description="The levels it applies at, and by when.")
 
 
@@ -118,6 +119,9 @@ class Policy(_Strict):
 
     def level(self, level: Level) -> PolicyLevel:
         return self.levels[level.rank]
+
+    def action(self, action_id: str) -> PolicyAction | None:
+        return next((a for a in self.actions if a.id == action_id), None)
 
 
 class PolicyError(ValueError):

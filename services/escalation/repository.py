@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass
+from datetime import datetime, timedelta
 
-from shared.contracts import EscalationDecided
-from shared.db import Conn
+from shared.contracts import EscalationDecided, NoticeFacts
+from shared.db import Conn, Executor
 
 SCHEMA = "escalation"
 
@@ -24,3 +28,86 @@ async def save_decision(conn: Conn, decided: EscalationDecided) -> None:
         json.dumps([r.model_dump(mode="json") for r in decided.recipients]),
         decided.policy_version,
     )
+
+
+async def save_facts(conn: Conn, incident_id: uuid.UUID, facts: NoticeFacts) -> None:
+    await conn.execute("UPDATE decisions SET facts = $2::jsonb WHERE incident_id = $1", incident_id,
+                       facts.model_dump_json())
+
+
+async def decision_facts(conn: Executor, incident_id: uuid.UUID) -> NoticeFacts | None:
+    raw = await conn.fetchval("SELECT facts FROM decisions WHERE incident_id = $1", incident_id)
+    return NoticeFacts.model_validate_json(raw) if raw else None
+
+
+@dataclass(frozen=True)
+class Obligation:
+    obligation_id: uuid.UUID
+    incident_id: uuid.UUID
+    school_id: str
+    action_id: str
+    kind: str
+    role: str
+    student_ref: str | None
+    notification_id: uuid.UUID | None
+    ack_required: bool
+    state: str
+    due_at: datetime
+    period: timedelta
+    step: int
+    escalate_to: list[str]
+
+
+_COLUMNS = ("obligation_id, incident_id, school_id, action_id, kind, role, student_ref, notification_id,"
+            " ack_required, state, due_at, period, step, escalate_to")
+
+
+async def save_obligations(conn: Conn, obligations: Sequence[Obligation]) -> None:
+    await conn.executemany(
+        f"INSERT INTO obligations ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        " ON CONFLICT (obligation_id) DO NOTHING",
+        [astuple(o) for o in obligations],  # fields in _COLUMNS order
+    )
+
+
+async def notice_outcome(conn: Conn, notification_id: uuid.UUID, delivered: bool) -> None:
+    """Delivered: done unless an acknowledgement is required. Failed: stays undone for the watchdog."""
+    await conn.execute(
+        "UPDATE obligations SET state = CASE WHEN NOT $2 THEN 'failed'"
+        " WHEN ack_required THEN 'delivered' ELSE 'done' END, updated_at = now()"
+        " WHERE notification_id = $1 AND state NOT IN ('acknowledged', 'done')",
+        notification_id, delivered,
+    )
+
+
+async def tasks_done(conn: Conn, incident_id: uuid.UUID, action_id: str, student_ref: str | None = None) -> int:
+    """A follow-up reported a task done (for one victim, or for the incident as a whole)."""
+    result = await conn.execute(
+        "UPDATE obligations SET state = 'done', updated_at = now() WHERE incident_id = $1 AND action_id = $2"
+        " AND kind = 'task' AND state <> 'done' AND ($3::text IS NULL OR student_ref = $3)",
+        incident_id, action_id, student_ref,
+    )
+    return int(result.split()[-1])
+
+
+async def overdue(conn: Conn, now: datetime, limit: int = 100) -> list[Obligation]:
+    """Obligations past their deadline and not done, locked for this transaction (replicas skip them)."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM obligations WHERE due_at <= $1 AND state NOT IN ('acknowledged', 'done')"
+        " ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        now, limit,
+    )
+    return [Obligation(**dict(r)) for r in rows]
+
+
+async def missed(conn: Conn, obligation_id: uuid.UUID, step: int, next_due: datetime) -> None:
+    await conn.execute(
+        "UPDATE obligations SET step = $2, due_at = $3, updated_at = now() WHERE obligation_id = $1",
+        obligation_id, step, next_due,
+    )
+
+
+async def obligations_of(conn: Executor, incident_id: uuid.UUID) -> list[Obligation]:
+    rows = await conn.fetch(f"SELECT {_COLUMNS} FROM obligations WHERE incident_id = $1 ORDER BY due_at, action_id",
+                            incident_id)
+    return [Obligation(**dict(r)) for r in rows]

@@ -9,3 +9,30 @@ CREATE TABLE IF NOT EXISTS decisions (
     policy_version        text NOT NULL,
     decided_at            timestamptz NOT NULL DEFAULT now()
 );
+
+-- What a decision's notices may say to an official (no child's name), kept for re-notification.
+ALTER TABLE decisions ADD COLUMN IF NOT EXISTS facts jsonb;
+
+-- Every required action is a durable obligation with a deadline. The watchdog fires when one
+-- is not done in time, tells the next contact in the policy's chain and sets the next deadline.
+CREATE TABLE IF NOT EXISTS obligations (
+    obligation_id   uuid PRIMARY KEY,
+    incident_id     uuid NOT NULL,
+    school_id       text NOT NULL,
+    action_id       text NOT NULL,
+    kind            text NOT NULL,            -- notice | task
+    role            text NOT NULL,
+    student_ref     text,                     -- per-victim tasks: the victim's pseudonymous ref
+    notification_id uuid UNIQUE,              -- the notice that fulfils it
+    ack_required    boolean NOT NULL,
+    state           text NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'delivered', 'failed', 'acknowledged', 'done')),
+    due_at          timestamptz NOT NULL,
+    period          interval NOT NULL,        -- the action's deadline, repeated after each miss
+    step            int NOT NULL DEFAULT 0,   -- deadlines missed so far
+    escalate_to     text[] NOT NULL,
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS obligations_open_due ON obligations (due_at)
+    WHERE state NOT IN ('acknowledged', 'done');
+CREATE INDEX IF NOT EXISTS obligations_incident ON obligations (incident_id);

@@ -47,6 +47,8 @@ def _local(at: datetime) -> str:
 
 
 def render(req: NotificationRequested) -> Rendered:
+    if req.purpose == "deadline_missed":
+        return _deadline_missed(req)
     f = req.facts
     role = req.recipient.role
     when = f.occurred_at.astimezone(SHANGHAI).strftime("%Y年%m月%d日 %H:%M")
@@ -76,3 +78,18 @@ def render(req: NotificationRequested) -> Rendered:
         + f"详情请凭案件编号在专门档案系统中查阅。\n\n案件编号：{f.case_ref}\n"
     )
     return Rendered(subject=f"【校园欺凌事件报告】{f.school_name} {level} {f.case_ref}", body=body)
+
+
+def _deadline_missed(req: NotificationRequested) -> Rendered:
+    """To the next contact in the chain: which duty was not done by when, and by when it now must be."""
+    f = req.facts
+    level = LEVEL_ZH[f.level]
+    missed = f.missed.zh if f.missed else "规定事项"
+    was_due = f"{_local(f.missed.due_at)}前" if f.missed else "规定时限内"
+    now_due = f"请于{_local(f.due_at)}前督促办理。\n" if f.due_at else ""
+    body = (
+        f"{req.recipient.display_name}：\n\n{f.school_name}报告的校园欺凌事件（认定等级：{level}）中，"
+        f"“{missed}”应于{was_due}完成，至今未完成。\n按处置规则现报请您督办。{now_due}"
+        f"认定依据：{'；'.join(f.reasons_zh)}\n详情请凭案件编号在专门档案系统中查阅。\n\n案件编号：{f.case_ref}\n"
+    )
+    return Rendered(subject=f"【超时未办】{f.school_name} {f.case_ref}：{missed}", body=body)

@@ -3,6 +3,7 @@
 from shared.contracts.base import Event
 from shared.contracts.escalation import (
     ActionDue,
+    DeadlineMissed,
     EscalationDecided,
     Level,
     Reason,
@@ -32,6 +33,7 @@ from shared.contracts.notification import (
 __all__ = [
     "ActionDue",
     "Category",
+    "DeadlineMissed",
     "EscalationDecided",
     "Event",
     "Guardian",

@@ -10,7 +10,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from shared.contracts.base import IncidentEvent, Strict
-from shared.subjects import ESCALATION_DECIDED
+from shared.subjects import DEADLINE_MISSED, ESCALATION_DECIDED
 
 
 class Level(StrEnum):
@@ -31,6 +31,7 @@ class RecipientRole(StrEnum):
     bureau = "bureau"
     police = "police"
     stability_office = "stability_office"
+    official = "official"  # a named escalation contact from the directory (e.g. a bureau leader)
 
 
 class Reason(Strict):
@@ -69,3 +70,19 @@ class EscalationDecided(IncidentEvent):
     policy_version: str = Field(description="The rule set that produced this decision.")
     flags: list[str] = Field(default_factory=list, description="e.g. wide_public_attention, late_report, under_rated")
     actions: list[ActionDue] = Field(default_factory=list)
+
+
+class DeadlineMissed(IncidentEvent):
+    """A required action was not done in time: it is re-notified and escalated up the policy's chain."""
+
+    event_type: ClassVar[str] = "DeadlineMissed"
+    subject: ClassVar[str] = DEADLINE_MISSED
+
+    obligation_id: uuid.UUID
+    action_id: str
+    role: RecipientRole
+    state: str = Field(description="Where the action stood: pending, delivered (not acknowledged), failed…")
+    due_at: datetime
+    step: int = Field(ge=1, description="1 the first time, then once per further period not done.")
+    escalated_to: str = Field(description="The contact told now (an office, never a person's private data).")
+    notification_id: uuid.UUID | None = None

@@ -43,6 +43,7 @@ class NoticeFacts(Strict):
     due_at: datetime | None = Field(default=None, description="By when the reader must act (or confirm).")
     ack_required: bool = False
     tasks: list[NoticeTask] = Field(default_factory=list, description="The school's required tasks.")
+    missed: NoticeTask | None = Field(default=None, description="For a deadline_missed notice: what was not done.")
 
 
 class NotificationRequested(IncidentEvent):

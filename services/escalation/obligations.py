@@ -1,0 +1,63 @@
+"""Required actions as obligations, and what the watchdog does when one is overdue (pure)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.escalation.domain import Decision, RequiredAction
+from services.escalation.policy import ActionKind, Policy
+from services.escalation.repository import Obligation
+from shared.contracts import IncidentReported, NotificationRequested
+from shared.contracts.base import derive_id
+
+
+def obligations_for(
+    event: IncidentReported, decision: Decision, requests: list[NotificationRequested], policy: Policy
+) -> list[Obligation]:
+    """One obligation per notice sent (each guardian, each official) and per task (per victim where asked)."""
+    out: list[Obligation] = []
+    for action in decision.actions:
+        policy_action = policy.action(action.action_id)
+        chain = list(policy_action.escalate_to) if policy_action else []
+        if action.kind == ActionKind.notice:
+            out.extend(_obligation(event, action, chain, r.notification_id, r.notification_id)
+                       for r in requests if r.recipient.role == action.role)
+        else:
+            task_id = derive_id("obligation", event.incident_id, action.action_id, action.student_ref,
+                                decision.policy_version)
+            out.append(_obligation(event, action, chain, task_id, None))
+    return out
+
+
+def _obligation(event: IncidentReported, action: RequiredAction, chain: list[str], obligation_id: uuid.UUID,
+                notification_id: uuid.UUID | None) -> Obligation:
+    return Obligation(
+        obligation_id=obligation_id, incident_id=event.incident_id, school_id=event.school_id,
+        action_id=action.action_id, kind=action.kind.value, role=action.role.value, student_ref=action.student_ref,
+        notification_id=notification_id, ack_required=action.ack, state="pending",
+        due_at=event.occurred_at + action.due_in,  # deadlines run from intake's acceptance
+        period=action.due_in, step=0, escalate_to=chain)
+
+
+@dataclass(frozen=True)
+class Miss:
+    step: int
+    target: str  # who is told now: an official role, "school" or a contact id
+    next_due: datetime
+
+
+MAX_STEPS_BEYOND_CHAIN = 2
+
+
+def plan_miss(ob: Obligation, now: datetime) -> Miss:
+    """Step n tells the n-th name of the chain (the last one again once the chain is used up);
+    without a chain, the original recipient is reminded. The next deadline is one period on."""
+    step = ob.step + 1
+    chain = ob.escalate_to or [ob.role]
+    return Miss(step=step, target=chain[min(step, len(chain)) - 1], next_due=now + ob.period)
+
+
+def missed_notification_id(ob: Obligation, step: int) -> str:
+    return str(derive_id("deadline-missed-notice", ob.obligation_id, step))

@@ -1,0 +1,109 @@
+"""The deadline watchdog: every action not done in time fires DeadlineMissed once per period,
+tells the next contact in the policy's chain, and gets its next deadline.
+
+All state is in PostgreSQL: a restart loses nothing, and replicas never fire the same miss
+twice (the overdue rows are locked with SKIP LOCKED and advanced in the same transaction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+import asyncpg
+from prometheus_client import CollectorRegistry, Counter
+
+from services.escalation import repository
+from services.escalation.directory import Directory
+from services.escalation.obligations import Miss, plan_miss
+from services.escalation.policy_store import PolicyStore
+from services.escalation.repository import Obligation
+from shared.bus import safe_error
+from shared.contracts import (
+    DeadlineMissed,
+    NoticeFacts,
+    NotificationRequested,
+    Recipient,
+    RecipientRole,
+)
+from shared.contracts.base import derive_id, utcnow
+from shared.contracts.notification import NoticeTask
+from shared.outbox import OutboxRelay, enqueue
+from shared.tasks import BackgroundLoop
+
+log = logging.getLogger("antibully.escalation.watchdog")
+
+
+class Watchdog:
+    def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, directory: Directory, policies: PolicyStore,
+                 registry: CollectorRegistry, clock: Callable[[], datetime] = utcnow,
+                 interval_s: float = 5.0) -> None:
+        self.pool = pool
+        self.relay = relay
+        self.directory = directory
+        self.policies = policies
+        self.clock = clock
+        self.interval_s = interval_s
+        self.missed = Counter("antibully_deadlines_missed", "Required actions not done in time",
+                              ["action", "step"], registry=registry)
+        self.loop = BackgroundLoop("deadline-watchdog", self._run)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                while await self.tick() > 0:
+                    pass
+            except Exception as exc:  # noqa: BLE001 - the watchdog must outlive any one failure
+                log.error("watchdog tick failed, retrying: %s", safe_error(exc))
+            await asyncio.sleep(self.interval_s)
+
+    async def tick(self, now: datetime | None = None) -> int:
+        """Handle every obligation overdue at `now` (a batch); returns how many fired."""
+        now = now or self.clock()
+        async with self.pool.acquire() as conn, conn.transaction():
+            overdue = await repository.overdue(conn, now)
+            facts: dict[uuid.UUID, NoticeFacts | None] = {}
+            for ob in overdue:
+                if ob.incident_id not in facts:
+                    facts[ob.incident_id] = await repository.decision_facts(conn, ob.incident_id)
+                miss = plan_miss(ob, now)
+                notice = self._notice(ob, miss, facts[ob.incident_id])
+                await repository.missed(conn, ob.obligation_id, miss.step, miss.next_due)
+                await enqueue(conn, self._event(ob, miss, notice), *([notice] if notice else []))
+                self.missed.labels(ob.action_id, str(min(miss.step, 5))).inc()
+                log.warning("DEADLINE MISSED: %s of incident %s (%s, step %d) → %s", ob.action_id, ob.incident_id,
+                            ob.state, miss.step, miss.target)
+        if overdue:
+            self.relay.kick()
+        return len(overdue)
+
+    def _recipient(self, ob: Obligation, target: str) -> Recipient:
+        contact = self.directory.contact(target, ob.school_id)
+        role = RecipientRole(target) if target in RecipientRole.__members__ else RecipientRole.official
+        return Recipient(role=role, display_name=contact.name if contact else target,
+                         email=contact.email if contact else None)
+
+    def _notice(self, ob: Obligation, miss: Miss, facts: NoticeFacts | None) -> NotificationRequested | None:
+        if facts is None:
+            return None
+        action = self.policies.current().action(ob.action_id)
+        notification_id = derive_id("deadline-missed-notice", ob.obligation_id, miss.step)
+        return NotificationRequested(
+            event_id=notification_id, incident_id=ob.incident_id, notification_id=notification_id,
+            purpose="deadline_missed", recipient=self._recipient(ob, miss.target),
+            facts=facts.model_copy(update={
+                "missed": NoticeTask(zh=action.zh if action else ob.action_id, due_at=ob.due_at),
+                "due_at": miss.next_due, "ack_required": False, "tasks": [], "child_name": None}),
+        )
+
+    def _event(self, ob: Obligation, miss: Miss, notice: NotificationRequested | None) -> DeadlineMissed:
+        return DeadlineMissed(
+            event_id=derive_id("deadline-missed", ob.obligation_id, miss.step), incident_id=ob.incident_id,
+            obligation_id=ob.obligation_id, action_id=ob.action_id, role=RecipientRole(ob.role), state=ob.state,
+            due_at=ob.due_at, step=miss.step,
+            escalated_to=notice.recipient.display_name if notice else miss.target,
+            notification_id=notice.notification_id if notice else None,
+        )
