@@ -7,9 +7,10 @@ import asyncpg
 from services.escalation import repository
 from services.escalation.directory import Directory
 from services.escalation.domain import decide
-from services.escalation.notices import plan
-from services.escalation.obligations import obligations_for
+from services.escalation.notices import plan, plan_raise
+from services.escalation.obligations import CaseRef, obligations_for
 from services.escalation.policy_store import PolicyStore
+from services.escalation.raise_level import raise_on_follow_up
 from shared.bus import Delivery
 from shared.contracts import IncidentReported, NotificationDelivered, NotificationFailed
 from shared.contracts.base import Event
@@ -34,7 +35,8 @@ class EscalationHandlers:
             if await claim(conn, str(event.event_id), event.subject):
                 await repository.save_decision(conn, decided)
                 await repository.save_facts(conn, event.incident_id, official_facts)
-                await repository.save_obligations(conn, obligations_for(event, decision, requests, policy))
+                case = CaseRef(event.incident_id, event.school_id, event.occurred_at)
+                await repository.save_obligations(conn, obligations_for(case, decision, requests, policy))
                 await enqueue(conn, decided, *requests)
         self.relay.kick()
 
@@ -47,14 +49,37 @@ class EscalationHandlers:
                                                 delivered=isinstance(event, NotificationDelivered))
 
     async def on_follow_up(self, event: FollowUpReported, _: Delivery) -> None:
-        """Tasks a follow-up reports as done: counselling per victim, a sanction, the warning talk."""
+        """Tasks it reports done are done; worse indicators raise the level at once."""
         f = event.follow_up
         async with self.pool.acquire() as conn, conn.transaction():
             if not await claim(conn, str(event.event_id), event.subject):
                 return
+            current = await repository.in_force(conn, event.incident_id)
+            if current is None:
+                # The report's own consumer has not decided yet (another consumer, no ordering between them).
+                raise NotDecidedYet(str(event.incident_id))
             for c in f.counselling:
                 await repository.tasks_done(conn, event.incident_id, "counselling", c.student_ref)
             if f.sanctions:
                 await repository.tasks_done(conn, event.incident_id, "disciplinary_sanction")
             if f.measures_taken:
                 await repository.tasks_done(conn, event.incident_id, "criticism_and_warning_talk")
+            if f.indicators is None or current.facts is None:
+                return
+            policy = self.policies.current()
+            raised = raise_on_follow_up(current.level, f.indicators, policy, current.victims, current.required,
+                                        current.flags)
+            if raised is None:
+                return
+            decided, requests = plan_raise(event, raised, current.facts, self.directory)
+            await repository.raise_level(conn, decided)
+            await repository.save_facts(conn, event.incident_id, current.facts.model_copy(
+                update={"level": raised.level, "reasons_zh": [r.zh for r in raised.reasons]}))
+            case = CaseRef(event.incident_id, event.school_id, event.occurred_at)
+            await repository.save_obligations(conn, obligations_for(case, raised, requests, policy))
+            await enqueue(conn, decided, *requests)
+        self.relay.kick()
+
+
+class NotDecidedYet(Exception):
+    """Retried with backoff until the incident's decision exists."""

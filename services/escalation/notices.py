@@ -22,6 +22,7 @@ from shared.contracts import (
     StudentRole,
 )
 from shared.contracts.base import derive_id
+from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.notification import NoticeTask
 
 _GUARDIAN_ROLE = {
@@ -53,13 +54,15 @@ def _recipients(
                 for i, g in enumerate(student.guardians):
                     recipient = Recipient(role=role, display_name=f"{g.name}（{g.relation}）", email=g.email)
                     out.append((f"{role}:{student.ref}:{i}", recipient, student.name))
-        elif role == RecipientRole.school:
-            contact = directory.schools.get(event.school_id) or Contact(name=_UNKNOWN[role])
-            out.append((str(role), Recipient(role=role, display_name=contact.name, email=contact.email), None))
         else:
-            contact = getattr(directory.officials, role.value)
-            out.append((str(role), Recipient(role=role, display_name=contact.name, email=contact.email), None))
+            out.append((str(role), _official(role, event.school_id, directory), None))
     return out
+
+
+def _official(role: RecipientRole, school_id: str, directory: Directory) -> Recipient:
+    """The school's head or an official office, from the directory (no address: a visible failure later)."""
+    contact = directory.contact(role.value, school_id) or Contact(name=_UNKNOWN.get(role, role.value))
+    return Recipient(role=role, display_name=contact.name, email=contact.email)
 
 
 def plan(
@@ -101,6 +104,42 @@ def plan(
         recipients=[RecipientSummary(notification_id=r.notification_id, role=r.recipient.role) for r in requests],
         policy_version=decision.policy_version,
         flags=list(decision.flags),
+        actions=[ActionDue(action_id=a.action_id, kind=a.kind.value, role=a.role, due_at=accepted + a.due_in,
+                           ack_required=a.ack, student_ref=a.student_ref) for a in decision.actions],
+    )
+    return decided, requests
+
+
+def plan_raise(
+    event: FollowUpReported, decision: Decision, facts: NoticeFacts, directory: Directory
+) -> tuple[EscalationDecided, list[NotificationRequested]]:
+    """The raised decision and notices to those it newly requires; the school hears of its new tasks."""
+    accepted = event.occurred_at
+    facts = facts.model_copy(update={"level": decision.level, "reasons_zh": [r.zh for r in decision.reasons]})
+    notices = {a.role: a for a in reversed(decision.actions) if a.kind == ActionKind.notice}
+    tasks: dict[RecipientRole, list[NoticeTask]] = {}
+    for a in decision.actions:
+        if a.kind == ActionKind.task:
+            tasks.setdefault(a.role, []).append(NoticeTask(zh=a.zh, due_at=accepted + a.due_in))
+    roles = list(dict.fromkeys([*notices, *tasks]))  # whoever must newly act hears of it once
+    requests = []
+    for role in roles:
+        notification_id = derive_id("notification", event.incident_id, role, decision.policy_version,
+                                    "raised", event.follow_up_id)
+        notice = notices.get(role)
+        requests.append(NotificationRequested(
+            event_id=notification_id, incident_id=event.incident_id, notification_id=notification_id,
+            purpose="level_raised", recipient=_official(role, event.school_id, directory),
+            facts=facts.model_copy(update={
+                "due_at": accepted + notice.due_in if notice else None, "ack_required": notice.ack if notice else False,
+                "tasks": tasks.get(role, [])}),
+        ))
+    decided = EscalationDecided(
+        event_id=derive_id("escalation-raised", event.incident_id, event.follow_up_id),
+        incident_id=event.incident_id, school_id=event.school_id, level=decision.level,
+        public_attention_wide=decision.public_attention_wide, reasons=list(decision.reasons),
+        recipients=[RecipientSummary(notification_id=r.notification_id, role=r.recipient.role) for r in requests],
+        policy_version=decision.policy_version, flags=list(decision.flags),
         actions=[ActionDue(action_id=a.action_id, kind=a.kind.value, role=a.role, due_at=accepted + a.due_in,
                            ack_required=a.ack, student_ref=a.student_ref) for a in decision.actions],
     )

@@ -9,12 +9,12 @@ from datetime import datetime
 from services.escalation.domain import Decision, RequiredAction
 from services.escalation.policy import ActionKind, Policy
 from services.escalation.repository import Obligation
-from shared.contracts import IncidentReported, NotificationRequested
+from shared.contracts import NotificationRequested
 from shared.contracts.base import derive_id
 
 
 def obligations_for(
-    event: IncidentReported, decision: Decision, requests: list[NotificationRequested], policy: Policy
+    case: CaseRef, decision: Decision, requests: list[NotificationRequested], policy: Policy
 ) -> list[Obligation]:
     """One obligation per notice sent (each guardian, each official) and per task (per victim where asked)."""
     out: list[Obligation] = []
@@ -22,23 +22,29 @@ def obligations_for(
         policy_action = policy.action(action.action_id)
         chain = list(policy_action.escalate_to) if policy_action else []
         if action.kind == ActionKind.notice:
-            out.extend(_obligation(event, action, chain, r.notification_id, r.notification_id)
+            out.extend(_obligation(case, action, chain, r.notification_id, r.notification_id)
                        for r in requests if r.recipient.role == action.role)
         else:
-            task_id = derive_id("obligation", event.incident_id, action.action_id, action.student_ref,
+            task_id = derive_id("obligation", case.incident_id, action.action_id, action.student_ref,
                                 decision.policy_version)
-            out.append(_obligation(event, action, chain, task_id, None))
+            out.append(_obligation(case, action, chain, task_id, None))
     return out
 
 
-def _obligation(event: IncidentReported, action: RequiredAction, chain: list[str], obligation_id: uuid.UUID,
+@dataclass(frozen=True)
+class CaseRef:
+    incident_id: uuid.UUID
+    school_id: str
+    accepted_at: datetime  # deadlines run from intake's acceptance of the report (or follow-up)
+
+
+def _obligation(case: CaseRef, action: RequiredAction, chain: list[str], obligation_id: uuid.UUID,
                 notification_id: uuid.UUID | None) -> Obligation:
     return Obligation(
-        obligation_id=obligation_id, incident_id=event.incident_id, school_id=event.school_id,
+        obligation_id=obligation_id, incident_id=case.incident_id, school_id=case.school_id,
         action_id=action.action_id, kind=action.kind.value, role=action.role.value, student_ref=action.student_ref,
         notification_id=notification_id, ack_required=action.ack, state="pending",
-        due_at=event.occurred_at + action.due_in,  # deadlines run from intake's acceptance
-        period=action.due_in, step=0, escalate_to=chain)
+        due_at=case.accepted_at + action.due_in, period=action.due_in, step=0, escalate_to=chain)
 
 
 @dataclass(frozen=True)

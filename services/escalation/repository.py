@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from datetime import datetime, timedelta
 
-from shared.contracts import EscalationDecided, NoticeFacts
+from shared.contracts import EscalationDecided, Level, NoticeFacts
 from shared.db import Conn, Executor
 
 SCHEMA = "escalation"
@@ -28,6 +28,38 @@ async def save_decision(conn: Conn, decided: EscalationDecided) -> None:
         json.dumps([r.model_dump(mode="json") for r in decided.recipients]),
         decided.policy_version,
     )
+    await conn.execute("UPDATE decisions SET flags = $2 WHERE incident_id = $1", decided.incident_id,
+                       decided.flags)
+
+
+async def raise_level(conn: Conn, decided: EscalationDecided) -> None:
+    """The decision in force becomes the raised one; the first decision stays in the archive's record."""
+    await conn.execute(
+        "UPDATE decisions SET level = $2, reasons = $3::jsonb, flags = $4, decided_at = now() WHERE incident_id = $1",
+        decided.incident_id, decided.level.value,
+        json.dumps([r.model_dump() for r in decided.reasons], ensure_ascii=False), decided.flags,
+    )
+
+
+@dataclass(frozen=True)
+class InForce:
+    level: Level
+    flags: tuple[str, ...]
+    facts: NoticeFacts | None
+    required: set[tuple[str, str | None]]  # (action id, victim ref) already required
+    victims: list[str]
+
+
+async def in_force(conn: Conn, incident_id: uuid.UUID) -> InForce | None:
+    row = await conn.fetchrow("SELECT level, flags, facts FROM decisions WHERE incident_id = $1", incident_id)
+    if row is None:
+        return None
+    actions = await conn.fetch("SELECT DISTINCT action_id, student_ref FROM obligations WHERE incident_id = $1",
+                               incident_id)
+    victims = sorted({r["student_ref"] for r in actions if r["action_id"] == "counselling" and r["student_ref"]})
+    facts = NoticeFacts.model_validate_json(row["facts"]) if row["facts"] else None
+    return InForce(Level(row["level"]), tuple(row["flags"]), facts,
+                   {(r["action_id"], r["student_ref"]) for r in actions}, victims)
 
 
 async def save_facts(conn: Conn, incident_id: uuid.UUID, facts: NoticeFacts) -> None:

@@ -36,3 +36,5 @@ CREATE TABLE IF NOT EXISTS obligations (
 CREATE INDEX IF NOT EXISTS obligations_open_due ON obligations (due_at)
     WHERE state NOT IN ('acknowledged', 'done');
 CREATE INDEX IF NOT EXISTS obligations_incident ON obligations (incident_id);
+
+ALTER TABLE decisions ADD COLUMN IF NOT EXISTS flags text[] NOT NULL DEFAULT '{}';

@@ -74,10 +74,11 @@ def render(req: NotificationRequested) -> Rendered:
     body = (
         f"{req.recipient.display_name}：\n\n{f.school_name}报告校园欺凌事件一起。\n"
         f"认定等级：{level}\n发生时间：{when}\n事件类别：{category}\n认定依据：{'；'.join(f.reasons_zh)}\n\n"
-        f"{_ASK[role]}\n{due}" + (f"学校须完成：\n{tasks}" if tasks else "")
+        f"{_ASK.get(role, '')}\n{due}" + (f"需完成的事项：\n{tasks}" if tasks else "")
         + f"详情请凭案件编号在专门档案系统中查阅。\n\n案件编号：{f.case_ref}\n"
     )
-    return Rendered(subject=f"【校园欺凌事件报告】{f.school_name} {level} {f.case_ref}", body=body)
+    kind = "续报·等级提升" if req.purpose == "level_raised" else "校园欺凌事件报告"
+    return Rendered(subject=f"【{kind}】{f.school_name} {level} {f.case_ref}", body=body)
 
 
 def _deadline_missed(req: NotificationRequested) -> Rendered:

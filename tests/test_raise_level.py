@@ -1,0 +1,75 @@
+"""A follow-up with worse indicators raises the level: pure rules, then on real JetStream and PostgreSQL."""
+
+from __future__ import annotations
+
+from services.escalation.app import running
+from services.escalation.raise_level import raise_on_follow_up
+from services.intake.reports import follow_up_event, reported_event
+from shared.config import Settings
+from shared.contracts import EscalationDecided, IncidentReport, Indicators, Level, NotificationRequested
+from shared.contracts.base import derive_id
+from shared.contracts.follow_up import FollowUp
+from shared.subjects import ESCALATION, ESCALATION_DECIDED, NOTIFICATION_REQUESTED, NOTIFY
+from tests.helpers import decide_report, default_policy, eventually, publish, report, stream_messages
+
+POLICY = default_policy()
+SERIOUS = {"injury": "minor", "violence": False, "weapon": False, "group": False,
+           "repeated_after_education": False, "suspected_crime": False, "public_attention": "none"}
+
+
+def _existing(level_indicators: dict[str, object]) -> set[tuple[str, str | None]]:
+    return {(a.action_id, a.student_ref) for a in decide_report(report(**level_indicators)).actions}
+
+
+def test_raising_adds_only_what_the_higher_level_requires() -> None:
+    raised = raise_on_follow_up(Level.serious, Indicators(**{**SERIOUS, "violence": True}), POLICY, ["S-1042"],
+                                _existing(SERIOUS))
+    assert raised is not None and raised.level == Level.severe
+    assert {a.action_id for a in raised.actions} == {"quality_evaluation_note", "special_school_assessment"}
+    assert "raised_by_follow_up" in {r.code for r in raised.reasons}
+
+
+def test_wide_attention_later_adds_the_stability_office() -> None:
+    raised = raise_on_follow_up(Level.serious, Indicators(**{**SERIOUS, "violence": True, "public_attention": "wide"}),
+                                POLICY, ["S-1042"], _existing(SERIOUS))
+    assert raised is not None
+    assert "report_to_stability_office" in {a.action_id for a in raised.actions}
+
+
+def test_same_or_lower_level_changes_nothing() -> None:
+    assert raise_on_follow_up(Level.serious, Indicators(**{**SERIOUS, "group": True}), POLICY, [],
+                              _existing(SERIOUS)) is None
+    assert raise_on_follow_up(Level.severe, Indicators(), POLICY, [], set()) is None
+
+
+async def test_follow_up_raises_a_serious_incident_to_severe(settings: Settings) -> None:
+    async with running(settings):
+        event = reported_event(IncidentReport.model_validate(report(**SERIOUS)), "raise-1")
+        await publish(settings.nats_url, event)
+
+        async def decided(n: int) -> list[EscalationDecided] | None:
+            stored = await stream_messages(settings.nats_url, ESCALATION.name)
+            got = [EscalationDecided.model_validate_json(m.data) for m in stored if m.subject == ESCALATION_DECIDED]
+            return got if len(got) == n else None
+
+        [first] = await eventually(lambda: decided(1))
+        assert first.level == Level.serious
+        follow_up = FollowUp.model_validate({"facts_changed": "查明涉事学生实施了殴打。",
+                                             "indicators": {**SERIOUS, "violence": True}})
+        await publish(settings.nats_url, follow_up_event(event.incident_id, "demo-school",
+                                                         derive_id("fu-raise", event.incident_id), 1, follow_up))
+        _, second = await eventually(lambda: decided(2))
+        assert second.level == Level.severe
+        assert {a.action_id for a in second.actions} == {"quality_evaluation_note", "special_school_assessment"}
+
+        async def raised_notices() -> list[NotificationRequested]:
+            return [r for r in (NotificationRequested.model_validate_json(m.data)
+                                for m in await stream_messages(settings.nats_url, NOTIFY.name)
+                                if m.subject == NOTIFICATION_REQUESTED) if r.purpose == "level_raised"]
+
+        notices = await eventually(raised_notices)
+        assert {n.recipient.role.value for n in notices} == {"school", "bureau"}  # the two with new tasks
+        assert all(n.facts.level == Level.severe and n.facts.child_name is None for n in notices)
+        first_notices = [m for m in await stream_messages(settings.nats_url, NOTIFY.name)
+                         if m.subject == NOTIFICATION_REQUESTED]
+        assert len(first_notices) == len(first.recipients) + len(notices)  # nobody told twice
