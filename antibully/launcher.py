@@ -96,6 +96,17 @@ async def _demo_access_code(database_url: str, home: Path) -> str:
     return code
 
 
+def _demo_policy(home: Path, factor: int) -> Path:
+    """DEMO_DEADLINES=3600 make run: the default policy with deadlines 3600× shorter (1 h → 1 s)."""
+    from services.escalation.policy import accelerated
+
+    source = Path(os.environ.get("POLICY_FILE", ROOT / "deploy" / "policy" / "default.toml"))
+    path = home / "policy-demo.toml"
+    path.write_text(accelerated(source.read_text(encoding="utf-8"), factor), encoding="utf-8")
+    print(f"DEMO: deadlines {factor}× shorter, policy {path}", flush=True)
+    return path
+
+
 def _announce(msg: EmailMessage) -> None:
     """One console line per mail; the address is masked (the full mail is in the Maildir)."""
     local, _, domain = str(msg["To"]).partition("@")
@@ -138,6 +149,9 @@ def run() -> int:
         env.setdefault("ARCHIVE_DATA_KEY", keys["archive_data_key"])
         env.setdefault("INTAKE_DATA_KEY", keys["intake_data_key"])
         env.setdefault("ARCHIVE_READ_TOKEN", keys["archive_read_token"])
+        if factor := int(os.environ.get("DEMO_DEADLINES", "0") or 0):
+            env["POLICY_FILE"] = str(_demo_policy(home, factor))
+            env.setdefault("WATCHDOG_INTERVAL_S", "1")
         intake_port = int(env.setdefault("INTAKE_PORT", str(_port(8080))))
         archive_port = int(env.setdefault("ARCHIVE_PORT", str(_port(8081))))
         demo_key = asyncio.run(_demo_key(env["DATABASE_URL"], home))

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from services.escalation.policy import PolicyError, parse_policy
+from services.escalation.policy import PolicyError, accelerated, parse_policy
 from services.escalation.policy_store import PolicyStore
 from shared.config import ROOT
+from shared.contracts import Level
 
 DEFAULT = (ROOT / "deploy" / "policy" / "default.toml").read_text(encoding="utf-8")
 
@@ -59,3 +60,14 @@ def test_a_bad_file_stops_start_up(tmp_path: Path) -> None:
     path.write_text(DEFAULT.replace("when = { weapon = true }", "when = { wepon = true }"), encoding="utf-8")
     with pytest.raises(PolicyError, match="wepon"):
         PolicyStore(path)
+
+
+def test_accelerated_demo_policy_keeps_everything_but_the_clock() -> None:
+    fast = parse_policy(accelerated(DEFAULT, 3600))
+    slow = parse_policy(DEFAULT)
+    assert fast.version == slow.version + "-demo-x3600"
+    police = {a.id: a for a in fast.actions}["contact_police"]
+    assert police.deadline[Level.severe].total_seconds() == 1  # 15 min / 3600, at least 1 s
+    assert {a.id: a.deadline[Level.serious] for a in fast.actions if Level.serious in a.deadline}[
+        "report_to_bureau"].total_seconds() == 24
+    assert fast.rules == slow.rules and [a.id for a in fast.actions] == [a.id for a in slow.actions]
