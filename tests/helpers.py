@@ -86,3 +86,10 @@ def decide_report(body: dict[str, Any], hours_after_discovery: float = 1.0) -> A
 
     report_ = IncidentReport.model_validate(body)
     return decide(report_, default_policy(), report_.discovered_at + timedelta(hours=hours_after_discovery))
+
+
+async def exactly(items: Awaitable[list[T]], n: int) -> list[T] | None:
+    """For `eventually`: the list once it has n items; fails at once if it ever has more."""
+    got = await items
+    assert len(got) <= n, got
+    return got if len(got) == n else None

@@ -20,7 +20,7 @@ from shared.contracts import (
 from shared.contracts.base import derive_id
 from shared.contracts.follow_up import FollowUp
 from shared.subjects import DEADLINE_MISSED, ESCALATION, NOTIFICATION_REQUESTED, NOTIFY
-from tests.helpers import eventually, publish, report, stream_messages
+from tests.helpers import eventually, exactly, publish, report, stream_messages
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ async def test_unacknowledged_police_notice_escalates_up_the_chain(quiet: Settin
         # at 61 min the bureau's own hour is up too
         assert await esc.watchdog.tick(t0 + timedelta(minutes=32)) == 1
         assert await esc.watchdog.tick(t0 + timedelta(minutes=61)) == 2
-        missed = await eventually(lambda: _n(_missed(quiet), 4))
+        missed = await eventually(lambda: exactly(_missed(quiet), 4))
         assert [(m.action_id, m.step, m.escalated_to) for m in missed] == [
             ("contact_police", 1, "公安机关分管领导"), ("contact_police", 2, "乐昌市教育局分管领导"),
             ("contact_police", 3, "乐昌市教育局分管领导"), ("report_to_bureau", 1, "乐昌市教育局分管领导")]
@@ -103,7 +103,7 @@ async def test_fires_once_with_two_replicas(quiet: Settings) -> None:
         due = await one.pool.fetchval("SELECT count(*) FROM obligations")
         fired = await asyncio.gather(*(w.watchdog.tick(later) for w in (one, two, one, two)))
         assert sum(fired) == due
-        missed = await eventually(lambda: _n(_missed(quiet), due))
+        missed = await eventually(lambda: exactly(_missed(quiet), due))
         assert len({m.obligation_id for m in missed}) == due
 
 
@@ -127,13 +127,8 @@ async def test_tasks_reported_done_in_a_follow_up_do_not_fire(quiet: Settings) -
         await eventually(lambda: esc.pool.fetchval(
             "SELECT state = 'done' FROM obligations WHERE action_id = 'counselling'"))
         n = await esc.watchdog.tick(event.occurred_at + timedelta(hours=73))
-        fired = {m.action_id for m in await eventually(lambda: _n(_missed(quiet), n))}
+        fired = {m.action_id for m in await eventually(lambda: exactly(_missed(quiet), n))}
         assert "counselling" not in fired and "criticism_and_warning_talk" not in fired
         assert "disciplinary_sanction" not in fired  # 7 days, not yet due
         assert {"contact_police", "report_to_bureau"} <= fired
 
-
-async def _n(items: object, n: int) -> list[DeadlineMissed] | None:
-    got = await items  # type: ignore[misc]
-    assert len(got) <= n, got
-    return got if len(got) == n else None

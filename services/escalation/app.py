@@ -21,6 +21,7 @@ from shared.config import Settings
 from shared.contracts import IncidentReported, NotificationDelivered, NotificationFailed
 from shared.contracts.base import utcnow
 from shared.contracts.follow_up import FollowUpReported
+from shared.contracts.help import HelpConverted, HelpMessageAdded, HelpRequested
 from shared.service import Infra, infrastructure
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
@@ -56,6 +57,9 @@ async def running(
         infra.consumers.subscribe(FollowUpReported, handlers.on_follow_up)
         infra.consumers.subscribe(NotificationDelivered, handlers.on_notification_outcome)
         infra.consumers.subscribe(NotificationFailed, handlers.on_notification_outcome)
+        infra.consumers.subscribe(HelpRequested, handlers.on_help_requested)
+        infra.consumers.subscribe(HelpMessageAdded, handlers.on_help_answered)
+        infra.consumers.subscribe(HelpConverted, handlers.on_help_answered)
         watchdog = Watchdog(infra.pool, infra.relay, directory, policies, infra.registry, clock,
                             settings.watchdog_interval_s)
         await infra.start()

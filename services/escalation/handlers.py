@@ -7,6 +7,7 @@ import asyncpg
 from services.escalation import repository
 from services.escalation.directory import Directory
 from services.escalation.domain import decide
+from services.escalation.help_watch import ANSWER, answer_obligation
 from services.escalation.notices import plan, plan_raise
 from services.escalation.obligations import CaseRef, obligations_for
 from services.escalation.policy_store import PolicyStore
@@ -15,6 +16,7 @@ from shared.bus import Delivery
 from shared.contracts import IncidentReported, NotificationDelivered, NotificationFailed
 from shared.contracts.base import Event
 from shared.contracts.follow_up import FollowUpReported
+from shared.contracts.help import Author, HelpConverted, HelpMessageAdded, HelpRequested
 from shared.outbox import OutboxRelay, claim, enqueue
 
 
@@ -79,6 +81,26 @@ class EscalationHandlers:
             await repository.save_obligations(conn, obligations_for(case, raised, requests, policy))
             await enqueue(conn, decided, *requests)
         self.relay.kick()
+
+
+    async def on_help_requested(self, event: HelpRequested, _: Delivery) -> None:
+        """The school is told now and must answer by the policy's deadline; the watchdog sees to the rest."""
+        obligation, facts, notice = answer_obligation(event, self.policies.current(), self.directory)
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await claim(conn, str(event.event_id), event.subject):
+                await repository.save_facts(conn, event.help_id, facts.model_copy(update={"due_at": None}))
+                await repository.save_obligations(conn, [obligation])
+                await enqueue(conn, notice)
+        self.relay.kick()
+
+    async def on_help_answered(self, event: Event, _: Delivery) -> None:
+        """A school's reply or a conversion into an incident answers the help request."""
+        assert isinstance(event, HelpMessageAdded | HelpConverted)
+        if isinstance(event, HelpMessageAdded) and event.author != Author.school:
+            return
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await claim(conn, str(event.event_id), event.subject):
+                await repository.tasks_done(conn, event.help_id, ANSWER)
 
 
 class NotDecidedYet(Exception):

@@ -92,6 +92,8 @@ class PolicyAction(_Strict):
 class Timing(_Strict):
     late_report_after: Duration
     follow_up_every: Duration
+    help_answer_within: Duration = timedelta(hours=24)
+    help_answer_urgent_within: Duration = timedelta(hours=1)
 
 
 class Policy(_Strict):

@@ -51,7 +51,9 @@ class InForce:
 
 
 async def in_force(conn: Conn, incident_id: uuid.UUID) -> InForce | None:
-    row = await conn.fetchrow("SELECT level, flags, facts FROM decisions WHERE incident_id = $1", incident_id)
+    row = await conn.fetchrow(
+        "SELECT d.level, d.flags, f.facts FROM decisions d LEFT JOIN case_facts f ON f.case_id = d.incident_id"
+        " WHERE d.incident_id = $1", incident_id)
     if row is None:
         return None
     actions = await conn.fetch("SELECT DISTINCT action_id, student_ref FROM obligations WHERE incident_id = $1",
@@ -62,13 +64,14 @@ async def in_force(conn: Conn, incident_id: uuid.UUID) -> InForce | None:
                    {(r["action_id"], r["student_ref"]) for r in actions}, victims)
 
 
-async def save_facts(conn: Conn, incident_id: uuid.UUID, facts: NoticeFacts) -> None:
-    await conn.execute("UPDATE decisions SET facts = $2::jsonb WHERE incident_id = $1", incident_id,
-                       facts.model_dump_json())
+async def save_facts(conn: Conn, case_id: uuid.UUID, facts: NoticeFacts) -> None:
+    await conn.execute(
+        "INSERT INTO case_facts (case_id, facts) VALUES ($1, $2::jsonb)"
+        " ON CONFLICT (case_id) DO UPDATE SET facts = EXCLUDED.facts", case_id, facts.model_dump_json())
 
 
-async def decision_facts(conn: Executor, incident_id: uuid.UUID) -> NoticeFacts | None:
-    raw = await conn.fetchval("SELECT facts FROM decisions WHERE incident_id = $1", incident_id)
+async def case_facts(conn: Executor, case_id: uuid.UUID) -> NoticeFacts | None:
+    raw = await conn.fetchval("SELECT facts FROM case_facts WHERE case_id = $1", case_id)
     return NoticeFacts.model_validate_json(raw) if raw else None
 
 

@@ -10,8 +10,11 @@ CREATE TABLE IF NOT EXISTS decisions (
     decided_at            timestamptz NOT NULL DEFAULT now()
 );
 
--- What a decision's notices may say to an official (no child's name), kept for re-notification.
-ALTER TABLE decisions ADD COLUMN IF NOT EXISTS facts jsonb;
+-- What a case's notices may say to an official (no child's name), kept for re-notification.
+CREATE TABLE IF NOT EXISTS case_facts (
+    case_id uuid PRIMARY KEY,   -- an incident or a help request
+    facts   jsonb NOT NULL
+);
 
 -- Every required action is a durable obligation with a deadline. The watchdog fires when one
 -- is not done in time, tells the next contact in the policy's chain and sets the next deadline.

@@ -68,7 +68,7 @@ class Watchdog:
             facts: dict[uuid.UUID, NoticeFacts | None] = {}
             for ob in overdue:
                 if ob.incident_id not in facts:
-                    facts[ob.incident_id] = await repository.decision_facts(conn, ob.incident_id)
+                    facts[ob.incident_id] = await repository.case_facts(conn, ob.incident_id)
                 miss = plan_miss(ob, now)
                 notice = self._notice(ob, miss, facts[ob.incident_id])
                 await repository.missed(conn, ob.obligation_id, miss.step, miss.next_due)

@@ -49,11 +49,13 @@ def _local(at: datetime) -> str:
 def render(req: NotificationRequested) -> Rendered:
     if req.purpose == "deadline_missed":
         return _deadline_missed(req)
+    if req.purpose == "help_requested":
+        return _help_requested(req)
     f = req.facts
     role = req.recipient.role
     when = f.occurred_at.astimezone(SHANGHAI).strftime("%Y年%m月%d日 %H:%M")
-    level = LEVEL_ZH[f.level]
-    category = CATEGORY_ZH[f.category]
+    level = LEVEL_ZH.get(f.level, "待认定") if f.level else "待认定"
+    category = CATEGORY_ZH.get(f.category, "其他") if f.category else "其他"
     if role in (RecipientRole.victim_guardian, RecipientRole.perpetrator_guardian):
         child = f.child_name or "您的孩子"
         if role == RecipientRole.victim_guardian:
@@ -84,13 +86,26 @@ def render(req: NotificationRequested) -> Rendered:
 def _deadline_missed(req: NotificationRequested) -> Rendered:
     """To the next contact in the chain: which duty was not done by when, and by when it now must be."""
     f = req.facts
-    level = LEVEL_ZH[f.level]
+    case = f"校园欺凌事件（认定等级：{LEVEL_ZH[f.level]}）" if f.level else "紧急求救"
     missed = f.missed.zh if f.missed else "规定事项"
     was_due = f"{_local(f.missed.due_at)}前" if f.missed else "规定时限内"
     now_due = f"请于{_local(f.due_at)}前督促办理。\n" if f.due_at else ""
     body = (
-        f"{req.recipient.display_name}：\n\n{f.school_name}报告的校园欺凌事件（认定等级：{level}）中，"
+        f"{req.recipient.display_name}：\n\n{f.school_name}的{case}中，"
         f"“{missed}”应于{was_due}完成，至今未完成。\n按处置规则现报请您督办。{now_due}"
         f"认定依据：{'；'.join(f.reasons_zh)}\n详情请凭案件编号在专门档案系统中查阅。\n\n案件编号：{f.case_ref}\n"
     )
     return Rendered(subject=f"【超时未办】{f.school_name} {f.case_ref}：{missed}", body=body)
+
+
+def _help_requested(req: NotificationRequested) -> Rendered:
+    """To the school: a help request arrived. Nothing of its content: it is read in the system."""
+    f = req.facts
+    urgent = "（求助人标注为紧急）" if f.reasons_zh else ""
+    due = f"请于{_local(f.due_at)}前" if f.due_at else "请尽快"
+    body = (
+        f"{req.recipient.display_name}：\n\n本校收到一条学生或家长的紧急求救{urgent}。\n"
+        f"{due}登录系统查看并答复，必要时将其转为欺凌事件上报。逾期未答复将报告教育主管部门。\n\n"
+        f"求救编号：{f.case_ref}\n"
+    )
+    return Rendered(subject=f"【紧急求救】{f.school_name} {f.case_ref}{' 紧急' if f.reasons_zh else ''}", body=body)

@@ -35,9 +35,9 @@ class NoticeFacts(Strict):
     case_ref: str
     school_id: str
     school_name: str
-    level: Level
+    level: Level | None = Field(default=None, description="None for a case that is not an incident (a help request).")
     reasons_zh: list[str]
-    category: Category
+    category: Category | None = None
     occurred_at: datetime
     child_name: str | None = None
     due_at: datetime | None = Field(default=None, description="By when the reader must act (or confirm).")

@@ -1,0 +1,61 @@
+"""An unanswered help request reaches the bureau; an answered one does not (real JetStream, PostgreSQL, clock)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from services.escalation.app import running
+from services.notify.templates import render
+from shared.config import Settings
+from shared.contracts import DeadlineMissed, NotificationRequested
+from shared.contracts.base import derive_id
+from shared.contracts.help import Author, HelpMessageAdded, HelpRequested, Requester
+from shared.subjects import DEADLINE_MISSED, ESCALATION, NOTIFICATION_REQUESTED, NOTIFY
+from tests.helpers import eventually, exactly, publish, stream_messages
+
+SECRET = "宿舍里有人天天勒索我"
+
+
+def _help(urgent: bool) -> HelpRequested:
+    help_id = uuid.uuid4()
+    return HelpRequested(event_id=derive_id("hr", help_id), help_id=help_id, school_id="demo-school",
+                         case_code="H" + help_id.hex[:10].upper(), requester=Requester(kind="student"),
+                         message=SECRET, urgent=urgent)
+
+
+async def _notices(url: str) -> list[NotificationRequested]:
+    return [NotificationRequested.model_validate_json(m.data)
+            for m in await stream_messages(url, NOTIFY.name) if m.subject == NOTIFICATION_REQUESTED]
+
+
+async def test_unanswered_help_request_goes_to_the_bureau(settings: Settings) -> None:
+    quiet = settings.model_copy(update={"watchdog_interval_s": 3600.0})
+    async with running(quiet) as esc:
+        unanswered, answered = _help(urgent=True), _help(urgent=True)
+        for event in (unanswered, answered):
+            await publish(quiet.nats_url, event)
+        told = await eventually(lambda: exactly(_notices(quiet.nats_url), 2))
+        assert {n.purpose for n in told} == {"help_requested"}
+        assert {n.recipient.email for n in told} == {"principal@demo-school.example.cn"}
+        text = render(told[0])
+        assert SECRET not in text.body and "紧急" in text.subject and "1" in text.body
+
+        await publish(quiet.nats_url, HelpMessageAdded(
+            event_id=derive_id("reply", answered.help_id), help_id=answered.help_id, school_id="demo-school",
+            seq=2, author=Author.school, text="老师已收到"))
+        await eventually(lambda: esc.pool.fetchval(
+            "SELECT state = 'done' FROM obligations WHERE incident_id = $1", answered.help_id))
+
+        assert await esc.watchdog.tick(unanswered.occurred_at + timedelta(minutes=59)) == 0
+        assert await esc.watchdog.tick(unanswered.occurred_at + timedelta(minutes=61)) == 1  # urgent: 1 h
+        [missed] = [DeadlineMissed.model_validate_json(m.data)
+                    for m in await eventually(lambda: stream_messages(quiet.nats_url, ESCALATION.name))
+                    if m.subject == DEADLINE_MISSED]
+        assert (missed.incident_id, missed.action_id, missed.escalated_to) == (
+            unanswered.help_id, "answer_help_request", "乐昌市教育局值班室")
+        bureau = [n for n in await eventually(lambda: exactly(_notices(quiet.nats_url), 3))
+                  if n.purpose == "deadline_missed"]
+        assert [n.recipient.email for n in bureau] == ["bureau-duty@edu.example.cn"]
+        assert "紧急求救" in render(bureau[0]).body and SECRET not in render(bureau[0]).body
+
