@@ -48,6 +48,12 @@ OPEN_DRAIN_TIMEOUT_S = 30.0
 PUBLISH_CONCURRENCY = 64
 PUBLISH_TIMEOUT_S = 30.0
 
+_STARTED = time.monotonic()
+
+
+def say(message: str) -> None:
+    print(f"[{time.monotonic() - _STARTED:5.1f} s] {message}", flush=True)
+
 
 # --------------------------------------------------------------------------- pure part
 
@@ -264,11 +270,12 @@ async def bench_e2e(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         nc = await nats.connect(settings.nats_url)
         js = nc.jetstream()
 
+        say(f"nats-server and database ready; publishing {args.n} reports")
         t = loop.time()
         await _publish_all(js, backlog, PUBLISH_CONCURRENCY)
         results["prepublish_s"] = round(loop.time() - t, 3)
         in_reports = await _messages(js, "AB_REPORTS")
-        print(f"  backlog: {in_reports} IncidentReported in AB_REPORTS ({results['prepublish_s']} s)", flush=True)
+        say(f"backlog: {in_reports} IncidentReported in AB_REPORTS ({results['prepublish_s']} s)")
 
         cpu0 = time.process_time()
         t0 = loop.time()
@@ -288,16 +295,17 @@ async def bench_e2e(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 "cpu_ms_per_report": round(cpu_ms / args.n, 2),
             }
             b = results["backlog"]
-            print(f"  backlog drained: {b['decided']} decided in {b['all_decided_s']} s, {b['notices']} notices in "
-                  f"{b['all_notified_s']} s (startup {b['startup_s']} s)", flush=True)
+            say(f"backlog drained: {b['decided']} decided in {b['all_decided_s']} s, {b['notices']} notices in "
+                f"{b['all_notified_s']} s (startup {b['startup_s']} s)")
             if decided_s is None or notified_s is None:
-                print("  WARNING: backlog not drained within the timeout", flush=True)
+                say("WARNING: backlog not drained within the timeout")
 
             await asyncio.sleep(1.0)
             results["open"] = await _open_loop(js, nc, open_events, args.rate)
             o = results["open"]
-            print(f"  open loop {args.rate:g}/s: {o['decided']}/{o['sent']} decided, p50 {o['p50_ms']} ms, "
-                  f"p99 {o['p99_ms']} ms, max {o['max_ms']} ms", flush=True)
+            say(f"open loop {args.rate:g}/s: {o['decided']}/{o['sent']} decided, p50 {o['p50_ms']} ms, "
+                f"p99 {o['p99_ms']} ms, max {o['max_ms']} ms; stopping escalation")
+        say("escalation stopped")
     finally:
         try:
             if nc is not None:
@@ -310,6 +318,7 @@ async def bench_e2e(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 if pg is not None:
                     pg.stop()
                 nats_server.stop()
+                say("nats-server and database stopped")
     return results
 
 
@@ -369,9 +378,9 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     results: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": _machine()}
-    print("pure ...", flush=True)
+    say("pure ...")
     results["pure"] = bench_pure(args.iterations, args.plan_iterations)
-    print("end to end ...", flush=True)
+    say("end to end ...")
     with tempfile.TemporaryDirectory(prefix="antibully-bench-") as tmp:
         results["e2e"] = _run(bench_e2e(args, Path(tmp)))
     print()

@@ -21,6 +21,7 @@ from shared.config import Settings
 from shared.contracts import IncidentReported, NotificationDelivered, NotificationFailed
 from shared.contracts.base import utcnow
 from shared.contracts.follow_up import FollowUpReported
+from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import HelpConverted, HelpMessageAdded, HelpRequested
 from shared.service import Infra, infrastructure
 
@@ -60,6 +61,8 @@ async def running(
         infra.consumers.subscribe(HelpRequested, handlers.on_help_requested)
         infra.consumers.subscribe(HelpMessageAdded, handlers.on_help_answered)
         infra.consumers.subscribe(HelpConverted, handlers.on_help_answered)
+        infra.consumers.subscribe(HazardReported, handlers.on_hazard_reported)
+        infra.consumers.subscribe(HazardProgressed, handlers.on_hazard_progressed)
         watchdog = Watchdog(infra.pool, infra.relay, directory, policies, infra.registry, clock,
                             settings.watchdog_interval_s)
         await infra.start()

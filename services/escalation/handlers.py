@@ -7,6 +7,7 @@ import asyncpg
 from services.escalation import repository
 from services.escalation.directory import Directory
 from services.escalation.domain import decide
+from services.escalation.hazard_watch import RECTIFY, rectify_obligation
 from services.escalation.help_watch import ANSWER, answer_obligation
 from services.escalation.notices import plan, plan_raise
 from services.escalation.obligations import CaseRef, obligations_for
@@ -16,6 +17,7 @@ from shared.bus import Delivery
 from shared.contracts import IncidentReported, NotificationDelivered, NotificationFailed
 from shared.contracts.base import Event
 from shared.contracts.follow_up import FollowUpReported
+from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import Author, HelpConverted, HelpMessageAdded, HelpRequested
 from shared.outbox import OutboxRelay, claim, enqueue
 
@@ -101,6 +103,22 @@ class EscalationHandlers:
         async with self.pool.acquire() as conn, conn.transaction():
             if await claim(conn, str(event.event_id), event.subject):
                 await repository.tasks_done(conn, event.help_id, ANSWER)
+
+
+    async def on_hazard_reported(self, event: HazardReported, _: Delivery) -> None:
+        """The rectification plan's due date becomes a deadline the watchdog holds the school to."""
+        obligation, facts = rectify_obligation(event, self.directory)
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await claim(conn, str(event.event_id), event.subject):
+                await repository.save_facts(conn, event.hazard_id, facts)
+                await repository.save_obligations(conn, [obligation])
+
+    async def on_hazard_progressed(self, event: HazardProgressed, _: Delivery) -> None:
+        if not event.progress.completed:
+            return
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await claim(conn, str(event.event_id), event.subject):
+                await repository.tasks_done(conn, event.hazard_id, RECTIFY)
 
 
 class NotDecidedYet(Exception):

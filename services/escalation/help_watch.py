@@ -20,6 +20,7 @@ def answer_obligation(event: HelpRequested, policy: Policy, directory: Directory
     school = directory.schools.get(event.school_id) or Contact(name="学校负责人")
     facts = NoticeFacts(case_ref=event.case_code, school_id=event.school_id, school_name=school.name,
                         reasons_zh=["标注为紧急"] if event.urgent else [], occurred_at=event.occurred_at,
+                        case_kind_zh="紧急求救",
                         due_at=due_at)
     notification_id = derive_id("notification", event.help_id, "help-requested")
     notice = NotificationRequested(

@@ -86,7 +86,7 @@ def render(req: NotificationRequested) -> Rendered:
 def _deadline_missed(req: NotificationRequested) -> Rendered:
     """To the next contact in the chain: which duty was not done by when, and by when it now must be."""
     f = req.facts
-    case = f"校园欺凌事件（认定等级：{LEVEL_ZH[f.level]}）" if f.level else "紧急求救"
+    case = f"校园欺凌事件（认定等级：{LEVEL_ZH[f.level]}）" if f.level else (f.case_kind_zh or "待办事项")
     missed = f.missed.zh if f.missed else "规定事项"
     was_due = f"{_local(f.missed.due_at)}前" if f.missed else "规定时限内"
     now_due = f"请于{_local(f.due_at)}前督促办理。\n" if f.due_at else ""

@@ -38,6 +38,7 @@ class NoticeFacts(Strict):
     level: Level | None = Field(default=None, description="None for a case that is not an incident (a help request).")
     reasons_zh: list[str]
     category: Category | None = None
+    case_kind_zh: str | None = Field(default=None, description="What kind of case when not an incident.")
     occurred_at: datetime
     child_name: str | None = None
     due_at: datetime | None = Field(default=None, description="By when the reader must act (or confirm).")

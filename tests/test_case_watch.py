@@ -1,4 +1,5 @@
-"""An unanswered help request reaches the bureau; an answered one does not (real JetStream, PostgreSQL, clock)."""
+"""Unanswered help requests and overdue hazard rectification reach the bureau; answered and finished ones do
+not (real JetStream and PostgreSQL, the watchdog on a controllable clock)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,35 @@ async def test_unanswered_help_request_goes_to_the_bureau(settings: Settings) ->
         assert [n.recipient.email for n in bureau] == ["bureau-duty@edu.example.cn"]
         assert "紧急求救" in render(bureau[0]).body and SECRET not in render(bureau[0]).body
 
+
+
+async def test_overdue_hazard_rectification_goes_to_the_bureau(settings: Settings) -> None:
+    from datetime import datetime
+
+    from services.escalation.hazard_watch import SHANGHAI
+    from services.intake.examples import HAZARD_EXAMPLE_BODY
+    from shared.contracts.hazard import HazardFinding, HazardProgress, HazardProgressed, HazardReported
+
+    quiet = settings.model_copy(update={"watchdog_interval_s": 3600.0})
+    finding = HazardFinding.model_validate(HAZARD_EXAMPLE_BODY)
+    late, done = uuid.uuid4(), uuid.uuid4()
+    async with running(quiet) as esc:
+        for hazard_id in (late, done):
+            await publish(quiet.nats_url, HazardReported(event_id=derive_id("hz", hazard_id), hazard_id=hazard_id,
+                                                         school_id="demo-school", finding=finding))
+        await publish(quiet.nats_url, HazardProgressed(
+            event_id=derive_id("hp", done), hazard_id=done, school_id="demo-school", progress_id=uuid.uuid4(), seq=1,
+            progress=HazardProgress.model_validate({"at": "2026-11-28T10:00:00+08:00", "step": "加装监控完成",
+                                                    "completed": True})))
+        await eventually(lambda: esc.pool.fetchval(
+            "SELECT state = 'done' FROM obligations WHERE incident_id = $1", done))
+        end_of_due_day = datetime.combine(finding.rectification.due_date, datetime.max.time(), SHANGHAI)
+        assert await esc.watchdog.tick(end_of_due_day) == 0
+        assert await esc.watchdog.tick(end_of_due_day + timedelta(minutes=1)) == 1
+        [missed] = [DeadlineMissed.model_validate_json(m.data)
+                    for m in await eventually(lambda: stream_messages(quiet.nats_url, ESCALATION.name))
+                    if m.subject == DEADLINE_MISSED]
+        assert (missed.incident_id, missed.action_id) == (late, "rectify_hazard")
+        [notice] = await eventually(lambda: exactly(_notices(quiet.nats_url), 1))
+        assert notice.recipient.email == "bureau-duty@edu.example.cn"
+        assert "隐患整改" in render(notice).body
