@@ -1,6 +1,6 @@
 """Benchmark of escalation, run by hand (never part of pytest).
 
-    .venv/bin/python -m bench.escalation [--n 2000] [--iterations 20000] [--rate 100] [--seconds 10] [--json PATH]
+    .venv/bin/python -m bench.escalation [--n 2000] [--iterations 20000] [--rates 50,100] [--seconds 10] [--json PATH]
 
 Three parts, see docs/performance.md:
 
@@ -11,8 +11,8 @@ Three parts, see docs/performance.md:
   idempotency keys) *before* escalation starts; then escalation runs in-process and drains them.
   Measured: time until AB_ESCALATION holds `n` EscalationDecided and AB_NOTIFY every
   NotificationRequested (each severe example report asks for 6);
-* open loop: `--rate` reports per second for `--seconds` while escalation runs; latency of each
-  from its (scheduled) publish to its EscalationDecided seen on a core NATS subscription.
+* open loop: at each of `--rates` reports per second for `--seconds`, while escalation runs; latency
+  of each from its scheduled publish to its EscalationDecided seen on a core NATS subscription.
 
 Everything runs on loopback with its own nats-server (deploy/nats.conf: fsync before every PubAck)
 and a fresh database (on `DATABASE_URL`'s server if set, else an embedded PostgreSQL), stopped at the end.
@@ -47,6 +47,7 @@ DRAIN_TIMEOUT_S = 90.0
 OPEN_DRAIN_TIMEOUT_S = 30.0
 PUBLISH_CONCURRENCY = 64
 PUBLISH_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
 
 _STARTED = time.monotonic()
 
@@ -173,8 +174,9 @@ async def _drain(js: Any, t0: float, n: int, decided_before: int, notices: int, 
     return {"first_decided_s": first, "all_decided_s": decided, "all_notified_s": notified}
 
 
-async def _open_loop(js: Any, nc: Any, events: list[Any], rate: float) -> dict[str, Any]:
-    """Publish events[i] at start + i/rate; latency = EscalationDecided seen − scheduled publish."""
+async def _open_loop(js: Any, nc: Any, events: list[Any], rate: float, notices: int) -> dict[str, Any]:
+    """Publish events[i] at start + i/rate; latency = EscalationDecided seen − scheduled publish.
+    Then wait (bounded) until AB_NOTIFY holds `notices` more, so escalation is idle when it stops."""
     from shared.subjects import ESCALATION_DECIDED
 
     loop = asyncio.get_running_loop()
@@ -190,6 +192,7 @@ async def _open_loop(js: Any, nc: Any, events: list[Any], rate: float) -> dict[s
             if len(latencies) == len(events):
                 all_seen.set()
 
+    notices_before = await _messages(js, "AB_NOTIFY")
     sub = await nc.subscribe(ESCALATION_DECIDED, cb=on_decided)
     await nc.flush()
 
@@ -215,13 +218,35 @@ async def _open_loop(js: Any, nc: Any, events: list[Any], rate: float) -> dict[s
             await asyncio.wait_for(all_seen.wait(), OPEN_DRAIN_TIMEOUT_S)
     finally:
         await sub.unsubscribe()
+    notified_s = None
+    while loop.time() - start < published_in + OPEN_DRAIN_TIMEOUT_S:
+        if await _messages(js, "AB_NOTIFY") - notices_before >= notices:
+            notified_s = round(loop.time() - start - published_in, 3)
+            break
+        await asyncio.sleep(POLL_S)
     values = sorted(x * 1000.0 for x in latencies.values())
     return {
         "offered_per_s": rate, "sent": len(events), "publish_failures": failures,
         "published_in_s": round(published_in, 3), "decided": len(values),
         "p50_ms": round(percentile(values, 50), 1), "p99_ms": round(percentile(values, 99), 1),
         "max_ms": round(values[-1], 1) if values else 0.0,
+        "all_notified_after_last_publish_s": notified_s,
     }
+
+
+async def _stop(escalation: contextlib.AsyncExitStack) -> dict[str, Any]:
+    """Leave `running()`, bounded: on Python 3.11 a cancel that meets the outbox relay's kick can be
+    swallowed by asyncio.wait_for and the relay's stop() then waits for ever; one more cancel ends it."""
+    loop = asyncio.get_running_loop()
+    t = loop.time()
+    closing = asyncio.ensure_future(escalation.aclose())
+    done, _ = await asyncio.wait({closing}, timeout=STOP_TIMEOUT_S)
+    forced = not done
+    if forced:
+        closing.cancel()  # reaches the stuck relay task through its stop()'s `await task`
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(closing, STOP_TIMEOUT_S)
+    return {"stop_s": round(loop.time() - t, 3), "forced": forced}
 
 
 def _round(x: float | None, digits: int = 3) -> float | None:
@@ -246,11 +271,12 @@ async def bench_e2e(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:8]
     report = IncidentReport.model_validate(SEVERE_EXAMPLE)
     backlog = [reported_event(report, f"bench-{run_id}-b{i:06d}") for i in range(args.n)]
-    open_events = [reported_event(report, f"bench-{run_id}-o{i:06d}") for i in range(int(args.rate * args.seconds))]
+    open_events = {rate: [reported_event(report, f"bench-{run_id}-o{rate:g}-{i:06d}")
+                          for i in range(int(rate * args.seconds))] for rate in args.rates}
     policy = parse_policy(POLICY_FILE.read_text("utf-8"))
     per_report = len(plan(backlog[0], decide(report, policy, backlog[0].occurred_at),
                           load_directory(DIRECTORY_FILE))[1])
-    results: dict[str, Any] = {"n": args.n, "notices_per_report": per_report,
+    results: dict[str, Any] = {"n": args.n, "notices_per_report": per_report, "open": [],
                                "event_payload_bytes": len(backlog[0].model_dump_json().encode())}
 
     nats_server = NatsServer(tmp / "nats", log_file=tmp / "nats.log")
@@ -279,7 +305,9 @@ async def bench_e2e(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
         cpu0 = time.process_time()
         t0 = loop.time()
-        async with running(settings):
+        escalation = contextlib.AsyncExitStack()
+        try:
+            await escalation.enter_async_context(running(settings))
             ready = loop.time() - t0
             times = await _drain(js, t0, args.n, 0, args.n * per_report, 0, DRAIN_TIMEOUT_S)
             cpu_ms = (time.process_time() - cpu0) * 1000.0
@@ -300,12 +328,16 @@ async def bench_e2e(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             if decided_s is None or notified_s is None:
                 say("WARNING: backlog not drained within the timeout")
 
-            await asyncio.sleep(1.0)
-            results["open"] = await _open_loop(js, nc, open_events, args.rate)
-            o = results["open"]
-            say(f"open loop {args.rate:g}/s: {o['decided']}/{o['sent']} decided, p50 {o['p50_ms']} ms, "
-                f"p99 {o['p99_ms']} ms, max {o['max_ms']} ms; stopping escalation")
-        say("escalation stopped")
+            for rate, events in open_events.items():
+                await asyncio.sleep(1.0)
+                o = await _open_loop(js, nc, events, rate, len(events) * per_report)
+                results["open"].append(o)
+                say(f"open loop {rate:g}/s: {o['decided']}/{o['sent']} decided, p50 {o['p50_ms']} ms, "
+                    f"p99 {o['p99_ms']} ms, max {o['max_ms']} ms; notices done "
+                    f"{o['all_notified_after_last_publish_s']} s after the last publish")
+        finally:
+            results["stop"] = await _stop(escalation)
+            say(f"escalation stopped: {results['stop']}")
     finally:
         try:
             if nc is not None:
@@ -341,7 +373,7 @@ def report(results: dict[str, Any]) -> str:
     for key, label in (("decide", "decide()"), ("decide_plan", "decide + plan + obligations_for")):
         row = pure[key]
         lines.append(f"| {label} | {row['iterations']} | {row['per_s']:,.0f} | {row['us_each']} |")
-    b, o = e2e["backlog"], e2e["open"]
+    b = e2e["backlog"]
     n, notices = e2e["n"], e2e["n"] * e2e["notices_per_report"]
     lines += [
         "",
@@ -355,13 +387,18 @@ def report(results: dict[str, Any]) -> str:
         f"| notices/s (from start) | {b['notices_per_s']} |",
         f"| escalation CPU per report | {b['cpu_ms_per_report']} ms |",
         "",
-        "| open loop | offered/s | sent | decided | p50 ms | p99 ms | max ms |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-        f"| publish → EscalationDecided | {o['offered_per_s']:g} | {o['sent']} | {o['decided']} | {o['p50_ms']} | "
-        f"{o['p99_ms']} | {o['max_ms']} |",
+        "| open loop | offered/s | sent | decided | p50 ms | p99 ms | max ms | notices done after last publish |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    if o["publish_failures"]:
-        lines.append(f"publish failures: {o['publish_failures']}")
+    for o in e2e["open"]:
+        lines.append(f"| publish → EscalationDecided | {o['offered_per_s']:g} | {o['sent']} | {o['decided']} | "
+                     f"{o['p50_ms']} | {o['p99_ms']} | {o['max_ms']} | {o['all_notified_after_last_publish_s']} s |")
+        if o["publish_failures"]:
+            lines.append(f"publish failures at {o['offered_per_s']:g}/s: {o['publish_failures']}")
+    stop = e2e.get("stop", {})
+    if stop.get("forced"):
+        lines.append(f"escalation did not stop within {STOP_TIMEOUT_S:g} s (outbox relay's swallowed cancel); "
+                     f"stopped with a second cancel after {stop['stop_s']} s")
     return "\n".join(lines)
 
 
@@ -371,10 +408,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=2000, help="reports in the backlog escalation drains")
     parser.add_argument("--iterations", type=int, default=20000, help="decide() calls per repeat")
     parser.add_argument("--plan-iterations", type=int, default=5000, help="decide + plan calls per repeat")
-    parser.add_argument("--rate", type=float, default=100.0, help="open-loop reports per second")
-    parser.add_argument("--seconds", type=float, default=10.0, help="open-loop duration")
+    parser.add_argument("--rates", default="50,100", help="open-loop reports per second, comma-separated")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each open-loop phase")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
+    args.rates = [float(r) for r in args.rates.split(",") if r.strip()]
 
     started = time.monotonic()
     results: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": _machine()}

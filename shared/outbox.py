@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
+from shared.bus import safe_error
 from shared.contracts.base import Event
 from shared.db import Conn
 from shared.tasks import BackgroundLoop
@@ -67,28 +68,33 @@ class OutboxRelay:
     async def _run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
+                async with asyncio.timeout(self._interval):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 while await self.flush() > 0:
                     pass
-            except Exception:
-                log.exception("outbox publish failed; will retry")
+            except Exception as exc:  # noqa: BLE001 - keep relaying; the rows stay pending
+                log.error("outbox publish failed; will retry: %s", safe_error(exc))
 
     async def flush(self, limit: int = 100) -> int:
+        """Publish a batch concurrently (nats-server fsyncs concurrent publishes together), then mark it."""
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 "SELECT id, event_id, subject, payload, trace_headers FROM outbox"
                 " WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
                 limit,
             )
-            for row in rows:
-                token = attach_trace_headers(json.loads(row["trace_headers"]))
-                try:
-                    await self._publish(row["subject"], row["payload"], str(row["event_id"]), {})
-                finally:
-                    detach(token)
-                await conn.execute(
-                    "UPDATE outbox SET published_at = now(), payload = NULL WHERE id = $1", row["id"]
-                )
+            await asyncio.gather(*(self._publish_row(row) for row in rows))
+            await conn.execute(
+                "UPDATE outbox SET published_at = now(), payload = NULL WHERE id = ANY($1::bigint[])",
+                [row["id"] for row in rows],
+            )
             return len(rows)
+
+    async def _publish_row(self, row: asyncpg.Record) -> None:
+        token = attach_trace_headers(json.loads(row["trace_headers"]))  # rejoin the report's trace
+        try:
+            await self._publish(row["subject"], row["payload"], str(row["event_id"]), {})
+        finally:
+            detach(token)

@@ -18,7 +18,11 @@ class BackgroundLoop:
         self._task = asyncio.create_task(self._body(), name=self._name)
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Cancel until it is really done: on Python 3.11 a cancel can be lost inside `asyncio.wait_for`."""
+        task = self._task
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                task.result()

@@ -132,3 +132,24 @@ async def test_tasks_reported_done_in_a_follow_up_do_not_fire(quiet: Settings) -
         assert "disciplinary_sanction" not in fired  # 7 days, not yet due
         assert {"contact_police", "report_to_bureau"} <= fired
 
+
+
+async def test_an_open_incident_owes_a_follow_up_every_period(quiet: Settings) -> None:
+    async with running(quiet) as esc:
+        event, _ = await _reported(quiet, esc)
+        every = timedelta(days=7)  # timing.follow_up_every in the default policy
+        owed = "SELECT count(*) FROM obligations WHERE action_id = 'send_follow_up' AND state = 'pending'"
+        assert await esc.pool.fetchval(owed) == 1
+        follow_up = FollowUp.model_validate({"outcome": "已约谈双方家长"})
+        await publish(quiet.nats_url, follow_up_event(event.incident_id, "demo-school",
+                                                      derive_id("fu-owed", event.incident_id), 1, follow_up))
+        await eventually(lambda: esc.pool.fetchval(
+            "SELECT count(*) = 2 FROM obligations WHERE action_id = 'send_follow_up'"))
+        due = await esc.pool.fetchval(
+            "SELECT due_at FROM obligations WHERE action_id = 'send_follow_up' AND state = 'pending'")
+        assert due > event.occurred_at + every  # counted from the follow-up, not from the report
+        await esc.pool.execute("UPDATE obligations SET state = 'done' WHERE action_id <> 'send_follow_up'")
+        assert await esc.watchdog.tick(due - timedelta(seconds=1)) == 0
+        assert await esc.watchdog.tick(due + timedelta(seconds=1)) == 1
+        [missed] = await eventually(lambda: exactly(_missed(quiet), 1))
+        assert (missed.action_id, missed.escalated_to) == ("send_follow_up", "乐昌市示范中学")

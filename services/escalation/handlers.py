@@ -10,7 +10,7 @@ from services.escalation.domain import decide
 from services.escalation.hazard_watch import RECTIFY, rectify_obligation
 from services.escalation.help_watch import ANSWER, answer_obligation
 from services.escalation.notices import plan, plan_raise
-from services.escalation.obligations import CaseRef, obligations_for
+from services.escalation.obligations import FOLLOW_UP, CaseRef, follow_up_due, obligations_for
 from services.escalation.policy_store import PolicyStore
 from services.escalation.raise_level import raise_on_follow_up
 from shared.bus import Delivery
@@ -40,7 +40,8 @@ class EscalationHandlers:
                 await repository.save_decision(conn, decided)
                 await repository.save_facts(conn, event.incident_id, official_facts)
                 case = CaseRef(event.incident_id, event.school_id, event.occurred_at)
-                await repository.save_obligations(conn, obligations_for(case, decision, requests, policy))
+                await repository.save_obligations(conn, [*obligations_for(case, decision, requests, policy),
+                                                         follow_up_due(case, policy)])
                 await enqueue(conn, decided, *requests)
         self.relay.kick()
 
@@ -62,6 +63,11 @@ class EscalationHandlers:
             if current is None:
                 # The report's own consumer has not decided yet (another consumer, no ordering between them).
                 raise NotDecidedYet(str(event.incident_id))
+            # this follow-up is the one owed; the next is owed one period from now (closure comes with approval)
+            await repository.tasks_done(conn, event.incident_id, FOLLOW_UP)
+            policy = self.policies.current()
+            case = CaseRef(event.incident_id, event.school_id, event.occurred_at)
+            await repository.save_obligations(conn, [follow_up_due(case, policy, after=event.follow_up_id)])
             for c in f.counselling:
                 await repository.tasks_done(conn, event.incident_id, "counselling", c.student_ref)
             if f.sanctions:
@@ -70,7 +76,6 @@ class EscalationHandlers:
                 await repository.tasks_done(conn, event.incident_id, "criticism_and_warning_talk")
             if f.indicators is None or current.facts is None:
                 return
-            policy = self.policies.current()
             raised = raise_on_follow_up(current.level, f.indicators, policy, current.victims, current.required,
                                         current.flags)
             if raised is None:
@@ -79,7 +84,6 @@ class EscalationHandlers:
             await repository.raise_level(conn, decided)
             await repository.save_facts(conn, event.incident_id, current.facts.model_copy(
                 update={"level": raised.level, "reasons_zh": [r.zh for r in raised.reasons]}))
-            case = CaseRef(event.incident_id, event.school_id, event.occurred_at)
             await repository.save_obligations(conn, obligations_for(case, raised, requests, policy))
             await enqueue(conn, decided, *requests)
         self.relay.kick()

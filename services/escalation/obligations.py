@@ -67,3 +67,17 @@ def plan_miss(ob: Obligation, now: datetime) -> Miss:
 
 def missed_notification_id(ob: Obligation, step: int) -> str:
     return str(derive_id("deadline-missed-notice", ob.obligation_id, step))
+
+
+FOLLOW_UP = "send_follow_up"
+
+
+def follow_up_due(case: CaseRef, policy: Policy, after: uuid.UUID | None = None) -> Obligation:
+    """An open incident owes a follow-up (续报) every `timing.follow_up_every`; silence goes to the bureau.
+    `after` names the follow-up this one counts from (None: from the report)."""
+    every = policy.timing.follow_up_every
+    return Obligation(
+        obligation_id=derive_id("obligation", case.incident_id, FOLLOW_UP, after), incident_id=case.incident_id,
+        school_id=case.school_id, action_id=FOLLOW_UP, kind="task", role="school", student_ref=None,
+        notification_id=None, ack_required=False, state="pending", due_at=case.accepted_at + every, period=every,
+        step=0, escalate_to=["school", "bureau"])

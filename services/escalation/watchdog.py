@@ -18,7 +18,9 @@ from prometheus_client import CollectorRegistry, Counter
 
 from services.escalation import repository
 from services.escalation.directory import Directory
-from services.escalation.obligations import Miss, plan_miss
+from services.escalation.hazard_watch import RECTIFY
+from services.escalation.help_watch import ANSWER
+from services.escalation.obligations import FOLLOW_UP, Miss, plan_miss
 from services.escalation.policy_store import PolicyStore
 from services.escalation.repository import Obligation
 from shared.bus import safe_error
@@ -35,6 +37,9 @@ from shared.outbox import OutboxRelay, enqueue
 from shared.tasks import BackgroundLoop
 
 log = logging.getLogger("antibully.escalation.watchdog")
+
+# Duties that come from the work plan itself rather than from a policy action.
+BUILT_IN_ZH = {FOLLOW_UP: "按时续报处置进展", ANSWER: "答复学生或家长的紧急求救", RECTIFY: "完成隐患整改"}
 
 
 class Watchdog:
@@ -90,12 +95,13 @@ class Watchdog:
         if facts is None:
             return None
         action = self.policies.current().action(ob.action_id)
+        what = action.zh if action else BUILT_IN_ZH.get(ob.action_id, ob.action_id)
         notification_id = derive_id("deadline-missed-notice", ob.obligation_id, miss.step)
         return NotificationRequested(
             event_id=notification_id, incident_id=ob.incident_id, notification_id=notification_id,
             purpose="deadline_missed", recipient=self._recipient(ob, miss.target),
             facts=facts.model_copy(update={
-                "missed": NoticeTask(zh=action.zh if action else ob.action_id, due_at=ob.due_at),
+                "missed": NoticeTask(zh=what, due_at=ob.due_at),
                 "due_at": miss.next_due, "ack_required": False, "tasks": [], "child_name": None}),
         )
 
