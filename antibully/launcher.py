@@ -46,6 +46,7 @@ def _secrets(home: Path) -> dict[str, str]:
     data.setdefault("nats_jetstream_key", secrets.token_hex(32))
     data.setdefault("archive_data_key", new_key_b64())
     data.setdefault("intake_data_key", new_key_b64())
+    data.setdefault("pseudonym_key", new_key_b64())
     data.setdefault("archive_read_token", secrets.token_urlsafe(24))
     path.write_text(json.dumps(data, indent=2))
     path.chmod(0o600)
@@ -148,6 +149,7 @@ def run() -> int:
             env["SMTP_HOST"], env["SMTP_PORT"] = "127.0.0.1", str(sink.port)
         env.setdefault("ARCHIVE_DATA_KEY", keys["archive_data_key"])
         env.setdefault("INTAKE_DATA_KEY", keys["intake_data_key"])
+        env.setdefault("PSEUDONYM_KEY", keys["pseudonym_key"])
         env.setdefault("ARCHIVE_READ_TOKEN", keys["archive_read_token"])
         if factor := int(os.environ.get("DEMO_DEADLINES", "0") or 0):
             env["POLICY_FILE"] = str(_demo_policy(home, factor))

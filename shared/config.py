@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     watchdog_interval_s: float = Field(default=5.0, description="How often escalation looks for missed deadlines.")
     archive_data_key: str = Field(default="", description="Base64 of 32 bytes; AES-GCM key for personal data at rest.")
     intake_data_key: str = Field(default="", description="Base64 of 32 bytes; seals help-request messages in intake.")
+    pseudonym_key: str = Field(default="", description="Base64 of ≥32 bytes; keys students' pseudonyms in escalation.")
     archive_read_token: str = Field(default="", description="Bearer token for the archive read API (until SSO).")
     metrics_port: int = 0
 

@@ -99,5 +99,6 @@ def settings(nats_server: NatsServer, database: str, smtp_sink: SmtpSink) -> Set
         directory_file=ROOT / "deploy" / "directory.toml",
         archive_data_key=new_key_b64(),
         intake_data_key=new_key_b64(),
+        pseudonym_key=new_key_b64(),
         archive_read_token="test-archive-token",
     )

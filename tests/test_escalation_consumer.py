@@ -45,7 +45,9 @@ async def test_redelivered_report_has_no_second_effect(escalation: Infra, settin
     await eventually(lambda: _expect(settings.nats_url, (1, 6)))
     # The same event under another Nats-Msg-Id passes the server's dedupe: only the inbox stops it.
     await publish(settings.nats_url, event, msg_id="replayed-beyond-dedupe-window")
-    minor = reported_event(IncidentReport.model_validate(report(violence=False, group=False, injury="none")), "k3")
+    # another school: the same refs there are other children, so this stays minor (4 requests)
+    minor = reported_event(IncidentReport.model_validate(
+        report(violence=False, group=False, injury="none", school_id="other-school")), "k3")
     await publish(settings.nats_url, minor)
     # The consumer handles messages in order, so once the minor report's 4 requests exist the
     # replay before it has been handled too.

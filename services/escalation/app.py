@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from services.escalation.directory import DirectoryError, load_directory
 from services.escalation.handlers import EscalationHandlers
 from services.escalation.policy_store import PolicyStore
+from services.escalation.pseudonyms import Pseudonyms
 from services.escalation.repository import SCHEMA
 from services.escalation.watchdog import Watchdog
 from shared.config import Settings
@@ -26,6 +28,7 @@ from shared.contracts.help import HelpConverted, HelpMessageAdded, HelpRequested
 from shared.service import Infra, infrastructure
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
+log = logging.getLogger("antibully.escalation")
 
 
 @dataclass
@@ -53,7 +56,10 @@ async def running(
         raise DirectoryError(f"{settings.policy_file} escalates to {sorted(unknown)}, "
                              f"which {settings.directory_file} does not list")
     async with infrastructure("escalation", SCHEMA, SCHEMA_SQL, settings, tracer_provider) as infra:
-        handlers = EscalationHandlers(infra.pool, infra.relay, directory, policies)
+        pseudonyms = Pseudonyms(settings.pseudonym_key) if settings.pseudonym_key else None
+        if pseudonyms is None:
+            log.warning("PSEUDONYM_KEY is not set: repeat offences across reports are not detected")
+        handlers = EscalationHandlers(infra.pool, infra.relay, directory, policies, pseudonyms)
         infra.consumers.subscribe(IncidentReported, handlers.on_incident_reported)
         infra.consumers.subscribe(FollowUpReported, handlers.on_follow_up)
         infra.consumers.subscribe(NotificationDelivered, handlers.on_notification_outcome)

@@ -53,9 +53,19 @@ def classify(indicators: Indicators, policy: Policy) -> tuple[Level, tuple[str, 
     return level, flags, tuple(Reason(code=r.id, zh=r.zh, en=r.en) for r in fired)
 
 
-def decide(report: IncidentReport, policy: Policy, reported_at: datetime) -> Decision:
-    level, flags, reasons = classify(report.indicators, policy)
+def decide(
+    report: IncidentReport, policy: Policy, reported_at: datetime, earlier_cases: tuple[str, ...] = ()
+) -> Decision:
+    """`earlier_cases`: case references in which a perpetrator of this report already appeared —
+    the work plan's "repeated after education", named in the reasons."""
+    indicators = report.indicators
+    if earlier_cases:
+        indicators = indicators.model_copy(update={"repeated_after_education": True})
+    level, flags, reasons = classify(indicators, policy)
     extra: list[Reason] = []
+    if earlier_cases:
+        extra.append(Reason(code="earlier_cases", zh=f"涉事学生此前已涉及：{'、'.join(earlier_cases)}",
+                            en=f"a perpetrator appeared before in {', '.join(earlier_cases)}"))
     late = reported_at - report.discovered_at
     if late > policy.timing.late_report_after:
         hours = int(late.total_seconds() // 3600)

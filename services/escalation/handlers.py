@@ -12,6 +12,7 @@ from services.escalation.help_watch import ANSWER, answer_obligation
 from services.escalation.notices import plan, plan_raise
 from services.escalation.obligations import FOLLOW_UP, CaseRef, follow_up_due, obligations_for
 from services.escalation.policy_store import PolicyStore
+from services.escalation.pseudonyms import Pseudonyms
 from services.escalation.raise_level import raise_on_follow_up
 from shared.bus import Delivery
 from shared.contracts import IncidentReported, NotificationDelivered, NotificationFailed
@@ -23,15 +24,26 @@ from shared.outbox import OutboxRelay, claim, enqueue
 
 
 class EscalationHandlers:
-    def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, directory: Directory, policies: PolicyStore) -> None:
+    def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, directory: Directory, policies: PolicyStore,
+                 pseudonyms: Pseudonyms | None) -> None:
         self.pool = pool
         self.relay = relay
         self.directory = directory
         self.policies = policies
+        self.pseudonyms = pseudonyms
+
+    def _students(self, school_id: str, refs_roles: list[tuple[str, str]]) -> list[tuple[bytes, str]]:
+        if self.pseudonyms is None:
+            return []
+        return [(self.pseudonyms.of(school_id, ref), role) for ref, role in refs_roles]
 
     async def on_incident_reported(self, event: IncidentReported, _: Delivery) -> None:
         policy = self.policies.current()
-        decision = decide(event.report, policy, reported_at=event.occurred_at)
+        students = self._students(event.school_id, [(s.ref, s.role.value) for s in event.report.students])
+        perpetrators = [p for p, role in students if role == "perpetrator"]
+        earlier = await repository.earlier_cases(self.pool, perpetrators, event.incident_id,
+                                                 ["perpetrator", "involved"]) if perpetrators else []
+        decision = decide(event.report, policy, reported_at=event.occurred_at, earlier_cases=tuple(earlier))
         decided, requests = plan(event, decision, self.directory)
         official_facts = requests[0].facts.model_copy(
             update={"child_name": None, "due_at": None, "ack_required": False, "tasks": []})
@@ -39,6 +51,8 @@ class EscalationHandlers:
             if await claim(conn, str(event.event_id), event.subject):
                 await repository.save_decision(conn, decided)
                 await repository.save_facts(conn, event.incident_id, official_facts)
+                await repository.remember_students(conn, event.incident_id, official_facts.case_ref, event.school_id,
+                                                   event.occurred_at, students)
                 case = CaseRef(event.incident_id, event.school_id, event.occurred_at)
                 await repository.save_obligations(conn, [*obligations_for(case, decision, requests, policy),
                                                          follow_up_due(case, policy)])
@@ -62,7 +76,7 @@ class EscalationHandlers:
             current = await repository.in_force(conn, event.incident_id)
             if current is None:
                 # The report's own consumer has not decided yet (another consumer, no ordering between them).
-                raise NotDecidedYet(str(event.incident_id))
+                raise CaseNotSeenYet(str(event.incident_id))
             # this follow-up is the one owed; the next is owed one period from now (closure comes with approval)
             await repository.tasks_done(conn, event.incident_id, FOLLOW_UP)
             policy = self.policies.current()
@@ -106,24 +120,32 @@ class EscalationHandlers:
             return
         async with self.pool.acquire() as conn, conn.transaction():
             if await claim(conn, str(event.event_id), event.subject):
+                if not await repository.has_obligation(conn, event.help_id, ANSWER):
+                    raise CaseNotSeenYet(str(event.help_id))
                 await repository.tasks_done(conn, event.help_id, ANSWER)
 
 
     async def on_hazard_reported(self, event: HazardReported, _: Delivery) -> None:
         """The rectification plan's due date becomes a deadline the watchdog holds the school to."""
         obligation, facts = rectify_obligation(event, self.directory)
+        students = self._students(event.school_id, [(s.ref, s.role.value) for s in event.finding.students])
         async with self.pool.acquire() as conn, conn.transaction():
             if await claim(conn, str(event.event_id), event.subject):
                 await repository.save_facts(conn, event.hazard_id, facts)
                 await repository.save_obligations(conn, [obligation])
+                await repository.remember_students(conn, event.hazard_id, facts.case_ref, event.school_id,
+                                                   event.finding.found_at, students)
 
     async def on_hazard_progressed(self, event: HazardProgressed, _: Delivery) -> None:
         if not event.progress.completed:
             return
         async with self.pool.acquire() as conn, conn.transaction():
             if await claim(conn, str(event.event_id), event.subject):
+                if not await repository.has_obligation(conn, event.hazard_id, RECTIFY):
+                    raise CaseNotSeenYet(str(event.hazard_id))
                 await repository.tasks_done(conn, event.hazard_id, RECTIFY)
 
 
-class NotDecidedYet(Exception):
-    """Retried with backoff until the incident's decision exists."""
+class CaseNotSeenYet(Exception):
+    """Events of one case reach different consumers in any order: retried with backoff until the case
+    itself (the report's decision, the help request, the hazard) has been handled."""

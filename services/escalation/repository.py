@@ -125,6 +125,11 @@ async def tasks_done(conn: Conn, incident_id: uuid.UUID, action_id: str, student
     return int(result.split()[-1])
 
 
+async def has_obligation(conn: Executor, case_id: uuid.UUID, action_id: str) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT 1 FROM obligations WHERE incident_id = $1 AND action_id = $2 LIMIT 1", case_id, action_id))
+
+
 async def overdue(conn: Conn, now: datetime, limit: int = 100) -> list[Obligation]:
     """Obligations past their deadline and not done, locked for this transaction (replicas skip them)."""
     rows = await conn.fetch(
@@ -146,3 +151,23 @@ async def obligations_of(conn: Executor, incident_id: uuid.UUID) -> list[Obligat
     rows = await conn.fetch(f"SELECT {_COLUMNS} FROM obligations WHERE incident_id = $1 ORDER BY due_at, action_id",
                             incident_id)
     return [Obligation(**dict(r)) for r in rows]
+
+
+async def earlier_cases(conn: Executor, pseudonyms: list[bytes], case_id: uuid.UUID, roles: list[str]) -> list[str]:
+    """References of other cases in which one of these students had one of these roles, oldest first."""
+    rows = await conn.fetch(
+        "SELECT case_ref, min(at) AS first FROM student_cases WHERE pseudonym = ANY($1::bytea[])"
+        " AND case_id <> $2 AND role = ANY($3::text[]) GROUP BY case_ref ORDER BY first",
+        pseudonyms, case_id, roles,
+    )
+    return [r["case_ref"] for r in rows]
+
+
+async def remember_students(
+    conn: Conn, case_id: uuid.UUID, case_ref: str, school_id: str, at: datetime, students: list[tuple[bytes, str]]
+) -> None:
+    await conn.executemany(
+        "INSERT INTO student_cases (pseudonym, case_id, case_ref, role, school_id, at) VALUES ($1, $2, $3, $4, $5, $6)"
+        " ON CONFLICT DO NOTHING",
+        [(p, case_id, case_ref, role, school_id, at) for p, role in students],
+    )

@@ -41,3 +41,14 @@ CREATE INDEX IF NOT EXISTS obligations_open_due ON obligations (due_at)
 CREATE INDEX IF NOT EXISTS obligations_incident ON obligations (incident_id);
 
 ALTER TABLE decisions ADD COLUMN IF NOT EXISTS flags text[] NOT NULL DEFAULT '{}';
+
+-- Who appeared in which case, by keyed pseudonym only: repeats raise the level.
+CREATE TABLE IF NOT EXISTS student_cases (
+    pseudonym  bytea NOT NULL,
+    case_id    uuid NOT NULL,
+    case_ref   text NOT NULL,
+    role       text NOT NULL,        -- perpetrator, victim, bystander; involved, at_risk for hazards
+    school_id  text NOT NULL,
+    at         timestamptz NOT NULL,
+    PRIMARY KEY (pseudonym, case_id)
+);

@@ -1,0 +1,79 @@
+"""The same perpetrator in an earlier incident or hazard of the same school raises the level, with the
+earlier cases named; escalation keeps keyed pseudonyms only (real JetStream and PostgreSQL)."""
+
+from __future__ import annotations
+
+import uuid
+
+from services.escalation.app import running
+from services.intake.examples import HAZARD_EXAMPLE_BODY
+from services.intake.reports import reported_event
+from shared.config import Settings
+from shared.contracts import EscalationDecided, IncidentReport, Level
+from shared.contracts.base import derive_id
+from shared.contracts.hazard import HazardFinding, HazardReported
+from shared.subjects import ESCALATION, ESCALATION_DECIDED
+from tests.helpers import decide_report, eventually, exactly, publish, report, stream_messages
+
+MINOR = {"injury": "none", "violence": False, "weapon": False, "group": False,
+         "repeated_after_education": False, "suspected_crime": False, "public_attention": "none"}
+
+
+def test_earlier_cases_mean_repeated_after_education() -> None:
+    from datetime import timedelta
+
+    from services.escalation.domain import decide
+    from tests.helpers import default_policy
+
+    body = IncidentReport.model_validate(report(**MINOR))
+    plain = decide_report(report(**MINOR))
+    repeat = decide(body, default_policy(), body.discovered_at + timedelta(hours=1), earlier_cases=("AB-1", "HZ-2"))
+    assert (plain.level, repeat.level) == (Level.minor, Level.severe)
+    assert {"repeated_after_education", "earlier_cases"} <= {r.code for r in repeat.reasons}
+    assert "AB-1、HZ-2" in {r.code: r.zh for r in repeat.reasons}["earlier_cases"]
+
+
+async def _decisions(url: str, n: int) -> list[EscalationDecided] | None:
+    async def read() -> list[EscalationDecided]:
+        return [EscalationDecided.model_validate_json(m.data)
+                for m in await stream_messages(url, ESCALATION.name) if m.subject == ESCALATION_DECIDED]
+    return await exactly(read(), n)
+
+
+async def test_repeat_in_the_same_school_raises_the_level(settings: Settings) -> None:
+    async with running(settings) as esc:
+        first = reported_event(IncidentReport.model_validate(report(**MINOR)), "repeat-1")
+        await publish(settings.nats_url, first)
+        await eventually(lambda: _decisions(settings.nats_url, 1))
+        other_school = reported_event(IncidentReport.model_validate(report(**MINOR, school_id="other-school")), "r-2")
+        again = reported_event(IncidentReport.model_validate(report(**MINOR)), "repeat-3")
+        await publish(settings.nats_url, other_school)
+        await eventually(lambda: _decisions(settings.nats_url, 2))
+        await publish(settings.nats_url, again)
+        decided = {d.incident_id: d for d in await eventually(lambda: _decisions(settings.nats_url, 3))}
+        assert decided[first.incident_id].level == Level.minor
+        assert decided[other_school.incident_id].level == Level.minor  # refs are per school
+        repeat = decided[again.incident_id]
+        assert repeat.level == Level.severe
+        reasons = {r.code: r.zh for r in repeat.reasons}
+        assert "AB-" + first.incident_id.hex[:8].upper() in reasons["earlier_cases"]
+        stored = await esc.pool.fetch("SELECT pseudonym, case_ref FROM student_cases")
+        assert stored and all(len(bytes(r["pseudonym"])) == 32 for r in stored)
+        assert not [r for r in stored if b"S-1077" in bytes(r["pseudonym"])]
+
+
+async def test_a_student_involved_in_a_hazard_then_perpetrating_is_a_repeat(settings: Settings) -> None:
+    async with running(settings) as esc:
+        finding = HazardFinding.model_validate({**HAZARD_EXAMPLE_BODY, "students": [
+            {"ref": "S-1077", "role": "involved"}]})
+        hazard_id = uuid.uuid4()
+        await publish(settings.nats_url, HazardReported(event_id=derive_id("hz", hazard_id), hazard_id=hazard_id,
+                                                        school_id="demo-school", finding=finding))
+        incident = reported_event(IncidentReport.model_validate(report(**MINOR)), "after-hazard")
+
+        await eventually(lambda: esc.pool.fetchval("SELECT count(*) FROM student_cases"))
+        await publish(settings.nats_url, incident)
+        [decided] = await eventually(lambda: _decisions(settings.nats_url, 1))
+        assert decided.level == Level.severe
+        assert "HZ-" + hazard_id.hex[:8].upper() in {r.code: r.zh for r in decided.reasons}["earlier_cases"]
+
