@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -35,7 +34,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.intake import _machine, _run, percentile
+from bench.common import machine, run_loop
+from bench.intake import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_FILE = ROOT / "deploy" / "policy" / "default.toml"
@@ -256,7 +256,7 @@ def _round(x: float | None, digits: int = 3) -> float | None:
 async def bench_e2e(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     import nats
 
-    from antibully.infra import EmbeddedPostgres, NatsServer, create_database, drop_database
+    from bench.common import bench_infrastructure
     from services.escalation.app import running
     from services.escalation.directory import load_directory
     from services.escalation.domain import decide
@@ -279,19 +279,12 @@ async def bench_e2e(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     results: dict[str, Any] = {"n": args.n, "notices_per_report": per_report, "open": [],
                                "event_payload_bytes": len(backlog[0].model_dump_json().encode())}
 
-    nats_server = NatsServer(tmp / "nats", log_file=tmp / "nats.log")
-    pg: EmbeddedPostgres | None = None
-    database_url: str | None = None
-    base_url = os.environ.get("DATABASE_URL")
+    stack = contextlib.AsyncExitStack()
     nc: Any = None
     loop = asyncio.get_running_loop()
     try:
-        nats_server.start()
-        if base_url is None:
-            pg = EmbeddedPostgres(tmp / "pg" / "data")
-            base_url = pg.url
-        database_url = await create_database(base_url, prefix="antibully_bench")
-        settings = Settings(nats_url=nats_server.url, database_url=database_url, watchdog_interval_s=3600)
+        infra = await stack.enter_async_context(bench_infrastructure(tmp))
+        settings = Settings(nats_url=infra.nats_url, database_url=infra.database_url, watchdog_interval_s=3600)
         await ensure_streams(settings.nats_url)
         nc = await nats.connect(settings.nats_url)
         js = nc.jetstream()
@@ -343,14 +336,8 @@ async def bench_e2e(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             if nc is not None:
                 await nc.close()
         finally:
-            try:
-                if database_url is not None and base_url is not None:
-                    await drop_database(base_url, database_url)
-            finally:
-                if pg is not None:
-                    pg.stop()
-                nats_server.stop()
-                say("nats-server and database stopped")
+            await stack.aclose()
+            say("nats-server and database stopped")
     return results
 
 
@@ -415,12 +402,12 @@ def main(argv: list[str] | None = None) -> int:
     args.rates = [float(r) for r in args.rates.split(",") if r.strip()]
 
     started = time.monotonic()
-    results: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": _machine()}
+    results: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
     say("pure ...")
     results["pure"] = bench_pure(args.iterations, args.plan_iterations)
     say("end to end ...")
     with tempfile.TemporaryDirectory(prefix="antibully-bench-") as tmp:
-        results["e2e"] = _run(bench_e2e(args, Path(tmp)))
+        results["e2e"] = run_loop(bench_e2e(args, Path(tmp)))
     print()
     print(report(results))
     print(f"\n(took {time.monotonic() - started:.0f} s)")

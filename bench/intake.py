@@ -20,11 +20,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import contextlib
 import cProfile
 import json
 import multiprocessing
-import os
-import platform
 import pstats
 import tempfile
 import time
@@ -36,16 +35,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bench.common import machine, run_loop
+
 INCIDENTS_PATH = "/v1/incidents"
 
-
-def _run(coro: Awaitable[Any]) -> Any:
-    """The event loop the services use (uvloop where installed), so the numbers match production."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)  # type: ignore[arg-type]
-    return uvloop.run(coro)  # type: ignore[arg-type]
 SUBJECT = "ab.incident.reported"
 WARMUP_S = 1.0
 DRAIN_TIMEOUT_S = 30.0
@@ -280,19 +273,19 @@ async def _floor(
 
 
 def child_http_open(target: HttpTarget, rate: float, seconds: float) -> Summary:
-    return _run(_http_open(target, rate, seconds))
+    return run_loop(_http_open(target, rate, seconds))
 
 
 def child_http_ceiling(target: HttpTarget, concurrency: int, seconds: float) -> Summary:
-    return _run(_http_ceiling(target, concurrency, seconds))
+    return run_loop(_http_ceiling(target, concurrency, seconds))
 
 
 def child_floor_ceiling(nats_url: str, payload: bytes, prefix: str, concurrency: int, seconds: float) -> Summary:
-    return _run(_floor(nats_url, payload, prefix, seconds, concurrency=concurrency))
+    return run_loop(_floor(nats_url, payload, prefix, seconds, concurrency=concurrency))
 
 
 def child_floor_open(nats_url: str, payload: bytes, prefix: str, rate: float, seconds: float) -> Summary:
-    return _run(_floor(nats_url, payload, prefix, seconds, rate=rate))
+    return run_loop(_floor(nats_url, payload, prefix, seconds, rate=rate))
 
 
 # --------------------------------------------------------------------------- orchestration (main process)
@@ -308,24 +301,13 @@ def _payload_and_body() -> tuple[bytes, bytes]:
     return event.model_dump_json().encode(), body
 
 
-def _machine() -> dict[str, Any]:
-    return {"nproc": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-            "processor": _cpu_model()}
 
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 async def _bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     from antibully.cli import add_school
-    from antibully.infra import EmbeddedPostgres, NatsServer, create_database, drop_database, free_port
+    from antibully.infra import free_port
+    from bench.common import bench_infrastructure
     from services.intake.app import running
     from shared.config import Settings
     from shared.crypto import new_key_b64
@@ -334,7 +316,7 @@ async def _bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:8]
     results: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": _machine(),
+        "machine": machine(),
         "seconds": args.seconds,
         "warmup_s": WARMUP_S,
         "concurrency": args.concurrency,
@@ -343,13 +325,10 @@ async def _bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "open": [],
         "floor_open": [],
     }
-    nats_server = NatsServer(tmp / "nats", log_file=tmp / "nats.log")
-    pg: EmbeddedPostgres | None = None
-    database_url: str | None = None
-    base_url = os.environ.get("DATABASE_URL")
     # spawn, not fork: this process has a running event loop and threads.
     pool = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
     loop = asyncio.get_running_loop()
+    stack = contextlib.AsyncExitStack()
 
     async def in_child(fn: Callable[..., Summary], *fn_args: Any) -> Summary:
         return await loop.run_in_executor(pool, fn, *fn_args)
@@ -363,13 +342,10 @@ async def _bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         return s, round(used_ms / max(1.0, s.ok * (args.seconds + WARMUP_S) / args.seconds), 2)
 
     try:
-        nats_server.start()
-        if base_url is None:
-            pg = EmbeddedPostgres(tmp / "pg" / "data")
-            base_url = pg.url
-        database_url = await create_database(base_url, prefix="antibully_bench")
+        infra = await stack.enter_async_context(bench_infrastructure(tmp))
+        database_url = infra.database_url
         settings = Settings(
-            nats_url=nats_server.url,
+            nats_url=infra.nats_url,
             database_url=database_url,
             intake_host="127.0.0.1",
             intake_port=free_port(),
@@ -396,14 +372,14 @@ async def _bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 print(f"  open {rate:>5}/s: {s.ok_per_s:>7.1f} accepted/s, non-202 {s.not_ok}, "
                       f"p50 {s.p50_ms} ms, p99 {s.p99_ms} ms, max {s.max_ms} ms", flush=True)
                 await asyncio.sleep(1.0)
-                f = await in_child(child_floor_open, nats_server.url, payload, f"floor-{run_id}-r{rate}",
+                f = await in_child(child_floor_open, infra.nats_url, payload, f"floor-{run_id}-r{rate}",
                                    float(rate), args.seconds)
                 results["floor_open"].append({"offered_per_s": rate, **asdict(f)})
                 print(f"  floor {rate:>5}/s: {f.ok_per_s:>7.1f} acks/s, p50 {f.p50_ms} ms, p99 {f.p99_ms} ms",
                       flush=True)
                 await asyncio.sleep(1.0)
 
-            floor = await in_child(child_floor_ceiling, nats_server.url, payload, f"floor-{run_id}",
+            floor = await in_child(child_floor_ceiling, infra.nats_url, payload, f"floor-{run_id}",
                                    args.concurrency, args.seconds)
             results["floor_ceiling"] = asdict(floor)
             print(f"  floor ceiling: {floor.ok_per_s} publishes/s, p50 {floor.p50_ms} ms, p99 {floor.p99_ms} ms",
@@ -423,13 +399,7 @@ async def _bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                   f"p99 {ceiling.p99_ms} ms", flush=True)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        try:
-            if database_url is not None and base_url is not None:
-                await drop_database(base_url, database_url)
-        finally:
-            if pg is not None:
-                pg.stop()
-            nats_server.stop()
+        await stack.aclose()
     results["ceiling_ratio"] = (
         round(results["intake_ceiling"]["ok_per_s"] / results["floor_ceiling"]["ok_per_s"], 3)
         if results["floor_ceiling"]["ok_per_s"] else 0.0
@@ -500,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="antibully-bench-") as tmp:
-        results = _run(_bench(args, Path(tmp)))
+        results = run_loop(_bench(args, Path(tmp)))
     print()
     print(report(results))
     print(f"\n(took {time.monotonic() - started:.0f} s)")
