@@ -173,7 +173,9 @@ class DurableConsumers:
             stream=JStream(spec.name, declare=False),
             durable=durable,
             config=config,
-            pull_sub=PullSub(batch_size=concurrency, timeout=1.0),
+            # A long poll: it returns as soon as messages arrive. (A short one, under load, trips nats-py into
+            # raising asyncio.TimeoutError, which FastStream 0.7.8 logs as an ERROR and restarts.)
+            pull_sub=PullSub(batch_size=concurrency, timeout=5.0),
             ack_policy=AckPolicy.MANUAL,
         )(on_message)
 
