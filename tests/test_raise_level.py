@@ -10,7 +10,7 @@ from shared.contracts import EscalationDecided, IncidentReport, Indicators, Leve
 from shared.contracts.base import derive_id
 from shared.contracts.follow_up import FollowUp
 from shared.subjects import ESCALATION, ESCALATION_DECIDED, NOTIFICATION_REQUESTED, NOTIFY
-from tests.helpers import decide_report, default_policy, eventually, publish, report, stream_messages
+from tests.helpers import decide_report, default_policy, eventually, exactly, publish, report, stream_messages
 
 POLICY = default_policy()
 SERIOUS = {"injury": "minor", "violence": False, "weapon": False, "group": False,
@@ -73,3 +73,36 @@ async def test_follow_up_raises_a_serious_incident_to_severe(settings: Settings)
         first_notices = [m for m in await stream_messages(settings.nats_url, NOTIFY.name)
                          if m.subject == NOTIFICATION_REQUESTED]
         assert len(first_notices) == len(first.recipients) + len(notices)  # nobody told twice
+
+
+def test_lowering_and_closure_are_only_proposals() -> None:
+    from services.escalation.raise_level import proposed_changes
+
+    assert proposed_changes(Level.severe, Indicators(), True, POLICY) == [("lower", Level.minor), ("closure", None)]
+    assert proposed_changes(Level.minor, Indicators(violence=True), False, POLICY) == []
+    assert proposed_changes(Level.severe, None, False, POLICY) == []
+
+
+async def test_a_lower_level_or_closure_waits_for_approval(settings: Settings) -> None:
+    from shared.contracts import ChangeProposed
+    from shared.subjects import CHANGE_PROPOSED
+
+    async with running(settings) as esc:
+        event = reported_event(IncidentReport.model_validate(report()), "lower-1")  # severe
+        await publish(settings.nats_url, event)
+        await eventually(lambda: esc.pool.fetchval("SELECT level FROM decisions WHERE incident_id = $1",
+                                                   event.incident_id))
+        follow_up = FollowUp.model_validate({"indicators": SERIOUS, "propose_closure": True, "outcome": "已和解"})
+        await publish(settings.nats_url, follow_up_event(event.incident_id, "demo-school",
+                                                         derive_id("fu-lower", event.incident_id), 1, follow_up))
+
+        async def proposals() -> list[ChangeProposed]:
+            return [ChangeProposed.model_validate_json(m.data)
+                    for m in await stream_messages(settings.nats_url, ESCALATION.name) if m.subject == CHANGE_PROPOSED]
+
+        got = await eventually(lambda: exactly(proposals(), 2))
+        assert [(p.change, p.proposed_level) for p in got] == [("lower", Level.serious), ("closure", None)]
+        assert all(p.level_in_force == Level.severe for p in got)
+        assert {"contact_police", "counselling"} <= set(got[1].open_actions)  # closure is blocked by these
+        in_force = await esc.pool.fetchval("SELECT level FROM decisions WHERE incident_id = $1", event.incident_id)
+        assert in_force == "severe"  # the higher level stands until approved

@@ -10,6 +10,7 @@ from services.archive.chain import next_entry
 from services.archive.summary import summarise
 from shared.bus import Delivery
 from shared.contracts import (
+    ChangeProposed,
     DeadlineMissed,
     EscalationDecided,
     IncidentReported,
@@ -67,6 +68,6 @@ class ArchiveHandlers:
 
 
 ARCHIVED_EVENTS: tuple[type[Event], ...] = (
-    IncidentReported, FollowUpReported, EscalationDecided, DeadlineMissed,
+    IncidentReported, FollowUpReported, EscalationDecided, DeadlineMissed, ChangeProposed,
     NotificationRequested, NotificationDelivered, NotificationFailed,
 )

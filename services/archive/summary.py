@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from shared.contracts import (
+    ChangeProposed,
     DeadlineMissed,
     EscalationDecided,
     IncidentReported,
@@ -47,6 +48,11 @@ def summarise(event: Event) -> dict[str, Any]:
                 "recipients": len(event.recipients),
                 "policy_version": event.policy_version,
             }
+        case ChangeProposed():
+            return {"follow_up_id": str(event.follow_up_id), "change": event.change,
+                    "level_in_force": event.level_in_force.value,
+                    "proposed_level": event.proposed_level.value if event.proposed_level else None,
+                    "open_actions": event.open_actions}
         case DeadlineMissed():
             return {"obligation_id": str(event.obligation_id), "action_id": event.action_id,
                     "role": event.role.value, "state": event.state, "due_at": event.due_at.isoformat(),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import asyncpg
 
 from services.escalation import repository
@@ -13,14 +15,16 @@ from services.escalation.notices import plan, plan_raise
 from services.escalation.obligations import FOLLOW_UP, CaseRef, follow_up_due, obligations_for
 from services.escalation.policy_store import PolicyStore
 from services.escalation.pseudonyms import Pseudonyms
-from services.escalation.raise_level import raise_on_follow_up
+from services.escalation.raise_level import proposed_changes, raise_on_follow_up
 from shared.bus import Delivery
-from shared.contracts import IncidentReported, NotificationDelivered, NotificationFailed
-from shared.contracts.base import Event
+from shared.contracts import ChangeProposed, IncidentReported, NotificationDelivered, NotificationFailed
+from shared.contracts.base import Event, derive_id
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import Author, HelpConverted, HelpMessageAdded, HelpRequested
 from shared.outbox import OutboxRelay, claim, enqueue
+
+log = logging.getLogger("antibully.escalation")
 
 
 class EscalationHandlers:
@@ -88,7 +92,16 @@ class EscalationHandlers:
                 await repository.tasks_done(conn, event.incident_id, "disciplinary_sanction")
             if f.measures_taken:
                 await repository.tasks_done(conn, event.incident_id, "criticism_and_warning_talk")
+            for change, level in proposed_changes(current.level, f.indicators, f.propose_closure, policy):
+                await enqueue(conn, ChangeProposed(
+                    event_id=derive_id("change-proposed", event.follow_up_id, change), incident_id=event.incident_id,
+                    school_id=event.school_id, follow_up_id=event.follow_up_id, change=change,
+                    level_in_force=current.level, proposed_level=level,
+                    open_actions=await repository.open_actions(conn, event.incident_id)))
+                log.warning("incident %s: %s proposed; awaiting a second bureau official's approval",
+                            event.incident_id, change)
             if f.indicators is None or current.facts is None:
+                self.relay.kick()
                 return
             raised = raise_on_follow_up(current.level, f.indicators, policy, current.victims, current.required,
                                         current.flags)

@@ -33,3 +33,16 @@ def raise_on_follow_up(
             if (action.id, ref) not in existing:
                 actions.append(RequiredAction(action.id, action.kind, action.role, action.zh, due_in, action.ack, ref))
     return Decision(level, all_flags, (*reasons, raised), tuple(actions), policy.version)
+
+
+def proposed_changes(current: Level, indicators: Indicators | None, closure: bool, policy: Policy
+                     ) -> list[tuple[str, Level | None]]:
+    """What a follow-up asks for that needs a second official's approval: ("lower", level), ("closure", None)."""
+    out: list[tuple[str, Level | None]] = []
+    if indicators is not None:
+        level = classify(indicators, policy)[0]
+        if level.rank < current.rank:
+            out.append(("lower", level))
+    if closure:
+        out.append(("closure", None))
+    return out

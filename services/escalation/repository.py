@@ -171,3 +171,12 @@ async def remember_students(
         " ON CONFLICT DO NOTHING",
         [(p, case_id, case_ref, role, school_id, at) for p, role in students],
     )
+
+
+async def open_actions(conn: Executor, incident_id: uuid.UUID) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT DISTINCT action_id FROM obligations WHERE incident_id = $1"
+        " AND state NOT IN ('acknowledged', 'done') AND action_id <> 'send_follow_up' ORDER BY action_id",
+        incident_id,
+    )
+    return [r["action_id"] for r in rows]

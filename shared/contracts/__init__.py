@@ -3,6 +3,7 @@
 from shared.contracts.base import Event
 from shared.contracts.escalation import (
     ActionDue,
+    ChangeProposed,
     DeadlineMissed,
     EscalationDecided,
     Level,
@@ -33,6 +34,7 @@ from shared.contracts.notification import (
 __all__ = [
     "ActionDue",
     "Category",
+    "ChangeProposed",
     "DeadlineMissed",
     "EscalationDecided",
     "Event",

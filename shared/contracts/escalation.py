@@ -10,7 +10,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from shared.contracts.base import IncidentEvent, Strict
-from shared.subjects import DEADLINE_MISSED, ESCALATION_DECIDED
+from shared.subjects import CHANGE_PROPOSED, DEADLINE_MISSED, ESCALATION_DECIDED
 
 
 class Level(StrEnum):
@@ -86,3 +86,18 @@ class DeadlineMissed(IncidentEvent):
     step: int = Field(ge=1, description="1 the first time, then once per further period not done.")
     escalated_to: str = Field(description="The contact told now (an office, never a person's private data).")
     notification_id: uuid.UUID | None = None
+
+
+class ChangeProposed(IncidentEvent):
+    """A follow-up asks for a lower level or for closure. The decision in force stands until a second,
+    different bureau official approves; closure also needs every required action done."""
+
+    event_type: ClassVar[str] = "ChangeProposed"
+    subject: ClassVar[str] = CHANGE_PROPOSED
+
+    school_id: str
+    follow_up_id: uuid.UUID
+    change: str = Field(description="lower | closure")
+    level_in_force: Level
+    proposed_level: Level | None = None
+    open_actions: list[str] = Field(default_factory=list, description="Required actions not done yet.")
