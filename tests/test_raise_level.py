@@ -70,9 +70,10 @@ async def test_follow_up_raises_a_serious_incident_to_severe(settings: Settings)
         notices = await eventually(raised_notices)
         assert {n.recipient.role.value for n in notices} == {"school", "bureau"}  # the two with new tasks
         assert all(n.facts.level == Level.severe and n.facts.child_name is None for n in notices)
-        first_notices = [m for m in await stream_messages(settings.nats_url, NOTIFY.name)
-                         if m.subject == NOTIFICATION_REQUESTED]
-        assert len(first_notices) == len(first.recipients) + len(notices)  # nobody told twice
+        about_the_incident = [r for r in (NotificationRequested.model_validate_json(m.data)
+                                          for m in await stream_messages(settings.nats_url, NOTIFY.name)
+                                          if m.subject == NOTIFICATION_REQUESTED) if r.purpose != "lookback_due"]
+        assert len(about_the_incident) == len(first.recipients) + len(notices)  # nobody told twice
 
 
 def test_lowering_and_closure_are_only_proposals() -> None:
@@ -106,3 +107,28 @@ async def test_a_lower_level_or_closure_waits_for_approval(settings: Settings) -
         assert {"contact_police", "counselling"} <= set(got[1].open_actions)  # closure is blocked by these
         in_force = await esc.pool.fetchval("SELECT level FROM decisions WHERE incident_id = $1", event.incident_id)
         assert in_force == "severe"  # the higher level stands until approved
+
+
+async def test_a_school_with_an_incident_gets_one_look_back_review(settings: Settings) -> None:
+    from shared.contracts import LookBackScheduled
+    from shared.subjects import LOOKBACK_SCHEDULED
+
+    async with running(settings) as esc:
+        for key, school in (("lb-1", "demo-school"), ("lb-2", "demo-school"), ("lb-3", "other-school")):
+            await publish(settings.nats_url, reported_event(IncidentReport.model_validate(report(school_id=school)),
+                                                            key))
+        await eventually(lambda: esc.pool.fetchval("SELECT count(*) = 3 FROM decisions"))
+
+        async def scheduled() -> list[LookBackScheduled]:
+            return [LookBackScheduled.model_validate_json(m.data)
+                    for m in await stream_messages(settings.nats_url, ESCALATION.name)
+                    if m.subject == LOOKBACK_SCHEDULED]
+
+        got = await eventually(lambda: exactly(scheduled(), 2))
+        assert sorted(s.school_id for s in got) == ["demo-school", "other-school"]  # once per school and window
+        notices = [r for r in (NotificationRequested.model_validate_json(m.data)
+                               for m in await stream_messages(settings.nats_url, NOTIFY.name)
+                               if m.subject == NOTIFICATION_REQUESTED) if r.purpose == "lookback_due"]
+        assert {n.recipient.email for n in notices} == {"bureau-duty@edu.example.cn"} and len(notices) == 2
+        assert await esc.pool.fetchval(
+            "SELECT count(*) FROM obligations WHERE action_id = 'lookback_review' AND role = 'bureau'") == 2

@@ -11,6 +11,7 @@ from services.escalation.directory import Directory
 from services.escalation.domain import decide
 from services.escalation.hazard_watch import RECTIFY, rectify_obligation
 from services.escalation.help_watch import ANSWER, answer_obligation
+from services.escalation.lookback import schedule_lookback
 from services.escalation.notices import plan, plan_raise
 from services.escalation.obligations import FOLLOW_UP, CaseRef, follow_up_due, obligations_for
 from services.escalation.policy_store import PolicyStore
@@ -57,6 +58,12 @@ class EscalationHandlers:
                 await repository.save_facts(conn, event.incident_id, official_facts)
                 await repository.remember_students(conn, event.incident_id, official_facts.case_ref, event.school_id,
                                                    event.occurred_at, students)
+                if not await repository.lookback_since(conn, event.school_id,
+                                                       event.occurred_at - policy.timing.lookback_window):
+                    scheduled, review, review_facts, review_notice = schedule_lookback(event, policy, self.directory)
+                    await repository.save_facts(conn, scheduled.lookback_id, review_facts)
+                    await repository.save_obligations(conn, [review])
+                    await enqueue(conn, scheduled, review_notice)
                 case = CaseRef(event.incident_id, event.school_id, event.occurred_at)
                 await repository.save_obligations(conn, [*obligations_for(case, decision, requests, policy),
                                                          follow_up_due(case, policy)])

@@ -94,6 +94,8 @@ class Timing(_Strict):
     follow_up_every: Duration
     help_answer_within: Duration = timedelta(hours=24)
     help_answer_urgent_within: Duration = timedelta(hours=1)
+    lookback_window: Duration = timedelta(days=365)
+    lookback_review_within: Duration = timedelta(days=30)
 
 
 class Policy(_Strict):

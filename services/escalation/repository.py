@@ -180,3 +180,9 @@ async def open_actions(conn: Executor, incident_id: uuid.UUID) -> list[str]:
         incident_id,
     )
     return [r["action_id"] for r in rows]
+
+
+async def lookback_since(conn: Executor, school_id: str, since: datetime) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT 1 FROM obligations WHERE school_id = $1 AND action_id = 'lookback_review' AND created_at > $2"
+        " LIMIT 1", school_id, since))

@@ -52,3 +52,6 @@ CREATE TABLE IF NOT EXISTS student_cases (
     at         timestamptz NOT NULL,
     PRIMARY KEY (pseudonym, case_id)
 );
+
+ALTER TABLE obligations ADD COLUMN IF NOT EXISTS created_at timestamptz NOT NULL DEFAULT now();
+CREATE INDEX IF NOT EXISTS obligations_school_action ON obligations (school_id, action_id, created_at);

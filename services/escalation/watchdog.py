@@ -20,6 +20,7 @@ from services.escalation import repository
 from services.escalation.directory import Directory
 from services.escalation.hazard_watch import RECTIFY
 from services.escalation.help_watch import ANSWER
+from services.escalation.lookback import LOOKBACK
 from services.escalation.obligations import FOLLOW_UP, Miss, plan_miss
 from services.escalation.policy_store import PolicyStore
 from services.escalation.repository import Obligation
@@ -39,7 +40,8 @@ from shared.tasks import BackgroundLoop
 log = logging.getLogger("antibully.escalation.watchdog")
 
 # Duties that come from the work plan itself rather than from a policy action.
-BUILT_IN_ZH = {FOLLOW_UP: "按时续报处置进展", ANSWER: "答复学生或家长的紧急求救", RECTIFY: "完成隐患整改"}
+BUILT_IN_ZH = {FOLLOW_UP: "按时续报处置进展", ANSWER: "答复学生或家长的紧急求救", RECTIFY: "完成隐患整改",
+               LOOKBACK: "开展“回头看”复查"}
 
 
 class Watchdog:

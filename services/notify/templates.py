@@ -51,6 +51,8 @@ def render(req: NotificationRequested) -> Rendered:
         return _deadline_missed(req)
     if req.purpose == "help_requested":
         return _help_requested(req)
+    if req.purpose == "lookback_due":
+        return _lookback_due(req)
     f = req.facts
     role = req.recipient.role
     when = f.occurred_at.astimezone(SHANGHAI).strftime("%Y年%m月%d日 %H:%M")
@@ -109,3 +111,13 @@ def _help_requested(req: NotificationRequested) -> Rendered:
         f"求救编号：{f.case_ref}\n"
     )
     return Rendered(subject=f"【紧急求救】{f.school_name} {f.case_ref}{' 紧急' if f.reasons_zh else ''}", body=body)
+
+
+def _lookback_due(req: NotificationRequested) -> Rendered:
+    f = req.facts
+    due = f"请于{_local(f.due_at)}前完成" if f.due_at else "请及时完成"
+    body = (
+        f"{req.recipient.display_name}：\n\n{f.school_name}{'；'.join(f.reasons_zh)}。"
+        f"按专项整治工作要求，须对该校开展“回头看”复查，{due}。\n\n任务编号：{f.case_ref}\n"
+    )
+    return Rendered(subject=f"【回头看】{f.school_name} 复查任务 {f.case_ref}", body=body)

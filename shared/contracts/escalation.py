@@ -9,8 +9,8 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from shared.contracts.base import IncidentEvent, Strict
-from shared.subjects import CHANGE_PROPOSED, DEADLINE_MISSED, ESCALATION_DECIDED
+from shared.contracts.base import Event, IncidentEvent, Strict
+from shared.subjects import CHANGE_PROPOSED, DEADLINE_MISSED, ESCALATION_DECIDED, LOOKBACK_SCHEDULED
 
 
 class Level(StrEnum):
@@ -101,3 +101,19 @@ class ChangeProposed(IncidentEvent):
     level_in_force: Level
     proposed_level: Level | None = None
     open_actions: list[str] = Field(default_factory=list, description="Required actions not done yet.")
+
+
+class LookBackScheduled(Event):
+    """A school with incidents in the policy's recent window gets a look-back review (回头看) by the bureau."""
+
+    event_type: ClassVar[str] = "LookBackScheduled"
+    subject: ClassVar[str] = LOOKBACK_SCHEDULED
+
+    lookback_id: uuid.UUID
+    school_id: str
+    trigger_incident_id: uuid.UUID
+    due_at: datetime
+
+    @property
+    def case_id(self) -> uuid.UUID:
+        return self.lookback_id
