@@ -47,6 +47,7 @@ def _secrets(home: Path) -> dict[str, str]:
     data.setdefault("archive_data_key", new_key_b64())
     data.setdefault("intake_data_key", new_key_b64())
     data.setdefault("pseudonym_key", new_key_b64())
+    data.setdefault("link_key", new_key_b64())
     data.setdefault("archive_read_token", secrets.token_urlsafe(24))
     path.write_text(json.dumps(data, indent=2))
     path.chmod(0o600)
@@ -150,12 +151,15 @@ def run() -> int:
         env.setdefault("ARCHIVE_DATA_KEY", keys["archive_data_key"])
         env.setdefault("INTAKE_DATA_KEY", keys["intake_data_key"])
         env.setdefault("PSEUDONYM_KEY", keys["pseudonym_key"])
+        env.setdefault("LINK_KEY", keys["link_key"])
         env.setdefault("ARCHIVE_READ_TOKEN", keys["archive_read_token"])
         if factor := int(os.environ.get("DEMO_DEADLINES", "0") or 0):
             env["POLICY_FILE"] = str(_demo_policy(home, factor))
             env.setdefault("WATCHDOG_INTERVAL_S", "1")
         intake_port = int(env.setdefault("INTAKE_PORT", str(_port(8080))))
         archive_port = int(env.setdefault("ARCHIVE_PORT", str(_port(8081))))
+        notify_port = int(env.setdefault("NOTIFY_PORT", str(_port(8082))))
+        env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{notify_port}")
         demo_key = asyncio.run(_demo_key(env["DATABASE_URL"], home))
         demo_code = asyncio.run(_demo_access_code(env["DATABASE_URL"], home))
 

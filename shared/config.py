@@ -24,6 +24,12 @@ class Settings(BaseSettings):
 
     intake_host: str = "127.0.0.1"
     intake_port: int = 8080
+    notify_host: str = "127.0.0.1"
+    notify_port: int = 8082
+    public_base_url: str = Field(default="http://127.0.0.1:8082",
+                                 description="Where readers open acknowledgement links (notify's HTTP edge).")
+    link_key: str = Field(default="", description="Base64 of ≥32 bytes; signs acknowledgement links.")
+    link_ttl_s: int = Field(default=7 * 24 * 3600, description="How long an acknowledgement link stays valid.")
     archive_host: str = "127.0.0.1"
     archive_port: int = 8081
     max_body_bytes: int = 256 * 1024

@@ -21,6 +21,7 @@ LOOKBACK_SCHEDULED = "ab.escalation.lookback_scheduled"
 NOTIFICATION_REQUESTED = "ab.notify.requested"
 NOTIFICATION_DELIVERED = "ab.notify.delivered"
 NOTIFICATION_FAILED = "ab.notify.failed"
+NOTIFICATION_ACKNOWLEDGED = "ab.notify.acknowledged"
 DEAD_LETTER_PREFIX = "ab.dlq"
 
 DAY = 24 * 3600.0

@@ -84,7 +84,12 @@ async def intake(settings: Settings) -> AsyncIterator[Intake]:
 
 @pytest.fixture
 def settings(nats_server: NatsServer, database: str, smtp_sink: SmtpSink) -> Settings:
+    notify_port = free_port()
     return Settings(
+        notify_host="127.0.0.1",
+        notify_port=notify_port,
+        public_base_url=f"http://127.0.0.1:{notify_port}",
+        link_key=new_key_b64(),
         nats_url=nats_server.url,
         database_url=database,
         smtp_host="127.0.0.1",

@@ -43,7 +43,9 @@ class Fleet:
             "INTAKE_PORT": str(settings.intake_port), "ARCHIVE_PORT": str(settings.archive_port),
             "ARCHIVE_DATA_KEY": settings.archive_data_key, "ARCHIVE_READ_TOKEN": settings.archive_read_token,
             "MAX_DELIVER": "20", "LOG_LEVEL": "WARNING", "ACK_WAIT_S": "8", "SMTP_TIMEOUT_S": "3",
-            "DIRECTORY_FILE": str(settings.directory_file),
+            "DIRECTORY_FILE": str(settings.directory_file), "NOTIFY_PORT": str(settings.notify_port),
+            "LINK_KEY": settings.link_key, "PUBLIC_BASE_URL": settings.public_base_url,
+            "INTAKE_DATA_KEY": settings.intake_data_key, "PSEUDONYM_KEY": settings.pseudonym_key,
         }
         self.logs = logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}

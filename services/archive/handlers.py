@@ -14,6 +14,7 @@ from shared.contracts import (
     DeadlineMissed,
     EscalationDecided,
     IncidentReported,
+    NotificationAcknowledged,
     NotificationDelivered,
     NotificationFailed,
     NotificationRequested,
@@ -62,6 +63,9 @@ class ArchiveHandlers:
             case NotificationDelivered():
                 await repository.recipient_status(conn, event.notification_id, event.incident_id, event.role.value,
                                                   "delivered")
+            case NotificationAcknowledged():
+                await repository.recipient_status(conn, event.notification_id, event.incident_id, event.role.value,
+                                                  "acknowledged")
             case NotificationFailed():
                 await repository.recipient_status(conn, event.notification_id, event.incident_id, event.role.value,
                                                   "failed", event.reason)
@@ -69,5 +73,5 @@ class ArchiveHandlers:
 
 ARCHIVED_EVENTS: tuple[type[Event], ...] = (
     IncidentReported, FollowUpReported, EscalationDecided, DeadlineMissed, ChangeProposed,
-    NotificationRequested, NotificationDelivered, NotificationFailed,
+    NotificationRequested, NotificationDelivered, NotificationFailed, NotificationAcknowledged,
 )

@@ -70,11 +70,12 @@ async def recipient_status(
     conn: Conn, notification_id: uuid.UUID, incident_id: uuid.UUID, role: str, status: str,
     reason: str | None = None,
 ) -> None:
-    """Events arrive from different streams in any order: an outcome never falls back to 'requested'."""
+    """Events arrive in any order: an outcome never falls back to 'requested', nor anything below 'acknowledged'."""
     await conn.execute(
         "INSERT INTO recipients (notification_id, incident_id, role, status, reason) VALUES ($1, $2, $3, $4, $5)"
         " ON CONFLICT (notification_id) DO UPDATE SET"
-        " status = CASE WHEN recipients.status = 'requested' THEN EXCLUDED.status ELSE recipients.status END,"
+        " status = CASE WHEN EXCLUDED.status = 'acknowledged' OR recipients.status = 'requested'"
+        " THEN EXCLUDED.status ELSE recipients.status END,"
         " reason = coalesce(recipients.reason, EXCLUDED.reason), updated_at = now()",
         notification_id, incident_id, role, status, reason,
     )

@@ -10,6 +10,7 @@ from shared.contracts import (
     DeadlineMissed,
     EscalationDecided,
     IncidentReported,
+    NotificationAcknowledged,
     NotificationDelivered,
     NotificationFailed,
     NotificationRequested,
@@ -63,6 +64,8 @@ def summarise(event: Event) -> dict[str, Any]:
         case NotificationDelivered():
             return {"notification_id": str(event.notification_id), "role": event.role.value,
                     "channel": event.channel, "attempts": event.attempts}
+        case NotificationAcknowledged():
+            return {"notification_id": str(event.notification_id), "role": event.role.value}
         case NotificationFailed():
             return {"notification_id": str(event.notification_id), "role": event.role.value,
                     "channel": event.channel, "reason": event.reason, "attempts": event.attempts}

@@ -20,7 +20,7 @@ from services.escalation.pseudonyms import Pseudonyms
 from services.escalation.repository import SCHEMA
 from services.escalation.watchdog import Watchdog
 from shared.config import Settings
-from shared.contracts import IncidentReported, NotificationDelivered, NotificationFailed
+from shared.contracts import IncidentReported, NotificationAcknowledged, NotificationDelivered, NotificationFailed
 from shared.contracts.base import utcnow
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
@@ -64,6 +64,7 @@ async def running(
         infra.consumers.subscribe(FollowUpReported, handlers.on_follow_up)
         infra.consumers.subscribe(NotificationDelivered, handlers.on_notification_outcome)
         infra.consumers.subscribe(NotificationFailed, handlers.on_notification_outcome)
+        infra.consumers.subscribe(NotificationAcknowledged, handlers.on_acknowledged)
         infra.consumers.subscribe(HelpRequested, handlers.on_help_requested)
         infra.consumers.subscribe(HelpMessageAdded, handlers.on_help_answered)
         infra.consumers.subscribe(HelpConverted, handlers.on_help_answered)

@@ -18,7 +18,13 @@ from services.escalation.policy_store import PolicyStore
 from services.escalation.pseudonyms import Pseudonyms
 from services.escalation.raise_level import proposed_changes, raise_on_follow_up
 from shared.bus import Delivery
-from shared.contracts import ChangeProposed, IncidentReported, NotificationDelivered, NotificationFailed
+from shared.contracts import (
+    ChangeProposed,
+    IncidentReported,
+    NotificationAcknowledged,
+    NotificationDelivered,
+    NotificationFailed,
+)
 from shared.contracts.base import Event, derive_id
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
@@ -77,6 +83,12 @@ class EscalationHandlers:
             if await claim(conn, str(event.event_id), event.subject):
                 await repository.notice_outcome(conn, event.notification_id,
                                                 delivered=isinstance(event, NotificationDelivered))
+
+    async def on_acknowledged(self, event: NotificationAcknowledged, _: Delivery) -> None:
+        """The reader confirmed: the notice's obligation is met, whatever its delivery state said."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await claim(conn, str(event.event_id), event.subject):
+                await repository.notice_acknowledged(conn, event.notification_id)
 
     async def on_follow_up(self, event: FollowUpReported, _: Delivery) -> None:
         """Tasks it reports done are done; worse indicators raise the level at once."""

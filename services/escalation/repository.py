@@ -186,3 +186,10 @@ async def lookback_since(conn: Executor, school_id: str, since: datetime) -> boo
     return bool(await conn.fetchval(
         "SELECT 1 FROM obligations WHERE school_id = $1 AND action_id = 'lookback_review' AND created_at > $2"
         " LIMIT 1", school_id, since))
+
+
+async def notice_acknowledged(conn: Conn, notification_id: uuid.UUID) -> None:
+    await conn.execute(
+        "UPDATE obligations SET state = 'acknowledged', updated_at = now() WHERE notification_id = $1",
+        notification_id,
+    )

@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from opentelemetry.sdk.trace import TracerProvider
 
+from services.notify.api import NotifyDeps, create_app
 from services.notify.handlers import NotifyHandlers
+from services.notify.links import Links
 from services.notify.mailer import SmtpMailer
 from services.notify.repository import SCHEMA
 from shared.config import Settings
 from shared.contracts import NotificationRequested
+from shared.http import serve
 from shared.service import Infra, infrastructure
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
+log = logging.getLogger("antibully.notify")
 
 
 @asynccontextmanager
 async def running(settings: Settings, tracer_provider: TracerProvider | None = None) -> AsyncIterator[Infra]:
     async with infrastructure("notify", SCHEMA, SCHEMA_SQL, settings, tracer_provider) as infra:
         tracer = infra.tracer_provider.get_tracer("antibully.notify")
+        links = Links(settings.link_key) if settings.link_key else None
+        if links is None:
+            log.warning("LINK_KEY is not set: notices carry no acknowledgement link")
         handlers = NotifyHandlers(infra.pool, infra.relay, SmtpMailer(settings), infra.registry, tracer,
-                                  lease_s=min(settings.smtp_timeout_s * 2, settings.ack_wait_s))
+                                  lease_s=min(settings.smtp_timeout_s * 2, settings.ack_wait_s), links=links,
+                                  public_base_url=settings.public_base_url, link_ttl_s=settings.link_ttl_s)
         # Few in flight: a crash can leave at most this many sends with an unknown outcome.
         infra.consumers.subscribe(NotificationRequested, handlers.on_requested, concurrency=4)
         await infra.start()
-        yield infra
+        app = create_app(NotifyDeps(infra.pool, infra.relay, links, infra.tracer_provider, infra.registry))
+        async with serve(app, settings.notify_host, settings.notify_port):
+            yield infra

@@ -10,12 +10,14 @@ resend is counted (`ambiguous_resends`), never hidden.
 from __future__ import annotations
 
 import logging
+import time
 
 import asyncpg
 from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry, Counter
 
 from services.notify import repository
+from services.notify.links import LinkClaims, Links
 from services.notify.mailer import PermanentFailure, SmtpMailer
 from services.notify.templates import render
 from shared.bus import Delivery, safe_error
@@ -32,7 +34,11 @@ def message_id_for(req: NotificationRequested) -> str:
 
 class NotifyHandlers:
     def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, mailer: SmtpMailer, registry: CollectorRegistry,
-                 tracer: Tracer, lease_s: float) -> None:
+                 tracer: Tracer, lease_s: float, links: Links | None = None, public_base_url: str = "",
+                 link_ttl_s: int = 0) -> None:
+        self.links = links
+        self.public_base_url = public_base_url.rstrip("/")
+        self.link_ttl_s = link_ttl_s
         self.pool = pool
         self.tracer = tracer
         self.relay = relay
@@ -56,7 +62,7 @@ class NotifyHandlers:
         if attempt.ambiguous:
             self.outcomes.labels(role, "ambiguous_resend").inc()
             log.warning("notification %s: previous attempt ended unknown; sending again", req.notification_id)
-        text = render(req)
+        text = render(req, self._ack_url(req))
         accepted = False
 
         async def record_sent() -> None:
@@ -93,6 +99,13 @@ class NotifyHandlers:
             raise
         self.outcomes.labels(role, "sent").inc()
         self.relay.kick()
+
+    def _ack_url(self, req: NotificationRequested) -> str | None:
+        """A signed, expiring link for a notice whose reader must confirm receipt."""
+        if not (req.facts.ack_required and self.links):
+            return None
+        claims = LinkClaims(req.notification_id, req.facts.case_ref, int(time.time()) + self.link_ttl_s)
+        return f"{self.public_base_url}/ack/{self.links.sign(claims)}"
 
     async def _fail(self, req: NotificationRequested, reason: str, attempts: int) -> None:
         failed = NotificationFailed(

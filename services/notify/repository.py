@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
-from shared.db import Conn
+from shared.db import Conn, Executor
 
 SCHEMA = "notify"
 
@@ -65,3 +66,18 @@ async def finish(
         " lease_until = NULL, updated_at = now() WHERE notification_id = $1",
         notification_id, status, message_id, error,
     )
+
+
+async def acknowledge(conn: Conn, notification_id: uuid.UUID) -> tuple[uuid.UUID, str] | None:
+    """(incident id, role) the first time; None when unknown or acknowledged before."""
+    row = await conn.fetchrow(
+        "UPDATE deliveries SET acknowledged_at = now(), updated_at = now()"
+        " WHERE notification_id = $1 AND acknowledged_at IS NULL RETURNING incident_id, role",
+        notification_id,
+    )
+    return (row["incident_id"], row["role"]) if row else None
+
+
+async def acknowledged_at(conn: Executor, notification_id: uuid.UUID) -> datetime | None:
+    at = await conn.fetchval("SELECT acknowledged_at FROM deliveries WHERE notification_id = $1", notification_id)
+    return at  # type: ignore[no-any-return]

@@ -15,3 +15,5 @@ CREATE TABLE IF NOT EXISTS deliveries (
     updated_at        timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS deliveries_incident ON deliveries (incident_id);
+
+ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS acknowledged_at timestamptz;

@@ -46,7 +46,14 @@ def _local(at: datetime) -> str:
     return at.astimezone(SHANGHAI).strftime("%m月%d日 %H:%M")
 
 
-def render(req: NotificationRequested) -> Rendered:
+def render(req: NotificationRequested, ack_url: str | None = None) -> Rendered:
+    text = _render(req)
+    if ack_url is None:
+        return text
+    return Rendered(text.subject, text.body + f"\n请点击以下链接确认已收到本通知：\n{ack_url}\n")
+
+
+def _render(req: NotificationRequested) -> Rendered:
     if req.purpose == "deadline_missed":
         return _deadline_missed(req)
     if req.purpose == "help_requested":

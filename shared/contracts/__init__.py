@@ -26,6 +26,7 @@ from shared.contracts.incident import (
 )
 from shared.contracts.notification import (
     NoticeFacts,
+    NotificationAcknowledged,
     NotificationDelivered,
     NotificationFailed,
     NotificationRequested,
@@ -47,6 +48,7 @@ __all__ = [
     "Level",
     "LookBackScheduled",
     "NoticeFacts",
+    "NotificationAcknowledged",
     "NotificationDelivered",
     "NotificationFailed",
     "NotificationRequested",

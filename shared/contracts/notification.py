@@ -15,7 +15,12 @@ from pydantic import Field
 from shared.contracts.base import IncidentEvent, Strict
 from shared.contracts.escalation import Level, RecipientRole
 from shared.contracts.incident import Category
-from shared.subjects import NOTIFICATION_DELIVERED, NOTIFICATION_FAILED, NOTIFICATION_REQUESTED
+from shared.subjects import (
+    NOTIFICATION_ACKNOWLEDGED,
+    NOTIFICATION_DELIVERED,
+    NOTIFICATION_FAILED,
+    NOTIFICATION_REQUESTED,
+)
 
 
 class Recipient(Strict):
@@ -74,3 +79,13 @@ class NotificationFailed(_Outcome):
     subject: ClassVar[str] = NOTIFICATION_FAILED
 
     reason: str = Field(description="A code, never contact data: no_contact, smtp_rejected, retries_exhausted.")
+
+
+class NotificationAcknowledged(IncidentEvent):
+    """The reader confirmed receipt through the signed link in the notice (once)."""
+
+    event_type: ClassVar[str] = "NotificationAcknowledged"
+    subject: ClassVar[str] = NOTIFICATION_ACKNOWLEDGED
+
+    notification_id: uuid.UUID
+    role: RecipientRole

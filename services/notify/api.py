@@ -1,0 +1,94 @@
+"""notify's small HTTP edge: the acknowledgement page a signed link opens (zh-CN, for a phone).
+
+GET only shows the page (mail scanners prefetch links); the button POSTs the acknowledgement,
+which is recorded once and published as NotificationAcknowledged.
+"""
+
+import html
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry
+
+from services.notify import repository
+from services.notify.links import LinkClaims, LinkError, Links
+from shared.contracts import NotificationAcknowledged, RecipientRole
+from shared.contracts.base import derive_id, utcnow
+from shared.http import install_common
+from shared.outbox import OutboxRelay, enqueue
+
+
+@dataclass
+class NotifyDeps:
+    pool: asyncpg.Pool
+    relay: OutboxRelay
+    links: Links | None
+    tracer_provider: TracerProvider
+    registry: CollectorRegistry
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;max-width:32em;margin:2em auto;padding:0 1em;line-height:1.6}}
+button{{font-size:1.1em;padding:.6em 1.4em}}</style></head>
+<body><h1>{html.escape(title)}</h1>{body}</body></html>""", status_code=status)
+
+
+_ERRORS = {
+    "forged": (400, "链接无效", "该确认链接无效或不完整，请从通知邮件中重新打开，或联系发出通知的单位。"),
+    "expired": (410, "链接已过期", "该确认链接已过期。请联系教育局值班室确认您已收到通知。"),
+}
+
+
+def create_app(deps: NotifyDeps) -> FastAPI:
+    app = FastAPI(title="antibully notify", version="1", docs_url=None, redoc_url=None, openapi_url=None)
+    install_common(app, deps.tracer_provider, deps.registry, 4096)
+
+    def claims(token: str) -> LinkClaims | HTMLResponse:
+        if deps.links is None:
+            return _page("暂不可用", "<p>本服务尚未配置确认链接。</p>", 503)
+        try:
+            return deps.links.verify(token, utcnow())
+        except LinkError as exc:
+            status, title, text = _ERRORS[exc.reason]
+            return _page(title, f"<p>{text}</p>", status)
+
+    @app.get("/ack/{token}", response_class=HTMLResponse)
+    async def show(token: str) -> HTMLResponse:
+        c = claims(token)
+        if isinstance(c, HTMLResponse):
+            return c
+        ref = html.escape(c.case_ref)
+        done = await repository.acknowledged_at(deps.pool, c.notification_id)
+        if done is not None:
+            return _page("已确认", f"<p>案件编号 {ref} 的通知已于 {done:%Y-%m-%d %H:%M} (UTC) 确认收到。</p>")
+        return _page("确认收到通知", f"""<p>案件编号：<strong>{ref}</strong></p>
+<p>请确认您已收到关于该校园欺凌事件的通知，并将按要求处理。详情请凭案件编号在专门档案系统中查阅。</p>
+<form method="post"><button type="submit">确认收到</button></form>""")
+
+    @app.post("/ack/{token}", response_class=HTMLResponse)
+    async def acknowledge(token: str) -> HTMLResponse:
+        c = claims(token)
+        if isinstance(c, HTMLResponse):
+            return c
+        async with deps.pool.acquire() as conn, conn.transaction():
+            first = await repository.acknowledge(conn, c.notification_id)
+            if first is not None:
+                incident_id, role = first
+                await enqueue(conn, acknowledged_event(c.notification_id, incident_id, role))
+        deps.relay.kick()
+        return _page("已确认", f"<p>已确认收到案件编号 {html.escape(c.case_ref)} 的通知，谢谢。</p>")
+
+    return app
+
+
+def acknowledged_event(notification_id: uuid.UUID, incident_id: uuid.UUID, role: str) -> NotificationAcknowledged:
+    return NotificationAcknowledged(event_id=derive_id("notification-acknowledged", notification_id),
+                                    incident_id=incident_id, notification_id=notification_id,
+                                    role=RecipientRole(role))
