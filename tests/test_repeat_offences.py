@@ -1,5 +1,6 @@
-"""The same perpetrator in an earlier incident or hazard of the same school raises the level, with the
-earlier cases named; escalation keeps keyed pseudonyms only (real JetStream and PostgreSQL)."""
+"""The same perpetrator in an earlier incident or hazard raises the level, with the earlier cases named:
+within a school by its refs, across schools by the national student number, which only intake ever
+sees; escalation keeps keyed pseudonyms only (real JetStream and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import uuid
 
 from services.escalation.app import running
 from services.intake.examples import HAZARD_EXAMPLE_BODY
+from services.intake.person_keys import person_key
 from services.intake.reports import reported_event
 from shared.config import Settings
-from shared.contracts import EscalationDecided, IncidentReport, Level
+from shared.contracts import EscalationDecided, IncidentReport, IncidentReported, Level
 from shared.contracts.base import derive_id
 from shared.contracts.hazard import HazardFinding, HazardReported
 from shared.subjects import ESCALATION, ESCALATION_DECIDED
+from tests.conftest import Intake
 from tests.helpers import decide_report, eventually, exactly, publish, report, stream_messages
 
 MINOR = {"injury": "none", "violence": False, "weapon": False, "group": False,
@@ -77,3 +80,37 @@ async def test_a_student_involved_in_a_hazard_then_perpetrating_is_a_repeat(sett
         assert decided.level == Level.severe
         assert "HZ-" + hazard_id.hex[:8].upper() in {r.code: r.zh for r in decided.reasons}["earlier_cases"]
 
+
+
+async def test_the_national_student_number_never_leaves_intake(intake: Intake) -> None:
+    body = report()
+    body["students"][1]["national_id"] = "G440281201001011234"
+    r = await intake.client.post("/v1/incidents", json=body, headers=intake.headers("national-1"))
+    assert r.status_code == 202, r.text
+    [stored] = await stream_messages(intake.settings.nats_url, "AB_REPORTS")
+    assert b"440281201001011234" not in stored.data
+    event = IncidentReported.model_validate_json(stored.data)
+    assert event.report.students[1].national_id is None
+    assert event.report.students[1].person_key == person_key(intake.settings.pseudonym_key, "G440281201001011234")
+    body["students"][0]["person_key"] = "0" * 64
+    refused = await intake.client.post("/v1/incidents", json=body, headers=intake.headers("national-2"))
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "students.0.person_key"
+
+
+async def test_the_same_student_at_another_school_is_a_repeat(settings: Settings) -> None:
+    key = person_key(settings.pseudonym_key, "G440281201001011234")
+
+    def with_key(school: str, ref: str, idem: str) -> IncidentReported:
+        body = report(**MINOR, school_id=school)
+        body["students"][1].update(ref=ref, person_key=key)
+        return reported_event(IncidentReport.model_validate(body), idem)
+
+    async with running(settings):
+        first = with_key("demo-school", "S-1077", "cross-1")
+        await publish(settings.nats_url, first)
+        await eventually(lambda: _decisions(settings.nats_url, 1))
+        await publish(settings.nats_url, with_key("other-school", "T-0042", "cross-2"))
+        decided = await eventually(lambda: _decisions(settings.nats_url, 2))
+        later = next(d for d in decided if d.school_id == "other-school")
+        assert later.level == Level.severe
+        assert "AB-" + first.incident_id.hex[:8].upper() in {r.code: r.zh for r in later.reasons}["earlier_cases"]

@@ -51,6 +51,8 @@ class EscalationHandlers:
     async def on_incident_reported(self, event: IncidentReported, _: Delivery) -> None:
         policy = self.policies.current()
         students = self._students(event.school_id, [(s.ref, s.role.value) for s in event.report.students])
+        # across schools: intake's pseudonym of the national student number, where the school gave one
+        students += [(bytes.fromhex(s.person_key), s.role.value) for s in event.report.students if s.person_key]
         perpetrators = [p for p, role in students if role == "perpetrator"]
         earlier = await repository.earlier_cases(self.pool, perpetrators, event.incident_id,
                                                  ["perpetrator", "involved"]) if perpetrators else []

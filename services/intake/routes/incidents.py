@@ -11,10 +11,11 @@ from services.intake import repository
 from services.intake.auth import Principal
 from services.intake.deps import ERRORS, IdempotencyKey, IntakeDeps, respond
 from services.intake.examples import FOLLOW_UP_EXAMPLE, INCIDENT_EXAMPLE
+from services.intake.person_keys import without_national_ids
 from services.intake.reports import follow_up_event, follow_up_id_for, reported_event
 from shared.contracts import IncidentReport
 from shared.contracts.follow_up import FollowUp
-from shared.errors import ApiError
+from shared.errors import ApiError, FieldError
 
 
 class IncidentAccepted(BaseModel):
@@ -38,7 +39,11 @@ def router(deps: IntakeDeps) -> APIRouter:
     ) -> JSONResponse:
         """202 means the report is on disk in JetStream and will reach every required recipient."""
         school.require_school(report.school_id)
-        event = reported_event(report, idempotency_key)
+        if sent := [i for i, s in enumerate(report.students) if s.person_key is not None]:
+            raise ApiError(422, "validation_failed", "The request has invalid fields.", "请求中有字段不符合要求。",
+                           errors=[FieldError(field=f"students.{i}.person_key", reason="set by the system, not sent",
+                                              reason_zh="该字段由系统生成，请勿填写") for i in sent])
+        event = reported_event(without_national_ids(report, deps.settings.pseudonym_key), idempotency_key)
 
         async def accept() -> tuple[int, dict[str, object]]:
             await repository.register_incident(deps.pool, event.incident_id, school.school_id)
