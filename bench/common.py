@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import platform
+import time
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -66,3 +68,13 @@ async def bench_infrastructure(tmp: Path) -> AsyncIterator[BenchInfra]:
             if pg is not None:
                 pg.stop()
             nats_server.stop()
+
+
+def finish(text: str, results: dict[str, Any], json_path: Path | None, started: float) -> int:
+    """Print the report, and write the results as JSON when asked."""
+    print()
+    print(text)
+    print(f"\n(took {time.monotonic() - started:.0f} s)")
+    if json_path:
+        json_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    return 0

@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import machine, run_loop
+from bench.common import finish, machine, run_loop
 from bench.intake import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -408,12 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     say("end to end ...")
     with tempfile.TemporaryDirectory(prefix="antibully-bench-") as tmp:
         results["e2e"] = run_loop(bench_e2e(args, Path(tmp)))
-    print()
-    print(report(results))
-    print(f"\n(took {time.monotonic() - started:.0f} s)")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8")
-    return 0
+    return finish(report(results), results, args.json, started)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench.common import machine, run_loop
+from bench.common import finish, machine, run_loop
 
 INCIDENTS_PATH = "/v1/incidents"
 
@@ -471,12 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="antibully-bench-") as tmp:
         results = run_loop(_bench(args, Path(tmp)))
-    print()
-    print(report(results))
-    print(f"\n(took {time.monotonic() - started:.0f} s)")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8")
-    return 0
+    return finish(report(results), results, args.json, started)
 
 
 if __name__ == "__main__":
