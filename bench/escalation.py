@@ -102,11 +102,11 @@ def _time_repeats(fn: Any, iterations: int) -> dict[str, Any]:
 
 
 def bench_pure(iterations: int, plan_iterations: int) -> dict[str, Any]:
-    from services.escalation.directory import load_directory
     from services.escalation.domain import decide
     from services.escalation.notices import plan
     from services.escalation.obligations import CaseRef, obligations_for
     from services.escalation.policy import parse_policy
+    from shared.directory import load_directory
 
     policy = parse_policy(POLICY_FILE.read_text("utf-8"))
     directory = load_directory(DIRECTORY_FILE)
@@ -258,7 +258,6 @@ async def bench_e2e(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
     from bench.common import bench_infrastructure
     from services.escalation.app import running
-    from services.escalation.directory import load_directory
     from services.escalation.domain import decide
     from services.escalation.notices import plan
     from services.escalation.policy import parse_policy
@@ -267,6 +266,7 @@ async def bench_e2e(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     from shared.bus import ensure_streams
     from shared.config import Settings
     from shared.contracts import IncidentReport
+    from shared.directory import load_directory
 
     run_id = uuid.uuid4().hex[:8]
     report = IncidentReport.model_validate(SEVERE_EXAMPLE)

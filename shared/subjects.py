@@ -22,6 +22,7 @@ NOTIFICATION_REQUESTED = "ab.notify.requested"
 NOTIFICATION_DELIVERED = "ab.notify.delivered"
 NOTIFICATION_FAILED = "ab.notify.failed"
 NOTIFICATION_ACKNOWLEDGED = "ab.notify.acknowledged"
+CHANGE_APPROVED = "ab.official.change_approved"
 DEAD_LETTER_PREFIX = "ab.dlq"
 
 DAY = 24 * 3600.0
@@ -43,9 +44,10 @@ class StreamSpec:
 REPORTS = StreamSpec("AB_REPORTS", ("ab.incident.>", "ab.hazard.>", "ab.help.>"))
 ESCALATION = StreamSpec("AB_ESCALATION", ("ab.escalation.>",))
 NOTIFY = StreamSpec("AB_NOTIFY", ("ab.notify.>",))
+OFFICIALS = StreamSpec("AB_OFFICIALS", ("ab.official.>",))
 DEAD_LETTERS = StreamSpec("AB_DEAD_LETTERS", (f"{DEAD_LETTER_PREFIX}.>",), max_age_s=365 * DAY)
 
-STREAMS: tuple[StreamSpec, ...] = (REPORTS, ESCALATION, NOTIFY, DEAD_LETTERS)
+STREAMS: tuple[StreamSpec, ...] = (REPORTS, ESCALATION, NOTIFY, OFFICIALS, DEAD_LETTERS)
 
 
 def stream_for(subject: str) -> StreamSpec:

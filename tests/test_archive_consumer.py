@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from services.archive.app import running
-from services.escalation.directory import load_directory
 from services.escalation.domain import decide
 from services.escalation.notices import plan
 from services.intake.reports import reported_event
@@ -19,6 +18,7 @@ from shared.config import Settings
 from shared.contracts import IncidentReport, NotificationDelivered, NotificationFailed
 from shared.contracts.base import derive_id
 from shared.crypto import Sealer
+from shared.directory import load_directory
 from shared.service import Infra
 from tests.helpers import default_policy, eventually, publish, report
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.escalation.directory import load_directory
 from services.escalation.domain import decide
 from services.escalation.notices import plan
 from services.intake.reports import reported_event
 from services.notify.templates import render
 from shared.config import ROOT
 from shared.contracts import IncidentReport, RecipientRole
+from shared.directory import load_directory
 from tests.helpers import default_policy, report
 
 DIRECTORY = load_directory(ROOT / "deploy" / "directory.toml")

@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 import pytest
 
 from antibully.infra import SmtpSink, free_port
-from services.escalation.directory import load_directory
 from services.escalation.domain import decide
 from services.escalation.notices import plan
 from services.intake.reports import reported_event
 from services.notify.app import running
 from shared.config import Settings
 from shared.contracts import IncidentReport, NotificationDelivered, NotificationFailed, NotificationRequested, Recipient
+from shared.directory import load_directory
 from shared.subjects import NOTIFY
 from tests.helpers import default_policy, eventually, publish, report, stream_messages
 

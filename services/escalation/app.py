@@ -13,7 +13,6 @@ import asyncpg
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
-from services.escalation.directory import DirectoryError, load_directory
 from services.escalation.handlers import EscalationHandlers
 from services.escalation.policy_store import PolicyStore
 from services.escalation.pseudonyms import Pseudonyms
@@ -25,6 +24,7 @@ from shared.contracts.base import utcnow
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import HelpConverted, HelpMessageAdded, HelpRequested
+from shared.directory import DirectoryError, load_directory
 from shared.service import Infra, infrastructure
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")

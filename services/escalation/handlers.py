@@ -7,7 +7,6 @@ import logging
 import asyncpg
 
 from services.escalation import repository
-from services.escalation.directory import Directory
 from services.escalation.domain import decide
 from services.escalation.hazard_watch import RECTIFY, rectify_obligation
 from services.escalation.help_watch import ANSWER, answer_obligation
@@ -29,6 +28,7 @@ from shared.contracts.base import Event, derive_id
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import Author, HelpConverted, HelpMessageAdded, HelpRequested
+from shared.directory import Directory
 from shared.outbox import OutboxRelay, claim, enqueue
 
 log = logging.getLogger("antibully.escalation")

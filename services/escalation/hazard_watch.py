@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from services.escalation.directory import Directory
 from services.escalation.repository import Obligation
 from shared.contracts import NoticeFacts, RecipientRole
 from shared.contracts.base import derive_id
 from shared.contracts.hazard import HazardReported
+from shared.directory import Directory
 
 RECTIFY = "rectify_hazard"
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -3,12 +3,12 @@ past it, the bureau is told. Nothing of the request's content travels in these n
 
 from __future__ import annotations
 
-from services.escalation.directory import Contact, Directory
 from services.escalation.policy import Policy
 from services.escalation.repository import Obligation
 from shared.contracts import NoticeFacts, NotificationRequested, Recipient, RecipientRole
 from shared.contracts.base import derive_id
 from shared.contracts.help import HelpRequested
+from shared.directory import Contact, Directory
 
 ANSWER = "answer_help_request"
 

@@ -3,7 +3,6 @@ task for the bureau (pure). The review is an obligation like any other: the watc
 
 from __future__ import annotations
 
-from services.escalation.directory import Directory
 from services.escalation.policy import Policy
 from services.escalation.repository import Obligation
 from shared.contracts import (
@@ -15,6 +14,7 @@ from shared.contracts import (
     RecipientRole,
 )
 from shared.contracts.base import derive_id
+from shared.directory import Directory
 
 LOOKBACK = "lookback_review"
 

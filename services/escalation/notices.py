@@ -7,7 +7,6 @@ request (with no address), so notify reports the failure instead of nobody notic
 
 from __future__ import annotations
 
-from services.escalation.directory import Contact, Directory
 from services.escalation.domain import Decision
 from services.escalation.policy import ActionKind
 from shared.contracts import (
@@ -24,6 +23,7 @@ from shared.contracts import (
 from shared.contracts.base import derive_id
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.notification import NoticeTask
+from shared.directory import Contact, Directory
 
 _GUARDIAN_ROLE = {
     StudentRole.victim: RecipientRole.victim_guardian,

@@ -17,7 +17,6 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Counter
 
 from services.escalation import repository
-from services.escalation.directory import Directory
 from services.escalation.hazard_watch import RECTIFY
 from services.escalation.help_watch import ANSWER
 from services.escalation.lookback import LOOKBACK
@@ -34,6 +33,7 @@ from shared.contracts import (
 )
 from shared.contracts.base import derive_id, utcnow
 from shared.contracts.notification import NoticeTask
+from shared.directory import Directory
 from shared.outbox import OutboxRelay, enqueue
 from shared.tasks import BackgroundLoop
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.contracts.incident import Email
 
@@ -23,11 +23,16 @@ class Officials(BaseModel):
     stability_office: Contact
 
 
+class School(Contact):
+    jurisdiction: str | None = Field(default=None, description="Defaults to the directory's jurisdiction.")
+
+
 class Directory(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     version: str
+    jurisdiction: str = Field(default="default", description="The bureau's jurisdiction this directory serves.")
     officials: Officials
-    schools: dict[str, Contact] = {}
+    schools: dict[str, School] = {}
     contacts: dict[str, Contact] = {}
 
     def contact(self, name: str, school_id: str) -> Contact | None:
@@ -37,6 +42,10 @@ class Directory(BaseModel):
         if name in Officials.model_fields:
             return getattr(self.officials, name)  # type: ignore[no-any-return]
         return self.contacts.get(name)
+
+    def jurisdiction_of(self, school_id: str) -> str:
+        school = self.schools.get(school_id)
+        return (school.jurisdiction if school else None) or self.jurisdiction
 
     def unknown_targets(self, names: set[str]) -> set[str]:
         return {n for n in names if n != "school" and n not in Officials.model_fields and n not in self.contacts}
