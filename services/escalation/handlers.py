@@ -7,6 +7,7 @@ import logging
 import asyncpg
 
 from services.escalation import repository
+from services.escalation.approvals import resolve
 from services.escalation.domain import decide
 from services.escalation.hazard_watch import RECTIFY, rectify_obligation
 from services.escalation.help_watch import ANSWER, answer_obligation
@@ -28,6 +29,7 @@ from shared.contracts.base import Event, derive_id
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import Author, HelpConverted, HelpMessageAdded, HelpRequested
+from shared.contracts.officials import ChangeApproved, ChangeResolved
 from shared.directory import Directory
 from shared.outbox import OutboxRelay, claim, enqueue
 
@@ -114,11 +116,13 @@ class EscalationHandlers:
             if f.measures_taken:
                 await repository.tasks_done(conn, event.incident_id, "criticism_and_warning_talk")
             for change, level in proposed_changes(current.level, f.indicators, f.propose_closure, policy):
-                await enqueue(conn, ChangeProposed(
+                proposed = ChangeProposed(
                     event_id=derive_id("change-proposed", event.follow_up_id, change), incident_id=event.incident_id,
                     school_id=event.school_id, follow_up_id=event.follow_up_id, change=change,
                     level_in_force=current.level, proposed_level=level,
-                    open_actions=await repository.open_actions(conn, event.incident_id)))
+                    open_actions=await repository.open_actions(conn, event.incident_id))
+                await repository.save_proposal(conn, proposed)
+                await enqueue(conn, proposed)
                 log.warning("incident %s: %s proposed; awaiting a second bureau official's approval",
                             event.incident_id, change)
             if f.indicators is None or current.facts is None:
@@ -136,6 +140,35 @@ class EscalationHandlers:
             await enqueue(conn, decided, *requests)
         self.relay.kick()
 
+    async def on_change_approved(self, event: ChangeApproved, _: Delivery) -> None:
+        """Count a bureau official's approval; once enough different officials agree, apply or refuse."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not await claim(conn, str(event.event_id), event.subject):
+                return
+            proposal = await repository.pending_proposal(conn, event.follow_up_id, event.change)
+            current = await repository.in_force(conn, event.incident_id)
+            if proposal is None or current is None:
+                # unknown, already resolved, or the proposal's own follow-up not handled yet: the archive
+                # keeps the approval either way; a resolved proposal needs no more
+                if current is None:
+                    raise CaseNotSeenYet(str(event.incident_id))
+                return
+            approvers = await repository.approve(conn, event.follow_up_id, event.change, event.approver)
+            resolution = resolve(proposal, current.level, approvers,
+                                 await repository.open_actions(conn, event.incident_id),
+                                 self.policies.current().timing.approvals_required)
+            if resolution is None:
+                return
+            resolved = ChangeResolved(
+                event_id=derive_id("change-resolved", event.follow_up_id, event.change),
+                incident_id=event.incident_id, follow_up_id=event.follow_up_id, change=proposal.change,
+                outcome=resolution.outcome, approvers=approvers, level_before=current.level,
+                level_after=resolution.level_after, open_actions=list(resolution.open_actions))
+            await repository.resolve_proposal(conn, resolved)
+            await enqueue(conn, resolved)
+            log.warning("incident %s: %s %s after %d approvals", event.incident_id, event.change,
+                        resolution.outcome, len(approvers))
+        self.relay.kick()
 
     async def on_help_requested(self, event: HelpRequested, _: Delivery) -> None:
         """The school is told now and must answer by the policy's deadline; the watchdog sees to the rest."""

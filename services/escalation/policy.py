@@ -96,6 +96,7 @@ class Timing(_Strict):
     help_answer_urgent_within: Duration = timedelta(hours=1)
     lookback_window: Duration = timedelta(days=365)
     lookback_review_within: Duration = timedelta(days=30)
+    approvals_required: int = Field(default=2, ge=2, description="Distinct bureau officials to lower or close.")
 
 
 class Policy(_Strict):

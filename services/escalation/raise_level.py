@@ -2,7 +2,7 @@
 
 Only what the higher level adds is required: actions already required (and recipients
 already told) are not repeated. A lower level never applies here: lowering or closing a
-case needs a second bureau official's approval (not built yet), so the higher level stands.
+case is a proposal that waits for different bureau officials' approval (approvals.py).
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from datetime import datetime, timedelta
 
-from shared.contracts import EscalationDecided, Level, NoticeFacts
+from services.escalation.approvals import Proposal
+from shared.contracts import ChangeProposed, EscalationDecided, Level, NoticeFacts
+from shared.contracts.officials import ChangeResolved
 from shared.db import Conn, Executor
 
 SCHEMA = "escalation"
@@ -193,3 +195,47 @@ async def notice_acknowledged(conn: Conn, notification_id: uuid.UUID) -> None:
         "UPDATE obligations SET state = 'acknowledged', updated_at = now() WHERE notification_id = $1",
         notification_id,
     )
+
+
+async def save_proposal(conn: Conn, proposed: ChangeProposed) -> None:
+    await conn.execute(
+        "INSERT INTO proposals (follow_up_id, change, incident_id, level_in_force, proposed_level)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        proposed.follow_up_id, proposed.change, proposed.incident_id, proposed.level_in_force.value,
+        proposed.proposed_level.value if proposed.proposed_level else None,
+    )
+
+
+async def pending_proposal(conn: Conn, follow_up_id: uuid.UUID, change: str) -> Proposal | None:
+    """The proposal, locked; None when unknown or already resolved."""
+    row = await conn.fetchrow(
+        "SELECT level_in_force, proposed_level FROM proposals WHERE follow_up_id = $1 AND change = $2"
+        " AND status = 'pending' FOR UPDATE", follow_up_id, change)
+    if row is None:
+        return None
+    return Proposal(change, Level(row["level_in_force"]),
+                    Level(row["proposed_level"]) if row["proposed_level"] else None)
+
+
+async def approve(conn: Conn, follow_up_id: uuid.UUID, change: str, approver: str) -> list[str]:
+    """Record an approval (once per official) and return every approver so far, in order."""
+    await conn.execute("INSERT INTO approvals (follow_up_id, change, approver) VALUES ($1, $2, $3)"
+                       " ON CONFLICT DO NOTHING", follow_up_id, change, approver)
+    rows = await conn.fetch("SELECT approver FROM approvals WHERE follow_up_id = $1 AND change = $2"
+                            " ORDER BY approved_at, approver", follow_up_id, change)
+    return [r["approver"] for r in rows]
+
+
+async def resolve_proposal(conn: Conn, resolved: ChangeResolved) -> None:
+    await conn.execute("UPDATE proposals SET status = $3 WHERE follow_up_id = $1 AND change = $2",
+                       resolved.follow_up_id, resolved.change, resolved.outcome)
+    if resolved.outcome != "applied":
+        return
+    if resolved.change == "lower":
+        await conn.execute("UPDATE decisions SET level = $2, decided_at = now() WHERE incident_id = $1",
+                           resolved.incident_id, resolved.level_after.value)
+    else:
+        # closed: nothing more is owed, not even the next follow-up
+        await conn.execute("UPDATE decisions SET closed_at = now() WHERE incident_id = $1", resolved.incident_id)
+        await conn.execute("UPDATE obligations SET state = 'done', updated_at = now()"
+                           " WHERE incident_id = $1 AND state NOT IN ('acknowledged', 'done')", resolved.incident_id)

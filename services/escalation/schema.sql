@@ -55,3 +55,23 @@ CREATE TABLE IF NOT EXISTS student_cases (
 
 ALTER TABLE obligations ADD COLUMN IF NOT EXISTS created_at timestamptz NOT NULL DEFAULT now();
 CREATE INDEX IF NOT EXISTS obligations_school_action ON obligations (school_id, action_id, created_at);
+
+-- A school's proposed lower level or closure, applied only after enough different bureau officials approve.
+CREATE TABLE IF NOT EXISTS proposals (
+    follow_up_id   uuid NOT NULL,
+    change         text NOT NULL CHECK (change IN ('lower', 'closure')),
+    incident_id    uuid NOT NULL,
+    level_in_force text NOT NULL,
+    proposed_level text,
+    status         text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'applied', 'refused')),
+    proposed_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (follow_up_id, change)
+);
+CREATE TABLE IF NOT EXISTS approvals (
+    follow_up_id uuid NOT NULL,
+    change       text NOT NULL,
+    approver     text NOT NULL,
+    approved_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (follow_up_id, change, approver)
+);
+ALTER TABLE decisions ADD COLUMN IF NOT EXISTS closed_at timestamptz;

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from shared.contracts.base import IncidentEvent
-from shared.subjects import CHANGE_APPROVED
+from shared.contracts.escalation import Level
+from shared.subjects import CHANGE_APPROVED, CHANGE_RESOLVED
 
 
 class ChangeApproved(IncidentEvent):
@@ -21,6 +22,22 @@ class ChangeApproved(IncidentEvent):
     subject: ClassVar[str] = CHANGE_APPROVED
 
     follow_up_id: uuid.UUID = Field(description="The follow-up whose proposal is approved.")
+    change: Literal["lower", "closure"]
     approver: str = Field(description="The approving official's account id.")
     jurisdiction: str
     comment: str = Field(default="", max_length=2000)
+
+
+class ChangeResolved(IncidentEvent):
+    """Escalation's answer once enough bureau officials approved: the change applied, or refused and why."""
+
+    event_type: ClassVar[str] = "ChangeResolved"
+    subject: ClassVar[str] = CHANGE_RESOLVED
+
+    follow_up_id: uuid.UUID
+    change: Literal["lower", "closure"]
+    outcome: Literal["applied", "refused"]
+    approvers: list[str] = Field(description="The distinct bureau officials who approved, in order.")
+    level_before: Level
+    level_after: Level
+    open_actions: list[str] = Field(default_factory=list, description="Why a closure was refused.")
