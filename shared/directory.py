@@ -5,15 +5,36 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 
-from shared.contracts.incident import Email
+from shared.contracts.escalation import RecipientRole
+from shared.contracts.incident import Email, Phone
+from shared.contracts.notification import Address, ChannelKind, Recipient
 
 
 class Contact(BaseModel):
+    """An office or person and how to reach them, in their order of preference (`prefer`)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str
     email: Email | None = None
+    phone: Phone | None = None
+    wecom: str | None = Field(default=None, description="The key of a WeCom group robot's webhook.")
+    dingtalk: str | None = Field(default=None, description="The access token of a DingTalk robot.")
+    webhook: HttpUrl | None = Field(default=None, description="An HTTPS endpoint of the office's own system.")
+    prefer: list[ChannelKind] = Field(default_factory=lambda: list(ChannelKind),
+                                      description="Channel kinds in order of preference; unlisted kinds are not used.")
+
+    def addresses(self) -> list[Address]:
+        out = []
+        for kind in self.prefer:
+            value = getattr(self, "phone" if kind == ChannelKind.sms else kind.value)
+            if value:
+                out.append(Address(kind=kind, to=str(value)))
+        return out
+
+    def recipient(self, role: RecipientRole) -> Recipient:
+        return Recipient(role=role, display_name=self.name, email=self.email, addresses=self.addresses())
 
 
 class Officials(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from services.escalation.policy import Policy
 from services.escalation.repository import Obligation
-from shared.contracts import NoticeFacts, NotificationRequested, Recipient, RecipientRole
+from shared.contracts import NoticeFacts, NotificationRequested, RecipientRole
 from shared.contracts.base import derive_id
 from shared.contracts.help import HelpRequested
 from shared.directory import Contact, Directory
@@ -25,8 +25,7 @@ def answer_obligation(event: HelpRequested, policy: Policy, directory: Directory
     notification_id = derive_id("notification", event.help_id, "help-requested")
     notice = NotificationRequested(
         event_id=notification_id, incident_id=event.help_id, notification_id=notification_id,
-        purpose="help_requested", recipient=Recipient(role=RecipientRole.school, display_name=school.name,
-                                                      email=school.email),
+        purpose="help_requested", recipient=school.recipient(RecipientRole.school),
         facts=facts)
     obligation = Obligation(
         obligation_id=derive_id("obligation", event.help_id, ANSWER), incident_id=event.help_id,

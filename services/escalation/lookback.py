@@ -10,7 +10,6 @@ from shared.contracts import (
     LookBackScheduled,
     NoticeFacts,
     NotificationRequested,
-    Recipient,
     RecipientRole,
 )
 from shared.contracts.base import derive_id
@@ -33,7 +32,7 @@ def schedule_lookback(event: IncidentReported, policy: Policy, directory: Direct
     notification_id = derive_id("notification", lookback_id, "lookback-due")
     notice = NotificationRequested(
         event_id=notification_id, incident_id=lookback_id, notification_id=notification_id, purpose="lookback_due",
-        recipient=Recipient(role=RecipientRole.bureau, display_name=bureau.name, email=bureau.email),
+        recipient=bureau.recipient(RecipientRole.bureau),
         facts=facts.model_copy(update={"due_at": due_at}))
     obligation = Obligation(
         obligation_id=derive_id("obligation", lookback_id, LOOKBACK), incident_id=lookback_id,

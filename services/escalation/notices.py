@@ -22,7 +22,7 @@ from shared.contracts import (
 )
 from shared.contracts.base import derive_id
 from shared.contracts.follow_up import FollowUpReported
-from shared.contracts.notification import NoticeTask
+from shared.contracts.notification import Address, ChannelKind, NoticeTask
 from shared.directory import Contact, Directory
 
 _GUARDIAN_ROLE = {
@@ -52,7 +52,11 @@ def _recipients(
                 if not student.guardians:
                     out.append((f"{role}:{student.ref}:none", Recipient(role=role, display_name=_UNKNOWN[role]), None))
                 for i, g in enumerate(student.guardians):
-                    recipient = Recipient(role=role, display_name=f"{g.name}（{g.relation}）", email=g.email)
+                    # families read SMS before e-mail
+                    addresses = [Address(kind=k, to=v) for k, v in ((ChannelKind.sms, g.phone),
+                                                                     (ChannelKind.email, g.email)) if v]
+                    recipient = Recipient(role=role, display_name=f"{g.name}（{g.relation}）", email=g.email,
+                                          addresses=addresses)
                     out.append((f"{role}:{student.ref}:{i}", recipient, student.name))
         else:
             out.append((str(role), _official(role, event.school_id, directory), None))
@@ -62,7 +66,7 @@ def _recipients(
 def _official(role: RecipientRole, school_id: str, directory: Directory) -> Recipient:
     """The school's head or an official office, from the directory (no address: a visible failure later)."""
     contact = directory.contact(role.value, school_id) or Contact(name=_UNKNOWN.get(role, role.value))
-    return Recipient(role=role, display_name=contact.name, email=contact.email)
+    return contact.recipient(role)
 
 
 def plan(

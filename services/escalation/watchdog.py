@@ -90,8 +90,7 @@ class Watchdog:
     def _recipient(self, ob: Obligation, target: str) -> Recipient:
         contact = self.directory.contact(target, ob.school_id)
         role = RecipientRole(target) if target in RecipientRole.__members__ else RecipientRole.official
-        return Recipient(role=role, display_name=contact.name if contact else target,
-                         email=contact.email if contact else None)
+        return contact.recipient(role) if contact else Recipient(role=role, display_name=target)
 
     def _notice(self, ob: Obligation, miss: Miss, facts: NoticeFacts | None) -> NotificationRequested | None:
         if facts is None:

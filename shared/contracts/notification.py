@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import Field
@@ -23,10 +24,31 @@ from shared.subjects import (
 )
 
 
+class ChannelKind(StrEnum):
+    email = "email"
+    sms = "sms"
+    wecom = "wecom"          # a WeCom (企业微信) group robot: the key of its webhook
+    dingtalk = "dingtalk"    # a DingTalk (钉钉) robot: its access token
+    webhook = "webhook"      # a generic HTTPS endpoint of the recipient's own system
+
+
+class Address(Strict):
+    kind: ChannelKind
+    to: str = Field(min_length=1, max_length=500)
+
+
 class Recipient(Strict):
     role: RecipientRole
     display_name: str = Field(description="How the message addresses the reader.")
     email: str | None = Field(default=None, description="None when no address is known: notify reports a failure.")
+    addresses: list[Address] = Field(default_factory=list,
+                                     description="In the recipient's order of preference; notify falls over in order.")
+
+    def routes(self) -> list[Address]:
+        """Where to try, in order; the plain e-mail address of older requests counts as one address."""
+        if self.addresses:
+            return list(self.addresses)
+        return [Address(kind=ChannelKind.email, to=self.email)] if self.email else []
 
 
 class NoticeTask(Strict):
