@@ -6,11 +6,11 @@ from services.escalation.app import running
 from services.escalation.approvals import Proposal, resolve
 from services.intake.reports import follow_up_event, reported_event
 from shared.config import Settings
-from shared.contracts import ChangeProposed, IncidentReport, Level
+from shared.contracts import ChangeProposed, IncidentReport, Level, NotificationRequested
 from shared.contracts.base import derive_id
 from shared.contracts.follow_up import FollowUp
 from shared.contracts.officials import ChangeApproved, ChangeResolved
-from shared.subjects import CHANGE_PROPOSED, CHANGE_RESOLVED, ESCALATION
+from shared.subjects import CHANGE_PROPOSED, CHANGE_RESOLVED, ESCALATION, NOTIFICATION_REQUESTED, NOTIFY
 from tests.helpers import eventually, exactly, publish, report, stream_messages
 
 SERIOUS = {"injury": "minor", "violence": False, "weapon": False, "group": False,
@@ -86,3 +86,9 @@ async def test_approvals_lower_the_level_and_refuse_a_premature_closure(settings
                                        event.incident_id) == "serious"
         assert await esc.pool.fetchval("SELECT closed_at FROM decisions WHERE incident_id = $1",
                                        event.incident_id) is None
+        told = [NotificationRequested.model_validate_json(m.data)
+                for m in await stream_messages(settings.nats_url, NOTIFY.name)
+                if m.subject == NOTIFICATION_REQUESTED and b"change_resolved" in m.data]
+        assert sorted((n.recipient.role.value, n.facts.reasons_zh[0][:4]) for n in told) == [
+            ("bureau", "经教育局"), ("bureau", "结案申请"), ("school", "经教育局"), ("school", "结案申请")]
+        assert "心理辅导" in next(n for n in told if "结案" in n.facts.reasons_zh[0]).facts.reasons_zh[0]

@@ -7,7 +7,7 @@ from pathlib import Path
 from services.escalation.domain import decide
 from services.escalation.notices import plan
 from services.intake.reports import reported_event
-from services.notify.templates import render
+from services.notify.templates import render, render_short
 from shared.config import ROOT
 from shared.contracts import IncidentReport, RecipientRole
 from shared.directory import load_directory
@@ -81,3 +81,28 @@ def test_directory_errors_name_the_bad_entry(tmp_path: Path) -> None:
         assert "officials.police" in str(exc)
     else:
         raise AssertionError("a bad directory was accepted")
+
+
+PURPOSES = ["first_notice", "level_raised", "deadline_missed", "help_requested", "lookback_due", "change_resolved"]
+
+
+def test_sms_and_chat_carry_the_minimum_for_every_role_and_purpose() -> None:
+    link = "https://antibully.example.cn/ack/TOKEN"
+    for req in _plan():
+        for purpose in PURPOSES:
+            short = render_short(req.model_copy(update={"purpose": purpose}), link)
+            assert not [n for n in CHILDREN | GUARDIANS if n in short.text], (req.recipient.role, purpose)
+            assert req.facts.school_name in short.text and req.facts.case_ref in short.text
+            assert short.text.endswith(link) and short.params["link"] == link
+            assert "@" not in short.text  # no address of anyone
+            assert set(short.params) == {"school", "kind", "level", "ask", "ref", "link"}
+
+
+def test_every_role_and_purpose_renders_in_chinese_without_another_childs_name() -> None:
+    for req in _plan():
+        for purpose in PURPOSES:
+            text = render(req.model_copy(update={"purpose": purpose}))
+            full = text.subject + text.body
+            assert req.facts.case_ref in full and req.recipient.display_name in full
+            own = {req.facts.child_name} if purpose in ("first_notice", "level_raised") else set()
+            assert not [n for n in CHILDREN - own if n in full], (req.recipient.role, purpose)

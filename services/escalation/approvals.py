@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.contracts import Level
+from services.escalation.policy import Policy
+from shared.contracts import Level, NoticeFacts, NotificationRequested, RecipientRole
+from shared.contracts.base import derive_id
+from shared.contracts.officials import ChangeResolved
+from shared.directory import Contact, Directory
 
 
 @dataclass(frozen=True)
@@ -40,3 +44,33 @@ def resolve(proposal: Proposal, current: Level, approvers: list[str], open_actio
     if target.rank >= current.rank or current != proposal.level_in_force:
         return Resolution("refused", current)
     return Resolution("applied", target)
+
+
+def outcome_zh(change: str, outcome: str, before: Level, after: Level, open_actions: list[str],
+               policy: Policy) -> str:
+    """One sentence for the school and the bureau: what was decided, and for a refusal why."""
+    if outcome == "applied" and change == "lower":
+        return (f"经教育局两名工作人员审批，认定等级由“{policy.level(before).zh}”"
+                f"调整为“{policy.level(after).zh}”")
+    if outcome == "applied":
+        return "经教育局两名工作人员审批，同意结案"
+    if change == "closure":
+        names = "、".join((a.zh if (a := policy.action(i)) else i) for i in open_actions)
+        return f"结案申请未获通过：尚有规定事项未完成（{names}）"
+    return "降级申请未获通过：认定等级已因续报提升，原申请不再适用"
+
+
+def resolution_notices(resolved: ChangeResolved, facts: NoticeFacts, policy: Policy,
+                       directory: Directory) -> list[NotificationRequested]:
+    """The school and the bureau are told the outcome (no family: it changes nothing they must do)."""
+    text = outcome_zh(resolved.change, resolved.outcome, resolved.level_before, resolved.level_after,
+                      resolved.open_actions, policy)
+    told = facts.model_copy(update={"level": resolved.level_after, "reasons_zh": [text], "due_at": None,
+                                    "ack_required": False, "tasks": [], "missed": None, "child_name": None})
+    out = []
+    for role in (RecipientRole.school, RecipientRole.bureau):
+        contact = directory.contact(role.value, facts.school_id) or Contact(name=role.value)
+        nid = derive_id("notification", resolved.event_id, role.value)
+        out.append(NotificationRequested(event_id=nid, incident_id=resolved.incident_id, notification_id=nid,
+                                         purpose="change_resolved", recipient=contact.recipient(role), facts=told))
+    return out

@@ -7,7 +7,7 @@ import logging
 import asyncpg
 
 from services.escalation import repository
-from services.escalation.approvals import resolve
+from services.escalation.approvals import resolution_notices, resolve
 from services.escalation.domain import decide
 from services.escalation.hazard_watch import RECTIFY, rectify_obligation
 from services.escalation.help_watch import ANSWER, answer_obligation
@@ -165,7 +165,9 @@ class EscalationHandlers:
                 outcome=resolution.outcome, approvers=approvers, level_before=current.level,
                 level_after=resolution.level_after, open_actions=list(resolution.open_actions))
             await repository.resolve_proposal(conn, resolved)
-            await enqueue(conn, resolved)
+            notices = (resolution_notices(resolved, current.facts, self.policies.current(), self.directory)
+                       if current.facts else [])
+            await enqueue(conn, resolved, *notices)
             log.warning("incident %s: %s %s after %d approvals", event.incident_id, event.change,
                         resolution.outcome, len(approvers))
         self.relay.kick()

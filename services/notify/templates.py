@@ -42,6 +42,53 @@ class Rendered:
     body: str
 
 
+@dataclass(frozen=True)
+class Short:
+    """An SMS or chat message: the minimum, and nobody's name.
+
+    SMS providers in China send only pre-registered templates, so the text is also given as
+    the template's parameters (`params`); chat robots get `text`.
+    """
+
+    params: dict[str, str]
+    text: str
+
+
+_SHORT_ASK = {
+    RecipientRole.victim_guardian: "学校将与您联系，请留意",
+    RecipientRole.perpetrator_guardian: "请配合学校做好教育工作",
+    RecipientRole.school: "请依规处置并续报",
+    RecipientRole.bureau: "请督促学校处置",
+    RecipientRole.police: "请及时介入处置",
+    RecipientRole.stability_office: "请知悉并跟进",
+    RecipientRole.official: "请督办",
+}
+_SHORT_KIND = {
+    "first_notice": "校园欺凌事件",
+    "level_raised": "校园欺凌事件续报（等级提升）",
+    "deadline_missed": "超时未办事项",
+    "help_requested": "紧急求救",
+    "lookback_due": "回头看复查任务",
+    "change_resolved": "案件变更审批结果",
+}
+
+
+def render_short(req: NotificationRequested, link: str | None) -> Short:
+    """School, level, what is asked of the reader, the case reference and the signed link; nothing else."""
+    f = req.facts
+    level = LEVEL_ZH[f.level] if f.level else (f.case_kind_zh or "待认定")
+    ask = _SHORT_ASK.get(req.recipient.role, "请及时处理")
+    if f.ack_required:
+        ask += "，并点击链接确认收到"
+    if f.due_at is not None:
+        ask += f"（{_local(f.due_at)}前）"
+    params = {"school": f.school_name, "kind": _SHORT_KIND.get(req.purpose, "通知"), "level": level, "ask": ask,
+              "ref": f.case_ref, "link": link or ""}
+    text = (f"【{params['kind']}】{params['school']}，{params['level']}。{params['ask']}。"
+            f"编号{params['ref']}" + (f"，详情：{link}" if link else "。"))
+    return Short(params, text)
+
+
 def _local(at: datetime) -> str:
     return at.astimezone(SHANGHAI).strftime("%m月%d日 %H:%M")
 
@@ -60,6 +107,8 @@ def _render(req: NotificationRequested) -> Rendered:
         return _help_requested(req)
     if req.purpose == "lookback_due":
         return _lookback_due(req)
+    if req.purpose == "change_resolved":
+        return _change_resolved(req)
     f = req.facts
     role = req.recipient.role
     when = f.occurred_at.astimezone(SHANGHAI).strftime("%Y年%m月%d日 %H:%M")
@@ -128,3 +177,15 @@ def _lookback_due(req: NotificationRequested) -> Rendered:
         f"按专项整治工作要求，须对该校开展“回头看”复查，{due}。\n\n任务编号：{f.case_ref}\n"
     )
     return Rendered(subject=f"【回头看】{f.school_name} 复查任务 {f.case_ref}", body=body)
+
+
+def _change_resolved(req: NotificationRequested) -> Rendered:
+    """To the school and the bureau: the outcome of a proposed lower level or closure, and why."""
+    f = req.facts
+    body = (
+        f"{req.recipient.display_name}：\n\n{f.school_name}报告的校园欺凌事件（案件编号 {f.case_ref}）："
+        f"{'；'.join(f.reasons_zh)}。\n现行认定等级：{LEVEL_ZH[f.level] if f.level else '—'}。\n"
+        "详情请凭案件编号在专门档案系统中查阅。\n\n"
+        f"案件编号：{f.case_ref}\n"
+    )
+    return Rendered(subject=f"【审批结果】{f.school_name} {f.case_ref}", body=body)
