@@ -42,6 +42,7 @@ class Officials(BaseModel):
     bureau: Contact
     police: Contact
     stability_office: Contact
+    admin: Contact | None = Field(default=None, description="Told when a role has no working contact.")
 
 
 class School(Contact):
@@ -67,6 +68,14 @@ class Directory(BaseModel):
     def jurisdiction_of(self, school_id: str) -> str:
         school = self.schools.get(school_id)
         return (school.jurisdiction if school else None) or self.jurisdiction
+
+    def every_contact(self) -> dict[str, Contact]:
+        """Everyone notices may go to, by a non-personal label (role, school id, contact name)."""
+        out: dict[str, Contact] = {role: c for role in ("bureau", "police", "stability_office")
+                                   if (c := getattr(self.officials, role)) is not None}
+        out |= {f"school:{sid}": c for sid, c in self.schools.items()}
+        out |= {f"contact:{name}": c for name, c in self.contacts.items()}
+        return out
 
     def unknown_targets(self, names: set[str]) -> set[str]:
         return {n for n in names if n != "school" and n not in Officials.model_fields and n not in self.contacts}

@@ -24,6 +24,7 @@ NOTIFICATION_DELIVERED = "ab.notify.delivered"
 NOTIFICATION_FAILED = "ab.notify.failed"
 NOTIFICATION_ACKNOWLEDGED = "ab.notify.acknowledged"
 CHANGE_APPROVED = "ab.official.change_approved"
+LOOKBACK_COMPLETED = "ab.official.lookback_completed"
 DEAD_LETTER_PREFIX = "ab.dlq"
 
 DAY = 24 * 3600.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncpg
+
 from services.escalation.app import running
 from services.escalation.raise_level import raise_on_follow_up
 from services.intake.reports import follow_up_event, reported_event
@@ -132,3 +134,18 @@ async def test_a_school_with_an_incident_gets_one_look_back_review(settings: Set
         assert {n.recipient.email for n in notices} == {"bureau-duty@edu.example.cn"} and len(notices) == 2
         assert await esc.pool.fetchval(
             "SELECT count(*) FROM obligations WHERE action_id = 'lookback_review' AND role = 'bureau'") == 2
+        # the bureau reports one review done: that obligation, and only it, is met
+        from shared.contracts.officials import LookBackCompleted
+
+        done = got[0]
+        await publish(settings.nats_url, LookBackCompleted(
+            event_id=derive_id("lookback-done", done.lookback_id), lookback_id=done.lookback_id,
+            school_id=done.school_id, by="bureau.wang", findings="已复查，整改到位。"))
+        states = await eventually(lambda: _lookback_states(esc.pool))
+        assert sorted(states) == ["done", "pending"]
+
+
+async def _lookback_states(pool: asyncpg.Pool) -> list[str] | None:
+    rows = await pool.fetch("SELECT state FROM obligations WHERE action_id = 'lookback_review'")
+    states = [r["state"] for r in rows]
+    return states if "done" in states else None

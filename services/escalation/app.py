@@ -24,7 +24,7 @@ from shared.contracts.base import utcnow
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import HelpConverted, HelpMessageAdded, HelpRequested
-from shared.contracts.officials import ChangeApproved
+from shared.contracts.officials import ChangeApproved, LookBackCompleted
 from shared.directory import DirectoryError, load_directory
 from shared.service import Infra, infrastructure
 
@@ -72,6 +72,7 @@ async def running(
         infra.consumers.subscribe(HazardReported, handlers.on_hazard_reported)
         infra.consumers.subscribe(HazardProgressed, handlers.on_hazard_progressed)
         infra.consumers.subscribe(ChangeApproved, handlers.on_change_approved)
+        infra.consumers.subscribe(LookBackCompleted, handlers.on_lookback_completed)
         watchdog = Watchdog(infra.pool, infra.relay, directory, policies, infra.registry, clock,
                             settings.watchdog_interval_s)
         await infra.start()

@@ -11,7 +11,7 @@ from services.escalation.approvals import resolution_notices, resolve
 from services.escalation.domain import decide
 from services.escalation.hazard_watch import RECTIFY, rectify_obligation
 from services.escalation.help_watch import ANSWER, answer_obligation
-from services.escalation.lookback import schedule_lookback
+from services.escalation.lookback import LOOKBACK, schedule_lookback
 from services.escalation.notices import plan, plan_raise
 from services.escalation.obligations import FOLLOW_UP, CaseRef, follow_up_due, obligations_for
 from services.escalation.policy_store import PolicyStore
@@ -29,7 +29,7 @@ from shared.contracts.base import Event, derive_id
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import Author, HelpConverted, HelpMessageAdded, HelpRequested
-from shared.contracts.officials import ChangeApproved, ChangeResolved
+from shared.contracts.officials import ChangeApproved, ChangeResolved, LookBackCompleted
 from shared.directory import Directory
 from shared.outbox import OutboxRelay, claim, enqueue
 
@@ -171,6 +171,13 @@ class EscalationHandlers:
             log.warning("incident %s: %s %s after %d approvals", event.incident_id, event.change,
                         resolution.outcome, len(approvers))
         self.relay.kick()
+
+    async def on_lookback_completed(self, event: LookBackCompleted, _: Delivery) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await claim(conn, str(event.event_id), event.subject):
+                if not await repository.has_obligation(conn, event.lookback_id, LOOKBACK):
+                    raise CaseNotSeenYet(str(event.lookback_id))
+                await repository.tasks_done(conn, event.lookback_id, LOOKBACK)
 
     async def on_help_requested(self, event: HelpRequested, _: Delivery) -> None:
         """The school is told now and must answer by the policy's deadline; the watchdog sees to the rest."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from shared.db import Conn, Executor
 
@@ -81,3 +81,10 @@ async def acknowledge(conn: Conn, notification_id: uuid.UUID) -> tuple[uuid.UUID
 async def acknowledged_at(conn: Executor, notification_id: uuid.UUID) -> datetime | None:
     at = await conn.fetchval("SELECT acknowledged_at FROM deliveries WHERE notification_id = $1", notification_id)
     return at  # type: ignore[no-any-return]
+
+
+async def reachability_reported(conn: Executor, day: date, digest: str) -> bool:
+    """True the first time this gap is reported today (across replicas)."""
+    return bool(await conn.fetchval(
+        "INSERT INTO reachability_reports (day, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
+        day, digest))

@@ -17,3 +17,10 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE INDEX IF NOT EXISTS deliveries_incident ON deliveries (incident_id);
 
 ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS acknowledged_at timestamptz;
+
+-- A gap in the directory is reported to the bureau's admin once a day per distinct gap.
+CREATE TABLE IF NOT EXISTS reachability_reports (
+    day    date NOT NULL,
+    digest text NOT NULL,
+    PRIMARY KEY (day, digest)
+);

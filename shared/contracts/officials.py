@@ -7,9 +7,9 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from shared.contracts.base import IncidentEvent
+from shared.contracts.base import Event, IncidentEvent
 from shared.contracts.escalation import Level
-from shared.subjects import CHANGE_APPROVED, CHANGE_RESOLVED
+from shared.subjects import CHANGE_APPROVED, CHANGE_RESOLVED, LOOKBACK_COMPLETED
 
 
 class ChangeApproved(IncidentEvent):
@@ -41,3 +41,19 @@ class ChangeResolved(IncidentEvent):
     level_before: Level
     level_after: Level
     open_actions: list[str] = Field(default_factory=list, description="Why a closure was refused.")
+
+
+class LookBackCompleted(Event):
+    """The bureau reports a look-back review (回头看) of a school done: its obligation is met."""
+
+    event_type: ClassVar[str] = "LookBackCompleted"
+    subject: ClassVar[str] = LOOKBACK_COMPLETED
+
+    lookback_id: uuid.UUID
+    school_id: str
+    by: str = Field(description="The reporting official's account id.")
+    findings: str = Field(default="", max_length=4000, description="The review's findings (no child's name).")
+
+    @property
+    def case_id(self) -> uuid.UUID:
+        return self.lookback_id

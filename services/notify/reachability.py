@@ -1,0 +1,69 @@
+"""Contacts that work before they are needed (brief 2(5)): every role in the directory must have at
+least one address a configured channel can reach. Checked at start-up and on a schedule; a gap is
+reported to ops (metric, log) and to the bureau's admin contact, once a day per distinct gap."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Collection
+from pathlib import Path
+
+import asyncpg
+from prometheus_client import CollectorRegistry, Gauge
+
+from services.notify import repository
+from shared.bus import safe_error
+from shared.contracts.notification import ChannelKind
+from shared.directory import Directory, DirectoryError, load_directory
+from shared.tasks import BackgroundLoop
+
+log = logging.getLogger("antibully.notify.reachability")
+
+
+def unreachable(directory: Directory, kinds: Collection[ChannelKind]) -> list[str]:
+    """The labels (role, school:<id>, contact:<name>) with no address on a configured channel kind."""
+    return sorted(label for label, contact in directory.every_contact().items()
+                  if not any(a.kind in kinds for a in contact.addresses()))
+
+
+class ReachabilityCheck:
+    def __init__(self, directory_file: Path, kinds: Collection[ChannelKind], pool: asyncpg.Pool,
+                 registry: CollectorRegistry, alert: Callable[[list[str]], Awaitable[None]],
+                 interval_s: float) -> None:
+        self.directory_file = directory_file
+        self.kinds = kinds
+        self.pool = pool
+        self.alert = alert
+        self.interval_s = interval_s
+        self.gauge = Gauge("antibully_contacts_unreachable", "Directory entries no configured channel can reach",
+                           registry=registry)
+        self.loop = BackgroundLoop("reachability-check", self._run)
+
+    async def check(self, today: dt.date | None = None) -> list[str]:
+        """Re-read the directory (the bureau edits it), report the gaps; returns them."""
+        try:
+            gaps = unreachable(load_directory(self.directory_file), self.kinds)
+        except DirectoryError as exc:
+            gaps = ["directory_invalid"]
+            log.error("CONTACT DIRECTORY INVALID: %s", exc)
+        self.gauge.set(len(gaps))
+        if not gaps:
+            return gaps
+        log.error("UNREACHABLE CONTACTS: %s have no working channel", ", ".join(gaps))
+        digest = hashlib.sha256("\n".join(gaps).encode()).hexdigest()
+        async with self.pool.acquire() as conn:
+            first = await repository.reachability_reported(conn, today or dt.date.today(), digest)
+        if first:
+            await self.alert(gaps)
+        return gaps
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.check()
+            except Exception as exc:  # noqa: BLE001 - the next round tries again; never kill the loop
+                log.warning("reachability check failed: %s", safe_error(exc))
+            await asyncio.sleep(self.interval_s)
