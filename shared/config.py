@@ -51,6 +51,36 @@ class Settings(BaseSettings):
     archive_read_token: str = Field(default="", description="Bearer token for the archive read API (until SSO).")
     metrics_port: int = 0
 
+    # notify's channels (issue 5). A provider is used only when its credentials are set.
+    channel_timeout_s: float = Field(default=10.0, description="HTTP timeout for SMS providers, robots and webhooks.")
+    channel_max_wait_s: float = Field(default=10.0, description="Longest in-process wait for a rate limit; "
+                                      "beyond it the send is handed back as transient (redelivered later).")
+    sms_providers: str = Field(default="aliyun,tencent", description="SMS providers in order of preference.")
+    sms_rate_per_s: float = Field(default=20.0, description="Sustained SendSms calls per second per provider.")
+    aliyun_sms_endpoint: str = Field(default="https://dysmsapi.aliyuncs.com/", description="Aliyun SMS RPC endpoint.")
+    aliyun_sms_region: str = Field(default="cn-hangzhou", description="RegionId sent with Aliyun SendSms.")
+    aliyun_access_key_id: str = Field(default="", description="Aliyun AccessKeyId (a RAM user limited to SMS).")
+    aliyun_access_key_secret: str = Field(default="", description="Aliyun AccessKeySecret; signs each request.")
+    aliyun_sms_sign_name: str = Field(default="", description="Approved SMS signature name (签名) at Aliyun.")
+    aliyun_sms_template: str = Field(default="", description="Aliyun TemplateCode (SMS_…) of the notice template.")
+    tencent_sms_endpoint: str = Field(default="https://sms.tencentcloudapi.com/",
+                                      description="Tencent Cloud SMS API 3.0 endpoint.")
+    tencent_sms_region: str = Field(default="ap-guangzhou", description="X-TC-Region sent with Tencent SendSms.")
+    tencent_secret_id: str = Field(default="", description="Tencent Cloud SecretId (a sub-user limited to SMS).")
+    tencent_secret_key: str = Field(default="", description="Tencent Cloud SecretKey; signs each request (TC3).")
+    tencent_sms_app_id: str = Field(default="", description="Tencent SmsSdkAppId.")
+    tencent_sms_sign_name: str = Field(default="", description="Approved SMS signature name (签名) at Tencent.")
+    tencent_sms_template_id: str = Field(default="", description="Tencent TemplateId of the notice template; "
+                                         "its parameters are positional, in the order notify gives them.")
+    wecom_webhook_base: str = Field(default="https://qyapi.weixin.qq.com",
+                                    description="WeCom robot API base; empty disables WeCom.")
+    dingtalk_webhook_base: str = Field(default="https://oapi.dingtalk.com",
+                                       description="DingTalk robot API base; empty disables DingTalk.")
+    dingtalk_secret: str = Field(default="", description="Default DingTalk robot signing secret (SEC…), for "
+                                 "addresses that do not carry their own as 'token:secret'.")
+    robot_per_minute: int = Field(default=20, description="Messages per minute per WeCom/DingTalk robot.")
+    webhook_secret: str = Field(default="", description="Signs outgoing webhooks (HMAC-SHA256); empty disables them.")
+
 
 @lru_cache
 def get_settings() -> Settings:

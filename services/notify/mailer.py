@@ -13,7 +13,11 @@ from shared.config import Settings
 
 
 class PermanentFailure(Exception):
-    """The server refused for good (5xx): retrying cannot help."""
+    """The server refused for good (5xx): retrying cannot help. `code` is safe to log."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
 
 
 class SmtpMailer:
@@ -48,11 +52,11 @@ class SmtpMailer:
             await client.send_message(msg)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             client.close()
-            raise PermanentFailure("recipient refused") from exc
+            raise PermanentFailure("smtp_recipient_refused") from exc
         except aiosmtplib.SMTPResponseException as exc:
             client.close()
             if 500 <= exc.code < 600:
-                raise PermanentFailure(f"smtp {exc.code}") from exc
+                raise PermanentFailure(f"smtp_{exc.code}") from exc
             raise
         except BaseException:
             client.close()

@@ -1,0 +1,51 @@
+"""WeCom (企业微信) group robot: a webhook keyed per robot; the address is the robot's key.
+
+A robot takes 20 messages a minute; beyond that it answers 45009. We pace each robot
+with its own bucket so that answer stays rare, and treat it as transient when it comes.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from services.notify.channels._http import json_object, raise_for_transient_status, send_request, truncate_utf8
+from services.notify.channels.base import OutboundMessage, PermanentError, SendResult, TransientError
+from services.notify.channels.ratelimit import KeyedBuckets, TokenBucket
+
+DEFAULT_BASE = "https://qyapi.weixin.qq.com"
+TEXT_MAX_BYTES = 2048  # WeCom's limit for a text message's content
+_TRANSIENT = {45009: 60.0, -1: None}  # 45009: over the per-robot rate; -1: system busy
+
+
+def robot_limiter(per_minute: int = 20) -> KeyedBuckets:
+    return KeyedBuckets(lambda: TokenBucket.per_window(per_minute, 60.0))
+
+
+def robot_text(message: OutboundMessage) -> str:
+    return f"{message.subject}\n\n{message.text}" if message.subject else message.text
+
+
+class WeComRobot:
+    kind = "wecom"
+    provider = "wecom"
+
+    def __init__(self, client: httpx.AsyncClient, *, base_url: str = DEFAULT_BASE,
+                 limiter: KeyedBuckets | None = None, max_wait_s: float | None = None) -> None:
+        self._client = client
+        self._url = f"{base_url.rstrip('/')}/cgi-bin/webhook/send"
+        self._limiter = limiter if limiter is not None else robot_limiter()
+        self._max_wait_s = max_wait_s
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        key = message.address
+        await self._limiter.acquire(key, self._max_wait_s)
+        body = {"msgtype": "text", "text": {"content": truncate_utf8(robot_text(message), TEXT_MAX_BYTES)}}
+        response = await send_request(self._client, "POST", self._url, params={"key": key}, json=body)
+        raise_for_transient_status(response)
+        errcode = json_object(response).get("errcode")
+        if errcode == 0:
+            # The robot API returns no message id: our own key is what a later look-up can use.
+            return SendResult(self.provider, message.idempotency_key)
+        if isinstance(errcode, int) and errcode in _TRANSIENT:
+            raise TransientError(f"errcode_{errcode}", _TRANSIENT[errcode])
+        raise PermanentError(f"errcode_{errcode}")

@@ -1,0 +1,1 @@
+"""Local fakes of outside services for tests: loopback only, started and stopped by fixtures."""

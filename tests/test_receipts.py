@@ -1,0 +1,54 @@
+"""Delivery-report parsers: ids and codes out, phone numbers dropped, bad payloads refused by code."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from services.notify.receipts import Receipt, ReceiptError, parse_aliyun_report, parse_tencent_report
+
+ALIYUN = [
+    {"phone_number": "13800138000", "send_time": "2026-11-29 20:00:01", "report_time": "2026-11-29 20:00:05",
+     "success": True, "err_code": "DELIVERED", "err_msg": "用户接收成功", "sms_size": "1", "biz_id": "biz-1",
+     "out_id": "notification-1"},
+    {"phone_number": "13800138001", "send_time": "2026-11-29 20:00:01", "report_time": "2026-11-29 20:00:09",
+     "success": False, "err_code": "MK:0001", "err_msg": "失败", "sms_size": "1", "biz_id": "biz-2", "out_id": ""},
+]
+TENCENT = [
+    {"user_receive_time": "2026-11-29 20:00:05", "nationcode": "86", "mobile": "13800138000",
+     "report_status": "SUCCESS", "errmsg": "DELIVRD", "description": "用户短信送达成功", "sid": "serial-1"},
+    {"user_receive_time": "2026-11-29 20:00:07", "nationcode": "86", "mobile": "13800138001",
+     "report_status": "FAIL", "errmsg": "MN:0017", "description": "空号", "sid": "serial-2"},
+]
+
+
+def test_aliyun_report() -> None:
+    got = parse_aliyun_report(json.dumps(ALIYUN, ensure_ascii=False).encode())
+    assert got == [
+        Receipt("aliyun", "biz-1", "notification-1", True, "DELIVERED", datetime(2026, 11, 29, 12, 0, 5, tzinfo=UTC)),
+        Receipt("aliyun", "biz-2", None, False, "MK:0001", datetime(2026, 11, 29, 12, 0, 9, tzinfo=UTC)),
+    ]
+    assert "13800138" not in repr(got)
+
+
+def test_tencent_report() -> None:
+    got = parse_tencent_report(json.dumps(TENCENT, ensure_ascii=False))
+    assert [(r.message_id, r.delivered, r.code) for r in got] == [("serial-1", True, "DELIVRD"),
+                                                                  ("serial-2", False, "MN:0017")]
+    assert got[0].reported_at == datetime(2026, 11, 29, 12, 0, 5, tzinfo=UTC)
+    assert "13800138" not in repr(got)
+
+
+@pytest.mark.parametrize(("parse", "body", "code"), [
+    (parse_aliyun_report, b"not json", "aliyun_report_invalid"),
+    (parse_aliyun_report, json.dumps([{"phone_number": "13800138000", "success": True}]), "aliyun_report_invalid"),
+    (parse_tencent_report, json.dumps({"mobile": "13800138000"}), "tencent_report_invalid"),
+    (parse_tencent_report, json.dumps([{**TENCENT[0], "report_status": "MAYBE"}]), "tencent_report_status_unknown"),
+])
+def test_bad_payload_is_refused_by_code_without_quoting_it(parse: object, body: str | bytes, code: str) -> None:
+    assert callable(parse)
+    with pytest.raises(ReceiptError) as exc:
+        parse(body)
+    assert str(exc.value) == code and "13800138000" not in repr(exc.value)
