@@ -122,6 +122,14 @@ def backoff_s(attempt: int) -> float:
     return float(min(60.0, 0.5 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0))
 
 
+class RetryLater(Exception):
+    """A handler's way to say "not now, in `delay_s`" (e.g. a provider's Retry-After)."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__(f"retry in {delay_s:.0f} s")
+        self.delay_s = delay_s
+
+
 @dataclass(frozen=True)
 class Delivery:
     attempt: int
@@ -196,7 +204,7 @@ class DurableConsumers:
             if attempt >= self.max_deliver:
                 await self._dead_letter(msg, subject, "retries_exhausted", attempt, detail=safe_error(exc))
             else:
-                await msg.nack(delay=backoff_s(attempt))
+                await msg.nack(delay=exc.delay_s if isinstance(exc, RetryLater) else backoff_s(attempt))
             return
         await msg.ack()
 

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     pseudonym_key: str = Field(default="", description="Base64 of ≥32 bytes; keys students' pseudonyms in escalation.")
     archive_read_token: str = Field(default="", description="Bearer token for the archive read API (until SSO).")
     metrics_port: int = 0
+    reachability_interval_s: float = Field(default=3600.0, description="How often notify checks the directory.")
 
     # notify's channels (issue 5). A provider is used only when its credentials are set.
     channel_timeout_s: float = Field(default=10.0, description="HTTP timeout for SMS providers, robots and webhooks.")

@@ -1,4 +1,4 @@
-"""Wiring for notify."""
+"""Wiring for notify: channels and failover, the consumer, the reachability check, the HTTP edge."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ from pathlib import Path
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.notify.api import NotifyDeps, create_app
+from services.notify.channels import build_channels, new_http_client
+from services.notify.failover import Failover
 from services.notify.handlers import NotifyHandlers
 from services.notify.links import Links
-from services.notify.mailer import SmtpMailer
+from services.notify.reachability import ReachabilityCheck, admin_alert
 from services.notify.repository import SCHEMA
 from shared.config import Settings
 from shared.contracts import NotificationRequested
+from shared.contracts.notification import ChannelKind
 from shared.http import serve
 from shared.service import Infra, infrastructure
 
@@ -25,17 +28,29 @@ log = logging.getLogger("antibully.notify")
 
 @asynccontextmanager
 async def running(settings: Settings, tracer_provider: TracerProvider | None = None) -> AsyncIterator[Infra]:
-    async with infrastructure("notify", SCHEMA, SCHEMA_SQL, settings, tracer_provider) as infra:
+    async with infrastructure("notify", SCHEMA, SCHEMA_SQL, settings, tracer_provider) as infra, \
+            new_http_client(settings) as http:
         tracer = infra.tracer_provider.get_tracer("antibully.notify")
         links = Links(settings.link_key) if settings.link_key else None
         if links is None:
-            log.warning("LINK_KEY is not set: notices carry no acknowledgement link")
-        handlers = NotifyHandlers(infra.pool, infra.relay, SmtpMailer(settings), infra.registry, tracer,
-                                  lease_s=min(settings.smtp_timeout_s * 2, settings.ack_wait_s), links=links,
+            log.warning("LINK_KEY is not set: notices carry no link to their page")
+        channels = build_channels(settings, http)
+        log.info("channels: %s", ", ".join(f"{k}: {'/'.join(c.provider for c in v)}" for k, v in channels.items()))
+        failover = Failover(channels)
+        # The lease covers a whole failover round; a replica that finds it held leaves the message alone.
+        handlers = NotifyHandlers(infra.pool, infra.relay, failover, infra.registry, tracer,
+                                  lease_s=settings.ack_wait_s, links=links,
                                   public_base_url=settings.public_base_url, link_ttl_s=settings.link_ttl_s)
         # Few in flight: a crash can leave at most this many sends with an unknown outcome.
         infra.consumers.subscribe(NotificationRequested, handlers.on_requested, concurrency=4)
         await infra.start()
+        check = ReachabilityCheck(settings.directory_file, {ChannelKind(k) for k in channels}, infra.pool,
+                                  infra.registry, admin_alert(settings.directory_file, failover),
+                                  settings.reachability_interval_s)
+        check.loop.start()
         app = create_app(NotifyDeps(infra.pool, infra.relay, links, infra.tracer_provider, infra.registry))
-        async with serve(app, settings.notify_host, settings.notify_port):
-            yield infra
+        try:
+            async with serve(app, settings.notify_host, settings.notify_port):
+                yield infra
+        finally:
+            await check.loop.stop()

@@ -1,10 +1,15 @@
-"""Notify's subscriber logic: one mail per notification request, whatever JetStream redelivers.
+"""Notify's subscriber logic: one message per notification request, whatever JetStream redelivers.
 
-The delivery row is committed as 'sending' before the mail goes out and as 'sent' right
-after, with the NotificationDelivered event in the same transaction. A redelivered request
-finds 'sent' and stops. Only a crash between the SMTP server's acceptance and that commit
-leaves the outcome unknown; then the mail is sent again with the same Message-ID and the
-resend is counted (`ambiguous_resends`), never hidden.
+The delivery row is committed as 'sending' (with a lease, so a second replica keeps off)
+before anything goes out, and as 'sent' right after a channel accepted, with the
+NotificationDelivered event in the same transaction. A redelivered request finds 'sent' and
+stops. Only a crash between a provider's acceptance and that commit leaves the outcome unknown;
+then the message is sent again with the same idempotency key (and for e-mail the same
+Message-ID) and the resend is counted (`ambiguous_resends`), never hidden.
+
+Which channel: the recipient's addresses in order of preference, each kind through its
+providers in order (failover.py). Only when all refuse is NotificationFailed published;
+when some failure was transient, JetStream redelivers later.
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry, Counter
 
 from services.notify import repository
+from services.notify.channels.base import OutboundMessage
+from services.notify.failover import Address, Failover, Outcome, Status
 from services.notify.links import LinkClaims, Links
-from services.notify.mailer import PermanentFailure, SmtpMailer
-from services.notify.templates import render
-from shared.bus import Delivery, safe_error
+from services.notify.templates import render, render_short
+from shared.bus import Delivery, RetryLater, backoff_s
 from shared.contracts import NotificationDelivered, NotificationFailed, NotificationRequested
 from shared.contracts.base import derive_id
 from shared.outbox import OutboxRelay, enqueue
@@ -33,7 +39,7 @@ def message_id_for(req: NotificationRequested) -> str:
 
 
 class NotifyHandlers:
-    def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, mailer: SmtpMailer, registry: CollectorRegistry,
+    def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, failover: Failover, registry: CollectorRegistry,
                  tracer: Tracer, lease_s: float, links: Links | None = None, public_base_url: str = "",
                  link_ttl_s: int = 0) -> None:
         self.links = links
@@ -42,76 +48,86 @@ class NotifyHandlers:
         self.pool = pool
         self.tracer = tracer
         self.relay = relay
-        self.mailer = mailer
+        self.failover = failover
         self.lease_s = lease_s
         self.outcomes = Counter("antibully_notify_outcomes", "Notification outcomes", ["role", "outcome"],
                                 registry=registry)
 
     async def on_requested(self, req: NotificationRequested, delivery: Delivery) -> None:
         role = req.recipient.role.value
+        routes = [Address(a.kind.value, a.to) for a in req.recipient.routes()]
+        first_kind = routes[0].kind if routes else "none"
         async with self.pool.acquire() as conn, conn.transaction():
             attempt = await repository.begin_attempt(
-                conn, req.notification_id, req.incident_id, role, self.mailer.channel, self.lease_s
+                conn, req.notification_id, req.incident_id, role, first_kind, self.lease_s
             )
         if attempt.done:
             self.relay.kick()
             return
-        if req.recipient.email is None:
-            await self._fail(req, "no_contact", attempt.attempts)
-            return
         if attempt.ambiguous:
             self.outcomes.labels(role, "ambiguous_resend").inc()
             log.warning("notification %s: previous attempt ended unknown; sending again", req.notification_id)
-        text = render(req, self._ack_url(req))
-        accepted = False
+        link = self._link(req)
+        full = render(req, link if req.facts.ack_required else None)
+        short = render_short(req, link)
 
-        async def record_sent() -> None:
-            nonlocal accepted
-            accepted = True
-            delivered = NotificationDelivered(
-                event_id=derive_id("notification-delivered", req.notification_id), incident_id=req.incident_id,
-                notification_id=req.notification_id, role=req.recipient.role, channel=self.mailer.channel,
-                attempts=attempt.attempts,
-            )
-            async with self.pool.acquire() as conn, conn.transaction():
-                await repository.finish(conn, req.notification_id, "sent", message_id=message_id_for(req))
-                await enqueue(conn, delivered)
+        def compose(address: Address) -> OutboundMessage:
+            if address.kind == "email":
+                return OutboundMessage(address.value, full.subject, full.body, str(req.notification_id))
+            return OutboundMessage(address.value, full.subject, short.text, str(req.notification_id),
+                                   sms_params=short.params)
 
-        try:
-            with self.tracer.start_as_current_span(
-                "notify.send", attributes={"antibully.role": role, "antibully.channel": self.mailer.channel}
-            ):
-                await self.mailer.send(req.recipient.email, text.subject, text.body, message_id_for(req), record_sent)
-        except PermanentFailure:
-            await self._fail(req, "smtp_rejected", attempt.attempts)
+        with self.tracer.start_as_current_span("notify.send", attributes={"antibully.role": role}) as span:
+            outcome = await self.failover.deliver(routes, compose)
+            span.set_attribute("antibully.outcome", outcome.status.value)
+            span.set_attribute("antibully.channel", f"{outcome.channel_kind}/{outcome.result.provider}"
+                               if outcome.result else "none")
+            span.set_attribute("antibully.tries", outcome.tries)
+        if outcome.status == Status.delivered:
+            await self._sent(req, outcome, attempt.attempts)
             return
-        except Exception as exc:
-            if accepted:
-                # Sent but not recorded: the row stays 'sending', so the retry counts as ambiguous.
-                raise
-            async with self.pool.acquire() as conn:
-                await repository.finish(conn, req.notification_id, "retry_wait", error=type(exc).__name__)
-            if delivery.final:
-                await self._fail(req, "retries_exhausted", attempt.attempts)
-                return
-            log.warning("notification %s attempt %d failed: %s", req.notification_id, attempt.attempts,
-                        safe_error(exc))
-            raise
-        self.outcomes.labels(role, "sent").inc()
+        if outcome.status == Status.failed:
+            await self._fail(req, "no_contact" if not routes else "all_refused", attempt.attempts, outcome)
+            return
+        async with self.pool.acquire() as conn:
+            await repository.finish(conn, req.notification_id, "retry_wait", error=",".join(outcome.reasons)[:500])
+        if delivery.final:
+            await self._fail(req, "retries_exhausted", attempt.attempts, outcome)
+            return
+        hinted = [a.retry_after_s for a in outcome.attempts if a.retry_after_s is not None]
+        log.warning("notification %s attempt %d not delivered, will retry: %s", req.notification_id,
+                    attempt.attempts, ", ".join(outcome.reasons))
+        raise RetryLater(outcome.retry_after_s if hinted and outcome.retry_after_s else backoff_s(attempt.attempts))
+
+    async def _sent(self, req: NotificationRequested, outcome: Outcome, attempts: int) -> None:
+        assert outcome.result is not None and outcome.channel_kind is not None
+        delivered = NotificationDelivered(
+            event_id=derive_id("notification-delivered", req.notification_id), incident_id=req.incident_id,
+            notification_id=req.notification_id, role=req.recipient.role, channel=outcome.channel_kind,
+            attempts=attempts, provider=outcome.result.provider, fallbacks=list(outcome.reasons),
+        )
+        async with self.pool.acquire() as conn, conn.transaction():
+            await repository.finish(conn, req.notification_id, "sent", message_id=outcome.result.message_id,
+                                    channel=f"{outcome.channel_kind}/{outcome.result.provider}")
+            await enqueue(conn, delivered)
+        self.outcomes.labels(req.recipient.role.value, "sent").inc()
+        if outcome.reasons:
+            self.outcomes.labels(req.recipient.role.value, "sent_after_failover").inc()
         self.relay.kick()
 
-    def _ack_url(self, req: NotificationRequested) -> str | None:
-        """A signed, expiring link for a notice whose reader must confirm receipt."""
-        if not (req.facts.ack_required and self.links):
+    def _link(self, req: NotificationRequested) -> str | None:
+        """A signed, expiring link to the notice's page (where a reader who must confirm, confirms)."""
+        if self.links is None:
             return None
         claims = LinkClaims(req.notification_id, req.facts.case_ref, int(time.time()) + self.link_ttl_s)
         return f"{self.public_base_url}/ack/{self.links.sign(claims)}"
 
-    async def _fail(self, req: NotificationRequested, reason: str, attempts: int) -> None:
+    async def _fail(self, req: NotificationRequested, reason: str, attempts: int, outcome: Outcome) -> None:
         failed = NotificationFailed(
             event_id=derive_id("notification-failed", req.notification_id), incident_id=req.incident_id,
-            notification_id=req.notification_id, role=req.recipient.role, channel=self.mailer.channel,
-            reason=reason, attempts=attempts,
+            notification_id=req.notification_id, role=req.recipient.role,
+            channel=",".join(dict.fromkeys(a.kind for a in outcome.attempts)), reason=reason, attempts=attempts,
+            tried=list(outcome.reasons),
         )
         async with self.pool.acquire() as conn, conn.transaction():
             await repository.finish(conn, req.notification_id, "failed", error=reason)

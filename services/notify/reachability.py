@@ -15,7 +15,10 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Gauge
 
 from services.notify import repository
+from services.notify.channels.base import OutboundMessage
+from services.notify.failover import Address, Failover
 from shared.bus import safe_error
+from shared.contracts.base import derive_id
 from shared.contracts.notification import ChannelKind
 from shared.directory import Directory, DirectoryError, load_directory
 from shared.tasks import BackgroundLoop
@@ -27,6 +30,28 @@ def unreachable(directory: Directory, kinds: Collection[ChannelKind]) -> list[st
     """The labels (role, school:<id>, contact:<name>) with no address on a configured channel kind."""
     return sorted(label for label, contact in directory.every_contact().items()
                   if not any(a.kind in kinds for a in contact.addresses()))
+
+
+def admin_alert(directory_file: Path, failover: Failover) -> Callable[[list[str]], Awaitable[None]]:
+    """Tell the bureau's admin contact (directory `officials.admin`) which entries no channel can reach."""
+
+    async def alert(gaps: list[str]) -> None:
+        admin = load_directory(directory_file).officials.admin
+        if admin is None:
+            log.error("no officials.admin contact in the directory: the gap is reported to ops only")
+            return
+        subject = "【通讯录检查】有联系人无法送达"
+        body = (f"{admin.name}：\n\n通知服务检查发现，以下通讯录条目没有可用的送达渠道，"
+                f"事件发生时将无法通知到位，请尽快补充或更正：\n"
+                + "".join(f"- {g}\n" for g in gaps) + "\n（本提醒每天最多发送一次。）\n")
+        key = str(derive_id("reachability", dt.date.today(), *gaps))
+        routes = [Address(a.kind.value, a.to) for a in admin.addresses()]
+        outcome = await failover.deliver(routes, lambda a: OutboundMessage(
+            a.value, subject, body if a.kind == "email" else f"{subject}：{len(gaps)}个条目，请查看邮件或系统。", key,
+            sms_template="directory_alert", sms_params={"count": str(len(gaps))}))
+        log.warning("reachability report to the admin contact: %s", outcome.status.value)
+
+    return alert
 
 
 class ReachabilityCheck:

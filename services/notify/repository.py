@@ -59,12 +59,12 @@ async def begin_attempt(
 
 async def finish(
     conn: Conn, notification_id: uuid.UUID, status: str, *, message_id: str | None = None,
-    error: str | None = None,
+    error: str | None = None, channel: str | None = None,
 ) -> None:
     await conn.execute(
         "UPDATE deliveries SET status = $2, message_id = coalesce($3, message_id), last_error = $4,"
-        " lease_until = NULL, updated_at = now() WHERE notification_id = $1",
-        notification_id, status, message_id, error,
+        " channel = coalesce($5, channel), lease_until = NULL, updated_at = now() WHERE notification_id = $1",
+        notification_id, status, message_id, error, channel,
     )
 
 

@@ -92,15 +92,22 @@ class _Outcome(IncidentEvent):
 
 
 class NotificationDelivered(_Outcome):
+    """A provider accepted the message (sent); a provider's receipt later may confirm the handset got it."""
+
     event_type: ClassVar[str] = "NotificationDelivered"
     subject: ClassVar[str] = NOTIFICATION_DELIVERED
+
+    provider: str | None = None
+    fallbacks: list[str] = Field(default_factory=list,
+                                 description="What failed before, as kind/provider:code (e.g. sms/aliyun:http_500).")
 
 
 class NotificationFailed(_Outcome):
     event_type: ClassVar[str] = "NotificationFailed"
     subject: ClassVar[str] = NOTIFICATION_FAILED
 
-    reason: str = Field(description="A code, never contact data: no_contact, smtp_rejected, retries_exhausted.")
+    reason: str = Field(description="A code, never contact data: no_contact, all_refused, retries_exhausted.")
+    tried: list[str] = Field(default_factory=list, description="Every attempt as kind/provider:code.")
 
 
 class NotificationAcknowledged(IncidentEvent):
