@@ -34,8 +34,8 @@ async def archive(settings: Settings) -> AsyncIterator[tuple[Infra, httpx.AsyncC
         yield infra, client
 
 
-async def _case_flow(url: str) -> tuple[Any, ...]:
-    reported = reported_event(IncidentReport.model_validate(report()), "archive-key")
+async def _case_flow(url: str, idempotency_key: str = "archive-key") -> tuple[Any, ...]:
+    reported = reported_event(IncidentReport.model_validate(report()), idempotency_key)
     decision = decide(reported.report, default_policy(), reported.occurred_at)
     decided, requests = plan(reported, decision, load_directory(Settings().directory_file))
     delivered = NotificationDelivered(
