@@ -234,8 +234,9 @@ async def grant_app_role(conn: Conn, role: str) -> bool:
                 await conn.execute(f'CREATE ROLE "{role}" NOLOGIN')
         except asyncpg.DuplicateObjectError:
             pass
-    if not me["rolsuper"] and not await conn.fetchval("SELECT pg_has_role(current_user, $1, 'MEMBER')", role):
-        await conn.execute(f'GRANT "{role}" TO CURRENT_USER')
+    if (me["rolcreaterole"] and not me["rolsuper"]
+            and not await conn.fetchval("SELECT pg_has_role(current_user, $1, 'MEMBER')", role)):
+        await conn.execute(f'GRANT "{role}" TO CURRENT_USER')  # so that its own sessions may act as it
     await conn.execute(
         f'REVOKE ALL ON ALL TABLES IN SCHEMA "{SCHEMA}" FROM "{role}";'
         f' GRANT USAGE ON SCHEMA "{SCHEMA}" TO "{role}";'
