@@ -1,4 +1,5 @@
-"""The `antibully` command: `run` (the whole system locally) and `schools` (schools and their API keys)."""
+"""The `antibully` command: `run` (the whole system locally), `schools` (schools and their API keys),
+`verify` and the archive's keys and migration."""
 
 from __future__ import annotations
 
@@ -96,6 +97,10 @@ def _parser() -> argparse.ArgumentParser:
     keys.add_parser("add", help="print a new key for a school (keep the old one until switched)").add_argument(
         "school_id")
     keys.add_parser("revoke", help="revoke a key by its key id (the part after 'ab_')").add_argument("key_id")
+    verify = sub.add_parser("verify", help="check every archive chain and signed checkpoint (uses DATABASE_URL)")
+    verify.add_argument("--public-key", help="base64 Ed25519 public key the checkpoints must be signed with")
+    sub.add_parser("archive-public-key", help="print the public key of ARCHIVE_SIGNING_KEY (for auditors)")
+    sub.add_parser("archive-migrate", help="create or update archive's tables and grant its role (as the owner)")
     schools.add_parser("access-code", help="print a new help-request access code for a school").add_argument(
         "school_id")
     return parser
@@ -107,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         from antibully.launcher import run
 
         return run()
+    if args.command in ("verify", "archive-public-key", "archive-migrate"):
+        return _archive(args)
     url = get_settings().database_url
     if args.action == "access-code":
         print(f"help-request access code for {args.school_id}: {asyncio.run(add_access_code(url, args.school_id))}")
@@ -122,6 +129,32 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no active key {args.key_id}", file=sys.stderr)
             return 1
         print(f"key {args.key_id} revoked")
+    return 0
+
+
+def _archive(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if args.command == "verify":
+        from antibully.verify import parse_public_key, verify
+
+        verdict = asyncio.run(verify(settings.database_url,
+                                     parse_public_key(args.public_key) if args.public_key else None))
+        print(verdict)
+        return 1 if verdict.broken else 0
+    if args.command == "archive-public-key":
+        from services.archive.checkpoint import CheckpointSigner, public_key_b64
+
+        if not settings.archive_signing_key:
+            print("ARCHIVE_SIGNING_KEY is not set", file=sys.stderr)
+            return 1
+        fingerprint = CheckpointSigner(settings.archive_signing_key).fingerprint
+        print(f"{public_key_b64(settings.archive_signing_key)}  (fingerprint {fingerprint})")
+        return 0
+    from services.archive.app import prepare_database
+
+    role = asyncio.run(prepare_database(settings.model_copy(update={"archive_migrate": True})))
+    print(f"archive migrated; the service acts as role {role}" if role else
+          "archive migrated; no role could be arranged, the service keeps its login role's rights")
     return 0
 
 

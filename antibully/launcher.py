@@ -45,6 +45,8 @@ def _secrets(home: Path) -> dict[str, str]:
     data: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     data.setdefault("nats_jetstream_key", secrets.token_hex(32))
     data.setdefault("archive_data_key", new_key_b64())
+    data.setdefault("archive_kek", new_key_b64())
+    data.setdefault("archive_signing_key", new_key_b64())  # 32 random bytes: an Ed25519 seed
     data.setdefault("intake_data_key", new_key_b64())
     data.setdefault("pseudonym_key", new_key_b64())
     data.setdefault("link_key", new_key_b64())
@@ -149,6 +151,8 @@ def run() -> int:
             stoppers.append(sink)
             env["SMTP_HOST"], env["SMTP_PORT"] = "127.0.0.1", str(sink.port)
         env.setdefault("ARCHIVE_DATA_KEY", keys["archive_data_key"])
+        env.setdefault("ARCHIVE_KEK", keys["archive_kek"])
+        env.setdefault("ARCHIVE_SIGNING_KEY", keys["archive_signing_key"])
         env.setdefault("INTAKE_DATA_KEY", keys["intake_data_key"])
         env.setdefault("PSEUDONYM_KEY", keys["pseudonym_key"])
         env.setdefault("LINK_KEY", keys["link_key"])
@@ -172,7 +176,7 @@ def run() -> int:
         wait_port(intake_port, timeout_s=60, proc=children["intake"])
         wait_port(archive_port, timeout_s=60, proc=children["archive"])
         print(_banner(intake_port, archive_port, demo_key, demo_code, env["ARCHIVE_READ_TOKEN"], maildir,
-                      "SMTP_HOST" not in os.environ, env["DATABASE_URL"]), flush=True)
+                      "SMTP_HOST" not in os.environ, env["DATABASE_URL"], env["ARCHIVE_SIGNING_KEY"]), flush=True)
         while True:
             time.sleep(1)
             for name, proc in list(children.items()):
@@ -198,8 +202,11 @@ def run() -> int:
 
 
 def _banner(
-    intake: int, archive: int, key: str, code: str, token: str, maildir: Path, local_mail: bool, database_url: str
+    intake: int, archive: int, key: str, code: str, token: str, maildir: Path, local_mail: bool, database_url: str,
+    signing_key: str,
 ) -> str:
+    from services.archive.checkpoint import public_key_b64
+
     mail = f"every mail is printed here and kept in {maildir}/new/" if local_mail else "mail goes to $SMTP_HOST"
     return f"""
 antibully is running. Ctrl-C stops everything.
@@ -216,4 +223,6 @@ Try the README's curl example:
   export KEY={key} TOKEN={token} CODE={code}
 Add another school (prints its API key):
   DATABASE_URL='{database_url}' .venv/bin/antibully schools add <school_id> --name <名称>
+Verify the whole archive (chains and signed checkpoints):
+  DATABASE_URL='{database_url}' .venv/bin/antibully verify --public-key {public_key_b64(signing_key)}
 """

@@ -46,6 +46,18 @@ class Settings(BaseSettings):
     policy_file: Path = ROOT / "deploy" / "policy" / "default.toml"
     watchdog_interval_s: float = Field(default=5.0, description="How often escalation looks for missed deadlines.")
     archive_data_key: str = Field(default="", description="Base64 of 32 bytes; AES-GCM key for personal data at rest.")
+    archive_kek: str = Field(default="", description="Base64 of 32 bytes; key-encryption key wrapping each case's data"
+                             " key (AES-GCM). Empty: ARCHIVE_DATA_KEY serves as the KEK.")
+    archive_retention_days: int = Field(default=3650, description="Days after a case's last entry before its data key"
+                                        " is destroyed (placeholder: the bureau sets the period).")
+    archive_shred_interval_s: float = Field(default=3600.0, description="How often archive destroys expired data keys.")
+    archive_signing_key: str = Field(default="", description="Base64 of the 32-byte Ed25519 seed signing chain"
+                                     " checkpoints. Empty: no checkpoints are written.")
+    archive_checkpoint_interval_s: float = Field(default=300.0, description="How often archive signs the chain heads.")
+    archive_db_role: str = Field(default="antibully_archive_app", description="The role archive's sessions act as:"
+                                 " SELECT/INSERT only on entries and checkpoints. Empty: the login role.")
+    archive_migrate: bool = Field(default=True, description="Migrate archive's schema at start-up as the login role;"
+                                  " false where the owner migrates (`antibully archive-migrate`).")
     intake_data_key: str = Field(default="", description="Base64 of 32 bytes; seals help-request messages in intake.")
     pseudonym_key: str = Field(default="", description="Base64 of ≥32 bytes; keys students' pseudonyms in escalation.")
     archive_read_token: str = Field(default="", description="Bearer token for the archive read API (until SSO).")

@@ -16,15 +16,24 @@ Executor: TypeAlias = Conn | asyncpg.Pool
 SHARED_SQL = Path(__file__).with_name("messaging.sql")
 
 
-async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    """Create the schema, then a pool whose search_path is that schema alone."""
+async def create_pool(
+    dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10, role: str | None = None
+) -> asyncpg.Pool:
+    """Create the schema if missing, then a pool whose search_path is that schema alone.
+
+    With `role`, every session acts as that role from its start (a start-up `role` setting,
+    which survives RESET ALL): a service can log in as the owner yet write with fewer rights.
+    """
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        # Checked first: a role without CREATE on the database may still use an existing schema.
+        if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
+            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     finally:
         await conn.close()
+    settings = {"search_path": schema} | ({"role": role} if role else {})
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, server_settings={"search_path": schema}, reset=_no_reset
+        dsn, min_size=min_size, max_size=max_size, server_settings=settings, reset=_no_reset
     )
     assert pool is not None
     return pool

@@ -39,14 +39,17 @@ class Infra:
 
 @asynccontextmanager
 async def infrastructure(
-    service: str, schema: str, schema_sql: Path, settings: Settings, tracer_provider: TracerProvider | None
+    service: str, schema: str, schema_sql: Path | None, settings: Settings, tracer_provider: TracerProvider | None,
+    *, role: str | None = None,
 ) -> AsyncIterator[Infra]:
+    """`schema_sql=None` when the caller migrated already; `role`: the database role the pool acts as."""
     provider = tracer_provider or make_tracer_provider(service)
     registry = CollectorRegistry()
     await ensure_streams(settings.nats_url, settings.nats_replicas)
-    pool = await create_pool(settings.database_url, schema)
+    pool = await create_pool(settings.database_url, schema, role=role)
     try:
-        await migrate(pool, schema, schema_sql)
+        if schema_sql is not None:
+            await migrate(pool, schema, schema_sql)
         broker = make_broker(settings, provider, registry)
 
         async def publish(subject: str, payload: bytes, msg_id: str, headers: dict[str, str]) -> object:

@@ -93,3 +93,18 @@ async def exactly(items: Awaitable[list[T]], n: int) -> list[T] | None:
     got = await items
     assert len(got) <= n, got
     return got if len(got) == n else None
+
+
+async def owner_connection(settings: Any, schema: str = "archive") -> Any:
+    """A connection as the login role (the tables' owner; a superuser in tests), not the service's role."""
+    import asyncpg
+
+    return await asyncpg.connect(settings.database_url, server_settings={"search_path": schema})
+
+
+async def tamper(conn: Any, sql: str, *args: Any, table: str = "entries") -> None:
+    """What a superuser can do: switch off a table's append-only triggers, change it, switch them on again."""
+    async with conn.transaction():
+        await conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        await conn.execute(sql, *args)
+        await conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")

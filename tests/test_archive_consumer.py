@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from cryptography.exceptions import InvalidTag
 
 from services.archive.app import running
+from services.archive.payloads import Payloads
 from services.escalation.domain import decide
 from services.escalation.notices import plan
 from services.intake.reports import reported_event
@@ -20,7 +21,7 @@ from shared.contracts.base import derive_id
 from shared.crypto import Sealer
 from shared.directory import load_directory
 from shared.service import Infra
-from tests.helpers import default_policy, eventually, publish, report
+from tests.helpers import default_policy, eventually, owner_connection, publish, report, tamper
 
 AUTH = {"Authorization": "Bearer test-archive-token"}
 
@@ -33,8 +34,8 @@ async def archive(settings: Settings) -> AsyncIterator[tuple[Infra, httpx.AsyncC
         yield infra, client
 
 
-async def _case_flow(url: str) -> tuple[Any, ...]:
-    reported = reported_event(IncidentReport.model_validate(report()), "archive-key")
+async def _case_flow(url: str, idempotency_key: str = "archive-key") -> tuple[Any, ...]:
+    reported = reported_event(IncidentReport.model_validate(report()), idempotency_key)
     decision = decide(reported.report, default_policy(), reported.occurred_at)
     decided, requests = plan(reported, decision, load_directory(Settings().directory_file))
     delivered = NotificationDelivered(
@@ -95,17 +96,21 @@ async def test_entries_are_append_only_and_tampering_is_detected(archive: tuple[
     infra, client = archive
     reported, *_, = await _case_flow(settings.nats_url)
     await eventually(lambda: _record(client, reported.incident_id, 2))
-    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+    # The service's own role has no right to change the record at all.
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await infra.pool.execute("UPDATE entries SET summary = '{}'::jsonb WHERE incident_id = $1",
                                  reported.incident_id)
-    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await infra.pool.execute("DELETE FROM entries WHERE incident_id = $1", reported.incident_id)
-    # A superuser can get past the trigger; the chain still tells.
-    async with infra.pool.acquire() as conn, conn.transaction():
-        await conn.execute("ALTER TABLE entries DISABLE TRIGGER entries_no_update_delete")
-        await conn.execute("UPDATE entries SET summary = '{\"category\": \"verbal\"}'::jsonb"
-                           " WHERE incident_id = $1 AND seq = 2", reported.incident_id)
-        await conn.execute("ALTER TABLE entries ENABLE TRIGGER entries_no_update_delete")
+    owner = await owner_connection(settings)
+    try:
+        # The owner is stopped by the trigger; a superuser can get past it, and the chain still tells.
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await owner.execute("DELETE FROM entries WHERE incident_id = $1", reported.incident_id)
+        await tamper(owner, "UPDATE entries SET summary = '{\"category\": \"verbal\"}'::jsonb"
+                            " WHERE incident_id = $1 AND seq = 2", reported.incident_id)
+    finally:
+        await owner.close()
     record = (await client.get(f"/v1/incidents/{reported.incident_id}", headers=AUTH)).json()
     assert record["chain"]["valid"] is False
     assert record["chain"]["first_broken_seq"] == 2
@@ -121,12 +126,19 @@ async def test_children_data_is_sealed_at_rest(archive: tuple[Infra, httpx.Async
     assert row is not None
     for secret in ("李小明", "li.parent@example.cn", "13800000001", "推搡"):
         assert secret.encode() not in bytes(row["payload_ct"]) and secret not in row["summary"]
-    opened = Sealer(settings.archive_data_key).open(bytes(row["payload_ct"]),
-                                                    f"{reported.incident_id}:{row['event_id']}".encode())
-    assert "李小明" in opened.decode()
-    other_key = Sealer(base64.b64encode(b"k" * 32).decode())
-    with pytest.raises(Exception):  # noqa: B017 - any authentication failure will do
-        other_key.open(bytes(row["payload_ct"]), f"{reported.incident_id}:{row['event_id']}".encode())
+    async with infra.pool.acquire() as conn:
+        opened = await Payloads.from_settings(settings).open_payload(
+            conn, reported.incident_id, row["event_id"], bytes(row["payload_ct"]))
+        assert opened is not None and "李小明" in opened.decode()
+        other_kek = Payloads(b"k" * 32)
+        with pytest.raises(InvalidTag):
+            await other_kek.open_payload(conn, reported.incident_id, row["event_id"], bytes(row["payload_ct"]))
+    # The global key alone no longer opens anything: each case has its own data key.
+    with pytest.raises(InvalidTag):
+        Sealer(settings.archive_data_key).open(bytes(row["payload_ct"]),
+                                               f"{reported.incident_id}:{row['event_id']}".encode())
+    record = await _record(client, reported.incident_id, 1)
+    assert record is not None and record["personal_data"] == {"status": "sealed", "destroyed_at": None}
 
 
 async def test_read_api_requires_the_token(archive: tuple[Infra, httpx.AsyncClient]) -> None:

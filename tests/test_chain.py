@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import uuid
 
-from services.archive.chain import GENESIS, Entry, first_broken, next_entry
+from services.archive.chain import GENESIS, Entry, Walk, first_broken, next_entry
 from shared.contracts.base import utcnow
 
 
@@ -53,3 +54,32 @@ def test_swapped_payload_is_caught() -> None:
     entries, payloads = _chain(3)
     payloads[1] = b"other"
     assert first_broken(entries, payloads) == 2
+
+
+def _walk(entries: list[Entry], hashes: list[str] | None = None) -> tuple[int, str] | None:
+    walk = Walk()
+    for i, e in enumerate(entries):
+        if (wrong := walk.feed(e, hashes[i] if hashes else None)) is not None:
+            return e.seq, wrong
+    return None
+
+
+def test_walk_verifies_many_chains_in_a_stream() -> None:
+    a, pa = _chain(3)
+    b, pb = _chain(2)
+    walk = Walk()
+    for e, p in zip([*a, *b], [*pa, *pb], strict=True):
+        assert walk.feed(e, hashlib.sha256(p).hexdigest()) is None
+    assert (walk.cases, walk.entries) == (2, 5)
+
+
+def test_walk_names_what_is_wrong() -> None:
+    entries, payloads = _chain(4)
+    edited = [*entries[:2], dataclasses.replace(entries[2], summary={"i": 99}), entries[3]]
+    assert _walk(edited) == (3, "hash does not match the entry's contents")
+    assert _walk([entries[0], *entries[2:]]) == (3, "expected seq 2: entries are missing")
+    rehashed = next_entry(entries[1].incident_id, 1, entries[0].hash, entries[1].event_id, "X", utcnow(), {}, b"x")
+    assert _walk([entries[0], rehashed, *entries[2:]]) == (3, "prev_hash does not match the previous entry's hash")
+    hashes = [hashlib.sha256(p).hexdigest() for p in payloads]
+    hashes[1] = hashlib.sha256(b"other").hexdigest()
+    assert _walk(entries, hashes) == (2, "sealed payload does not match its payload_sha256")

@@ -4,7 +4,7 @@ import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import Depends, FastAPI, Header, HTTPException
@@ -42,6 +42,13 @@ class ChainStatus(BaseModel):
     first_broken_seq: int | None
 
 
+class PersonalData(BaseModel):
+    """Names, contacts and narratives are sealed under the case's own key until retention ends."""
+
+    status: Literal["sealed", "destroyed", "none"]
+    destroyed_at: datetime | None = None
+
+
 class CaseRecord(BaseModel):
     incident_id: uuid.UUID
     case_ref: str
@@ -53,6 +60,7 @@ class CaseRecord(BaseModel):
     recipients: list[RecipientStatus]
     timeline: list[TimelineEntry]
     chain: ChainStatus
+    personal_data: PersonalData
 
 
 @dataclass
@@ -84,6 +92,10 @@ def create_app(deps: ArchiveDeps) -> FastAPI:
             raise HTTPException(404, "No record for this incident.")
         case = await repository.case(deps.pool, incident_id) or {}
         broken = first_broken(entries)
+        key = await repository.key_state(deps.pool, incident_id)
+        personal = (PersonalData(status="none") if key is None else
+                    PersonalData(status="destroyed", destroyed_at=key["shredded_at"]) if key["shredded_at"] else
+                    PersonalData(status="sealed"))
         return CaseRecord(
             incident_id=incident_id,
             case_ref="AB-" + incident_id.hex[:8].upper(),
@@ -97,6 +109,7 @@ def create_app(deps: ArchiveDeps) -> FastAPI:
                                     summary=e.summary, hash=e.hash) for e in entries],
             chain=ChainStatus(valid=broken is None, length=len(entries), head=entries[-1].hash,
                               first_broken_seq=broken),
+            personal_data=personal,
         )
 
     return app

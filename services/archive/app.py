@@ -1,32 +1,79 @@
-"""Wiring for archive: the durable consumers and the read API in one process."""
+"""Wiring for archive: the durable consumers, the read API and the scheduled jobs in one process."""
 
 from __future__ import annotations
 
+import base64
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from opentelemetry.sdk.trace import TracerProvider
 
+from services.archive import payloads as payloads_module
+from services.archive import repository
 from services.archive.api import ArchiveDeps, create_app
+from services.archive.checkpoint import CheckpointSigner
 from services.archive.handlers import ARCHIVED_EVENTS, ArchiveHandlers
+from services.archive.jobs import every, shred_expired, write_checkpoint
+from services.archive.payloads import Payloads
 from services.archive.repository import SCHEMA
 from shared.config import Settings
-from shared.crypto import Sealer
+from shared.db import create_pool, migrate
 from shared.http import serve
 from shared.service import Infra, infrastructure
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
+log = logging.getLogger("antibully.archive")
+
+
+async def prepare_database(settings: Settings) -> str | None:
+    """Migrate as the login role (the tables' owner) and arrange the role the service acts as.
+
+    Returns that role, or None when there is none to act as (the login role's rights apply).
+    """
+    role = settings.archive_db_role or None
+    if not settings.archive_migrate:
+        return role
+    pool = await create_pool(settings.database_url, SCHEMA, max_size=1)
+    try:
+        await migrate(pool, SCHEMA, SCHEMA_SQL)
+        if role:
+            async with pool.acquire() as conn, conn.transaction():
+                if not await repository.grant_app_role(conn, role):
+                    log.warning("cannot create the role %s: archive runs with the login role's rights", role)
+                    return None
+    finally:
+        await pool.close()
+    return role
 
 
 @asynccontextmanager
 async def running(settings: Settings, tracer_provider: TracerProvider | None = None) -> AsyncIterator[Infra]:
-    sealer = Sealer(settings.archive_data_key)
-    async with infrastructure("archive", SCHEMA, SCHEMA_SQL, settings, tracer_provider) as infra:
-        handlers = ArchiveHandlers(infra.pool, sealer, infra.tracer_provider)
+    payloads = Payloads.from_settings(settings)
+    payloads_module.use(payloads)
+    signer = CheckpointSigner(settings.archive_signing_key) if settings.archive_signing_key else None
+    role = await prepare_database(settings)
+    async with infrastructure("archive", SCHEMA, None, settings, tracer_provider, role=role) as infra, \
+            AsyncExitStack() as jobs:
+        handlers = ArchiveHandlers(infra.pool, payloads, infra.tracer_provider)
         for model in ARCHIVED_EVENTS:
             infra.consumers.subscribe(model, handlers.on_event)
         await infra.start()
+        retention = timedelta(days=settings.archive_retention_days)
+        loops = [every("archive-shred", settings.archive_shred_interval_s,
+                       lambda: shred_expired(infra.pool, payloads, retention))]
+        if signer is None:
+            log.warning("ARCHIVE_SIGNING_KEY is not set: no signed checkpoints of the chains are written")
+        else:
+            log.info("checkpoints are signed by key %s (public key %s)", signer.fingerprint,
+                     base64.b64encode(signer.public_key).decode())
+            loops.append(every("archive-checkpoint", settings.archive_checkpoint_interval_s,
+                               lambda: write_checkpoint(infra.pool, signer)))
+        for loop in loops:
+            loop.start()
+            jobs.push_async_callback(loop.stop)
         app = create_app(ArchiveDeps(settings, infra.pool, infra.tracer_provider, infra.registry))
         async with serve(app, settings.archive_host, settings.archive_port):
             yield infra

@@ -69,3 +69,35 @@ def first_broken(entries: Sequence[Entry], payloads: Sequence[bytes] | None = No
             return e.seq
         prev = e.hash
     return None
+
+
+@dataclass
+class Walk:
+    """Streaming verification of many chains, fed entries in (incident_id, seq) order.
+
+    Holds only the previous entry's link, so a verifier can walk the whole archive from a cursor.
+    """
+
+    cases: int = 0
+    entries: int = 0
+    _case: uuid.UUID | None = None
+    _seq: int = 0
+    _prev: str = GENESIS
+
+    def feed(self, e: Entry, ciphertext_sha256: str | None = None) -> str | None:
+        """What is wrong with this entry (the first problem found), or None when it links."""
+        if e.incident_id != self._case:
+            self._case, self._seq, self._prev = e.incident_id, 0, GENESIS
+            self.cases += 1
+        self.entries += 1
+        expected = self._seq + 1
+        self._seq, prev, self._prev = e.seq, self._prev, e.hash
+        if e.seq != expected:
+            return f"expected seq {expected}: entries are missing"
+        if e.prev_hash != prev:
+            return "prev_hash does not match the previous entry's hash"
+        if link(prev, e.body()) != e.hash:
+            return "hash does not match the entry's contents"
+        if ciphertext_sha256 is not None and ciphertext_sha256 != e.payload_sha256:
+            return "sealed payload does not match its payload_sha256"
+        return None

@@ -7,6 +7,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from services.archive import repository
 from services.archive.chain import next_entry
+from services.archive.payloads import Payloads
 from services.archive.summary import summarise
 from shared.bus import Delivery
 from shared.contracts import (
@@ -21,25 +22,24 @@ from shared.contracts import (
 )
 from shared.contracts.base import Event, utcnow
 from shared.contracts.follow_up import FollowUpReported
-from shared.crypto import Sealer
 from shared.db import Conn
 from shared.outbox import claim
 
 
 class ArchiveHandlers:
-    def __init__(self, pool: asyncpg.Pool, sealer: Sealer, tracer_provider: TracerProvider) -> None:
+    def __init__(self, pool: asyncpg.Pool, payloads: Payloads, tracer_provider: TracerProvider) -> None:
         self.pool = pool
-        self.sealer = sealer
+        self.payloads = payloads
         self.tracer = tracer_provider.get_tracer("antibully.archive")
 
     async def on_event(self, event: Event, _: Delivery) -> None:
         with self.tracer.start_as_current_span("archive.append", attributes={"antibully.event_type": event.event_type}):
-            aad = f"{event.case_id}:{event.event_id}".encode()
-            payload_ct = self.sealer.seal(event.model_dump_json().encode(), aad)
             async with self.pool.acquire() as conn, conn.transaction():
                 if not await claim(conn, str(event.event_id), event.subject):
                     return
                 seq, head = await repository.lock_head(conn, event.case_id)
+                payload_ct = await self.payloads.seal_payload(conn, event.case_id, event.event_id,
+                                                              event.model_dump_json().encode())
                 entry = next_entry(event.case_id, seq, head, event.event_id, event.event_type,
                                    utcnow(), summarise(event), payload_ct)
                 await repository.append(conn, entry, payload_ct)
