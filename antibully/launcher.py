@@ -50,6 +50,7 @@ def _secrets(home: Path) -> dict[str, str]:
     data.setdefault("intake_data_key", new_key_b64())
     data.setdefault("pseudonym_key", new_key_b64())
     data.setdefault("link_key", new_key_b64())
+    data.setdefault("notify_data_key", new_key_b64())
     data.setdefault("archive_read_token", secrets.token_urlsafe(24))
     path.write_text(json.dumps(data, indent=2))
     path.chmod(0o600)
@@ -111,6 +112,51 @@ def _demo_policy(home: Path, factor: int) -> Path:
     return path
 
 
+def _mask(address: str) -> str:
+    return address[:6] + "****" + address[-2:] if len(address) > 8 else "****"
+
+
+def _announce_sms(accepted: object) -> None:
+    """One console line per SMS, robot or webhook message the local fakes accepted (number masked)."""
+    from antibully.fakes import Accepted
+
+    assert isinstance(accepted, Accepted)
+    p = accepted.payload
+    if accepted.provider in ("aliyun", "tencent"):
+        params = p.get("TemplateParam") or p.get("TemplateParamSet")
+        print(f"[sms] via {accepted.provider} to {_mask(accepted.address)}: {params}", flush=True)
+    elif accepted.provider in ("wecom", "dingtalk"):
+        print(f"[{accepted.provider}] robot: {p.get('text', {}).get('content', '')}", flush=True)
+    else:
+        print(f"[webhook] {accepted.provider}: {str(p)[:120]}", flush=True)
+
+
+def _fake_providers(env: dict[str, str], port: int) -> object:
+    """Local fakes of the SMS providers, robots and webhook receivers, with their real request signing.
+
+    The first SMS requests to Aliyun fail (HTTP 500) so the console shows a failover to Tencent.
+    """
+    from antibully.fakes import FakeProviders, FakeProvidersThread
+
+    dingtalk_secret = "SECdemo-dingtalk-secret"
+    fakes = FakeProviders(wecom_keys={"demo-school-robot"}, dingtalk_robots={"demo-bureau-robot": dingtalk_secret},
+                          on_accept=_announce_sms)
+    fakes.fail_next("aliyun", 6, "http500")
+    base = f"http://127.0.0.1:{port}"
+    for name, value in {
+        "ALIYUN_SMS_ENDPOINT": f"{base}/aliyun/", "ALIYUN_ACCESS_KEY_ID": "LTAI-test",
+        "ALIYUN_ACCESS_KEY_SECRET": "aliyun-secret", "ALIYUN_SMS_SIGN_NAME": "乐昌教育",
+        "ALIYUN_SMS_TEMPLATE": "SMS_100001",
+        "TENCENT_SMS_ENDPOINT": f"{base}/tencent/", "TENCENT_SECRET_ID": "AKID-test",
+        "TENCENT_SECRET_KEY": "tencent-secret", "TENCENT_SMS_APP_ID": fakes.tencent_app_id,
+        "TENCENT_SMS_SIGN_NAME": "乐昌教育", "TENCENT_SMS_TEMPLATE_ID": "2000001",
+        "WECOM_WEBHOOK_BASE": f"{base}/wecom", "DINGTALK_WEBHOOK_BASE": f"{base}/dingtalk",
+        "DINGTALK_SECRET": dingtalk_secret, "WEBHOOK_SECRET": fakes.webhook_secret,
+    }.items():
+        env[name] = value
+    return FakeProvidersThread(fakes, port).start()
+
+
 def _announce(msg: EmailMessage) -> None:
     """One console line per mail; the address is masked (the full mail is in the Maildir)."""
     local, _, domain = str(msg["To"]).partition("@")
@@ -150,12 +196,15 @@ def run() -> int:
             sink = SmtpSink(port=_port(1025), maildir=maildir, on_message=_announce).start()
             stoppers.append(sink)
             env["SMTP_HOST"], env["SMTP_PORT"] = "127.0.0.1", str(sink.port)
+        if not any(k in os.environ for k in ("ALIYUN_ACCESS_KEY_ID", "TENCENT_SECRET_ID")):
+            stoppers.append(_fake_providers(env, _port(8090)))
         env.setdefault("ARCHIVE_DATA_KEY", keys["archive_data_key"])
         env.setdefault("ARCHIVE_KEK", keys["archive_kek"])
         env.setdefault("ARCHIVE_SIGNING_KEY", keys["archive_signing_key"])
         env.setdefault("INTAKE_DATA_KEY", keys["intake_data_key"])
         env.setdefault("PSEUDONYM_KEY", keys["pseudonym_key"])
         env.setdefault("LINK_KEY", keys["link_key"])
+        env.setdefault("NOTIFY_DATA_KEY", keys["notify_data_key"])
         env.setdefault("ARCHIVE_READ_TOKEN", keys["archive_read_token"])
         if factor := int(os.environ.get("DEMO_DEADLINES", "0") or 0):
             env["POLICY_FILE"] = str(_demo_policy(home, factor))
@@ -218,6 +267,7 @@ antibully is running. Ctrl-C stops everything.
   access code     {code}   (for help requests: students and parents use it without a key)
   archive token   {token}
   mail            {mail}
+  SMS, robots     local fakes of Aliyun/Tencent SMS, WeCom and DingTalk print each message here
 
 Try the README's curl example:
   export KEY={key} TOKEN={token} CODE={code}

@@ -90,6 +90,7 @@ def settings(nats_server: NatsServer, database: str, smtp_sink: SmtpSink) -> Set
         notify_port=notify_port,
         public_base_url=f"http://127.0.0.1:{notify_port}",
         link_key=new_key_b64(),
+        notify_data_key=new_key_b64(),
         nats_url=nats_server.url,
         database_url=database,
         smtp_host="127.0.0.1",
@@ -106,4 +107,7 @@ def settings(nats_server: NatsServer, database: str, smtp_sink: SmtpSink) -> Set
         intake_data_key=new_key_b64(),
         pseudonym_key=new_key_b64(),
         archive_read_token="test-archive-token",
+        # no outside robots from tests: only what a test configures against the local fakes
+        wecom_webhook_base="",
+        dingtalk_webhook_base="",
     )

@@ -55,6 +55,7 @@ async def test_police_acknowledge_through_the_link(settings: Settings, smtp_sink
         page = await client.get(url)
         assert page.status_code == 200 and "确认收到" in page.text and "AB-" in page.text
         assert "李小明" not in page.text and 'lang="zh-CN"' in page.text
+        assert "按规定须联系公安机关及时介入" in page.text  # the notice itself, for a reader who came by SMS
         assert (await client.post(url)).status_code == 200
         assert (await client.post(url)).status_code == 200  # twice: recorded once
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
+from antibully.fakes import FakeProviders, running_fakes
 from antibully.infra import SmtpSink, free_port
 from services.notify.channels import build_channels
 from services.notify.channels.aliyun_sms import AliyunSms
@@ -19,7 +20,6 @@ from services.notify.channels.webhook import Webhook
 from services.notify.channels.wecom import WeComRobot
 from services.notify.mailer import SmtpMailer
 from shared.config import Settings
-from tests.fakes.providers import FakeProviders, running_fakes
 
 PHONE = "+8613800138000"
 KEY = "6f1c8f1e-8a57-4e43-9a43-3c0d6a1b0f01"

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from antibully.fakes import FakeProviders, running_fakes
 from services.notify.channels.aliyun_sms import AliyunSms
 from services.notify.channels.base import (
     ChannelError,
@@ -22,7 +23,6 @@ from services.notify.channels.ratelimit import KeyedBuckets, TokenBucket
 from services.notify.channels.tencent_sms import TencentSms
 from services.notify.channels.wecom import WeComRobot
 from services.notify.failover import Address, Failover, RetryPolicy, Status
-from tests.fakes.providers import FakeProviders, running_fakes
 
 KEY = "notification-0001"
 

@@ -15,9 +15,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 from services.notify import repository
+from services.notify.handlers import notice_aad
 from services.notify.links import LinkClaims, LinkError, Links
 from shared.contracts import NotificationAcknowledged, RecipientRole
 from shared.contracts.base import derive_id, utcnow
+from shared.crypto import Sealer
 from shared.http import install_common
 from shared.outbox import OutboxRelay, enqueue
 
@@ -29,6 +31,7 @@ class NotifyDeps:
     links: Links | None
     tracer_provider: TracerProvider
     registry: CollectorRegistry
+    sealer: Sealer | None = None
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -65,12 +68,22 @@ def create_app(deps: NotifyDeps) -> FastAPI:
         if isinstance(c, HTMLResponse):
             return c
         ref = html.escape(c.case_ref)
+        notice = await _notice(c.notification_id)
         done = await repository.acknowledged_at(deps.pool, c.notification_id)
         if done is not None:
-            return _page("已确认", f"<p>案件编号 {ref} 的通知已于 {done:%Y-%m-%d %H:%M} (UTC) 确认收到。</p>")
-        return _page("确认收到通知", f"""<p>案件编号：<strong>{ref}</strong></p>
-<p>请确认您已收到关于该校园欺凌事件的通知，并将按要求处理。详情请凭案件编号在专门档案系统中查阅。</p>
+            return _page("已确认", f"<p>案件编号 {ref} 的通知已于 {done:%Y-%m-%d %H:%M} (UTC) 确认收到。</p>{notice}")
+        return _page("确认收到通知", f"""<p>案件编号：<strong>{ref}</strong></p>{notice}
+<p>请确认您已收到以上通知，并将按要求处理。</p>
 <form method="post"><button type="submit">确认收到</button></form>""")
+
+    async def _notice(notification_id: uuid.UUID) -> str:
+        """The notice as this link's reader got it (only they hold the link), or a pointer to the archive."""
+        sealed = await repository.notice(deps.pool, notification_id) if deps.sealer else None
+        if deps.sealer is None or sealed is None:
+            return "<p>详情请凭案件编号在专门档案系统中查阅，或联系发出通知的单位。</p>"
+        text = deps.sealer.open(sealed, notice_aad(notification_id)).decode()
+        return f'<div style="white-space:pre-wrap;border:1px solid #ccc;padding:1em">{html.escape(text)}</div>'
+
 
     @app.post("/ack/{token}", response_class=HTMLResponse)
     async def acknowledge(token: str) -> HTMLResponse:

@@ -16,9 +16,11 @@ from services.notify.handlers import NotifyHandlers
 from services.notify.links import Links
 from services.notify.reachability import ReachabilityCheck, admin_alert
 from services.notify.repository import SCHEMA
+from services.notify.retention import notice_purge
 from shared.config import Settings
 from shared.contracts import NotificationRequested
 from shared.contracts.notification import ChannelKind
+from shared.crypto import Sealer
 from shared.http import serve
 from shared.service import Infra, infrastructure
 
@@ -38,19 +40,26 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         log.info("channels: %s", ", ".join(f"{k}: {'/'.join(c.provider for c in v)}" for k, v in channels.items()))
         failover = Failover(channels)
         # The lease covers a whole failover round; a replica that finds it held leaves the message alone.
+        sealer = Sealer(settings.notify_data_key, "NOTIFY_DATA_KEY") if settings.notify_data_key else None
+        if sealer is None:
+            log.warning("NOTIFY_DATA_KEY is not set: a link's page shows the case reference only")
         handlers = NotifyHandlers(infra.pool, infra.relay, failover, infra.registry, tracer,
                                   lease_s=settings.ack_wait_s, links=links,
-                                  public_base_url=settings.public_base_url, link_ttl_s=settings.link_ttl_s)
+                                  public_base_url=settings.public_base_url, link_ttl_s=settings.link_ttl_s,
+                                  sealer=sealer)
         # Few in flight: a crash can leave at most this many sends with an unknown outcome.
         infra.consumers.subscribe(NotificationRequested, handlers.on_requested, concurrency=4)
         await infra.start()
         check = ReachabilityCheck(settings.directory_file, {ChannelKind(k) for k in channels}, infra.pool,
                                   infra.registry, admin_alert(settings.directory_file, failover),
                                   settings.reachability_interval_s)
+        purge = notice_purge(infra.pool, settings.link_ttl_s)
         check.loop.start()
-        app = create_app(NotifyDeps(infra.pool, infra.relay, links, infra.tracer_provider, infra.registry))
+        purge.start()
+        app = create_app(NotifyDeps(infra.pool, infra.relay, links, infra.tracer_provider, infra.registry, sealer))
         try:
             async with serve(app, settings.notify_host, settings.notify_port):
                 yield infra
         finally:
             await check.loop.stop()
+            await purge.stop()

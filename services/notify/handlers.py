@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 
 import asyncpg
 from opentelemetry.trace import Tracer
@@ -29,9 +30,14 @@ from services.notify.templates import render, render_short
 from shared.bus import Delivery, RetryLater, backoff_s
 from shared.contracts import NotificationDelivered, NotificationFailed, NotificationRequested
 from shared.contracts.base import derive_id
+from shared.crypto import Sealer
 from shared.outbox import OutboxRelay, enqueue
 
 log = logging.getLogger("antibully.notify")
+
+
+def notice_aad(notification_id: uuid.UUID) -> bytes:
+    return f"notice:{notification_id}".encode()
 
 
 def message_id_for(req: NotificationRequested) -> str:
@@ -41,7 +47,8 @@ def message_id_for(req: NotificationRequested) -> str:
 class NotifyHandlers:
     def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, failover: Failover, registry: CollectorRegistry,
                  tracer: Tracer, lease_s: float, links: Links | None = None, public_base_url: str = "",
-                 link_ttl_s: int = 0) -> None:
+                 link_ttl_s: int = 0, sealer: Sealer | None = None) -> None:
+        self.sealer = sealer
         self.links = links
         self.public_base_url = public_base_url.rstrip("/")
         self.link_ttl_s = link_ttl_s
@@ -70,6 +77,11 @@ class NotifyHandlers:
         link = self._link(req)
         full = render(req, link if req.facts.ack_required else None)
         short = render_short(req, link)
+        if link and self.sealer:
+            # what the link's page shows: the notice itself, to the one holding the link
+            sealed = self.sealer.seal(f"{full.subject}\n\n{render(req).body}".encode(), notice_aad(req.notification_id))
+            async with self.pool.acquire() as conn:
+                await repository.keep_notice(conn, req.notification_id, sealed)
 
         def compose(address: Address) -> OutboundMessage:
             if address.kind == "email":

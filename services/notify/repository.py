@@ -88,3 +88,19 @@ async def reachability_reported(conn: Executor, day: date, digest: str) -> bool:
     return bool(await conn.fetchval(
         "INSERT INTO reachability_reports (day, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
         day, digest))
+
+
+async def keep_notice(conn: Executor, notification_id: uuid.UUID, notice_ct: bytes) -> None:
+    await conn.execute("UPDATE deliveries SET notice_ct = $2 WHERE notification_id = $1", notification_id, notice_ct)
+
+
+async def notice(conn: Executor, notification_id: uuid.UUID) -> bytes | None:
+    return await conn.fetchval(  # type: ignore[no-any-return]
+        "SELECT notice_ct FROM deliveries WHERE notification_id = $1", notification_id)
+
+
+async def purge_notices(conn: Executor, older_than: datetime) -> int:
+    """Sealed notices whose links have expired: nobody may read them any more."""
+    done = await conn.execute("UPDATE deliveries SET notice_ct = NULL WHERE notice_ct IS NOT NULL"
+                              " AND created_at < $1", older_than)
+    return int(done.split()[-1])

@@ -24,3 +24,7 @@ CREATE TABLE IF NOT EXISTS reachability_reports (
     digest text NOT NULL,
     PRIMARY KEY (day, digest)
 );
+
+-- The notice as its reader got it, sealed (NOTIFY_DATA_KEY), for the page its link opens; purged
+-- when the link has expired.
+ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS notice_ct bytea;

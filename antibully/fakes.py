@@ -8,14 +8,16 @@ records what it accepted and can be told to fail the next requests in a provider
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import re
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,6 +54,7 @@ class FakeProviders:
     accepted: list[Accepted] = field(default_factory=list)
     requests: dict[str, int] = field(default_factory=dict)
     base_url: str = ""
+    on_accept: Callable[[Accepted], None] | None = None
     _faults: dict[str, list[str]] = field(default_factory=dict)
     _nonces: set[str] = field(default_factory=set)
     _hook_keys: set[str] = field(default_factory=set)
@@ -60,6 +63,11 @@ class FakeProviders:
         """The next `n` requests to `provider` fail as `mode` (http500 | throttle | permanent)."""
         assert mode in FAULTS
         self._faults.setdefault(provider, []).extend([mode] * n)
+
+    def _accept(self, accepted: Accepted) -> None:
+        self.accepted.append(accepted)
+        if self.on_accept is not None:
+            self.on_accept(accepted)
 
     def accepted_by(self, provider: str) -> list[Accepted]:
         return [a for a in self.accepted if a.provider == provider]
@@ -119,7 +127,7 @@ class FakeProviders:
             return _aliyun_error(200, "isv.BUSINESS_LIMIT_CONTROL")
         if fault == "permanent" or not re.fullmatch(r"1\d{10}", params.get("PhoneNumbers", "")):
             return _aliyun_error(200, "isv.MOBILE_NUMBER_ILLEGAL")
-        self.accepted.append(Accepted("aliyun", params["PhoneNumbers"], params.get("OutId", ""), params))
+        self._accept(Accepted("aliyun", params["PhoneNumbers"], params.get("OutId", ""), params))
         return JSONResponse({"Code": "OK", "Message": "OK", "BizId": f"biz-{len(self.accepted)}",
                              "RequestId": str(uuid.uuid4())})
 
@@ -163,7 +171,7 @@ class FakeProviders:
         if fault == "permanent" or not (isinstance(phones, list) and len(phones) == 1
                                         and re.fullmatch(r"\+861\d{10}", phones[0])):
             return _tencent_status(payload, "InvalidParameterValue.IncorrectPhoneNumber")
-        self.accepted.append(Accepted("tencent", phones[0], payload.get("SessionContext", ""), payload))
+        self._accept(Accepted("tencent", phones[0], payload.get("SessionContext", ""), payload))
         return _tencent_status(payload, "Ok", serial=f"serial-{len(self.accepted)}")
 
     # --- WeCom group robot --------------------------------------------------------------------
@@ -183,7 +191,7 @@ class FakeProviders:
             return JSONResponse({"errcode": 45009, "errmsg": "api freq out of limit"})
         if fault == "permanent":
             return JSONResponse({"errcode": 93000, "errmsg": "invalid webhook url"})
-        self.accepted.append(Accepted("wecom", key, "", payload))
+        self._accept(Accepted("wecom", key, "", payload))
         return JSONResponse({"errcode": 0, "errmsg": "ok"})
 
     # --- DingTalk robot, signed mode ----------------------------------------------------------
@@ -208,7 +216,7 @@ class FakeProviders:
             return JSONResponse({"errcode": 130101, "errmsg": "send too fast"})
         if fault == "permanent":
             return JSONResponse({"errcode": 310000, "errmsg": "keywords not in content"})
-        self.accepted.append(Accepted("dingtalk", q["access_token"], "", payload))
+        self._accept(Accepted("dingtalk", q["access_token"], "", payload))
         return JSONResponse({"errcode": 0, "errmsg": "ok"})
 
     # --- A receiver of our signed webhook ------------------------------------------------------
@@ -233,7 +241,7 @@ class FakeProviders:
             return PlainTextResponse("idempotency key required", status_code=400)
         if key not in self._hook_keys:  # a well-behaved receiver acts once per key
             self._hook_keys.add(key)
-            self.accepted.append(Accepted("webhook", f"{self.base_url}/hook/{name}", key, payload))
+            self._accept(Accepted("webhook", f"{self.base_url}/hook/{name}", key, payload))
         return JSONResponse({"ok": True}, headers={"X-Request-Id": f"hook-{len(self.accepted)}"})
 
 
@@ -254,10 +262,37 @@ def _tencent_status(payload: dict[str, Any], code: str, serial: str = "") -> JSO
 
 
 @asynccontextmanager
-async def running_fakes() -> AsyncIterator[FakeProviders]:
-    """All fakes on one free loopback port, stopped on exit."""
-    fakes = FakeProviders()
-    port = free_port()
+async def running_fakes(fakes: FakeProviders | None = None, port: int | None = None) -> AsyncIterator[FakeProviders]:
+    """All fakes on one loopback port (a free one unless given), stopped on exit."""
+    fakes = fakes or FakeProviders()
+    port = port or free_port()
     fakes.base_url = f"http://127.0.0.1:{port}"
     async with serve(fakes.app(), "127.0.0.1", port):
         yield fakes
+
+
+class FakeProvidersThread:
+    """The fakes on their own event loop in a thread, for `make run` (which is not async)."""
+
+    def __init__(self, fakes: FakeProviders, port: int) -> None:
+        self.fakes = fakes
+        self.port = port
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name="fake-providers",
+                                        daemon=True)
+
+    async def _main(self) -> None:
+        async with running_fakes(self.fakes, self.port):
+            self._ready.set()
+            await asyncio.to_thread(self._stop.wait)
+
+    def start(self) -> FakeProvidersThread:
+        self._thread.start()
+        if not self._ready.wait(timeout=30):
+            raise RuntimeError("the fake providers did not start")
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)

@@ -1,1 +1,0 @@
-"""Local fakes of outside services for tests: loopback only, started and stopped by fixtures."""
