@@ -46,6 +46,7 @@ class Fleet:
             "DIRECTORY_FILE": str(settings.directory_file), "NOTIFY_PORT": str(settings.notify_port),
             "LINK_KEY": settings.link_key, "PUBLIC_BASE_URL": settings.public_base_url,
             "INTAKE_DATA_KEY": settings.intake_data_key, "PSEUDONYM_KEY": settings.pseudonym_key,
+            "WECOM_WEBHOOK_BASE": "", "DINGTALK_WEBHOOK_BASE": "",  # no outside robots: e-mail only here
         }
         self.logs = logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}

@@ -31,18 +31,20 @@ async def begin_attempt(
     lease_s: float,
 ) -> Attempt:
     """Lock the row and take a lease for this attempt; must run inside a transaction."""
+    inserted = await conn.fetchval(
+        "INSERT INTO deliveries (notification_id, incident_id, role, channel, status, attempts, lease_until)"
+        " VALUES ($1, $2, $3, $4, 'sending', 1, now() + make_interval(secs => $5))"
+        " ON CONFLICT (notification_id) DO NOTHING RETURNING true",
+        notification_id, incident_id, role, channel, lease_s,
+    )
+    if inserted:
+        return Attempt("sending", 1, ambiguous=False)
     row = await conn.fetchrow(
         "SELECT status, attempts, lease_until > now() AS leased FROM deliveries"
         " WHERE notification_id = $1 FOR UPDATE",
         notification_id,
     )
-    if row is None:
-        await conn.execute(
-            "INSERT INTO deliveries (notification_id, incident_id, role, channel, status, attempts, lease_until)"
-            " VALUES ($1, $2, $3, $4, 'sending', 1, now() + make_interval(secs => $5))",
-            notification_id, incident_id, role, channel, lease_s,
-        )
-        return Attempt("sending", 1, ambiguous=False)
+    assert row is not None  # it conflicted, so it exists (rows are never deleted)
     if row["status"] in ("sent", "failed"):
         return Attempt(row["status"], row["attempts"], ambiguous=False)
     if row["status"] == "sending" and row["leased"]:
