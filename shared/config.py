@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     archive_read_token: str = Field(default="", description="Bearer token for the archive read API (until SSO).")
     metrics_port: int = 0
     notify_data_key: str = Field(default="", description="Base64 of 32 bytes; seals the notice a link's page shows.")
+    receipt_token: str = Field(default="", description="Secret path segment of the SMS providers' receipt URLs.")
     reachability_interval_s: float = Field(default=3600.0, description="How often notify checks the directory.")
 
     # notify's channels (issue 5). A provider is used only when its credentials are set.

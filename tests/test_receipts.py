@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from services.notify.receipts import Receipt, ReceiptError, parse_aliyun_report, parse_tencent_report
+from shared.config import Settings
 
 ALIYUN = [
     {"phone_number": "13800138000", "send_time": "2026-11-29 20:00:01", "report_time": "2026-11-29 20:00:05",
@@ -52,3 +53,47 @@ def test_bad_payload_is_refused_by_code_without_quoting_it(parse: object, body: 
     with pytest.raises(ReceiptError) as exc:
         parse(body)
     assert str(exc.value) == code and "13800138000" not in repr(exc.value)
+
+
+async def test_a_receipt_pushed_by_the_provider_is_recorded_once(settings: Settings) -> None:
+    """Real notify, the Aliyun fake, the receipt endpoint: delivered → NotificationReceived, once."""
+    import httpx
+
+    from antibully.fakes import running_fakes
+    from services.notify.app import running
+    from shared.contracts import NoticeFacts, NotificationRequested, Recipient, RecipientRole
+    from shared.contracts.base import derive_id, utcnow
+    from shared.contracts.notification import Address, ChannelKind, NotificationReceived
+    from shared.subjects import NOTIFICATION_RECEIVED, NOTIFY
+    from tests.helpers import eventually, exactly, publish, stream_messages
+
+    async with running_fakes() as fakes:
+        configured = settings.model_copy(update={
+            "aliyun_sms_endpoint": f"{fakes.base_url}/aliyun/", "aliyun_access_key_id": "LTAI-test",
+            "aliyun_access_key_secret": "aliyun-secret", "aliyun_sms_sign_name": "乐昌教育",
+            "aliyun_sms_template": "SMS_100001", "receipt_token": "receipt-secret"})
+        async with running(configured) as infra, httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{configured.notify_port}", timeout=10) as client:
+            nid = derive_id("receipt-test")
+            await publish(configured.nats_url, NotificationRequested(
+                event_id=nid, incident_id=derive_id("receipt-incident"), notification_id=nid,
+                recipient=Recipient(role=RecipientRole.victim_guardian, display_name="家长",
+                                    addresses=[Address(kind=ChannelKind.sms, to="+8613800138000")]),
+                facts=NoticeFacts(case_ref="AB-RECEIPT", school_id="demo-school", school_name="乐昌市示范中学",
+                                  reasons_zh=[], occurred_at=utcnow())))
+            biz_id = await eventually(lambda: infra.pool.fetchval(
+                "SELECT message_id FROM deliveries WHERE notification_id = $1 AND status = 'sent'", nid))
+            report = [{**ALIYUN[0], "biz_id": biz_id, "out_id": str(nid)}]
+            assert (await client.post("/receipts/aliyun/wrong-secret", json=report)).status_code == 404
+            assert (await client.post("/receipts/aliyun/receipt-secret", content=b"[{}]")).status_code == 422
+            for _ in range(2):  # providers repeat reports
+                answer = await client.post("/receipts/aliyun/receipt-secret", json=report)
+                assert answer.status_code == 200 and answer.json() == {"code": 0, "msg": "成功"}
+
+            async def received() -> list[NotificationReceived]:
+                return [NotificationReceived.model_validate_json(m.data)
+                        for m in await stream_messages(configured.nats_url, NOTIFY.name)
+                        if m.subject == NOTIFICATION_RECEIVED]
+
+            [got] = await eventually(lambda: exactly(received(), 1))
+            assert (got.notification_id, got.delivered, got.code, got.provider) == (nid, True, "DELIVERED", "aliyun")

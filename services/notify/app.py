@@ -15,6 +15,7 @@ from services.notify.failover import Failover
 from services.notify.handlers import NotifyHandlers
 from services.notify.links import Links
 from services.notify.reachability import ReachabilityCheck, admin_alert
+from services.notify.receipts_api import receipts_router
 from services.notify.repository import SCHEMA
 from services.notify.retention import notice_purge
 from shared.config import Settings
@@ -56,7 +57,9 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         purge = notice_purge(infra.pool, settings.link_ttl_s)
         check.loop.start()
         purge.start()
-        app = create_app(NotifyDeps(infra.pool, infra.relay, links, infra.tracer_provider, infra.registry, sealer))
+        deps = NotifyDeps(infra.pool, infra.relay, links, infra.tracer_provider, infra.registry, sealer)
+        app = create_app(deps)
+        app.include_router(receipts_router(deps, settings.receipt_token))
         try:
             async with serve(app, settings.notify_host, settings.notify_port):
                 yield infra

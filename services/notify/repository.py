@@ -106,3 +106,14 @@ async def purge_notices(conn: Executor, older_than: datetime) -> int:
     done = await conn.execute("UPDATE deliveries SET notice_ct = NULL WHERE notice_ct IS NOT NULL"
                               " AND created_at < $1", older_than)
     return int(done.split()[-1])
+
+
+async def record_receipt(conn: Conn, provider: str, message_id: str, code: str
+                         ) -> tuple[uuid.UUID, uuid.UUID, str] | None:
+    """(notification, incident, role) the first time a receipt for this provider message arrives."""
+    row = await conn.fetchrow(
+        "UPDATE deliveries SET receipt_code = $3, received_at = now(), updated_at = now()"
+        " WHERE message_id = $2 AND channel = $1 AND received_at IS NULL"
+        " RETURNING notification_id, incident_id, role",
+        f"sms/{provider}", message_id, code)
+    return (row["notification_id"], row["incident_id"], row["role"]) if row else None

@@ -28,3 +28,8 @@ CREATE TABLE IF NOT EXISTS reachability_reports (
 -- The notice as its reader got it, sealed (NOTIFY_DATA_KEY), for the page its link opens; purged
 -- when the link has expired.
 ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS notice_ct bytea;
+
+-- The provider's receipt, where it sends one: delivered to the handset or not.
+ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS receipt_code text;
+ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS received_at timestamptz;
+CREATE INDEX IF NOT EXISTS deliveries_message_id ON deliveries (message_id);

@@ -20,6 +20,7 @@ from shared.subjects import (
     NOTIFICATION_ACKNOWLEDGED,
     NOTIFICATION_DELIVERED,
     NOTIFICATION_FAILED,
+    NOTIFICATION_RECEIVED,
     NOTIFICATION_REQUESTED,
 )
 
@@ -118,3 +119,16 @@ class NotificationAcknowledged(IncidentEvent):
 
     notification_id: uuid.UUID
     role: RecipientRole
+
+
+class NotificationReceived(IncidentEvent):
+    """The provider's delivery receipt (回执): the handset got the SMS, or the carrier gave up."""
+
+    event_type: ClassVar[str] = "NotificationReceived"
+    subject: ClassVar[str] = NOTIFICATION_RECEIVED
+
+    notification_id: uuid.UUID
+    role: RecipientRole
+    provider: str
+    delivered: bool
+    code: str = Field(description="The carrier's status code, e.g. DELIVERED, MK:0001.")
