@@ -1,4 +1,5 @@
-"""The `antibully` command: `run` (the whole system locally) and `schools` (schools and their API keys)."""
+"""The `antibully` command: `run` (the whole system locally), `schools` (schools and their API keys) and
+`officials` (officials' accounts for the archive)."""
 
 from __future__ import annotations
 
@@ -98,7 +99,35 @@ def _parser() -> argparse.ArgumentParser:
     keys.add_parser("revoke", help="revoke a key by its key id (the part after 'ab_')").add_argument("key_id")
     schools.add_parser("access-code", help="print a new help-request access code for a school").add_argument(
         "school_id")
+    officials = sub.add_parser("officials", help="officials' accounts for the archive (uses DATABASE_URL)"
+                               ).add_subparsers(dest="action", required=True)
+    official = officials.add_parser(
+        "add", help="add an account (or update it and reset its password)",
+        description="The password is read from stdin with --password-stdin, else from $ANTIBULLY_OFFICIAL_PASSWORD, "
+                    "else asked on the terminal.")
+    official.add_argument("account_id")
+    official.add_argument("--role", required=True, choices=["school", "bureau", "police", "stability_office"])
+    official.add_argument("--jurisdiction", required=True)
+    official.add_argument("--school", dest="school_id", help="the school, for (and only for) a school account")
+    official.add_argument("--name", required=True, help="display name")
+    official.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     return parser
+
+
+def _add_official(args: argparse.Namespace) -> int:
+    from antibully.officials import AccountError, add_official, check_account, read_password
+
+    try:
+        check_account(args.role, args.school_id)
+        password = read_password(args.password_stdin)
+        asyncio.run(add_official(get_settings().database_url, args.account_id, role=args.role,
+                                 jurisdiction=args.jurisdiction, name=args.name, password=password,
+                                 school_id=args.school_id))
+    except AccountError as exc:
+        print(f"antibully officials add: {exc}", file=sys.stderr)
+        return 2
+    print(f"official {args.account_id} ({args.role}, {args.jurisdiction}) saved")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         from antibully.launcher import run
 
         return run()
+    if args.command == "officials":
+        return _add_official(args)
     url = get_settings().database_url
     if args.action == "access-code":
         print(f"help-request access code for {args.school_id}: {asyncio.run(add_access_code(url, args.school_id))}")

@@ -105,5 +105,4 @@ def settings(nats_server: NatsServer, database: str, smtp_sink: SmtpSink) -> Set
         archive_data_key=new_key_b64(),
         intake_data_key=new_key_b64(),
         pseudonym_key=new_key_b64(),
-        archive_read_token="test-archive-token",
     )

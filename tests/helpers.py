@@ -93,3 +93,19 @@ async def exactly(items: Awaitable[list[T]], n: int) -> list[T] | None:
     got = await items
     assert len(got) <= n, got
     return got if len(got) == n else None
+
+
+PASSWORD = "correct horse battery staple"
+
+
+async def official_headers(client: Any, database_url: str, account: str, role: str = "bureau",
+                           jurisdiction: str = "lechang", school: str | None = None,
+                           purpose: str = "test reading") -> dict[str, str]:
+    """Create an official's account, log in on archive's API, return its bearer and purpose headers."""
+    from antibully.officials import add_official
+
+    await add_official(database_url, account, role=role, jurisdiction=jurisdiction, name=account,
+                       password=PASSWORD, school_id=school)
+    r = await client.post("/v1/auth/token", json={"username": account, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}", "X-Access-Purpose": purpose}
