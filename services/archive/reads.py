@@ -102,7 +102,8 @@ async def _personal(pool: asyncpg.Pool, case_id: uuid.UUID, view: PersonalView) 
 
 async def access_page(pool: asyncpg.Pool, official: Official, q: AccessQuery, purpose: str,
                       now: datetime) -> AccessLogPage:
-    """The access log of the reader's jurisdiction; reading it is itself logged."""
+    """The access log of the reader's jurisdiction (its accounts' reads, any read of its cases); reading it
+    is itself logged."""
     await log_access(pool, Access(official, "access_log", purpose, case_id=q.case_id, filter=q.stated()), now)
     rows = await repository.access_entries(pool, official.jurisdiction, q.case_id, q.account_id, q.since(),
                                            q.until(), q.before_seq, q.limit + 1)

@@ -275,7 +275,8 @@ async def record_login_failure(
         name_sha256, now,
     )
     locked: datetime | None = await conn.fetchval(
-        "UPDATE login_failures SET failures = 0, locked_until = $2 + make_interval(secs => $4)"
+        "UPDATE login_failures SET failures = 0,"
+        " locked_until = $2::timestamptz + make_interval(secs => $4::double precision)"
         " WHERE name_sha256 = $1 AND failures >= $3 RETURNING locked_until",
         name_sha256, now, max_failures, lock_s,
     )
@@ -317,9 +318,11 @@ async def access_entries(
     conn: Executor, jurisdiction: str, case_id: uuid.UUID | None, account_id: str | None,
     since: datetime | None, until: datetime | None, before_seq: int | None, limit: int,
 ) -> list[AccessEntry]:
-    """A page of the access log for readers of one jurisdiction, newest first."""
+    """A page of the access log, newest first: reads by a jurisdiction's accounts, and every attempt on
+    its cases (an outsider's probe included)."""
     rows = await conn.fetch(
-        f"SELECT {ACCESS_COLUMNS} FROM access_log WHERE jurisdiction = $1"
+        f"SELECT {ACCESS_COLUMNS} FROM access_log WHERE (jurisdiction = $1"
+        " OR case_id IN (SELECT incident_id FROM cases WHERE jurisdiction = $1))"
         " AND ($2::uuid IS NULL OR case_id = $2) AND ($3::text IS NULL OR account_id = $3)"
         " AND ($4::timestamptz IS NULL OR at >= $4) AND ($5::timestamptz IS NULL OR at < $5)"
         " AND ($6::bigint IS NULL OR seq < $6) ORDER BY seq DESC LIMIT $7",
