@@ -41,7 +41,7 @@ class Fleet:
             "NATS_URL": settings.nats_url, "DATABASE_URL": settings.database_url,
             "SMTP_HOST": settings.smtp_host, "SMTP_PORT": str(settings.smtp_port),
             "INTAKE_PORT": str(settings.intake_port), "ARCHIVE_PORT": str(settings.archive_port),
-            "ARCHIVE_DATA_KEY": settings.archive_data_key, "ARCHIVE_READ_TOKEN": settings.archive_read_token,
+            "ARCHIVE_DATA_KEY": settings.archive_data_key,
             "MAX_DELIVER": "20", "LOG_LEVEL": "WARNING", "ACK_WAIT_S": "8", "SMTP_TIMEOUT_S": "3",
             "DIRECTORY_FILE": str(settings.directory_file), "NOTIFY_PORT": str(settings.notify_port),
             "LINK_KEY": settings.link_key, "PUBLIC_BASE_URL": settings.public_base_url,
