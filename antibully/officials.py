@@ -49,10 +49,10 @@ async def add_official(database_url: str, account_id: str, *, role: str, jurisdi
         await pool.close()
 
 
-def read_password(from_stdin: bool, stdin: TextIO = sys.stdin) -> str:
+def read_password(from_stdin: bool, stdin: TextIO | None = None) -> str:
     """From stdin (scripts), else $ANTIBULLY_OFFICIAL_PASSWORD, else asked twice on the terminal."""
     if from_stdin:
-        return stdin.readline().rstrip("\r\n")
+        return (stdin or sys.stdin).readline().rstrip("\r\n")
     if env := os.environ.get(PASSWORD_ENV):
         return env
     first = getpass.getpass("password: ")

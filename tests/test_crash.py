@@ -131,8 +131,8 @@ async def test_sigkill_escalation_and_notify_mid_flow(fleet: Fleet, settings: Se
     finally:
         await conn.close()
 
-    # Every report archived exactly once, with its decision, requests and deliveries.
-    assert per_type == {"IncidentReported": REPORTS, "EscalationDecided": REPORTS,
+    # Every report archived exactly once, with its decision, requests and deliveries (and the one look-back).
+    assert per_type == {"IncidentReported": REPORTS, "EscalationDecided": REPORTS, "LookBackScheduled": 1,
                         "NotificationRequested": expected_mails, "NotificationDelivered": expected_mails}
     assert broken == []
     # Every e-mail sent; a second copy only where notify itself recorded an ambiguous resend

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -45,9 +46,8 @@ async def log_access(pool: asyncpg.Pool, access: Access, now: datetime) -> Acces
         return entry
 
 
-def _facts(case: dict[str, object]) -> CaseFacts:
-    return CaseFacts(kind=case.get("kind"), school_id=case.get("school_id"),  # type: ignore[arg-type]
-                     jurisdiction=case.get("jurisdiction"),  # type: ignore[arg-type]
+def _facts(case: dict[str, Any]) -> CaseFacts:
+    return CaseFacts(kind=case.get("kind"), school_id=case.get("school_id"), jurisdiction=case.get("jurisdiction"),
                      referred_to_police=bool(case.get("referred_to_police")),
                      public_attention_wide=bool(case.get("public_attention_wide")))
 
