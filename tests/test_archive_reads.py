@@ -27,8 +27,9 @@ from services.intake.reports import reported_event
 from shared.config import ROOT, Settings
 from shared.contracts import DeadlineMissed, EscalationDecided, IncidentReport, RecipientRole
 from shared.contracts.base import derive_id, utcnow
-from shared.contracts.hazard import HazardFinding, HazardReported
-from shared.contracts.help import HelpMessageAdded, HelpRequested, Requester
+from shared.contracts.hazard import HazardFinding, HazardProgress, HazardProgressed, HazardReported
+from shared.contracts.help import HelpConverted, HelpMessageAdded, HelpRequested, Requester
+from shared.contracts.officials import ChangeApproved
 from shared.directory import load_directory
 from shared.service import Infra
 from tests.helpers import PASSWORD, default_policy, eventually, official_headers, publish
@@ -124,6 +125,14 @@ async def _publish_cases(settings: Settings) -> tuple[dict[str, uuid.UUID], dict
         requester=Requester(kind="student"), message=HELP_TEXT, urgent=True))
     await publish(settings.nats_url, HelpMessageAdded(event_id=derive_id("hm", help_id), help_id=help_id,
                                                       school_id="demo-school", seq=2, author="school", text="已收到"))
+    await publish(settings.nats_url, HazardProgressed(
+        event_id=derive_id("hp", hazard_id), hazard_id=hazard_id, school_id="demo-school", progress_id=uuid.uuid4(),
+        seq=1, progress=HazardProgress(at=utcnow(), step="班会已开展", completed=True)))
+    await publish(settings.nats_url, HelpConverted(event_id=derive_id("hc", help_id), help_id=help_id,
+                                                   school_id="demo-school", incident_id=cases["minor"]))
+    await publish(settings.nats_url, ChangeApproved(
+        event_id=derive_id("ca", cases["severe"]), incident_id=cases["severe"], follow_up_id=uuid.uuid4(),
+        approver="bureau", jurisdiction="lechang", comment="同意"))
     cases["hazard"], cases["help"] = hazard_id, help_id
     return cases, decisions
 
@@ -141,8 +150,10 @@ async def world(settings: Settings, tmp_path: Path) -> AsyncIterator[World]:
         async def projected() -> bool:
             n = await infra.pool.fetchval("SELECT count(*) FROM cases WHERE kind IS NOT NULL")
             decided = await infra.pool.fetchval("SELECT count(*) FROM cases WHERE level IS NOT NULL")
-            messages = await infra.pool.fetchval("SELECT count(*) FROM entries WHERE event_type = 'HelpMessageAdded'")
-            return bool(n == 6 and decided == 4 and messages == 1)
+            late = await infra.pool.fetchval(
+                "SELECT count(*) FROM entries WHERE event_type = ANY($1::text[])",
+                ["HelpMessageAdded", "HazardProgressed", "HelpConverted", "ChangeApproved"])
+            return bool(n == 6 and decided == 4 and late == 4)
 
         await eventually(projected)
         headers = {account: await official_headers(client, settings.database_url, account, role=role,
@@ -193,6 +204,13 @@ async def test_personal_data_follows_the_role(world: World) -> None:
     helped = (await c.get(f"/v1/cases/{world.cases['help']}", headers=world.headers["school-a"])).json()
     assert [m["text"] for m in helped["personal"]["messages"]] == [HELP_TEXT, "已收到"]
     assert HELP_TEXT not in str(helped["timeline"]) and helped["urgent"] is True and helped["kind"] == "help"
+    assert [e["event_type"] for e in helped["timeline"]] == ["HelpRequested", "HelpMessageAdded", "HelpConverted"]
+    assert helped["converted_incident_id"] == str(world.cases["minor"]) and helped["chain"]["valid"] is True
+    hazard = (await c.get(f"/v1/cases/{world.cases['hazard']}", headers=world.headers["bureau"])).json()
+    assert [e["event_type"] for e in hazard["timeline"]] == ["HazardReported", "HazardProgressed"]
+    assert hazard["risk_level"] == "medium" and hazard["case_ref"].startswith("HZ-")
+    assert [f["text"] for f in hazard["personal"]["facts"]][1] == {"step": "班会已开展"}
+    assert "ChangeApproved" in [e["event_type"] for e in school["timeline"]]
 
 
 async def test_filters_and_pages(world: World) -> None:

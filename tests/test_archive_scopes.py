@@ -126,3 +126,19 @@ def test_access_log_chain_detects_a_changed_or_missing_entry() -> None:
     assert first_broken_access(entries) is None
     assert first_broken_access([entries[0], replace(entries[1], purpose="别的目的"), entries[2]]) == 2
     assert first_broken_access([entries[0], entries[2]]) == 3
+
+
+def test_archive_subscribes_to_every_event_type() -> None:
+    """A new event in shared.contracts that archive does not record would be a gap in the record."""
+    import shared.contracts.follow_up
+    import shared.contracts.hazard
+    import shared.contracts.help
+    import shared.contracts.officials  # noqa: F401 - imported for their Event subclasses
+    from services.archive.handlers import ARCHIVED_EVENTS
+    from shared.contracts.base import Event
+
+    def concrete(cls: type[Event]) -> set[type[Event]]:
+        own = {cls} if "event_type" in cls.__dict__ else set()
+        return own.union(*(concrete(sub) for sub in cls.__subclasses__()))
+
+    assert concrete(Event) == set(ARCHIVED_EVENTS)
