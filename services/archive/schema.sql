@@ -65,6 +65,10 @@ ALTER TABLE cases ADD COLUMN IF NOT EXISTS risk_level text;           -- hazards
 ALTER TABLE cases ADD COLUMN IF NOT EXISTS urgent boolean;            -- help requests
 ALTER TABLE cases ADD COLUMN IF NOT EXISTS converted_incident_id uuid; -- help requests turned into incidents
 ALTER TABLE cases ADD COLUMN IF NOT EXISTS first_seen_at timestamptz NOT NULL DEFAULT now();
+-- Rows from before issue 6: an incident whose report has not arrived is not listed yet; others get their reference.
+UPDATE cases SET kind = NULL WHERE reported_at IS NULL AND kind IS NOT NULL;
+UPDATE cases SET case_ref = 'AB-' || upper(left(replace(incident_id::text, '-', ''), 8))
+    WHERE case_ref IS NULL AND kind = 'incident';
 CREATE INDEX IF NOT EXISTS cases_listing ON cases (reported_at DESC, incident_id DESC);
 CREATE INDEX IF NOT EXISTS cases_school ON cases (school_id);
 CREATE INDEX IF NOT EXISTS cases_jurisdiction ON cases (jurisdiction);
