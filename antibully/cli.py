@@ -1,5 +1,5 @@
 """The `antibully` command: `run` (the whole system locally), `schools` (schools and their API keys),
-`verify` and the archive's keys and migration."""
+`officials` (officials' accounts for the archive), `verify` and the archive's keys and migration."""
 
 from __future__ import annotations
 
@@ -103,7 +103,35 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("archive-migrate", help="create or update archive's tables and grant its role (as the owner)")
     schools.add_parser("access-code", help="print a new help-request access code for a school").add_argument(
         "school_id")
+    officials = sub.add_parser("officials", help="officials' accounts for the archive (uses DATABASE_URL)"
+                               ).add_subparsers(dest="action", required=True)
+    official = officials.add_parser(
+        "add", help="add an account (or update it and reset its password)",
+        description="The password is read from stdin with --password-stdin, else from $ANTIBULLY_OFFICIAL_PASSWORD, "
+                    "else asked on the terminal.")
+    official.add_argument("account_id")
+    official.add_argument("--role", required=True, choices=["school", "bureau", "police", "stability_office"])
+    official.add_argument("--jurisdiction", required=True)
+    official.add_argument("--school", dest="school_id", help="the school, for (and only for) a school account")
+    official.add_argument("--name", required=True, help="display name")
+    official.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     return parser
+
+
+def _add_official(args: argparse.Namespace) -> int:
+    from antibully.officials import AccountError, add_official, check_account, read_password
+
+    try:
+        check_account(args.role, args.school_id)
+        password = read_password(args.password_stdin)
+        asyncio.run(add_official(get_settings().database_url, args.account_id, role=args.role,
+                                 jurisdiction=args.jurisdiction, name=args.name, password=password,
+                                 school_id=args.school_id))
+    except AccountError as exc:
+        print(f"antibully officials add: {exc}", file=sys.stderr)
+        return 2
+    print(f"official {args.account_id} ({args.role}, {args.jurisdiction}) saved")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         return run()
     if args.command in ("verify", "archive-public-key", "archive-migrate"):
         return _archive(args)
+    if args.command == "officials":
+        return _add_official(args)
     url = get_settings().database_url
     if args.action == "access-code":
         print(f"help-request access code for {args.school_id}: {asyncio.run(add_access_code(url, args.school_id))}")

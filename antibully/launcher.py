@@ -51,7 +51,9 @@ def _secrets(home: Path) -> dict[str, str]:
     data.setdefault("pseudonym_key", new_key_b64())
     data.setdefault("link_key", new_key_b64())
     data.setdefault("notify_data_key", new_key_b64())
-    data.setdefault("archive_read_token", secrets.token_urlsafe(24))
+    data.pop("archive_read_token", None)  # replaced by officials' accounts (issue 6)
+    data.setdefault("demo_bureau_password", secrets.token_urlsafe(12))
+    data.setdefault("demo_school_password", secrets.token_urlsafe(12))
     path.write_text(json.dumps(data, indent=2))
     path.chmod(0o600)
     return data
@@ -99,6 +101,22 @@ async def _demo_access_code(database_url: str, home: Path) -> str:
     code = await add_access_code(database_url, DEMO_SCHOOL[0])
     path.write_text(code)
     return code
+
+
+DEMO_OFFICIALS = ("demo-bureau", "demo-school-head")
+
+
+async def _demo_officials(database_url: str, keys: dict[str, str]) -> None:
+    """A bureau official of the directory's jurisdiction and the demo school's head, for the archive."""
+    from antibully.officials import add_official
+    from shared.directory import load_directory
+
+    jurisdiction = load_directory(Path(os.environ.get("DIRECTORY_FILE", ROOT / "deploy" / "directory.toml"))
+                                  ).jurisdiction_of(DEMO_SCHOOL[0])
+    await add_official(database_url, DEMO_OFFICIALS[0], role="bureau", jurisdiction=jurisdiction,
+                       name="教育局值班员（演示）", password=keys["demo_bureau_password"])
+    await add_official(database_url, DEMO_OFFICIALS[1], role="school", jurisdiction=jurisdiction,
+                       name="示范中学校长（演示）", password=keys["demo_school_password"], school_id=DEMO_SCHOOL[0])
 
 
 def _demo_policy(home: Path, factor: int) -> Path:
@@ -205,7 +223,6 @@ def run() -> int:
         env.setdefault("PSEUDONYM_KEY", keys["pseudonym_key"])
         env.setdefault("LINK_KEY", keys["link_key"])
         env.setdefault("NOTIFY_DATA_KEY", keys["notify_data_key"])
-        env.setdefault("ARCHIVE_READ_TOKEN", keys["archive_read_token"])
         if factor := int(os.environ.get("DEMO_DEADLINES", "0") or 0):
             env["POLICY_FILE"] = str(_demo_policy(home, factor))
             env.setdefault("WATCHDOG_INTERVAL_S", "1")
@@ -215,6 +232,7 @@ def run() -> int:
         env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{notify_port}")
         demo_key = asyncio.run(_demo_key(env["DATABASE_URL"], home))
         demo_code = asyncio.run(_demo_access_code(env["DATABASE_URL"], home))
+        asyncio.run(_demo_officials(env["DATABASE_URL"], keys))
 
         def start(name: str) -> None:
             children[name] = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env, cwd=ROOT,
@@ -224,7 +242,7 @@ def run() -> int:
             start(name)
         wait_port(intake_port, timeout_s=60, proc=children["intake"])
         wait_port(archive_port, timeout_s=60, proc=children["archive"])
-        print(_banner(intake_port, archive_port, demo_key, demo_code, env["ARCHIVE_READ_TOKEN"], maildir,
+        print(_banner(intake_port, archive_port, demo_key, demo_code, keys, maildir,
                       "SMTP_HOST" not in os.environ, env["DATABASE_URL"], env["ARCHIVE_SIGNING_KEY"]), flush=True)
         while True:
             time.sleep(1)
@@ -251,8 +269,8 @@ def run() -> int:
 
 
 def _banner(
-    intake: int, archive: int, key: str, code: str, token: str, maildir: Path, local_mail: bool, database_url: str,
-    signing_key: str,
+    intake: int, archive: int, key: str, code: str, keys: dict[str, str], maildir: Path, local_mail: bool,
+    database_url: str, signing_key: str,
 ) -> str:
     from services.archive.checkpoint import public_key_b64
 
@@ -261,16 +279,17 @@ def _banner(
 antibully is running. Ctrl-C stops everything.
 
   intake API      http://127.0.0.1:{intake}/v1/incidents    docs: http://127.0.0.1:{intake}/docs
-  archive API     http://127.0.0.1:{archive}/v1/incidents/{{id}}    docs: http://127.0.0.1:{archive}/docs
+  archive API     http://127.0.0.1:{archive}/v1/cases    docs: http://127.0.0.1:{archive}/docs
   demo school     demo-school (乐昌市示范中学)
   API key         {key}
   access code     {code}   (for help requests: students and parents use it without a key)
-  archive token   {token}
+  archive logins  {DEMO_OFFICIALS[0]} / {keys["demo_bureau_password"]}   (bureau: the whole jurisdiction)
+                  {DEMO_OFFICIALS[1]} / {keys["demo_school_password"]}   (the demo school's own cases)
   mail            {mail}
   SMS, robots     local fakes of Aliyun/Tencent SMS, WeCom and DingTalk print each message here
 
 Try the README's curl example:
-  export KEY={key} TOKEN={token} CODE={code}
+  export KEY={key} CODE={code} OFFICIAL={DEMO_OFFICIALS[0]} PASSWORD={keys["demo_bureau_password"]}
 Add another school (prints its API key):
   DATABASE_URL='{database_url}' .venv/bin/antibully schools add <school_id> --name <名称>
 Verify the whole archive (chains and signed checkpoints):

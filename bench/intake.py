@@ -350,7 +350,6 @@ async def _bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             intake_host="127.0.0.1",
             intake_port=free_port(),
             archive_data_key=new_key_b64(),
-            archive_read_token="x",
         )
         if not args.keep_rate_limit:
             # One key sends everything: the per-key limit (a guard against a runaway school system)

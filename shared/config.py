@@ -60,7 +60,9 @@ class Settings(BaseSettings):
                                   " false where the owner migrates (`antibully archive-migrate`).")
     intake_data_key: str = Field(default="", description="Base64 of 32 bytes; seals help-request messages in intake.")
     pseudonym_key: str = Field(default="", description="Base64 of ≥32 bytes; keys students' pseudonyms in escalation.")
-    archive_read_token: str = Field(default="", description="Bearer token for the archive read API (until SSO).")
+    archive_token_ttl_s: int = Field(default=15 * 60, ge=1, description="How long an official's bearer token lasts.")
+    archive_login_max_failures: int = Field(default=5, ge=1, description="Failed logins in a row before a lock.")
+    archive_login_lock_s: int = Field(default=15 * 60, ge=1, description="How long a login name stays locked.")
     metrics_port: int = 0
     notify_data_key: str = Field(default="", description="Base64 of 32 bytes; seals the notice a link's page shows.")
     receipt_token: str = Field(default="", description="Secret path segment of the SMS providers' receipt URLs.")

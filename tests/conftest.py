@@ -106,7 +106,6 @@ def settings(nats_server: NatsServer, database: str, smtp_sink: SmtpSink) -> Set
         archive_data_key=new_key_b64(),
         intake_data_key=new_key_b64(),
         pseudonym_key=new_key_b64(),
-        archive_read_token="test-archive-token",
         # no outside robots from tests: only what a test configures against the local fakes
         wecom_webhook_base="",
         dingtalk_webhook_base="",

@@ -1,4 +1,4 @@
-"""archive on real JetStream and PostgreSQL: the record, its chain, its seal and its read API."""
+"""archive on real JetStream and PostgreSQL: the record, its chain, its seal and its read API (as the bureau)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,7 @@ from shared.contracts.base import derive_id
 from shared.crypto import Sealer
 from shared.directory import load_directory
 from shared.service import Infra
-from tests.helpers import default_policy, eventually, owner_connection, publish, report, tamper
-
-AUTH = {"Authorization": "Bearer test-archive-token"}
+from tests.helpers import default_policy, eventually, official_headers, owner_connection, publish, report, tamper
 
 
 @pytest.fixture
@@ -31,6 +29,7 @@ async def archive(settings: Settings) -> AsyncIterator[tuple[Infra, httpx.AsyncC
     async with running(settings) as infra, httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{settings.archive_port}", timeout=10
     ) as client:
+        client.headers.update(await official_headers(client, settings.database_url, "bureau-reader"))
         yield infra, client
 
 
@@ -52,7 +51,7 @@ async def _case_flow(url: str, idempotency_key: str = "archive-key") -> tuple[An
 
 
 async def _record(client: httpx.AsyncClient, incident_id: object, length: int) -> dict[str, Any] | None:
-    r = await client.get(f"/v1/incidents/{incident_id}", headers=AUTH)
+    r = await client.get(f"/v1/incidents/{incident_id}")
     if r.status_code != 200 or len(r.json()["timeline"]) < length:
         return None
     return dict(r.json())
@@ -74,7 +73,10 @@ async def test_record_holds_level_recipients_and_valid_chain(archive: tuple[Infr
     assert record["chain"] == {"valid": True, "length": n, "head": record["timeline"][-1]["hash"],
                                "first_broken_seq": None}
     assert [e["seq"] for e in record["timeline"]] == list(range(1, n + 1))
-    assert "李小明" not in str(record) and "li.parent" not in str(record)
+    # Personal data only in the personal section, opened for the bureau.
+    public = {k: v for k, v in record.items() if k != "personal"}
+    assert "李小明" not in str(public) and "li.parent" not in str(public)
+    assert "李小明" in {s["name"] for s in record["personal"]["students"]}
 
 
 async def test_duplicate_events_are_appended_once(archive: tuple[Infra, httpx.AsyncClient],
@@ -111,7 +113,7 @@ async def test_entries_are_append_only_and_tampering_is_detected(archive: tuple[
                             " WHERE incident_id = $1 AND seq = 2", reported.incident_id)
     finally:
         await owner.close()
-    record = (await client.get(f"/v1/incidents/{reported.incident_id}", headers=AUTH)).json()
+    record = (await client.get(f"/v1/incidents/{reported.incident_id}")).json()
     assert record["chain"]["valid"] is False
     assert record["chain"]["first_broken_seq"] == 2
 
@@ -141,11 +143,12 @@ async def test_children_data_is_sealed_at_rest(archive: tuple[Infra, httpx.Async
     assert record is not None and record["personal_data"] == {"status": "sealed", "destroyed_at": None}
 
 
-async def test_read_api_requires_the_token(archive: tuple[Infra, httpx.AsyncClient]) -> None:
+async def test_read_api_requires_a_token(archive: tuple[Infra, httpx.AsyncClient]) -> None:
     _, client = archive
     incident = "00000000-0000-0000-0000-000000000001"
-    assert (await client.get(f"/v1/incidents/{incident}")).status_code == 401
-    assert (await client.get(f"/v1/incidents/{incident}", headers={"Authorization": "Bearer wrong"})).status_code == 401
-    missing = await client.get(f"/v1/incidents/{incident}", headers=AUTH)
+    assert (await client.get(f"/v1/incidents/{incident}", headers={"Authorization": ""})).status_code == 401
+    wrong = {"Authorization": "Bearer abt_wrong"}
+    assert (await client.get(f"/v1/incidents/{incident}", headers=wrong)).status_code == 401
+    missing = await client.get(f"/v1/incidents/{incident}")
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
-    assert (await client.get("/v1/incidents/not-a-uuid", headers=AUTH)).status_code == 422
+    assert (await client.get("/v1/incidents/not-a-uuid")).status_code == 422

@@ -25,7 +25,7 @@ from services.archive.payloads import Payloads
 from shared.config import ROOT, Settings
 from shared.contracts.base import utcnow
 from shared.service import Infra
-from tests.helpers import eventually, owner_connection, tamper
+from tests.helpers import eventually, official_headers, owner_connection, tamper
 from tests.test_archive_consumer import _case_flow, _record
 
 
@@ -53,6 +53,7 @@ async def archive(settings: Settings) -> AsyncIterator[Archive]:
     async with running(settings) as infra, httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{settings.archive_port}", timeout=10
     ) as client:
+        client.headers.update(await official_headers(client, settings.database_url, "bureau-auditor"))
         yield Archive(infra, client, settings, CheckpointSigner(seed))
 
 

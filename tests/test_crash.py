@@ -41,7 +41,7 @@ class Fleet:
             "NATS_URL": settings.nats_url, "DATABASE_URL": settings.database_url,
             "SMTP_HOST": settings.smtp_host, "SMTP_PORT": str(settings.smtp_port),
             "INTAKE_PORT": str(settings.intake_port), "ARCHIVE_PORT": str(settings.archive_port),
-            "ARCHIVE_DATA_KEY": settings.archive_data_key, "ARCHIVE_READ_TOKEN": settings.archive_read_token,
+            "ARCHIVE_DATA_KEY": settings.archive_data_key,
             "MAX_DELIVER": "20", "LOG_LEVEL": "WARNING", "ACK_WAIT_S": "8", "SMTP_TIMEOUT_S": "3",
             "DIRECTORY_FILE": str(settings.directory_file), "NOTIFY_PORT": str(settings.notify_port),
             "LINK_KEY": settings.link_key, "PUBLIC_BASE_URL": settings.public_base_url,
@@ -132,8 +132,8 @@ async def test_sigkill_escalation_and_notify_mid_flow(fleet: Fleet, settings: Se
     finally:
         await conn.close()
 
-    # Every report archived exactly once, with its decision, requests and deliveries.
-    assert per_type == {"IncidentReported": REPORTS, "EscalationDecided": REPORTS,
+    # Every report archived exactly once, with its decision, requests and deliveries (and the one look-back).
+    assert per_type == {"IncidentReported": REPORTS, "EscalationDecided": REPORTS, "LookBackScheduled": 1,
                         "NotificationRequested": expected_mails, "NotificationDelivered": expected_mails}
     assert broken == []
     # Every e-mail sent; a second copy only where notify itself recorded an ambiguous resend

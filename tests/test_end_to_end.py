@@ -18,7 +18,7 @@ from services.intake.app import running as intake
 from services.notify.app import running as notify
 from shared.config import Settings
 from shared.telemetry import make_tracer_provider
-from tests.helpers import eventually, report
+from tests.helpers import eventually, official_headers, report
 
 PERSONAL = ["李小明", "王强", "赵磊", "李建国", "王芳", "赵军", "陈老师", "example.cn", "13800000001", "卫生间", "推搡"]
 EXPECTED_MAIL = {
@@ -37,6 +37,9 @@ async def test_severe_incident_end_to_end(settings: Settings, smtp_sink: SmtpSin
             )
         key = await add_school(settings.database_url, "demo-school", "乐昌市示范中学")
         async with httpx.AsyncClient(timeout=10) as client:
+            archive_api = f"http://127.0.0.1:{settings.archive_port}"
+            async with httpx.AsyncClient(base_url=archive_api, timeout=10) as archive_client:
+                bureau = await official_headers(archive_client, settings.database_url, "e2e-bureau")
             posted = await client.post(
                 f"http://127.0.0.1:{settings.intake_port}/v1/incidents", json=report(),
                 headers={"Authorization": f"Bearer {key}", "Idempotency-Key": "e2e-severe-1"},
@@ -45,8 +48,7 @@ async def test_severe_incident_end_to_end(settings: Settings, smtp_sink: SmtpSin
             incident_id = posted.json()["incident_id"]
 
             async def complete() -> dict[str, Any] | None:
-                r = await client.get(f"http://127.0.0.1:{settings.archive_port}/v1/incidents/{incident_id}",
-                                     headers={"Authorization": f"Bearer {settings.archive_read_token}"})
+                r = await client.get(f"{archive_api}/v1/incidents/{incident_id}", headers=bureau)
                 body = r.json() if r.status_code == 200 else {}
                 done = len(body.get("timeline", [])) == 14 and all(
                     x["status"] == "delivered" for x in body.get("recipients", []))
@@ -82,8 +84,8 @@ async def test_severe_incident_end_to_end(settings: Settings, smtp_sink: SmtpSin
     in_trace = [s for s in spans if s.context is not None and s.context.trace_id == trace_id]
     services_seen = {s.resource.attributes["service.name"] for s in in_trace}
     assert services_seen == {"antibully-intake", "antibully-escalation", "antibully-notify", "antibully-archive"}
-    # the case's 14 entries, plus the look-back notice the report caused (requested, delivered)
-    assert len([s for s in in_trace if s.name == "archive.append"]) == 16
+    # the case's 14 entries, plus the look-back the report caused (scheduled; its notice requested, delivered)
+    assert len([s for s in in_trace if s.name == "archive.append"]) == 17
     assert len([s for s in in_trace if s.name == "notify.send"]) == 7
     assert len({s.context.trace_id for s in spans if s.context and s.name == "archive.append"}) == 1
 

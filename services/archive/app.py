@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from services.archive import payloads as payloads_module
 from services.archive import repository
+from services.archive.accounts import Clock
 from services.archive.api import ArchiveDeps, create_app
 from services.archive.checkpoint import CheckpointSigner
 from services.archive.handlers import ARCHIVED_EVENTS, ArchiveHandlers
@@ -20,7 +21,9 @@ from services.archive.jobs import every, shred_expired, write_checkpoint
 from services.archive.payloads import Payloads
 from services.archive.repository import SCHEMA
 from shared.config import Settings
+from shared.contracts.base import utcnow
 from shared.db import create_pool, migrate
+from shared.directory import load_directory
 from shared.http import serve
 from shared.service import Infra, infrastructure
 
@@ -50,14 +53,19 @@ async def prepare_database(settings: Settings) -> str | None:
 
 
 @asynccontextmanager
-async def running(settings: Settings, tracer_provider: TracerProvider | None = None) -> AsyncIterator[Infra]:
+async def running(settings: Settings, tracer_provider: TracerProvider | None = None, *,
+                  clock: Clock = utcnow) -> AsyncIterator[Infra]:
+    """`clock` drives token expiry and login locks (tests pass a controllable one)."""
     payloads = Payloads.from_settings(settings)
+    directory = load_directory(settings.directory_file)
     payloads_module.use(payloads)
     signer = CheckpointSigner(settings.archive_signing_key) if settings.archive_signing_key else None
     role = await prepare_database(settings)
     async with infrastructure("archive", SCHEMA, None, settings, tracer_provider, role=role) as infra, \
             AsyncExitStack() as jobs:
-        handlers = ArchiveHandlers(infra.pool, payloads, infra.tracer_provider)
+        await repository.backfill_jurisdictions(
+            infra.pool, {k: directory.jurisdiction_of(k) for k in directory.schools}, directory.jurisdiction)
+        handlers = ArchiveHandlers(infra.pool, payloads, directory, infra.tracer_provider)
         for model in ARCHIVED_EVENTS:
             infra.consumers.subscribe(model, handlers.on_event)
         await infra.start()
@@ -74,6 +82,6 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         for loop in loops:
             loop.start()
             jobs.push_async_callback(loop.stop)
-        app = create_app(ArchiveDeps(settings, infra.pool, infra.tracer_provider, infra.registry))
+        app = create_app(ArchiveDeps(settings, infra.pool, infra.tracer_provider, infra.registry, clock))
         async with serve(app, settings.archive_host, settings.archive_port):
             yield infra

@@ -8,6 +8,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from services.archive import repository
 from services.archive.chain import next_entry
 from services.archive.payloads import Payloads
+from services.archive.projection import project
 from services.archive.summary import summarise
 from shared.bus import Delivery
 from shared.contracts import (
@@ -15,6 +16,7 @@ from shared.contracts import (
     DeadlineMissed,
     EscalationDecided,
     IncidentReported,
+    LookBackScheduled,
     NotificationAcknowledged,
     NotificationDelivered,
     NotificationFailed,
@@ -22,14 +24,20 @@ from shared.contracts import (
 )
 from shared.contracts.base import Event, utcnow
 from shared.contracts.follow_up import FollowUpReported
-from shared.db import Conn
+from shared.contracts.hazard import HazardProgressed, HazardReported
+from shared.contracts.help import HelpConverted, HelpMessageAdded, HelpRequested
+from shared.contracts.notification import NotificationReceived
+from shared.contracts.officials import ChangeApproved, ChangeResolved, LookBackCompleted
+from shared.directory import Directory
 from shared.outbox import claim
 
 
 class ArchiveHandlers:
-    def __init__(self, pool: asyncpg.Pool, payloads: Payloads, tracer_provider: TracerProvider) -> None:
+    def __init__(self, pool: asyncpg.Pool, payloads: Payloads, directory: Directory,
+                 tracer_provider: TracerProvider) -> None:
         self.pool = pool
         self.payloads = payloads
+        self.directory = directory
         self.tracer = tracer_provider.get_tracer("antibully.archive")
 
     async def on_event(self, event: Event, _: Delivery) -> None:
@@ -43,35 +51,12 @@ class ArchiveHandlers:
                 entry = next_entry(event.case_id, seq, head, event.event_id, event.event_type,
                                    utcnow(), summarise(event), payload_ct)
                 await repository.append(conn, entry, payload_ct)
-                await self._project(conn, event)
-
-    async def _project(self, conn: Conn, event: Event) -> None:
-        match event:
-            case IncidentReported():
-                await repository.case_reported(conn, event.incident_id, event.school_id, event.occurred_at)
-            case EscalationDecided():
-                await repository.case_decided(
-                    conn, event.incident_id, event.school_id, event.level.value, event.public_attention_wide,
-                    [r.model_dump() for r in event.reasons], event.policy_version, event.occurred_at,
-                )
-                for r in event.recipients:
-                    await repository.recipient_status(conn, r.notification_id, event.incident_id, r.role.value,
-                                                      "requested")
-            case NotificationRequested():
-                await repository.recipient_status(conn, event.notification_id, event.incident_id,
-                                                  event.recipient.role.value, "requested")
-            case NotificationDelivered():
-                await repository.recipient_status(conn, event.notification_id, event.incident_id, event.role.value,
-                                                  "delivered")
-            case NotificationAcknowledged():
-                await repository.recipient_status(conn, event.notification_id, event.incident_id, event.role.value,
-                                                  "acknowledged")
-            case NotificationFailed():
-                await repository.recipient_status(conn, event.notification_id, event.incident_id, event.role.value,
-                                                  "failed", event.reason)
+                await project(conn, event, self.directory)
 
 
 ARCHIVED_EVENTS: tuple[type[Event], ...] = (
-    IncidentReported, FollowUpReported, EscalationDecided, DeadlineMissed, ChangeProposed,
+    IncidentReported, FollowUpReported, EscalationDecided, DeadlineMissed, ChangeProposed, ChangeApproved,
     NotificationRequested, NotificationDelivered, NotificationFailed, NotificationAcknowledged,
+    HazardReported, HazardProgressed, HelpRequested, HelpMessageAdded, HelpConverted, LookBackScheduled,
+    ChangeResolved, LookBackCompleted, NotificationReceived,
 )

@@ -11,8 +11,11 @@ from typing import Any
 
 import asyncpg
 
+from services.archive.audit import AccessEntry
 from services.archive.chain import GENESIS, Entry
 from services.archive.checkpoint import Checkpoint, Head
+from services.archive.listing import CaseFilter, Cursor
+from services.archive.scopes import Scope
 from shared.db import Conn, Executor
 
 SCHEMA = "archive"
@@ -51,40 +54,90 @@ async def entries(conn: Executor, incident_id: uuid.UUID) -> list[Entry]:
     return [Entry(**{**dict(r), "summary": json.loads(r["summary"])}) for r in rows]
 
 
-async def case_reported(conn: Conn, incident_id: uuid.UUID, school_id: str, at: datetime) -> None:
+async def case_opened(
+    conn: Conn, case_id: uuid.UUID, kind: str, case_ref: str, school_id: str, jurisdiction: str,
+    reported_at: datetime, *, risk_level: str | None = None, urgent: bool | None = None,
+) -> None:
+    """The case's own first event (its report): from now on it is listed and scoped."""
     await conn.execute(
-        "INSERT INTO cases (incident_id, school_id, reported_at) VALUES ($1, $2, $3)"
-        " ON CONFLICT (incident_id) DO UPDATE SET school_id = EXCLUDED.school_id, reported_at = EXCLUDED.reported_at",
-        incident_id, school_id, at,
+        "INSERT INTO cases (incident_id, kind, case_ref, school_id, jurisdiction, reported_at, risk_level, urgent)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (incident_id) DO UPDATE SET kind = EXCLUDED.kind,"
+        " case_ref = EXCLUDED.case_ref, school_id = EXCLUDED.school_id, jurisdiction = EXCLUDED.jurisdiction,"
+        " reported_at = EXCLUDED.reported_at, risk_level = EXCLUDED.risk_level, urgent = EXCLUDED.urgent",
+        case_id, kind, case_ref, school_id, jurisdiction, reported_at, risk_level, urgent,
     )
 
 
 async def case_decided(
-    conn: Conn, incident_id: uuid.UUID, school_id: str, level: str, wide: bool,
-    reasons: list[dict[str, str]], policy_version: str, at: datetime,
+    conn: Conn, incident_id: uuid.UUID, school_id: str, jurisdiction: str, level: str, wide: bool,
+    reasons: list[dict[str, str]], policy_version: str, at: datetime, flags: list[str], police: bool,
 ) -> None:
+    """Flags and a referral to the police accumulate over decisions; level and reasons are the latest."""
     await conn.execute(
-        "INSERT INTO cases (incident_id, school_id, level, public_attention_wide, reasons, policy_version, decided_at)"
-        " VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7) ON CONFLICT (incident_id) DO UPDATE SET"
+        "INSERT INTO cases (incident_id, school_id, jurisdiction, level, public_attention_wide, reasons,"
+        " policy_version, decided_at, flags, referred_to_police)"
+        " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10) ON CONFLICT (incident_id) DO UPDATE SET"
+        " school_id = coalesce(cases.school_id, EXCLUDED.school_id),"
+        " jurisdiction = coalesce(cases.jurisdiction, EXCLUDED.jurisdiction),"
         " level = EXCLUDED.level, public_attention_wide = EXCLUDED.public_attention_wide,"
-        " reasons = EXCLUDED.reasons, policy_version = EXCLUDED.policy_version, decided_at = EXCLUDED.decided_at",
-        incident_id, school_id, level, wide, json.dumps(reasons, ensure_ascii=False), policy_version, at,
+        " reasons = EXCLUDED.reasons, policy_version = EXCLUDED.policy_version, decided_at = EXCLUDED.decided_at,"
+        " flags = ARRAY(SELECT DISTINCT f FROM unnest(cases.flags || EXCLUDED.flags) AS f ORDER BY f),"
+        " referred_to_police = cases.referred_to_police OR EXCLUDED.referred_to_police",
+        incident_id, school_id, jurisdiction, level, wide, json.dumps(reasons, ensure_ascii=False), policy_version,
+        at, sorted(set(flags)), police,
     )
+
+
+async def case_deadline_missed(conn: Conn, case_id: uuid.UUID) -> None:
+    await conn.execute(
+        "INSERT INTO cases (incident_id, missed_deadlines) VALUES ($1, 1)"
+        " ON CONFLICT (incident_id) DO UPDATE SET missed_deadlines = cases.missed_deadlines + 1",
+        case_id,
+    )
+
+
+async def case_converted(conn: Conn, help_id: uuid.UUID, incident_id: uuid.UUID) -> None:
+    await conn.execute(
+        "INSERT INTO cases (incident_id, converted_incident_id) VALUES ($1, $2)"
+        " ON CONFLICT (incident_id) DO UPDATE SET converted_incident_id = EXCLUDED.converted_incident_id",
+        help_id, incident_id,
+    )
+
+
+async def backfill_jurisdictions(conn: Executor, by_school: dict[str, str], default: str) -> None:
+    """Cases projected before issue 6 have no jurisdiction: take it from the directory."""
+    await conn.execute(
+        "UPDATE cases SET jurisdiction = coalesce(($1::jsonb) ->> school_id, $2)"
+        " WHERE jurisdiction IS NULL AND school_id IS NOT NULL",
+        json.dumps(by_school), default,
+    )
+
+
+_STATUS_RANK = ("CASE {} WHEN 'requested' THEN 0 WHEN 'delivered' THEN 1 WHEN 'failed' THEN 1"
+                " WHEN 'received' THEN 2 WHEN 'undelivered' THEN 2 WHEN 'acknowledged' THEN 3 ELSE 0 END")
 
 
 async def recipient_status(
     conn: Conn, notification_id: uuid.UUID, incident_id: uuid.UUID, role: str, status: str,
     reason: str | None = None,
 ) -> None:
-    """Events arrive in any order: an outcome never falls back to 'requested', nor anything below 'acknowledged'."""
+    """Events arrive in any order: the furthest state wins (requested → delivered/failed → received/undelivered
+    (the provider's receipt) → acknowledged)."""
     await conn.execute(
         "INSERT INTO recipients (notification_id, incident_id, role, status, reason) VALUES ($1, $2, $3, $4, $5)"
         " ON CONFLICT (notification_id) DO UPDATE SET"
-        " status = CASE WHEN EXCLUDED.status = 'acknowledged' OR recipients.status = 'requested'"
+        f" status = CASE WHEN {_STATUS_RANK.format('EXCLUDED.status')} > {_STATUS_RANK.format('recipients.status')}"
         " THEN EXCLUDED.status ELSE recipients.status END,"
         " reason = coalesce(recipients.reason, EXCLUDED.reason), updated_at = now()",
         notification_id, incident_id, role, status, reason,
     )
+
+
+async def case_changed(conn: Conn, case_id: uuid.UUID, *, level: str | None = None, closed: bool = False) -> None:
+    """An approved lower level or closure (ChangeResolved), or a look-back reported done."""
+    await conn.execute(
+        "UPDATE cases SET level = coalesce($2, level), status = CASE WHEN $3 THEN 'closed' ELSE status END"
+        " WHERE incident_id = $1", case_id, level, closed)
 
 
 async def case(conn: Executor, incident_id: uuid.UUID) -> dict[str, Any] | None:
@@ -216,8 +269,8 @@ _ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 async def grant_app_role(conn: Conn, role: str) -> bool:
-    """Make `role` able to run archive and nothing more: no UPDATE/DELETE/TRUNCATE on entries or
-    checkpoints, no DELETE of case keys. Creates it (NOLOGIN) when the login role may create roles.
+    """Make `role` able to run archive and nothing more: no UPDATE/DELETE/TRUNCATE on entries,
+    checkpoints or the access log, no DELETE of case keys. Creates it (NOLOGIN) when the login role may create roles.
 
     False when the role neither exists nor can be created (then the login role's rights apply).
     Run as the tables' owner, in the migration's transaction.
@@ -241,7 +294,7 @@ async def grant_app_role(conn: Conn, role: str) -> bool:
         f'REVOKE ALL ON ALL TABLES IN SCHEMA "{SCHEMA}" FROM "{role}";'
         f' GRANT USAGE ON SCHEMA "{SCHEMA}" TO "{role}";'
         f' GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{SCHEMA}" TO "{role}";'
-        f' REVOKE UPDATE, DELETE ON entries, checkpoints FROM "{role}";'
+        f' REVOKE UPDATE, DELETE ON entries, checkpoints, access_log FROM "{role}";'
         f' REVOKE DELETE ON case_keys FROM "{role}";'
         f' GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "{SCHEMA}" TO "{role}"'
     )
@@ -251,3 +304,197 @@ async def grant_app_role(conn: Conn, role: str) -> bool:
 async def key_state(conn: Executor, incident_id: uuid.UUID) -> asyncpg.Record | None:
     """Whether a case's personal data can still be opened (for the read API)."""
     return await conn.fetchrow("SELECT shredded_at FROM case_keys WHERE incident_id = $1", incident_id)
+CASE_COLUMNS = (
+    "incident_id, kind, case_ref, school_id, jurisdiction, level, risk_level, status, public_attention_wide, flags,"
+    " missed_deadlines, referred_to_police, urgent, converted_incident_id, reported_at, decided_at"
+)
+
+
+async def list_cases(
+    conn: Executor, scope: Scope, f: CaseFilter, after: Cursor | None, limit: int
+) -> list[dict[str, Any]]:
+    """A page of cases in scope matching the filter, newest report first (stable: ties broken by id)."""
+    where = ["kind IS NOT NULL", "school_id IS NOT NULL"]
+    args: list[Any] = []
+
+    def cond(sql: str, *values: Any) -> None:
+        for v in values:
+            args.append(v)
+            sql = sql.replace("?", f"${len(args)}", 1)
+        where.append(sql)
+
+    if scope.school_id is not None:
+        cond("school_id = ?", scope.school_id)
+    if scope.jurisdiction is not None:
+        cond("jurisdiction = ?", scope.jurisdiction)
+    if scope.kinds is not None:
+        cond("kind = ANY(?::text[])", sorted(scope.kinds))
+    if scope.referred_to_police_only:
+        where.append("referred_to_police")
+    if scope.public_attention_only:
+        where.append("coalesce(public_attention_wide, false)")
+    for column, value in (("kind", f.kind), ("school_id", f.school_id), ("jurisdiction", f.jurisdiction),
+                          ("level", f.level), ("status", f.status)):
+        if value is not None:
+            cond(f"{column} = ?", value)
+    if (since := f.since()) is not None:
+        cond("reported_at >= ?", since)
+    if (until := f.until()) is not None:
+        cond("reported_at < ?", until)
+    if f.overdue is not None:
+        where.append("missed_deadlines > 0" if f.overdue else "missed_deadlines = 0")
+    if f.flag is not None:
+        cond("? = ANY(flags)", f.flag)
+    if f.referred_to_police is not None:
+        cond("referred_to_police = ?", f.referred_to_police)
+    if f.public_attention_wide is not None:
+        cond("coalesce(public_attention_wide, false) = ?", f.public_attention_wide)
+    if after is not None:
+        cond("(reported_at, incident_id) < (?, ?)", after.reported_at, after.case_id)
+    args.append(limit)
+    rows = await conn.fetch(
+        f"SELECT {CASE_COLUMNS} FROM cases WHERE {' AND '.join(where)}"
+        f" ORDER BY reported_at DESC, incident_id DESC LIMIT ${len(args)}",
+        *args,
+    )
+    return [dict(r) for r in rows]
+
+
+async def sealed_payloads(conn: Executor, case_id: uuid.UUID, event_types: list[str]) -> list[dict[str, Any]]:
+    """The sealed payloads of a case's entries of these types, in record order."""
+    rows = await conn.fetch(
+        "SELECT seq, event_id, event_type, payload_ct FROM entries"
+        " WHERE incident_id = $1 AND event_type = ANY($2::text[]) ORDER BY seq",
+        case_id, event_types,
+    )
+    return [dict(r) for r in rows]
+
+
+# --- officials' accounts -------------------------------------------------------------------------
+
+async def upsert_official(
+    conn: Executor, account_id: str, display_name: str, role: str, jurisdiction: str, school_id: str | None,
+    password_hash: str,
+) -> None:
+    await conn.execute(
+        "INSERT INTO officials (account_id, display_name, role, jurisdiction, school_id, password_hash)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account_id) DO UPDATE SET"
+        " display_name = EXCLUDED.display_name, role = EXCLUDED.role, jurisdiction = EXCLUDED.jurisdiction,"
+        " school_id = EXCLUDED.school_id, password_hash = EXCLUDED.password_hash, disabled_at = NULL",
+        account_id, display_name, role, jurisdiction, school_id, password_hash,
+    )
+
+
+async def official_login(conn: Executor, account_id: str) -> dict[str, Any] | None:
+    """An active account with its password hash, for a login."""
+    row = await conn.fetchrow(
+        "SELECT account_id, display_name, role, jurisdiction, school_id, password_hash FROM officials"
+        " WHERE account_id = $1 AND disabled_at IS NULL",
+        account_id,
+    )
+    return dict(row) if row else None
+
+
+async def set_password_hash(conn: Executor, account_id: str, password_hash: str) -> None:
+    await conn.execute("UPDATE officials SET password_hash = $2 WHERE account_id = $1", account_id, password_hash)
+
+
+async def add_session(
+    conn: Executor, token_sha256: str, account_id: str, issued_at: datetime, expires_at: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO sessions (token_sha256, account_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)",
+        token_sha256, account_id, issued_at, expires_at,
+    )
+
+
+async def purge_sessions(conn: Executor, now: datetime) -> None:
+    await conn.execute("DELETE FROM sessions WHERE expires_at <= $1", now)
+
+
+async def session_official(conn: Executor, token_sha256: str, now: datetime) -> dict[str, Any] | None:
+    """The active account behind an unexpired token."""
+    row = await conn.fetchrow(
+        "SELECT o.account_id, o.display_name, o.role, o.jurisdiction, o.school_id FROM sessions s"
+        " JOIN officials o USING (account_id)"
+        " WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND o.disabled_at IS NULL",
+        token_sha256, now,
+    )
+    return dict(row) if row else None
+
+
+async def login_locked_until(conn: Executor, name_sha256: str, now: datetime) -> datetime | None:
+    locked: datetime | None = await conn.fetchval(
+        "SELECT locked_until FROM login_failures WHERE name_sha256 = $1 AND locked_until > $2", name_sha256, now)
+    return locked
+
+
+async def record_login_failure(
+    conn: Executor, name_sha256: str, now: datetime, max_failures: int, lock_s: float
+) -> datetime | None:
+    """Count a failure; the `max_failures`-th in a row locks the name for `lock_s` (and restarts the count)."""
+    await conn.execute(
+        "INSERT INTO login_failures AS l (name_sha256, failures, last_at) VALUES ($1, 1, $2)"
+        " ON CONFLICT (name_sha256) DO UPDATE SET failures = l.failures + 1, last_at = $2",
+        name_sha256, now,
+    )
+    locked: datetime | None = await conn.fetchval(
+        "UPDATE login_failures SET failures = 0,"
+        " locked_until = $2::timestamptz + make_interval(secs => $4::double precision)"
+        " WHERE name_sha256 = $1 AND failures >= $3 RETURNING locked_until",
+        name_sha256, now, max_failures, lock_s,
+    )
+    return locked
+
+
+async def clear_login_failures(conn: Executor, name_sha256: str) -> None:
+    await conn.execute("DELETE FROM login_failures WHERE name_sha256 = $1", name_sha256)
+
+
+# --- the access log ------------------------------------------------------------------------------
+
+async def lock_access_head(conn: Conn) -> tuple[int, str]:
+    """The access log's head, locked until the transaction ends: reads are logged one after another."""
+    row = await conn.fetchrow("SELECT seq, hash FROM access_log_head WHERE id = 1 FOR UPDATE")
+    assert row is not None  # inserted by schema.sql
+    return row["seq"], row["hash"]
+
+
+async def append_access(conn: Conn, e: AccessEntry) -> None:
+    await conn.execute(
+        "INSERT INTO access_log (seq, at, account_id, role, jurisdiction, action, case_id, filter, outcome,"
+        " purpose, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12)",
+        e.seq, e.at, e.account_id, e.role, e.jurisdiction, e.action, e.case_id,
+        json.dumps(e.filter, ensure_ascii=False), e.outcome, e.purpose, e.prev_hash, e.hash,
+    )
+    await conn.execute("UPDATE access_log_head SET seq = $1, hash = $2 WHERE id = 1", e.seq, e.hash)
+
+
+ACCESS_COLUMNS = ("seq, at, account_id, role, jurisdiction, action, case_id, filter, outcome, purpose,"
+                  " prev_hash, hash")
+
+
+def _access_entry(r: Any) -> AccessEntry:
+    return AccessEntry(**{**dict(r), "filter": json.loads(r["filter"])})
+
+
+async def access_entries(
+    conn: Executor, jurisdiction: str, case_id: uuid.UUID | None, account_id: str | None,
+    since: datetime | None, until: datetime | None, before_seq: int | None, limit: int,
+) -> list[AccessEntry]:
+    """A page of the access log, newest first: reads by a jurisdiction's accounts, and every attempt on
+    its cases (an outsider's probe included)."""
+    rows = await conn.fetch(
+        f"SELECT {ACCESS_COLUMNS} FROM access_log WHERE (jurisdiction = $1"
+        " OR case_id IN (SELECT incident_id FROM cases WHERE jurisdiction = $1))"
+        " AND ($2::uuid IS NULL OR case_id = $2) AND ($3::text IS NULL OR account_id = $3)"
+        " AND ($4::timestamptz IS NULL OR at >= $4) AND ($5::timestamptz IS NULL OR at < $5)"
+        " AND ($6::bigint IS NULL OR seq < $6) ORDER BY seq DESC LIMIT $7",
+        jurisdiction, case_id, account_id, since, until, before_seq, limit,
+    )
+    return [_access_entry(r) for r in rows]
+
+
+async def whole_access_log(conn: Executor) -> list[AccessEntry]:
+    """Every entry from seq 1, for verifying the chain."""
+    return [_access_entry(r) for r in await conn.fetch(f"SELECT {ACCESS_COLUMNS} FROM access_log ORDER BY seq")]

@@ -99,3 +99,85 @@ CREATE TABLE IF NOT EXISTS recipients (
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS recipients_incident ON recipients (incident_id);
+
+-- Issue 6: every kind of case (incident, hazard, help request, look-back) in one projection,
+-- with what the read API filters and scopes on. `kind` and `school_id` stay NULL until the case's
+-- first event (its report) arrives; until then the case is visible to nobody.
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS kind text DEFAULT 'incident';  -- rows from before issue 6
+ALTER TABLE cases ALTER COLUMN kind DROP DEFAULT;
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS jurisdiction text;
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS case_ref text;            -- AB-…, HZ-…, a help request's code, LB-…
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS status text NOT NULL DEFAULT 'open';
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS flags text[] NOT NULL DEFAULT '{}';
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS missed_deadlines int NOT NULL DEFAULT 0;
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS referred_to_police boolean NOT NULL DEFAULT false;
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS risk_level text;           -- hazards
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS urgent boolean;            -- help requests
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS converted_incident_id uuid; -- help requests turned into incidents
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS first_seen_at timestamptz NOT NULL DEFAULT now();
+-- Rows from before issue 6: an incident whose report has not arrived is not listed yet; others get their reference.
+UPDATE cases SET kind = NULL WHERE reported_at IS NULL AND kind IS NOT NULL;
+UPDATE cases SET case_ref = 'AB-' || upper(left(replace(incident_id::text, '-', ''), 8))
+    WHERE case_ref IS NULL AND kind = 'incident';
+CREATE INDEX IF NOT EXISTS cases_listing ON cases (reported_at DESC, incident_id DESC);
+CREATE INDEX IF NOT EXISTS cases_school ON cases (school_id);
+CREATE INDEX IF NOT EXISTS cases_jurisdiction ON cases (jurisdiction);
+
+-- Officials' local accounts (until the bureau's SSO). Passwords are argon2id hashes.
+CREATE TABLE IF NOT EXISTS officials (
+    account_id    text PRIMARY KEY,
+    display_name  text NOT NULL,
+    role          text NOT NULL CHECK (role IN ('school', 'bureau', 'police', 'stability_office')),
+    jurisdiction  text NOT NULL,
+    school_id     text,
+    password_hash text NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    disabled_at   timestamptz,
+    CHECK ((role = 'school') = (school_id IS NOT NULL))
+);
+
+-- Bearer tokens, stored only as their SHA-256.
+CREATE TABLE IF NOT EXISTS sessions (
+    token_sha256 text PRIMARY KEY,
+    account_id   text NOT NULL REFERENCES officials (account_id),
+    issued_at    timestamptz NOT NULL,
+    expires_at   timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at);
+
+-- Failed logins per login name, keyed by the name's SHA-256 (also for names that do not exist).
+CREATE TABLE IF NOT EXISTS login_failures (
+    name_sha256  text PRIMARY KEY,
+    failures     int NOT NULL,
+    last_at      timestamptz NOT NULL,
+    locked_until timestamptz
+);
+
+-- Who read what, when and why: one append-only hash chain for the whole log.
+CREATE TABLE IF NOT EXISTS access_log (
+    seq          bigint PRIMARY KEY,
+    at           timestamptz NOT NULL,
+    account_id   text NOT NULL,
+    role         text NOT NULL,
+    jurisdiction text NOT NULL,
+    action       text NOT NULL,          -- list | detail | access_log
+    case_id      uuid,
+    filter       jsonb NOT NULL,
+    outcome      text NOT NULL,          -- ok | not_found
+    purpose      text NOT NULL,
+    prev_hash    text NOT NULL,
+    hash         text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS access_log_case ON access_log (case_id, seq);
+CREATE INDEX IF NOT EXISTS access_log_account ON access_log (account_id, seq);
+CREATE OR REPLACE TRIGGER access_log_no_update_delete BEFORE UPDATE OR DELETE ON access_log
+    FOR EACH ROW EXECUTE FUNCTION forbid_change();
+CREATE OR REPLACE TRIGGER access_log_no_truncate BEFORE TRUNCATE ON access_log
+    FOR EACH STATEMENT EXECUTE FUNCTION forbid_change();
+
+CREATE TABLE IF NOT EXISTS access_log_head (
+    id   int PRIMARY KEY CHECK (id = 1),
+    seq  bigint NOT NULL,
+    hash text NOT NULL
+);
+INSERT INTO access_log_head (id, seq, hash) VALUES (1, 0, repeat('0', 64)) ON CONFLICT DO NOTHING;

@@ -10,6 +10,7 @@ from shared.contracts import (
     DeadlineMissed,
     EscalationDecided,
     IncidentReported,
+    LookBackScheduled,
     NotificationAcknowledged,
     NotificationDelivered,
     NotificationFailed,
@@ -17,6 +18,10 @@ from shared.contracts import (
 )
 from shared.contracts.base import Event
 from shared.contracts.follow_up import FollowUpReported
+from shared.contracts.hazard import HazardProgressed, HazardReported
+from shared.contracts.help import HelpConverted, HelpMessageAdded, HelpRequested
+from shared.contracts.notification import NotificationReceived
+from shared.contracts.officials import ChangeApproved, ChangeResolved, LookBackCompleted
 
 
 def summarise(event: Event) -> dict[str, Any]:
@@ -48,6 +53,7 @@ def summarise(event: Event) -> dict[str, Any]:
                 "public_attention_wide": event.public_attention_wide,
                 "recipients": len(event.recipients),
                 "policy_version": event.policy_version,
+                "flags": sorted(event.flags),
             }
         case ChangeProposed():
             return {"follow_up_id": str(event.follow_up_id), "change": event.change,
@@ -63,10 +69,43 @@ def summarise(event: Event) -> dict[str, Any]:
                     "purpose": event.purpose, "has_address": event.recipient.email is not None}
         case NotificationDelivered():
             return {"notification_id": str(event.notification_id), "role": event.role.value,
-                    "channel": event.channel, "attempts": event.attempts}
+                    "channel": event.channel, "provider": event.provider, "attempts": event.attempts,
+                    "fallbacks": event.fallbacks}
         case NotificationAcknowledged():
             return {"notification_id": str(event.notification_id), "role": event.role.value}
         case NotificationFailed():
             return {"notification_id": str(event.notification_id), "role": event.role.value,
-                    "channel": event.channel, "reason": event.reason, "attempts": event.attempts}
+                    "channel": event.channel, "reason": event.reason, "attempts": event.attempts,
+                    "tried": event.tried}
+        case HazardReported(finding=f):
+            return {"school_id": event.school_id, "kind": f.kind.value, "risk_level": f.risk_level.value,
+                    "found_at": f.found_at.isoformat(), "due_date": f.rectification.due_date.isoformat(),
+                    "students_by_role": dict(Counter(s.role.value for s in f.students))}
+        case HazardProgressed():
+            return {"progress_id": str(event.progress_id), "seq": event.seq, "at": event.progress.at.isoformat(),
+                    "completed": event.progress.completed}
+        case HelpRequested():
+            # The requester's words and identity stay sealed: only that someone asked, and how urgently.
+            return {"school_id": event.school_id, "case_code": event.case_code,
+                    "requester_kind": event.requester.kind.value, "anonymous": event.requester.anonymous,
+                    "urgent": event.urgent}
+        case HelpMessageAdded():
+            return {"seq": event.seq, "author": event.author.value}
+        case HelpConverted():
+            return {"incident_id": str(event.incident_id)}
+        case LookBackScheduled():
+            return {"school_id": event.school_id, "trigger_incident_id": str(event.trigger_incident_id),
+                    "due_at": event.due_at.isoformat()}
+        case ChangeApproved():
+            return {"follow_up_id": str(event.follow_up_id), "change": event.change, "approver": event.approver,
+                    "jurisdiction": event.jurisdiction, "has_comment": bool(event.comment)}
+        case ChangeResolved():
+            return {"follow_up_id": str(event.follow_up_id), "change": event.change, "outcome": event.outcome,
+                    "approvers": event.approvers, "level_before": event.level_before.value,
+                    "level_after": event.level_after.value, "open_actions": event.open_actions}
+        case LookBackCompleted():
+            return {"school_id": event.school_id, "by": event.by, "has_findings": bool(event.findings)}
+        case NotificationReceived():
+            return {"notification_id": str(event.notification_id), "role": event.role.value,
+                    "provider": event.provider, "delivered": event.delivered, "code": event.code}
     return {}

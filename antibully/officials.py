@@ -1,0 +1,61 @@
+"""`antibully officials add`: officials' local accounts for the archive (until the bureau's SSO)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from typing import TextIO
+
+from shared.identity import OfficialRole
+
+PASSWORD_ENV = "ANTIBULLY_OFFICIAL_PASSWORD"
+
+
+class AccountError(ValueError):
+    pass
+
+
+def check_account(role: str, school_id: str | None) -> OfficialRole:
+    """A school account names its school; no other role does."""
+    try:
+        parsed = OfficialRole(role)
+    except ValueError:
+        raise AccountError(f"unknown role {role!r}; one of: {', '.join(r.value for r in OfficialRole)}") from None
+    if (parsed is OfficialRole.school) != (school_id is not None):
+        raise AccountError("--school is required for a school account and not allowed for any other role")
+    return parsed
+
+
+async def add_official(database_url: str, account_id: str, *, role: str, jurisdiction: str, name: str,
+                       password: str, school_id: str | None = None) -> None:
+    """Create an account, or replace its details and password (a re-enabled account, a reset password)."""
+    from services.archive import repository
+    from services.archive.accounts import hash_password
+    from services.archive.app import SCHEMA_SQL
+    from shared.db import create_pool, migrate
+
+    parsed = check_account(role, school_id)
+    try:
+        password_hash = hash_password(password)
+    except ValueError as exc:
+        raise AccountError(str(exc)) from None
+    pool = await create_pool(database_url, repository.SCHEMA, max_size=2)
+    try:
+        await migrate(pool, repository.SCHEMA, SCHEMA_SQL)
+        await repository.upsert_official(pool, account_id, name, parsed.value, jurisdiction, school_id,
+                                         password_hash)
+    finally:
+        await pool.close()
+
+
+def read_password(from_stdin: bool, stdin: TextIO | None = None) -> str:
+    """From stdin (scripts), else $ANTIBULLY_OFFICIAL_PASSWORD, else asked twice on the terminal."""
+    if from_stdin:
+        return (stdin or sys.stdin).readline().rstrip("\r\n")
+    if env := os.environ.get(PASSWORD_ENV):
+        return env
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise AccountError("the two passwords differ")
+    return first

@@ -1,0 +1,85 @@
+"""The personal section of a case (pure): names, guardian contacts and free-text facts, opened from
+the sealed payloads only for a role that may see them, and only as much as it may see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from services.archive.scopes import INVOLVED_ROLES, PersonalView
+from shared.contracts import Guardian, IncidentReported, Reporter
+from shared.contracts.base import Event
+from shared.contracts.follow_up import FollowUpReported
+from shared.contracts.hazard import HazardProgressed, HazardReported
+from shared.contracts.help import HelpMessageAdded, HelpRequested, Requester
+
+# The entries whose sealed payload holds personal data or free text.
+PERSONAL_EVENTS: tuple[type[Event], ...] = (
+    IncidentReported, FollowUpReported, HazardReported, HazardProgressed, HelpRequested, HelpMessageAdded,
+)
+
+
+class PersonalStudent(BaseModel):
+    ref: str
+    role: str
+    name: str
+    grade: str
+    guardians: list[Guardian]
+
+
+class Fact(BaseModel):
+    """Free text from one record entry (a report, a follow-up, a rectification step)."""
+
+    seq: int
+    event_type: str
+    text: dict[str, Any]
+
+
+class HelpMessageView(BaseModel):
+    seq: int
+    author: str
+    text: str
+
+
+class Personal(BaseModel):
+    students: list[PersonalStudent] = []
+    reporter: Reporter | None = None
+    requester: Requester | None = None
+    facts: list[Fact] = []
+    messages: list[HelpMessageView] = []
+    unavailable_seqs: list[int] = []  # entries whose data key was destroyed: shredded for good
+
+
+def personal_section(view: PersonalView, opened: list[tuple[int, Event | None]]) -> Personal | None:
+    """`opened`: (seq, event or None when its key is gone) of the case's PERSONAL_EVENTS entries."""
+    if view is PersonalView.none:
+        return None
+    out = Personal()
+    for seq, event in opened:
+        match event:
+            case None:
+                out.unavailable_seqs.append(seq)
+            case IncidentReported(report=r):
+                out.students = [
+                    PersonalStudent(ref=s.ref, role=s.role.value, name=s.name, grade=s.grade, guardians=s.guardians)
+                    for s in r.students if view is PersonalView.all or s.role.value in INVOLVED_ROLES
+                ]
+                out.reporter = r.reporter
+                out.facts.append(Fact(seq=seq, event_type=event.event_type, text={
+                    "location": r.location, "cause": r.cause, "course": r.course, "measures_taken": r.measures_taken}))
+            case FollowUpReported(follow_up=f):
+                out.facts.append(Fact(seq=seq, event_type=event.event_type, text={
+                    "facts_changed": f.facts_changed, "outcome": f.outcome, "measures_taken": f.measures_taken}))
+            case HazardReported(finding=f):
+                out.facts.append(Fact(seq=seq, event_type=event.event_type, text={
+                    "observed": f.observed, "intervention": f.intervention,
+                    "rectification": f.rectification.model_dump(mode="json")}))
+            case HazardProgressed(progress=p):
+                out.facts.append(Fact(seq=seq, event_type=event.event_type, text={"step": p.step}))
+            case HelpRequested():
+                out.requester = event.requester
+                out.messages.append(HelpMessageView(seq=1, author="requester", text=event.message))
+            case HelpMessageAdded():
+                out.messages.append(HelpMessageView(seq=event.seq, author=event.author.value, text=event.text))
+    return out

@@ -1,0 +1,84 @@
+"""The read side's projection of each archived event: the facts the API lists, filters and scopes on."""
+
+from __future__ import annotations
+
+import uuid
+
+from services.archive import repository
+from shared.contracts import (
+    DeadlineMissed,
+    EscalationDecided,
+    IncidentReported,
+    LookBackScheduled,
+    NotificationAcknowledged,
+    NotificationDelivered,
+    NotificationFailed,
+    NotificationRequested,
+    RecipientRole,
+)
+from shared.contracts.base import Event
+from shared.contracts.hazard import HazardReported
+from shared.contracts.help import HelpConverted, HelpRequested
+from shared.contracts.notification import NotificationReceived
+from shared.contracts.officials import ChangeResolved, LookBackCompleted
+from shared.db import Conn
+from shared.directory import Directory
+
+
+def ref(prefix: str, case_id: uuid.UUID) -> str:
+    """The reference officials see in notices (escalation makes the same ones)."""
+    return f"{prefix}-{case_id.hex[:8].upper()}"
+
+
+async def project(conn: Conn, event: Event, directory: Directory) -> None:
+    match event:
+        case IncidentReported():
+            await _opened(conn, event, "incident", ref("AB", event.incident_id), event.school_id, directory)
+        case HazardReported():
+            await _opened(conn, event, "hazard", ref("HZ", event.hazard_id), event.school_id, directory,
+                          risk_level=event.finding.risk_level.value)
+        case HelpRequested():
+            await _opened(conn, event, "help", event.case_code, event.school_id, directory, urgent=event.urgent)
+        case LookBackScheduled():
+            await _opened(conn, event, "lookback", ref("LB", event.lookback_id), event.school_id, directory)
+        case HelpConverted():
+            await repository.case_converted(conn, event.help_id, event.incident_id)
+        case DeadlineMissed():
+            await repository.case_deadline_missed(conn, event.incident_id)
+        case EscalationDecided():
+            await repository.case_decided(
+                conn, event.incident_id, event.school_id, directory.jurisdiction_of(event.school_id),
+                event.level.value, event.public_attention_wide, [r.model_dump() for r in event.reasons],
+                event.policy_version, event.occurred_at, event.flags,
+                any(r.role is RecipientRole.police for r in event.recipients),
+            )
+            for r in event.recipients:
+                await repository.recipient_status(conn, r.notification_id, event.incident_id, r.role.value,
+                                                  "requested")
+        case NotificationRequested():
+            await repository.recipient_status(conn, event.notification_id, event.incident_id,
+                                              event.recipient.role.value, "requested")
+        case NotificationDelivered():
+            await repository.recipient_status(conn, event.notification_id, event.incident_id, event.role.value,
+                                              "delivered")
+        case NotificationAcknowledged():
+            await repository.recipient_status(conn, event.notification_id, event.incident_id, event.role.value,
+                                              "acknowledged")
+        case NotificationFailed():
+            await repository.recipient_status(conn, event.notification_id, event.incident_id, event.role.value,
+                                              "failed", event.reason)
+        case NotificationReceived():
+            await repository.recipient_status(conn, event.notification_id, event.incident_id, event.role.value,
+                                              "received" if event.delivered else "undelivered",
+                                              None if event.delivered else event.code)
+        case ChangeResolved(outcome="applied"):
+            await repository.case_changed(conn, event.incident_id, level=event.level_after.value,
+                                          closed=event.change == "closure")
+        case LookBackCompleted():
+            await repository.case_changed(conn, event.lookback_id, closed=True)
+
+
+async def _opened(conn: Conn, event: Event, kind: str, case_ref: str, school_id: str, directory: Directory,
+                  *, risk_level: str | None = None, urgent: bool | None = None) -> None:
+    await repository.case_opened(conn, event.case_id, kind, case_ref, school_id, directory.jurisdiction_of(school_id),
+                                 event.occurred_at, risk_level=risk_level, urgent=urgent)

@@ -1,0 +1,1 @@
+"""The archive's HTTP routes, one module per concern."""
