@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.archive.deps import ArchiveDeps
-from services.archive.routes import access_log, auth, cases
+from services.archive.routes import access_log, acts, auth, cases
 from shared.http import install_common
 
 __all__ = ["ArchiveDeps", "create_app"]
@@ -19,4 +19,5 @@ def create_app(deps: ArchiveDeps) -> FastAPI:
     app.include_router(auth.router(deps))
     app.include_router(cases.router(deps))
     app.include_router(access_log.router(deps))
+    app.include_router(acts.router(deps))
     return app

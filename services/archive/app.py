@@ -82,6 +82,7 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         for loop in loops:
             loop.start()
             jobs.push_async_callback(loop.stop)
-        app = create_app(ArchiveDeps(settings, infra.pool, infra.tracer_provider, infra.registry, clock))
+        app = create_app(ArchiveDeps(settings, infra.pool, infra.tracer_provider, infra.registry, clock,
+                                     infra.relay.kick))
         async with serve(app, settings.archive_host, settings.archive_port):
             yield infra

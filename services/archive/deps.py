@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any
@@ -32,6 +33,7 @@ class ArchiveDeps:
     tracer_provider: TracerProvider
     registry: CollectorRegistry
     clock: Clock = field(default=utcnow)
+    kick: Callable[[], None] = field(default=lambda: None)  # publish what an act enqueued, now
 
     def login_policy(self) -> LoginPolicy:
         s = self.settings

@@ -47,7 +47,7 @@ async def log_access(pool: asyncpg.Pool, access: Access, now: datetime) -> Acces
         return entry
 
 
-def _facts(case: dict[str, Any]) -> CaseFacts:
+def case_facts(case: dict[str, Any]) -> CaseFacts:
     return CaseFacts(kind=case.get("kind"), school_id=case.get("school_id"), jurisdiction=case.get("jurisdiction"),
                      referred_to_police=bool(case.get("referred_to_police")),
                      public_attention_wide=bool(case.get("public_attention_wide")))
@@ -68,7 +68,7 @@ async def case_record(pool: asyncpg.Pool, official: Official, case_id: uuid.UUID
                       now: datetime) -> CaseRecord | None:
     """The case's record as this official may see it, or None (unknown or outside the scope)."""
     case = await repository.case(pool, case_id)
-    visible = case is not None and in_scope(scope_for(official), _facts(case))
+    visible = case is not None and in_scope(scope_for(official), case_facts(case))
     await log_access(pool, Access(official, "detail", purpose, case_id=case_id,
                                   outcome="ok" if visible else "not_found"), now)
     if case is None or not visible:

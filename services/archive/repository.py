@@ -498,3 +498,12 @@ async def access_entries(
 async def whole_access_log(conn: Executor) -> list[AccessEntry]:
     """Every entry from seq 1, for verifying the chain."""
     return [_access_entry(r) for r in await conn.fetch(f"SELECT {ACCESS_COLUMNS} FROM access_log ORDER BY seq")]
+
+
+# --- officials' acts on a case (approvals, look-back done) ---
+
+async def has_entry(conn: Executor, case_id: uuid.UUID, event_type: str, **summary: str) -> bool:
+    """Whether the case's record holds an entry of this type whose summary has these values."""
+    return bool(await conn.fetchval(
+        "SELECT 1 FROM entries WHERE incident_id = $1 AND event_type = $2 AND summary @> $3::jsonb LIMIT 1",
+        case_id, event_type, json.dumps(summary)))
