@@ -100,7 +100,9 @@ class Watchdog:
         notification_id = derive_id("deadline-missed-notice", ob.obligation_id, miss.step)
         return NotificationRequested(
             event_id=notification_id, incident_id=ob.incident_id, notification_id=notification_id,
-            purpose="deadline_missed", recipient=self._recipient(ob, miss.target),
+            # the one who owes it is reminded; anyone up the chain is asked to see to it
+            purpose="deadline_reminder" if miss.target == ob.role else "deadline_missed",
+            recipient=self._recipient(ob, miss.target),
             facts=facts.model_copy(update={
                 "missed": NoticeTask(zh=what, due_at=ob.due_at),
                 "due_at": miss.next_due, "ack_required": False, "tasks": [], "child_name": None}),

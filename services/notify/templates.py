@@ -67,6 +67,7 @@ _SHORT_KIND = {
     "first_notice": "校园欺凌事件",
     "level_raised": "校园欺凌事件续报（等级提升）",
     "deadline_missed": "超时未办事项",
+    "deadline_reminder": "催办提醒",
     "help_requested": "紧急求救",
     "lookback_due": "回头看复查任务",
     "change_resolved": "案件变更审批结果",
@@ -103,6 +104,8 @@ def render(req: NotificationRequested, ack_url: str | None = None) -> Rendered:
 def _render(req: NotificationRequested) -> Rendered:
     if req.purpose == "deadline_missed":
         return _deadline_missed(req)
+    if req.purpose == "deadline_reminder":
+        return _deadline_reminder(req)
     if req.purpose == "help_requested":
         return _help_requested(req)
     if req.purpose == "lookback_due":
@@ -154,6 +157,19 @@ def _deadline_missed(req: NotificationRequested) -> Rendered:
         f"认定依据：{'；'.join(f.reasons_zh)}\n详情请凭案件编号在专门档案系统中查阅。\n\n案件编号：{f.case_ref}\n"
     )
     return Rendered(subject=f"【超时未办】{f.school_name} {f.case_ref}：{missed}", body=body)
+
+
+def _deadline_reminder(req: NotificationRequested) -> Rendered:
+    """To the one who owes the duty: it is late, and by when it must now be done."""
+    f = req.facts
+    missed = f.missed.zh if f.missed else "规定事项"
+    was_due = f"{_local(f.missed.due_at)}前" if f.missed else "规定时限内"
+    now_due = f"请于{_local(f.due_at)}前完成，" if f.due_at else "请尽快完成，"
+    body = (
+        f"{req.recipient.display_name}：\n\n{f.school_name}案件（编号 {f.case_ref}）中，"
+        f"您应于{was_due}完成的“{missed}”尚未完成。\n{now_due}逾期将按规定报上级督办。\n\n案件编号：{f.case_ref}\n"
+    )
+    return Rendered(subject=f"【催办提醒】{f.school_name} {f.case_ref}：{missed}", body=body)
 
 
 def _help_requested(req: NotificationRequested) -> Rendered:
