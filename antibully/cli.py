@@ -8,6 +8,7 @@ import asyncio
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import asyncpg
 
@@ -115,6 +116,10 @@ def _parser() -> argparse.ArgumentParser:
     official.add_argument("--school", dest="school_id", help="the school, for (and only for) a school account")
     official.add_argument("--name", required=True, help="display name")
     official.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    directory = sub.add_parser("directory", help="the officials' directory").add_subparsers(
+        dest="action", required=True)
+    directory.add_parser("check", help="validate DIRECTORY_FILE and report entries no configured channel reaches"
+                         ).add_argument("--file", type=Path, help="another directory file to check")
     return parser
 
 
@@ -144,6 +149,13 @@ def main(argv: list[str] | None = None) -> int:
         return _archive(args)
     if args.command == "officials":
         return _add_official(args)
+    if args.command == "directory":
+        from antibully.directory import check
+
+        settings = get_settings()
+        code, lines = check(args.file or settings.directory_file, settings)
+        print("\n".join(lines))
+        return code
     url = get_settings().database_url
     if args.action == "access-code":
         print(f"help-request access code for {args.school_id}: {asyncio.run(add_access_code(url, args.school_id))}")

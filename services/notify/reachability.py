@@ -36,7 +36,10 @@ def admin_alert(directory_file: Path, failover: Failover) -> Callable[[list[str]
     """Tell the bureau's admin contact (directory `officials.admin`) which entries no channel can reach."""
 
     async def alert(gaps: list[str]) -> None:
-        admin = load_directory(directory_file).officials.admin
+        try:
+            admin = load_directory(directory_file).officials.admin
+        except DirectoryError:
+            admin = None  # an unreadable directory names no admin: ops has the log line and the metric
         if admin is None:
             log.error("no officials.admin contact in the directory: the gap is reported to ops only")
             return
