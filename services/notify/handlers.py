@@ -40,10 +40,6 @@ def notice_aad(notification_id: uuid.UUID) -> bytes:
     return f"notice:{notification_id}".encode()
 
 
-def message_id_for(req: NotificationRequested) -> str:
-    return f"<{req.notification_id}@antibully.notify>"
-
-
 class NotifyHandlers:
     def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, failover: Failover, registry: CollectorRegistry,
                  tracer: Tracer, lease_s: float, links: Links | None = None, public_base_url: str = "",
