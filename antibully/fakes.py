@@ -69,6 +69,21 @@ class FakeProviders:
         if self.on_accept is not None:
             self.on_accept(accepted)
 
+    def env(self) -> dict[str, str]:
+        """The settings (as environment variables) that point notify's channels at these fakes."""
+        base = self.base_url
+        ding_secret = next(iter(self.dingtalk_robots.values()), "")
+        return {
+            "ALIYUN_SMS_ENDPOINT": f"{base}/aliyun/", "ALIYUN_ACCESS_KEY_ID": next(iter(self.aliyun_keys)),
+            "ALIYUN_ACCESS_KEY_SECRET": next(iter(self.aliyun_keys.values())), "ALIYUN_SMS_SIGN_NAME": "乐昌教育",
+            "ALIYUN_SMS_TEMPLATE": next(iter(self.aliyun_templates)),
+            "TENCENT_SMS_ENDPOINT": f"{base}/tencent/", "TENCENT_SECRET_ID": next(iter(self.tencent_keys)),
+            "TENCENT_SECRET_KEY": next(iter(self.tencent_keys.values())), "TENCENT_SMS_APP_ID": self.tencent_app_id,
+            "TENCENT_SMS_SIGN_NAME": "乐昌教育", "TENCENT_SMS_TEMPLATE_ID": "2000001",
+            "WECOM_WEBHOOK_BASE": f"{base}/wecom", "DINGTALK_WEBHOOK_BASE": f"{base}/dingtalk",
+            "DINGTALK_SECRET": ding_secret, "WEBHOOK_SECRET": self.webhook_secret,
+        }
+
     def accepted_by(self, provider: str) -> list[Accepted]:
         return [a for a in self.accepted if a.provider == provider]
 

@@ -160,19 +160,9 @@ def _fake_providers(env: dict[str, str], port: int) -> object:
     fakes = FakeProviders(wecom_keys={"demo-school-robot"}, dingtalk_robots={"demo-bureau-robot": dingtalk_secret},
                           on_accept=_announce_sms)
     fakes.fail_next("aliyun", 6, "http500")
-    base = f"http://127.0.0.1:{port}"
-    for name, value in {
-        "ALIYUN_SMS_ENDPOINT": f"{base}/aliyun/", "ALIYUN_ACCESS_KEY_ID": "LTAI-test",
-        "ALIYUN_ACCESS_KEY_SECRET": "aliyun-secret", "ALIYUN_SMS_SIGN_NAME": "乐昌教育",
-        "ALIYUN_SMS_TEMPLATE": "SMS_100001",
-        "TENCENT_SMS_ENDPOINT": f"{base}/tencent/", "TENCENT_SECRET_ID": "AKID-test",
-        "TENCENT_SECRET_KEY": "tencent-secret", "TENCENT_SMS_APP_ID": fakes.tencent_app_id,
-        "TENCENT_SMS_SIGN_NAME": "乐昌教育", "TENCENT_SMS_TEMPLATE_ID": "2000001",
-        "WECOM_WEBHOOK_BASE": f"{base}/wecom", "DINGTALK_WEBHOOK_BASE": f"{base}/dingtalk",
-        "DINGTALK_SECRET": dingtalk_secret, "WEBHOOK_SECRET": fakes.webhook_secret,
-    }.items():
-        env[name] = value
-    return FakeProvidersThread(fakes, port).start()
+    thread = FakeProvidersThread(fakes, port).start()
+    env.update(fakes.env())
+    return thread
 
 
 def _announce(msg: EmailMessage) -> None:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import signal
+import subprocess
+import sys
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import nats
@@ -124,3 +129,43 @@ async def official_headers(client: Any, database_url: str, account: str, role: s
     r = await client.post("/v1/auth/token", json={"username": account, "password": PASSWORD})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}", "X-Access-Purpose": purpose}
+
+
+class ServiceProcesses:
+    """Services as real child processes, logs in a directory: started, SIGKILLed, always stopped."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env = env
+        self.logs = logs
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.kills: Counter[str] = Counter()
+
+    def start(self, name: str, service: str | None = None, **env: str) -> None:
+        """Start `python -m services.<service>` (default: `name`) as `name`, with extra environment."""
+        from antibully.infra import child_process_options
+        from shared.config import ROOT
+
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        self.procs[name] = subprocess.Popen([sys.executable, "-m", f"services.{service or name}"],
+                                            env={**self.env, **env}, cwd=ROOT, stdout=log,
+                                            stderr=subprocess.STDOUT, **child_process_options())
+
+    def kill(self, name: str) -> None:
+        self.procs[name].send_signal(signal.SIGKILL)
+        self.procs[name].wait(timeout=10)
+        self.kills[name] += 1
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def print_logs(self, lines: int = 15) -> None:
+        for log in sorted(self.logs.glob("*.log")):
+            print(f"--- {log.name} (tail)\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:]))

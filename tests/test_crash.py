@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,70 +19,44 @@ import httpx
 import pytest
 
 from antibully.cli import add_school
-from antibully.infra import SmtpSink, child_process_options, wait_port
+from antibully.infra import SmtpSink, wait_port
 from services.archive import repository as archive_repo
 from services.archive.chain import first_broken
-from shared.config import ROOT, Settings
-from tests.helpers import eventually, report
+from shared.config import Settings
+from tests.helpers import ServiceProcesses, eventually, report
 
 REPORTS = 50
 MAILS_PER_REPORT = 6  # 3 guardians, the school, the bureau, the police (severe)
 
 
-class Fleet:
-    """The four services as child processes, with their logs in the test's tmp dir."""
-
-    def __init__(self, settings: Settings, logs: Path) -> None:
-        self.env = {
-            **os.environ,
-            "NATS_URL": settings.nats_url, "DATABASE_URL": settings.database_url,
-            "SMTP_HOST": settings.smtp_host, "SMTP_PORT": str(settings.smtp_port),
-            "INTAKE_PORT": str(settings.intake_port), "ARCHIVE_PORT": str(settings.archive_port),
-            "ARCHIVE_DATA_KEY": settings.archive_data_key,
-            "MAX_DELIVER": "20", "LOG_LEVEL": "WARNING", "ACK_WAIT_S": "8", "SMTP_TIMEOUT_S": "3",
-            "DIRECTORY_FILE": str(settings.directory_file), "NOTIFY_PORT": str(settings.notify_port),
-            "LINK_KEY": settings.link_key, "PUBLIC_BASE_URL": settings.public_base_url,
-            "INTAKE_DATA_KEY": settings.intake_data_key, "PSEUDONYM_KEY": settings.pseudonym_key,
-            "WECOM_WEBHOOK_BASE": "", "DINGTALK_WEBHOOK_BASE": "",  # no outside robots: e-mail only here
-        }
-        self.logs = logs
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.kills: Counter[str] = Counter()
-
-    def start(self, name: str) -> None:
-        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
-        self.procs[name] = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=self.env, cwd=ROOT,
-                                            stdout=log, stderr=subprocess.STDOUT, **child_process_options())
-
-    def kill(self, name: str) -> None:
-        self.procs[name].send_signal(signal.SIGKILL)
-        self.procs[name].wait(timeout=10)
-        self.kills[name] += 1
-
-    def stop_all(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+def fleet_env(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "NATS_URL": settings.nats_url, "DATABASE_URL": settings.database_url,
+        "SMTP_HOST": settings.smtp_host, "SMTP_PORT": str(settings.smtp_port),
+        "INTAKE_PORT": str(settings.intake_port), "ARCHIVE_PORT": str(settings.archive_port),
+        "ARCHIVE_DATA_KEY": settings.archive_data_key,
+        "MAX_DELIVER": "20", "LOG_LEVEL": "WARNING", "ACK_WAIT_S": "8", "SMTP_TIMEOUT_S": "3",
+        "DIRECTORY_FILE": str(settings.directory_file), "NOTIFY_PORT": str(settings.notify_port),
+        "LINK_KEY": settings.link_key, "PUBLIC_BASE_URL": settings.public_base_url,
+        "INTAKE_DATA_KEY": settings.intake_data_key, "PSEUDONYM_KEY": settings.pseudonym_key,
+        "WECOM_WEBHOOK_BASE": "", "DINGTALK_WEBHOOK_BASE": "",  # no outside robots: e-mail only here
+    }
 
 
 @pytest.fixture
-def fleet(settings: Settings, tmp_path: Path) -> Iterator[Fleet]:
-    fleet = Fleet(settings, tmp_path)
+def fleet(settings: Settings, tmp_path: Path) -> Iterator[ServiceProcesses]:
+    """The four services as child processes, with their logs in the test's tmp dir."""
+    fleet = ServiceProcesses(fleet_env(settings), tmp_path)
     try:
         yield fleet
     finally:
         fleet.stop_all()
-        for log in sorted(tmp_path.glob("*.log")):
-            print(f"--- {log.name} (tail)\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:]))
+        fleet.print_logs()
 
 
-async def test_sigkill_escalation_and_notify_mid_flow(fleet: Fleet, settings: Settings, smtp_sink: SmtpSink) -> None:
+async def test_sigkill_escalation_and_notify_mid_flow(fleet: ServiceProcesses, settings: Settings,
+                                                      smtp_sink: SmtpSink) -> None:
     for name in ("intake", "escalation", "notify", "archive"):
         fleet.start(name)
     wait_port(settings.intake_port, timeout_s=60, proc=fleet.procs["intake"])

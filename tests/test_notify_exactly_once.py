@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
-import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -21,13 +18,13 @@ import asyncpg
 import pytest
 
 from antibully.fakes import FakeProviders, running_fakes
-from antibully.infra import SmtpSink, child_process_options
+from antibully.infra import SmtpSink
 from shared.bus import ensure_streams
-from shared.config import ROOT, Settings
+from shared.config import Settings
 from shared.contracts import NoticeFacts, NotificationRequested, Recipient, RecipientRole
 from shared.contracts.base import derive_id, utcnow
 from shared.contracts.notification import Address, ChannelKind
-from tests.helpers import eventually, publish
+from tests.helpers import ServiceProcesses, eventually, publish
 
 N = 60
 
@@ -38,57 +35,22 @@ async def fakes() -> AsyncIterator[FakeProviders]:
         yield f
 
 
-class Replicas:
-    def __init__(self, settings: Settings, fakes: FakeProviders, logs: Path) -> None:
-        base = fakes.base_url
-        self.env = {
-            **os.environ,
-            "NATS_URL": settings.nats_url, "DATABASE_URL": settings.database_url,
-            "SMTP_HOST": settings.smtp_host, "SMTP_PORT": str(settings.smtp_port), "SMTP_TIMEOUT_S": "3",
-            "MAX_DELIVER": "20", "ACK_WAIT_S": "6", "LOG_LEVEL": "WARNING",
-            "DIRECTORY_FILE": str(settings.directory_file), "LINK_KEY": settings.link_key,
-            "ALIYUN_SMS_ENDPOINT": f"{base}/aliyun/", "ALIYUN_ACCESS_KEY_ID": "LTAI-test",
-            "ALIYUN_ACCESS_KEY_SECRET": "aliyun-secret", "ALIYUN_SMS_SIGN_NAME": "乐昌教育",
-            "ALIYUN_SMS_TEMPLATE": "SMS_100001",
-            "TENCENT_SMS_ENDPOINT": f"{base}/tencent/", "TENCENT_SECRET_ID": "AKID-test",
-            "TENCENT_SECRET_KEY": "tencent-secret", "TENCENT_SMS_APP_ID": fakes.tencent_app_id,
-            "TENCENT_SMS_SIGN_NAME": "乐昌教育", "TENCENT_SMS_TEMPLATE_ID": "2000001",
-            "WEBHOOK_SECRET": fakes.webhook_secret, "WECOM_WEBHOOK_BASE": "", "DINGTALK_WEBHOOK_BASE": "",
-        }
-        self.logs = logs
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, port: int) -> None:
-        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
-        self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "services.notify"], env={**self.env, "NOTIFY_PORT": str(port)}, cwd=ROOT,
-            stdout=log, stderr=subprocess.STDOUT, **child_process_options())
-
-    def kill(self, name: str) -> None:
-        self.procs[name].send_signal(signal.SIGKILL)
-        self.procs[name].wait(timeout=10)
-
-    def stop_all(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 @pytest.fixture
-def replicas(settings: Settings, fakes: FakeProviders, tmp_path: Path) -> Iterator[Replicas]:
-    r = Replicas(settings, fakes, tmp_path)
+def replicas(settings: Settings, fakes: FakeProviders, tmp_path: Path) -> Iterator[ServiceProcesses]:
+    """notify as real processes (started by the test, as many replicas as it likes)."""
+    r = ServiceProcesses({
+        **os.environ,
+        "NATS_URL": settings.nats_url, "DATABASE_URL": settings.database_url,
+        "SMTP_HOST": settings.smtp_host, "SMTP_PORT": str(settings.smtp_port), "SMTP_TIMEOUT_S": "3",
+        "MAX_DELIVER": "20", "ACK_WAIT_S": "6", "LOG_LEVEL": "WARNING",
+        "DIRECTORY_FILE": str(settings.directory_file), "LINK_KEY": settings.link_key,
+        **fakes.env(), "WECOM_WEBHOOK_BASE": "", "DINGTALK_WEBHOOK_BASE": "",
+    }, tmp_path)
     try:
         yield r
     finally:
         r.stop_all()
-        for log in sorted(tmp_path.glob("*.log")):
-            print(f"--- {log.name} (tail)\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:]))
+        r.print_logs()
 
 
 def _request(i: int, hook_url: str) -> NotificationRequested:
@@ -108,15 +70,17 @@ def _request(i: int, hook_url: str) -> NotificationRequested:
 
 
 async def test_two_replicas_killed_mid_send_send_each_message_once(
-    replicas: Replicas, settings: Settings, fakes: FakeProviders, smtp_sink: SmtpSink
+    replicas: ServiceProcesses, settings: Settings, fakes: FakeProviders, smtp_sink: SmtpSink
 ) -> None:
-    from antibully.infra import free_port
+    from antibully.infra import free_port, wait_port
 
     fakes.fail_next("aliyun", 9, "http500")  # the first SMS fall over to Tencent
     requests = [_request(i, f"{fakes.base_url}/hook/school-system") for i in range(N)]
     await ensure_streams(settings.nats_url)
     for name in ("a", "b"):
-        replicas.start(name, free_port())
+        port = free_port()
+        replicas.start(name, "notify", NOTIFY_PORT=str(port))
+        wait_port(port, timeout_s=60, proc=replicas.procs[name])  # up, with its tables
 
     async def publish_all() -> None:
         for i, req in enumerate(requests):
@@ -130,7 +94,7 @@ async def test_two_replicas_killed_mid_send_send_each_message_once(
             await asyncio.sleep(delay)
             replicas.kill(name)
             await asyncio.sleep(0.2)
-            replicas.start(name, free_port())
+            replicas.start(name, "notify", NOTIFY_PORT=str(free_port()))
 
     await asyncio.gather(publish_all(), killer())
     conn = await asyncpg.connect(settings.database_url)

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from services.notify.channels.base import PermanentError, TransientError
+from services.notify.channels.base import PermanentError, SendResult, TransientError
 
 
 async def send_request(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -68,3 +68,18 @@ def truncate_utf8(text: str, max_bytes: int) -> str:
     if len(data) <= max_bytes:
         return text
     return data[: max_bytes - len("…".encode())].decode(errors="ignore") + "…"
+
+
+def robot_result(response: httpx.Response, provider: str, idempotency_key: str,
+                 transient: dict[int, float | None]) -> SendResult:
+    """WeCom and DingTalk answer alike: `errcode` 0, a busy code (transient, with a wait), or a refusal.
+
+    The robot APIs return no message id: our own key is what a later look-up can use.
+    """
+    raise_for_transient_status(response)
+    errcode = json_object(response).get("errcode")
+    if errcode == 0:
+        return SendResult(provider, idempotency_key)
+    if isinstance(errcode, int) and errcode in transient:
+        raise TransientError(f"errcode_{errcode}", transient[errcode])
+    raise PermanentError(f"errcode_{errcode}")

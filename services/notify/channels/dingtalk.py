@@ -17,8 +17,8 @@ from urllib.parse import quote_plus
 
 import httpx
 
-from services.notify.channels._http import json_object, raise_for_transient_status, send_request
-from services.notify.channels.base import OutboundMessage, PermanentError, SendResult, TransientError
+from services.notify.channels._http import robot_result, send_request
+from services.notify.channels.base import OutboundMessage, PermanentError, SendResult
 from services.notify.channels.ratelimit import KeyedBuckets
 from services.notify.channels.wecom import robot_limiter, robot_text
 
@@ -56,10 +56,4 @@ class DingTalkRobot:
         url = f"{self._url}?access_token={quote_plus(token)}&timestamp={ts}&sign={dingtalk_sign(secret, ts)}"
         body = {"msgtype": "text", "text": {"content": robot_text(message)}}
         response = await send_request(self._client, "POST", url, json=body)
-        raise_for_transient_status(response)
-        errcode = json_object(response).get("errcode")
-        if errcode == 0:
-            return SendResult(self.provider, message.idempotency_key)
-        if isinstance(errcode, int) and errcode in _TRANSIENT:
-            raise TransientError(f"errcode_{errcode}", _TRANSIENT[errcode])
-        raise PermanentError(f"errcode_{errcode}")
+        return robot_result(response, self.provider, message.idempotency_key, _TRANSIENT)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import httpx
 
-from services.notify.channels._http import json_object, raise_for_transient_status, send_request, truncate_utf8
-from services.notify.channels.base import OutboundMessage, PermanentError, SendResult, TransientError
+from services.notify.channels._http import robot_result, send_request, truncate_utf8
+from services.notify.channels.base import OutboundMessage, SendResult
 from services.notify.channels.ratelimit import KeyedBuckets, TokenBucket
 
 DEFAULT_BASE = "https://qyapi.weixin.qq.com"
@@ -41,11 +41,4 @@ class WeComRobot:
         await self._limiter.acquire(key, self._max_wait_s)
         body = {"msgtype": "text", "text": {"content": truncate_utf8(robot_text(message), TEXT_MAX_BYTES)}}
         response = await send_request(self._client, "POST", self._url, params={"key": key}, json=body)
-        raise_for_transient_status(response)
-        errcode = json_object(response).get("errcode")
-        if errcode == 0:
-            # The robot API returns no message id: our own key is what a later look-up can use.
-            return SendResult(self.provider, message.idempotency_key)
-        if isinstance(errcode, int) and errcode in _TRANSIENT:
-            raise TransientError(f"errcode_{errcode}", _TRANSIENT[errcode])
-        raise PermanentError(f"errcode_{errcode}")
+        return robot_result(response, self.provider, message.idempotency_key, _TRANSIENT)
