@@ -198,13 +198,20 @@ class DurableConsumers:
             return
         try:
             await handler(event, Delivery(attempt=attempt, final=attempt >= self.max_deliver))
+        except RetryLater as later:
+            if attempt >= self.max_deliver:
+                await self._dead_letter(msg, subject, "retries_exhausted", attempt, detail=str(later))
+            else:
+                log.info("%s event %s: %s", subject, event.event_id, later)
+                await msg.nack(delay=later.delay_s)
+            return
         except Exception as exc:  # noqa: BLE001 - every failure is retried or dead-lettered
             self.failures.labels(self.service, subject).inc()
             log.warning("%s attempt %d for event %s failed: %s", subject, attempt, event.event_id, safe_error(exc))
             if attempt >= self.max_deliver:
                 await self._dead_letter(msg, subject, "retries_exhausted", attempt, detail=safe_error(exc))
             else:
-                await msg.nack(delay=exc.delay_s if isinstance(exc, RetryLater) else backoff_s(attempt))
+                await msg.nack(delay=backoff_s(attempt))
             return
         await msg.ack()
 

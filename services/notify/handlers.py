@@ -60,10 +60,14 @@ class NotifyHandlers:
         role = req.recipient.role.value
         routes = [Address(a.kind.value, a.to) for a in req.recipient.routes()]
         first_kind = routes[0].kind if routes else "none"
-        async with self.pool.acquire() as conn, conn.transaction():
-            attempt = await repository.begin_attempt(
-                conn, req.notification_id, req.incident_id, role, first_kind, self.lease_s
-            )
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                attempt = await repository.begin_attempt(
+                    conn, req.notification_id, req.incident_id, role, first_kind, self.lease_s
+                )
+        except repository.Leased:
+            # another replica is sending it right now: look again once its lease may have run out
+            raise RetryLater(self.lease_s / 2) from None
         if attempt.done:
             self.relay.kick()
             return
