@@ -34,6 +34,7 @@ from services.archive.views import (
 )
 from shared.contracts import Reason
 from shared.contracts.base import Event
+from shared.db import Conn
 from shared.identity import Official
 
 _MODELS: dict[str, type[Event]] = {m.event_type: m for m in PERSONAL_EVENTS}
@@ -73,25 +74,29 @@ async def case_record(pool: asyncpg.Pool, official: Official, case_id: uuid.UUID
                                   outcome="ok" if visible else "not_found"), now)
     if case is None or not visible:
         return None
-    entries = await repository.entries(pool, case_id)
-    if not entries:
-        return None
-    broken = first_broken(entries)
-    return record_of(
-        case,
-        reasons=[Reason(**r) for r in case.get("reasons", [])],
-        policy_version=case.get("policy_version"),
-        recipients=[RecipientStatus(**r) for r in await repository.recipients(pool, case_id)],
-        timeline=[TimelineEntry(seq=e.seq, event_type=e.event_type, recorded_at=e.recorded_at, summary=e.summary,
-                                hash=e.hash) for e in entries],
-        chain=ChainStatus(valid=broken is None, length=len(entries), head=entries[-1].hash, first_broken_seq=broken),
-        personal=await _personal(pool, case_id, personal_view(official)),
-        personal_data=await _key_state(pool, case_id),
-    )
+    # one snapshot: the projection, the entries and the keys as of the same moment
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+        case = await repository.case(conn, case_id) or case
+        entries = await repository.entries(conn, case_id)
+        if not entries:
+            return None
+        broken = first_broken(entries)
+        return record_of(
+            case,
+            reasons=[Reason(**r) for r in case.get("reasons", [])],
+            policy_version=case.get("policy_version"),
+            recipients=[RecipientStatus(**r) for r in await repository.recipients(conn, case_id)],
+            timeline=[TimelineEntry(seq=e.seq, event_type=e.event_type, recorded_at=e.recorded_at,
+                                    summary=e.summary, hash=e.hash) for e in entries],
+            chain=ChainStatus(valid=broken is None, length=len(entries), head=entries[-1].hash,
+                              first_broken_seq=broken),
+            personal=await _personal(conn, case_id, personal_view(official)),
+            personal_data=await _key_state(conn, case_id),
+        )
 
 
-async def _key_state(pool: asyncpg.Pool, case_id: uuid.UUID) -> PersonalData:
-    key = await repository.key_state(pool, case_id)
+async def _key_state(conn: Conn, case_id: uuid.UUID) -> PersonalData:
+    key = await repository.key_state(conn, case_id)
     if key is None:
         return PersonalData(status="none")
     if key["shredded_at"]:
@@ -99,15 +104,14 @@ async def _key_state(pool: asyncpg.Pool, case_id: uuid.UUID) -> PersonalData:
     return PersonalData(status="sealed")
 
 
-async def _personal(pool: asyncpg.Pool, case_id: uuid.UUID, view: PersonalView) -> Personal | None:
+async def _personal(conn: Conn, case_id: uuid.UUID, view: PersonalView) -> Personal | None:
     """Decrypts only when the view allows any personal data at all."""
     if view is PersonalView.none:
         return None
     opened: list[tuple[int, Event | None]] = []
-    async with pool.acquire() as conn:
-        for row in await repository.sealed_payloads(conn, case_id, list(_MODELS)):
-            plain = await open_payload(conn, case_id, row["event_id"], bytes(row["payload_ct"]))
-            opened.append((row["seq"], _MODELS[row["event_type"]].model_validate_json(plain) if plain else None))
+    for row in await repository.sealed_payloads(conn, case_id, list(_MODELS)):
+        plain = await open_payload(conn, case_id, row["event_id"], bytes(row["payload_ct"]))
+        opened.append((row["seq"], _MODELS[row["event_type"]].model_validate_json(plain) if plain else None))
     return personal_section(view, opened)
 
 
