@@ -47,6 +47,7 @@ class Officials(BaseModel):
 
 class School(Contact):
     jurisdiction: str | None = Field(default=None, description="Defaults to the directory's jurisdiction.")
+    counsellor: Contact | None = Field(default=None, description="The school's psychological counsellor.")
 
 
 class Directory(BaseModel):
@@ -61,6 +62,9 @@ class Directory(BaseModel):
         """An escalation target: an official role, "school" (that school's head) or a named contact."""
         if name == "school":
             return self.schools.get(school_id)
+        if name == "counsellor":
+            school = self.schools.get(school_id)
+            return school.counsellor if school else None
         if name in Officials.model_fields:
             return getattr(self.officials, name)  # type: ignore[no-any-return]
         return self.contacts.get(name)
@@ -74,11 +78,13 @@ class Directory(BaseModel):
         out: dict[str, Contact] = {role: c for role in ("bureau", "police", "stability_office")
                                    if (c := getattr(self.officials, role)) is not None}
         out |= {f"school:{sid}": c for sid, c in self.schools.items()}
+        out |= {f"counsellor:{sid}": c.counsellor for sid, c in self.schools.items() if c.counsellor}
         out |= {f"contact:{name}": c for name, c in self.contacts.items()}
         return out
 
     def unknown_targets(self, names: set[str]) -> set[str]:
-        return {n for n in names if n != "school" and n not in Officials.model_fields and n not in self.contacts}
+        return {n for n in names
+                if n not in ("school", "counsellor") and n not in Officials.model_fields and n not in self.contacts}
 
 
 class DirectoryError(ValueError):

@@ -26,7 +26,7 @@ from shared.config import Settings
 from tests.helpers import ServiceProcesses, eventually, report
 
 REPORTS = 50
-MAILS_PER_REPORT = 6  # 3 guardians, the school, the bureau, the police (severe)
+MAILS_PER_REPORT = 7  # 3 guardians, the school, its counsellor, the bureau, the police (severe)
 
 
 def fleet_env(settings: Settings) -> dict[str, str]:

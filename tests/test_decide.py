@@ -15,7 +15,8 @@ from shared.contracts import Indicators, Level, RecipientRole
 from tests.helpers import decide_report, default_policy, report
 
 POLICY = default_policy()
-FAMILIES_AND_SCHOOL = {RecipientRole.victim_guardian, RecipientRole.perpetrator_guardian, RecipientRole.school}
+FAMILIES_AND_SCHOOL = {RecipientRole.victim_guardian, RecipientRole.perpetrator_guardian, RecipientRole.school,
+                       RecipientRole.counsellor}
 AUTHORITIES = {RecipientRole.bureau, RecipientRole.police}
 QUIET = {"injury": "none", "violence": False, "weapon": False, "group": False, "repeated_after_education": False,
          "suspected_crime": False, "public_attention": "none"}

@@ -23,7 +23,8 @@ from tests.helpers import eventually, official_headers, report
 PERSONAL = ["李小明", "王强", "赵磊", "李建国", "王芳", "赵军", "陈老师", "example.cn", "13800000001", "卫生间", "推搡"]
 EXPECTED_MAIL = {
     "li.parent@example.cn", "wang.parent@example.cn", "zhao.parent@example.cn",
-    "principal@demo-school.example.cn", "bureau-duty@edu.example.cn", "police-liaison@police.example.cn",
+    "principal@demo-school.example.cn", "counsellor@demo-school.example.cn", "bureau-duty@edu.example.cn",
+    "police-liaison@police.example.cn",
 }
 
 
@@ -50,14 +51,14 @@ async def test_severe_incident_end_to_end(settings: Settings, smtp_sink: SmtpSin
             async def complete() -> dict[str, Any] | None:
                 r = await client.get(f"{archive_api}/v1/incidents/{incident_id}", headers=bureau)
                 body = r.json() if r.status_code == 200 else {}
-                done = len(body.get("timeline", [])) == 14 and all(
+                done = len(body.get("timeline", [])) == 16 and all(
                     x["status"] == "delivered" for x in body.get("recipients", []))
                 return body if done else None
 
             record = await eventually(complete, timeout_s=30)
 
-    # The mails: one to each guardian, the school, the bureau and the police.
-    everything = await eventually(lambda: _mails(smtp_sink, 7))
+    # The mails: one to each guardian, the school, its counsellor, the bureau and the police.
+    everything = await eventually(lambda: _mails(smtp_sink, 8))
     [lookback] = [m for m in everything if m["Subject"].startswith("【回头看】")]
     assert lookback["To"] == "bureau-duty@edu.example.cn"  # the school's first incident: a look-back review
     mails = [m for m in everything if m is not lookback]
@@ -67,14 +68,14 @@ async def test_severe_incident_end_to_end(settings: Settings, smtp_sink: SmtpSin
     police_mail = next(m for m in mails if m["To"] == "police-liaison@police.example.cn")
     assert "情节严重" in police_mail["Subject"] and not any(p in police_mail.get_content() for p in PERSONAL[:6])
 
-    # The record: level, recipients, a timeline of 1 report + 1 decision + 6 requests + 6 deliveries.
+    # The record: level, recipients, a timeline of 1 report + 1 decision + 7 requests + 7 deliveries.
     assert record["level"] == "severe"
     assert {r["role"] for r in record["recipients"]} == {
-        "victim_guardian", "perpetrator_guardian", "school", "bureau", "police"}
+        "victim_guardian", "perpetrator_guardian", "school", "counsellor", "bureau", "police"}
     types = [e["event_type"] for e in record["timeline"]]
     assert types.count("IncidentReported") == types.count("EscalationDecided") == 1
-    assert types.count("NotificationRequested") == types.count("NotificationDelivered") == 6
-    assert record["chain"]["valid"] is True and record["chain"]["length"] == 14
+    assert types.count("NotificationRequested") == types.count("NotificationDelivered") == 7
+    assert record["chain"]["valid"] is True and record["chain"]["length"] == 16
 
     # One trace, from the POST through all four services to every archive write.
     spans = exporter.get_finished_spans()
@@ -84,9 +85,9 @@ async def test_severe_incident_end_to_end(settings: Settings, smtp_sink: SmtpSin
     in_trace = [s for s in spans if s.context is not None and s.context.trace_id == trace_id]
     services_seen = {s.resource.attributes["service.name"] for s in in_trace}
     assert services_seen == {"antibully-intake", "antibully-escalation", "antibully-notify", "antibully-archive"}
-    # the case's 14 entries, plus the look-back the report caused (scheduled; its notice requested, delivered)
-    assert len([s for s in in_trace if s.name == "archive.append"]) == 17
-    assert len([s for s in in_trace if s.name == "notify.send"]) == 7
+    # the case's 16 entries, plus the look-back the report caused (scheduled; its notice requested, delivered)
+    assert len([s for s in in_trace if s.name == "archive.append"]) == 19
+    assert len([s for s in in_trace if s.name == "notify.send"]) == 8
     assert len({s.context.trace_id for s in spans if s.context and s.name == "archive.append"}) == 1
 
     # No personal data in any span name or attribute.

@@ -31,7 +31,7 @@ async def _counts(url: str) -> tuple[int, int]:
 async def test_severe_report_is_decided_and_requests_published(escalation: Infra, settings: Settings) -> None:
     event = reported_event(IncidentReport.model_validate(report()), "esc-key-1")
     await publish(settings.nats_url, event)
-    await eventually(lambda: _expect(settings.nats_url, (1, 6)))
+    await eventually(lambda: _expect(settings.nats_url, (1, 7)))
     [decided] = [EscalationDecided.model_validate_json(m.data)
                  for m in await stream_messages(settings.nats_url, ESCALATION.name)
                  if m.subject == EscalationDecided.subject]
@@ -48,16 +48,16 @@ async def test_severe_report_is_decided_and_requests_published(escalation: Infra
 async def test_redelivered_report_has_no_second_effect(escalation: Infra, settings: Settings) -> None:
     event = reported_event(IncidentReport.model_validate(report()), "esc-key-2")
     await publish(settings.nats_url, event)
-    await eventually(lambda: _expect(settings.nats_url, (1, 6)))
+    await eventually(lambda: _expect(settings.nats_url, (1, 7)))
     # The same event under another Nats-Msg-Id passes the server's dedupe: only the inbox stops it.
     await publish(settings.nats_url, event, msg_id="replayed-beyond-dedupe-window")
-    # another school: the same refs there are other children, so this stays minor (4 requests)
+    # another school: the same refs there are other children, so this stays minor (5 requests)
     minor = reported_event(IncidentReport.model_validate(
         report(violence=False, group=False, injury="none", school_id="other-school")), "k3")
     await publish(settings.nats_url, minor)
-    # The consumer handles messages in order, so once the minor report's 4 requests exist the
+    # The consumer handles messages in order, so once the minor report's 5 requests exist the
     # replay before it has been handled too.
-    await eventually(lambda: _expect(settings.nats_url, (2, 10)))
+    await eventually(lambda: _expect(settings.nats_url, (2, 12)))
     inbox = await escalation.pool.fetchval("SELECT count(*) FROM inbox")
     assert inbox == 2
 

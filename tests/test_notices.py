@@ -31,7 +31,7 @@ def test_severe_incident_tells_families_school_bureau_and_police() -> None:
     assert roles.count(RecipientRole.victim_guardian) == 1
     assert roles.count(RecipientRole.perpetrator_guardian) == 2
     assert set(roles) == {RecipientRole.victim_guardian, RecipientRole.perpetrator_guardian, RecipientRole.school,
-                          RecipientRole.bureau, RecipientRole.police}
+                          RecipientRole.counsellor, RecipientRole.bureau, RecipientRole.police}
     emails = {r.recipient.email for r in requests}
     assert {"bureau-duty@edu.example.cn", "police-liaison@police.example.cn",
             "principal@demo-school.example.cn", "li.parent@example.cn"} <= emails
@@ -68,7 +68,7 @@ def test_missing_contacts_still_produce_a_request_without_address() -> None:
     event = reported_event(IncidentReport.model_validate(body), "key-00000002")
     _, requests = plan(event, decide(event.report, default_policy(), event.occurred_at), DIRECTORY)
     no_address = {r.recipient.role for r in requests if r.recipient.email is None}
-    assert no_address == {RecipientRole.victim_guardian, RecipientRole.school}
+    assert no_address == {RecipientRole.victim_guardian, RecipientRole.school, RecipientRole.counsellor}
 
 
 def test_directory_errors_name_the_bad_entry(tmp_path: Path) -> None:

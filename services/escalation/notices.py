@@ -33,6 +33,7 @@ _UNKNOWN = {
     RecipientRole.victim_guardian: "受害学生家长",
     RecipientRole.perpetrator_guardian: "涉事学生家长",
     RecipientRole.school: "学校负责人",
+    RecipientRole.counsellor: "学校心理辅导老师",
 }
 
 

@@ -33,6 +33,7 @@ _ASK = {
     RecipientRole.bureau: "按规定须向教育主管部门报告，请及时督促学校处置。",
     RecipientRole.police: "按规定须联系公安机关及时介入，请予以处置。",
     RecipientRole.stability_office: "该事件社会关注度高，按规定报送市委教育工委稳定安全办公室。",
+    RecipientRole.counsellor: "请按规定为受害学生安排心理辅导，学生信息请向学校负责人了解。",
 }
 
 
@@ -61,6 +62,7 @@ _SHORT_ASK = {
     RecipientRole.bureau: "请督促学校处置",
     RecipientRole.police: "请及时介入处置",
     RecipientRole.stability_office: "请知悉并跟进",
+    RecipientRole.counsellor: "请为受害学生安排心理辅导",
     RecipientRole.official: "请督办",
 }
 _SHORT_KIND = {

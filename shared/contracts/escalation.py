@@ -31,6 +31,7 @@ class RecipientRole(StrEnum):
     bureau = "bureau"
     police = "police"
     stability_office = "stability_office"
+    counsellor = "counsellor"  # the school's psychological counsellor (心理辅导老师)
     official = "official"  # a named escalation contact from the directory (e.g. a bureau leader)
 
 
