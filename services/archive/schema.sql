@@ -120,8 +120,30 @@ UPDATE cases SET kind = NULL WHERE reported_at IS NULL AND kind IS NOT NULL;
 UPDATE cases SET case_ref = 'AB-' || upper(left(replace(incident_id::text, '-', ''), 8))
     WHERE case_ref IS NULL AND kind = 'incident';
 CREATE INDEX IF NOT EXISTS cases_listing ON cases (reported_at DESC, incident_id DESC);
-CREATE INDEX IF NOT EXISTS cases_school ON cases (school_id);
-CREATE INDEX IF NOT EXISTS cases_jurisdiction ON cases (jurisdiction);
+
+-- Issue 6 item 6, the ledger (台账): when a hazard's rectification was reported complete
+-- (HazardProgressed with progress.completed) and when the school first answered a help request
+-- (HelpMessageAdded by the school). Rows projected before this change are filled from the record.
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS rectified_at timestamptz;   -- hazards
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS answered_at timestamptz;    -- help requests
+UPDATE cases c SET rectified_at = (SELECT min(e.recorded_at) FROM entries e WHERE e.incident_id = c.incident_id
+        AND e.event_type = 'HazardProgressed' AND e.summary @> '{"completed": true}')
+    WHERE c.kind = 'hazard' AND c.rectified_at IS NULL AND EXISTS (SELECT 1 FROM entries e
+        WHERE e.incident_id = c.incident_id AND e.event_type = 'HazardProgressed'
+        AND e.summary @> '{"completed": true}');
+UPDATE cases c SET answered_at = (SELECT min(e.recorded_at) FROM entries e WHERE e.incident_id = c.incident_id
+        AND e.event_type = 'HelpMessageAdded' AND e.summary @> '{"author": "school"}')
+    WHERE c.kind = 'help' AND c.answered_at IS NULL AND EXISTS (SELECT 1 FROM entries e
+        WHERE e.incident_id = c.incident_id AND e.event_type = 'HelpMessageAdded'
+        AND e.summary @> '{"author": "school"}');
+
+-- Item 7: the list and the ledger are read within a jurisdiction or a school, newest first; these
+-- serve both the ordered page (and its cursor) and the ledger's period range. They replace the
+-- single-column indexes, which are their prefixes. See docs/performance.md for the plans.
+CREATE INDEX IF NOT EXISTS cases_jurisdiction_listing ON cases (jurisdiction, reported_at DESC, incident_id DESC);
+CREATE INDEX IF NOT EXISTS cases_school_listing ON cases (school_id, reported_at DESC, incident_id DESC);
+DROP INDEX IF EXISTS cases_school;
+DROP INDEX IF EXISTS cases_jurisdiction;
 
 -- Officials' local accounts (until the bureau's SSO). Passwords are argon2id hashes.
 CREATE TABLE IF NOT EXISTS officials (
@@ -160,7 +182,7 @@ CREATE TABLE IF NOT EXISTS access_log (
     account_id   text NOT NULL,
     role         text NOT NULL,
     jurisdiction text NOT NULL,
-    action       text NOT NULL,          -- list | detail | access_log
+    action       text NOT NULL,          -- list | detail | access_log | ledger | export
     case_id      uuid,
     filter       jsonb NOT NULL,
     outcome      text NOT NULL,          -- ok | not_found
