@@ -14,11 +14,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import asyncpg
 import httpx
 import openpyxl
 import pytest
 
+from services.archive import repository
 from services.archive.app import running
+from services.archive.ledger import LATE_FLAG, REPEAT_FLAG, REPEAT_REASON, Period
+from services.archive.scopes import Scope
 from services.escalation.domain import decide
 from services.escalation.notices import plan
 from services.intake.reports import reported_event
@@ -46,6 +50,7 @@ def at(text: str) -> datetime:
 class LedgerWorld:
     client: httpx.AsyncClient
     settings: Settings
+    pool: asyncpg.Pool
     headers: dict[str, dict[str, str]]
     levels: dict[str, str]         # incident name → decided level
     refs: dict[str, str]           # case name → case reference
@@ -156,7 +161,7 @@ async def world(settings: Settings, tmp_path: Path) -> AsyncIterator[LedgerWorld
                    for account, (role, jurisdiction, school) in ACCOUNTS.items()}
         refs = {name: await infra.pool.fetchval("SELECT case_ref FROM cases WHERE incident_id = $1", case_id)
                 for name, case_id in p.ids.items()}
-        yield LedgerWorld(client, settings, headers, p.levels, refs)
+        yield LedgerWorld(client, settings, infra.pool, headers, p.levels, refs)
 
 
 def _expected(levels: dict[str, str]) -> dict[str, dict[str, int]]:
@@ -217,6 +222,23 @@ async def test_ledger_counts_and_scopes(world: LedgerWorld) -> None:
     backwards = await c.get("/v1/ledger", params={"from": "2025-11", "to": "2025-09"},
                             headers=world.headers["bureau"])
     assert backwards.status_code == 422 and backwards.json()["errors"][0]["reason_zh"]
+
+
+async def test_the_monthly_rollup_matches_a_count_over_the_cases(world: LedgerWorld) -> None:
+    """ledger_months is kept by a trigger as events update the projection in any order; it must say what
+    counting every case again says."""
+    period = Period.parse("2025-01", "2025-12", datetime.now().date())
+    for scope in (Scope(jurisdiction="lechang"), Scope(jurisdiction="renhua"), Scope(school_id="demo-school")):
+        kept = await repository.ledger_counts(world.pool, scope, None, period.first, period.last)
+        counted = await repository.ledger_counts_from_cases(world.pool, scope, None, period.since(), period.until(),
+                                                            LATE_FLAG, REPEAT_FLAG, REPEAT_REASON)
+        as_of = {(r["school_id"], r["month"]): {k: v for k, v in r.items() if k != "month"} for r in counted}
+        assert {(r["school_id"], r["month"]): {k: v for k, v in r.items() if k != "month"} for r in kept
+                if any(v for k, v in r.items() if k in repository.LEDGER_FIELDS)} == as_of, scope
+        assert len(as_of) >= 1
+    with pytest.raises(ValueError):
+        await repository.ledger_counts(world.pool, Scope(jurisdiction="lechang", referred_to_police_only=True), None,
+                                       period.first, period.last)
 
 
 async def test_exports_hold_the_same_numbers_without_personal_data(world: LedgerWorld) -> None:

@@ -43,7 +43,7 @@ COLUMNS_ZH: dict[str, str] = {
     "lookbacks": "回头看",
     "lookbacks_due": "待回头看",
 }
-COUNT_FIELDS = tuple(COLUMNS_ZH)
+COUNT_FIELDS = tuple(COLUMNS_ZH)  # also repository.LEDGER_FIELDS, the columns of ledger_months
 
 
 class LedgerInputError(ValueError):
@@ -175,6 +175,8 @@ def build_ledger(rows: Iterable[Mapping[str, Any]], period: Period, known: Mappi
         school, month = r["school_id"], r["month"]
         where.setdefault(school, r["jurisdiction"])
         c = Counts(**{f: int(r.get(f) or 0) for f in COUNT_FIELDS})
+        if c == Counts():
+            continue  # a month whose cases all moved away (the rollup keeps its row at zero)
         by_month = cells.setdefault(school, {})
         by_month[month] = by_month[month].plus(c) if month in by_month else c
     schools = []

@@ -19,7 +19,6 @@ from services.archive.ledger import (
     SchoolSummary,
     attention_cases,
     build_ledger,
-    month_of,
 )
 from services.archive.reads import log_access
 from services.archive.scopes import Scope, scope_for
@@ -41,8 +40,8 @@ def known_schools(directory: Directory, official: Official, school: str | None) 
 
 async def _ledger(pool: asyncpg.Pool, scope: Scope, period: Period, school: str | None,
                   known: dict[str, SchoolInfo], now: datetime) -> Ledger:
-    rows = await repository.ledger_counts(pool, scope, school, period.since(), period.until(), *_RULES)
-    return build_ledger([{**r, "month": month_of(r["month"])} for r in rows], period, known, now)
+    rows = await repository.ledger_counts(pool, scope, school, period.first, period.last)
+    return build_ledger([{**r, "month": f"{r['month']:%Y-%m}"} for r in rows], period, known, now)
 
 
 async def ledger(pool: asyncpg.Pool, official: Official, period: Period, school: str | None,
