@@ -204,6 +204,8 @@ async def queries(conn: Conn, now: datetime) -> dict[str, Query]:
         "list: bureau, overdue": page(bureau, CaseFilter(overdue=True)),
         "list: bureau, flag late_report": page(bureau, CaseFilter(flag="late_report")),
         "list: bureau, open hazards": page(bureau, CaseFilter(kind="hazard", status="open")),
+        "list: bureau, level criminal (rare)": page(bureau, CaseFilter(level="criminal")),
+        "list: bureau, flag wide_public_attention (rare)": page(bureau, CaseFilter(flag="wide_public_attention")),
         "list: school, last month": page(school, last_month_filter),
         f"ledger: jurisdiction, 12 months ({last_12.stated()['from']}…{last_12.stated()['to']})": ledger(last_12),
         f"ledger: jurisdiction, one month ({one_month.stated()['from']})": ledger(one_month),
@@ -246,6 +248,29 @@ class Explaining:
         return []
 
 
+async def projection_writes(conn: Conn, runs: int) -> dict[str, dict[str, Any]]:
+    """What the ledger's trigger costs a projection write: repository.case_deadline_missed on random
+    cases, with the trigger and with it off (each in its own transaction, rolled back)."""
+    ids = [r["incident_id"] for r in await conn.fetch(
+        "SELECT incident_id FROM cases TABLESAMPLE SYSTEM (1) LIMIT $1", runs)]
+    out = {}
+    for name, enabled in (("projection write (DeadlineMissed), with the ledger trigger", True),
+                          ("projection write (DeadlineMissed), trigger off", False)):
+        samples = []
+        for case_id in ids:
+            tr = conn.transaction()
+            await tr.start()
+            if not enabled:
+                await conn.execute("ALTER TABLE cases DISABLE TRIGGER cases_ledger_months")
+            t0 = time.perf_counter()
+            await repository.case_deadline_missed(conn, case_id)
+            samples.append((time.perf_counter() - t0) * 1000)
+            await tr.rollback()
+        out[name] = {**stats(samples), "rows_last_run": 1}
+        say(f"{name}: {out[name]}")
+    return out
+
+
 async def explain(conn: Conn, qs: dict[str, Query]) -> dict[str, str]:
     ex = Explaining(conn)
     out = {}
@@ -269,6 +294,7 @@ async def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 buffers = await conn.fetchval("SHOW shared_buffers")
                 qs = await queries(conn, now)
                 timed = await time_queries(conn, qs, args.runs)
+                timed |= await projection_writes(conn, args.runs)
                 plans = await explain(conn, qs) if args.plans else {}
         finally:
             await pool.close()
