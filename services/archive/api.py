@@ -1,12 +1,13 @@
 """Archive's read API: officials log in, list the cases within their authority, read a case's record;
-the bureau reads who read what. Every read states a purpose and is logged."""
+the bureau reads who read what; schools and the bureau read the ledger (台账). Every read states a purpose
+and is logged."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
 from services.archive.deps import ArchiveDeps
-from services.archive.routes import access_log, acts, auth, cases
+from services.archive.routes import access_log, acts, auth, cases, ledger
 from shared.http import install_common
 
 __all__ = ["ArchiveDeps", "create_app"]
@@ -20,4 +21,5 @@ def create_app(deps: ArchiveDeps) -> FastAPI:
     app.include_router(cases.router(deps))
     app.include_router(access_log.router(deps))
     app.include_router(acts.router(deps))
+    app.include_router(ledger.router(deps))
     return app

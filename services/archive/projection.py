@@ -17,8 +17,8 @@ from shared.contracts import (
     RecipientRole,
 )
 from shared.contracts.base import Event
-from shared.contracts.hazard import HazardReported
-from shared.contracts.help import HelpConverted, HelpRequested
+from shared.contracts.hazard import HazardProgressed, HazardReported
+from shared.contracts.help import Author, HelpConverted, HelpMessageAdded, HelpRequested
 from shared.contracts.notification import NotificationReceived
 from shared.contracts.officials import ChangeResolved, LookBackCompleted
 from shared.db import Conn
@@ -41,6 +41,10 @@ async def project(conn: Conn, event: Event, directory: Directory) -> None:
             await _opened(conn, event, "help", event.case_code, event.school_id, directory, urgent=event.urgent)
         case LookBackScheduled():
             await _opened(conn, event, "lookback", ref("LB", event.lookback_id), event.school_id, directory)
+        case HazardProgressed() if event.progress.completed:
+            await repository.case_rectified(conn, event.hazard_id, event.progress.at)
+        case HelpMessageAdded(author=Author.school):
+            await repository.case_answered(conn, event.help_id, event.occurred_at)
         case HelpConverted():
             await repository.case_converted(conn, event.help_id, event.incident_id)
         case DeadlineMissed():

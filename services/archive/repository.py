@@ -6,7 +6,7 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -101,6 +101,24 @@ async def case_converted(conn: Conn, help_id: uuid.UUID, incident_id: uuid.UUID)
         "INSERT INTO cases (incident_id, converted_incident_id) VALUES ($1, $2)"
         " ON CONFLICT (incident_id) DO UPDATE SET converted_incident_id = EXCLUDED.converted_incident_id",
         help_id, incident_id,
+    )
+
+
+async def case_rectified(conn: Conn, hazard_id: uuid.UUID, at: datetime) -> None:
+    """A hazard's rectification reported complete; the first completion counts."""
+    await conn.execute(
+        "INSERT INTO cases (incident_id, rectified_at) VALUES ($1, $2)"
+        " ON CONFLICT (incident_id) DO UPDATE SET rectified_at = least(cases.rectified_at, EXCLUDED.rectified_at)",
+        hazard_id, at,
+    )
+
+
+async def case_answered(conn: Conn, help_id: uuid.UUID, at: datetime) -> None:
+    """The school replied to a help request; the first reply counts."""
+    await conn.execute(
+        "INSERT INTO cases (incident_id, answered_at) VALUES ($1, $2)"
+        " ON CONFLICT (incident_id) DO UPDATE SET answered_at = least(cases.answered_at, EXCLUDED.answered_at)",
+        help_id, at,
     )
 
 
@@ -310,52 +328,169 @@ CASE_COLUMNS = (
 )
 
 
+class _Where:
+    """WHERE conditions with numbered parameters: `?` in each condition takes the next value."""
+
+    def __init__(self, base: tuple[str, ...] = ("kind IS NOT NULL", "school_id IS NOT NULL")) -> None:
+        self.parts = list(base)
+        self.args: list[Any] = []
+
+    def add(self, sql: str, *values: Any) -> None:
+        for v in values:
+            self.args.append(v)
+            sql = sql.replace("?", f"${len(self.args)}", 1)
+        self.parts.append(sql)
+
+    def param(self, value: Any) -> str:
+        self.args.append(value)
+        return f"${len(self.args)}"
+
+    def scope(self, scope: Scope) -> None:
+        """The reader's authority (scopes.scope_for), as in_scope checks it for one case."""
+        if scope.school_id is not None:
+            self.add("school_id = ?", scope.school_id)
+        if scope.jurisdiction is not None:
+            self.add("jurisdiction = ?", scope.jurisdiction)
+        if scope.kinds is not None:
+            self.add("kind = ANY(?::text[])", sorted(scope.kinds))
+        if scope.referred_to_police_only:
+            self.parts.append("referred_to_police")
+        if scope.public_attention_only:
+            self.parts.append("coalesce(public_attention_wide, false)")
+
+    def sql(self) -> str:
+        return " AND ".join(self.parts)
+
+
 async def list_cases(
     conn: Executor, scope: Scope, f: CaseFilter, after: Cursor | None, limit: int
 ) -> list[dict[str, Any]]:
     """A page of cases in scope matching the filter, newest report first (stable: ties broken by id)."""
-    where = ["kind IS NOT NULL", "school_id IS NOT NULL"]
-    args: list[Any] = []
-
-    def cond(sql: str, *values: Any) -> None:
-        for v in values:
-            args.append(v)
-            sql = sql.replace("?", f"${len(args)}", 1)
-        where.append(sql)
-
-    if scope.school_id is not None:
-        cond("school_id = ?", scope.school_id)
-    if scope.jurisdiction is not None:
-        cond("jurisdiction = ?", scope.jurisdiction)
-    if scope.kinds is not None:
-        cond("kind = ANY(?::text[])", sorted(scope.kinds))
-    if scope.referred_to_police_only:
-        where.append("referred_to_police")
-    if scope.public_attention_only:
-        where.append("coalesce(public_attention_wide, false)")
+    w = _Where()
+    w.scope(scope)
     for column, value in (("kind", f.kind), ("school_id", f.school_id), ("jurisdiction", f.jurisdiction),
                           ("level", f.level), ("status", f.status)):
         if value is not None:
-            cond(f"{column} = ?", value)
+            w.add(f"{column} = ?", value)
     if (since := f.since()) is not None:
-        cond("reported_at >= ?", since)
+        w.add("reported_at >= ?", since)
     if (until := f.until()) is not None:
-        cond("reported_at < ?", until)
+        w.add("reported_at < ?", until)
     if f.overdue is not None:
-        where.append("missed_deadlines > 0" if f.overdue else "missed_deadlines = 0")
+        w.parts.append("missed_deadlines > 0" if f.overdue else "missed_deadlines = 0")
     if f.flag is not None:
-        cond("? = ANY(flags)", f.flag)
+        w.add("? = ANY(flags)", f.flag)
     if f.referred_to_police is not None:
-        cond("referred_to_police = ?", f.referred_to_police)
+        w.add("referred_to_police = ?", f.referred_to_police)
     if f.public_attention_wide is not None:
-        cond("coalesce(public_attention_wide, false) = ?", f.public_attention_wide)
+        w.add("coalesce(public_attention_wide, false) = ?", f.public_attention_wide)
     if after is not None:
-        cond("(reported_at, incident_id) < (?, ?)", after.reported_at, after.case_id)
-    args.append(limit)
+        w.add("(reported_at, incident_id) < (?, ?)", after.reported_at, after.case_id)
+    limit_param = w.param(limit)
     rows = await conn.fetch(
-        f"SELECT {CASE_COLUMNS} FROM cases WHERE {' AND '.join(where)}"
-        f" ORDER BY reported_at DESC, incident_id DESC LIMIT ${len(args)}",
-        *args,
+        f"SELECT {CASE_COLUMNS} FROM cases WHERE {w.sql()}"
+        f" ORDER BY reported_at DESC, incident_id DESC LIMIT {limit_param}",
+        *w.args,
+    )
+    return [dict(r) for r in rows]
+
+
+# --- the ledger (台账): counts per school and month, and the cases a school's summary names ---
+
+_REPEAT = "(kind = 'incident' AND ({flag} = ANY(flags) OR coalesce(reasons @> {reason}::jsonb, false)))"
+
+
+def _ledger_where(scope: Scope, school_id: str | None, since: datetime, until: datetime) -> _Where:
+    w = _Where()
+    w.scope(scope)
+    if school_id is not None:
+        w.add("school_id = ?", school_id)
+    w.add("reported_at >= ?", since)
+    w.add("reported_at < ?", until)
+    return w
+
+
+LEDGER_FIELDS = ("incidents", "minor", "serious", "severe", "criminal", "undecided", "hazards", "hazards_open",
+                 "hazards_rectified", "late_reports", "overdue", "help_requests", "help_unanswered", "repeat_cases",
+                 "lookbacks", "lookbacks_due")
+
+
+async def ledger_counts(
+    conn: Executor, scope: Scope, school_id: str | None, first: date, last: date
+) -> list[dict[str, Any]]:
+    """Counts per (school_id, jurisdiction, month) from ledger_months, months `first`..`last` (first days,
+    Asia/Shanghai). Only a school's or a jurisdiction's scope applies: the ledger is refused to the roles
+    that see a selection of incidents (scopes.may_read_ledger)."""
+    if scope.kinds is not None or scope.referred_to_police_only or scope.public_attention_only:
+        raise ValueError("the ledger counts whole schools and jurisdictions only")
+    w = _Where(())
+    w.add("month >= ?", first)
+    w.add("month <= ?", last)
+    if scope.school_id is not None:
+        w.add("school_id = ?", scope.school_id)
+    if scope.jurisdiction is not None:
+        w.add("jurisdiction = ?", scope.jurisdiction)
+    if school_id is not None:
+        w.add("school_id = ?", school_id)
+    rows = await conn.fetch(
+        f"SELECT school_id, jurisdiction, month, {', '.join(LEDGER_FIELDS)} FROM ledger_months WHERE {w.sql()}",
+        *w.args,
+    )
+    return [dict(r) for r in rows]
+
+
+async def ledger_counts_from_cases(
+    conn: Executor, scope: Scope, school_id: str | None, since: datetime, until: datetime,
+    late_flag: str, repeat_flag: str, repeat_reason: str,
+) -> list[dict[str, Any]]:
+    """The same counts as ledger_counts, added up from every case of the period: what the trigger on `cases`
+    keeps in ledger_months, restated (tests compare the two; the benchmark times both)."""
+    w = _ledger_where(scope, school_id, since, until)
+    repeat = _REPEAT.format(flag=w.param(repeat_flag), reason=w.param(json.dumps([{"code": repeat_reason}])))
+    late = w.param(late_flag)
+    levels = ", ".join(f"count(*) FILTER (WHERE kind = 'incident' AND level = '{lv}') AS {lv}"
+                       for lv in ("minor", "serious", "severe", "criminal"))
+    rows = await conn.fetch(
+        "SELECT school_id, jurisdiction, ledger_month(reported_at) AS month,"
+        " count(*) FILTER (WHERE kind = 'incident') AS incidents,"
+        f" {levels},"
+        " count(*) FILTER (WHERE kind = 'incident' AND level IS NULL) AS undecided,"
+        " count(*) FILTER (WHERE kind = 'hazard') AS hazards,"
+        " count(*) FILTER (WHERE kind = 'hazard' AND rectified_at IS NULL) AS hazards_open,"
+        " count(*) FILTER (WHERE kind = 'hazard' AND rectified_at IS NOT NULL) AS hazards_rectified,"
+        f" count(*) FILTER (WHERE {late} = ANY(flags)) AS late_reports,"
+        " count(*) FILTER (WHERE missed_deadlines > 0) AS overdue,"
+        " count(*) FILTER (WHERE kind = 'help') AS help_requests,"
+        " count(*) FILTER (WHERE kind = 'help' AND answered_at IS NULL AND converted_incident_id IS NULL)"
+        " AS help_unanswered,"
+        f" count(*) FILTER (WHERE {repeat}) AS repeat_cases,"
+        " count(*) FILTER (WHERE kind = 'lookback') AS lookbacks,"
+        " count(*) FILTER (WHERE kind = 'lookback' AND status = 'open') AS lookbacks_due"
+        f" FROM cases WHERE {w.sql()} GROUP BY 1, 2, 3",
+        *w.args,
+    )
+    return [dict(r) for r in rows]
+
+
+async def ledger_cases(
+    conn: Executor, scope: Scope, school_id: str, since: datetime, until: datetime,
+    late_flag: str, repeat_flag: str, repeat_reason: str, limit: int,
+) -> list[dict[str, Any]]:
+    """A school's cases of the period that need attention (the ledger's rules), oldest first; no personal data."""
+    w = _ledger_where(scope, school_id, since, until)
+    repeat = _REPEAT.format(flag=w.param(repeat_flag), reason=w.param(json.dumps([{"code": repeat_reason}])))
+    late = w.param(late_flag)
+    w.parts.append(
+        f"(missed_deadlines > 0 OR {late} = ANY(flags) OR {repeat}"
+        " OR (kind = 'hazard' AND rectified_at IS NULL)"
+        " OR (kind = 'help' AND answered_at IS NULL AND converted_incident_id IS NULL)"
+        " OR (kind = 'lookback' AND status = 'open'))")
+    limit_param = w.param(limit)
+    rows = await conn.fetch(
+        "SELECT case_ref, kind, level, status, flags, missed_deadlines, rectified_at, answered_at,"
+        f" converted_incident_id, reported_at, {repeat} AS repeat"
+        f" FROM cases WHERE {w.sql()} ORDER BY reported_at, incident_id LIMIT {limit_param}",
+        *w.args,
     )
     return [dict(r) for r in rows]
 

@@ -120,8 +120,157 @@ UPDATE cases SET kind = NULL WHERE reported_at IS NULL AND kind IS NOT NULL;
 UPDATE cases SET case_ref = 'AB-' || upper(left(replace(incident_id::text, '-', ''), 8))
     WHERE case_ref IS NULL AND kind = 'incident';
 CREATE INDEX IF NOT EXISTS cases_listing ON cases (reported_at DESC, incident_id DESC);
-CREATE INDEX IF NOT EXISTS cases_school ON cases (school_id);
-CREATE INDEX IF NOT EXISTS cases_jurisdiction ON cases (jurisdiction);
+
+-- Issue 6 item 6, the ledger (台账): when a hazard's rectification was reported complete
+-- (HazardProgressed with progress.completed) and when the school first answered a help request
+-- (HelpMessageAdded by the school). Rows projected before this change are filled from the record.
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS rectified_at timestamptz;   -- hazards
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS answered_at timestamptz;    -- help requests
+UPDATE cases c SET rectified_at = (SELECT min(e.recorded_at) FROM entries e WHERE e.incident_id = c.incident_id
+        AND e.event_type = 'HazardProgressed' AND e.summary @> '{"completed": true}')
+    WHERE c.kind = 'hazard' AND c.rectified_at IS NULL AND EXISTS (SELECT 1 FROM entries e
+        WHERE e.incident_id = c.incident_id AND e.event_type = 'HazardProgressed'
+        AND e.summary @> '{"completed": true}');
+UPDATE cases c SET answered_at = (SELECT min(e.recorded_at) FROM entries e WHERE e.incident_id = c.incident_id
+        AND e.event_type = 'HelpMessageAdded' AND e.summary @> '{"author": "school"}')
+    WHERE c.kind = 'help' AND c.answered_at IS NULL AND EXISTS (SELECT 1 FROM entries e
+        WHERE e.incident_id = c.incident_id AND e.event_type = 'HelpMessageAdded'
+        AND e.summary @> '{"author": "school"}');
+
+-- Item 7: the list and the ledger are read within a jurisdiction or a school, newest first; these
+-- serve both the ordered page (and its cursor) and the ledger's period range. They replace the
+-- single-column indexes, which are their prefixes. See docs/performance.md for the plans.
+CREATE INDEX IF NOT EXISTS cases_jurisdiction_listing ON cases (jurisdiction, reported_at DESC, incident_id DESC);
+CREATE INDEX IF NOT EXISTS cases_school_listing ON cases (school_id, reported_at DESC, incident_id DESC);
+DROP INDEX IF EXISTS cases_school;
+DROP INDEX IF EXISTS cases_jurisdiction;
+-- The bureau's overdue list (逾期未办): a few per cent of cases, so a small partial index in list order.
+CREATE INDEX IF NOT EXISTS cases_overdue ON cases (jurisdiction, reported_at DESC, incident_id DESC)
+    WHERE missed_deadlines > 0;
+
+-- Item 7: the ledger's counts per school and month (Asia/Shanghai), kept by a trigger on `cases`,
+-- so that a jurisdiction's year is a few hundred rows to add up rather than every case of it
+-- (docs/performance.md). A case counts in the month it was reported, with its state now; the
+-- rules are the ledger's (services/archive/ledger.py, repository.ledger_counts_from_cases).
+CREATE TABLE IF NOT EXISTS ledger_months (
+    school_id         text NOT NULL,
+    jurisdiction      text NOT NULL,           -- '' while a case's jurisdiction is unknown
+    month             date NOT NULL,           -- first day of the month in Asia/Shanghai
+    incidents         int NOT NULL DEFAULT 0,
+    minor             int NOT NULL DEFAULT 0,
+    serious           int NOT NULL DEFAULT 0,
+    severe            int NOT NULL DEFAULT 0,
+    criminal          int NOT NULL DEFAULT 0,
+    undecided         int NOT NULL DEFAULT 0,
+    hazards           int NOT NULL DEFAULT 0,
+    hazards_open      int NOT NULL DEFAULT 0,
+    hazards_rectified int NOT NULL DEFAULT 0,
+    late_reports      int NOT NULL DEFAULT 0,
+    overdue           int NOT NULL DEFAULT 0,
+    help_requests     int NOT NULL DEFAULT 0,
+    help_unanswered   int NOT NULL DEFAULT 0,
+    repeat_cases      int NOT NULL DEFAULT 0,
+    lookbacks         int NOT NULL DEFAULT 0,
+    lookbacks_due     int NOT NULL DEFAULT 0,
+    PRIMARY KEY (jurisdiction, month, school_id)
+);
+CREATE INDEX IF NOT EXISTS ledger_months_school ON ledger_months (school_id, month);
+
+CREATE OR REPLACE FUNCTION ledger_month(at timestamptz) RETURNS date LANGUAGE sql IMMUTABLE AS $$
+    SELECT date_trunc('month', at AT TIME ZONE 'Asia/Shanghai')::date
+$$;
+
+-- What one case adds to its month, in the column order of ledger_months.
+CREATE OR REPLACE FUNCTION ledger_counts_of(c cases) RETURNS int[] LANGUAGE sql STABLE AS $$
+    SELECT ARRAY[
+    CASE WHEN c.kind = 'incident' THEN 1 ELSE 0 END,  -- incidents
+    CASE WHEN c.kind = 'incident' AND c.level = 'minor' THEN 1 ELSE 0 END,  -- minor
+    CASE WHEN c.kind = 'incident' AND c.level = 'serious' THEN 1 ELSE 0 END,  -- serious
+    CASE WHEN c.kind = 'incident' AND c.level = 'severe' THEN 1 ELSE 0 END,  -- severe
+    CASE WHEN c.kind = 'incident' AND c.level = 'criminal' THEN 1 ELSE 0 END,  -- criminal
+    CASE WHEN c.kind = 'incident' AND c.level IS NULL THEN 1 ELSE 0 END,  -- undecided
+    CASE WHEN c.kind = 'hazard' THEN 1 ELSE 0 END,  -- hazards
+    CASE WHEN c.kind = 'hazard' AND c.rectified_at IS NULL THEN 1 ELSE 0 END,  -- hazards_open
+    CASE WHEN c.kind = 'hazard' AND c.rectified_at IS NOT NULL THEN 1 ELSE 0 END,  -- hazards_rectified
+    CASE WHEN 'late_report' = ANY(c.flags) THEN 1 ELSE 0 END,  -- late_reports
+    CASE WHEN c.missed_deadlines > 0 THEN 1 ELSE 0 END,  -- overdue
+    CASE WHEN c.kind = 'help' THEN 1 ELSE 0 END,  -- help_requests
+    CASE WHEN c.kind = 'help' AND c.answered_at IS NULL AND c.converted_incident_id IS NULL THEN 1 ELSE 0 END,  -- help_unanswered
+    CASE WHEN c.kind = 'incident' AND ('earlier_cases' = ANY(c.flags)
+                  OR coalesce(c.reasons @> '[{"code": "repeated_after_education"}]', false)) THEN 1 ELSE 0 END,  -- repeat_cases
+    CASE WHEN c.kind = 'lookback' THEN 1 ELSE 0 END,  -- lookbacks
+    CASE WHEN c.kind = 'lookback' AND c.status = 'open' THEN 1 ELSE 0 END  -- lookbacks_due
+    ]
+$$;
+
+CREATE OR REPLACE FUNCTION ledger_months_add(school text, jur text, at timestamptz, v int[], sign int)
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO ledger_months AS l (school_id, jurisdiction, month, incidents, minor, serious, severe, criminal, undecided, hazards, hazards_open, hazards_rectified, late_reports, overdue, help_requests, help_unanswered, repeat_cases, lookbacks, lookbacks_due)
+    VALUES (school, coalesce(jur, ''), ledger_month(at), sign * v[1], sign * v[2], sign * v[3], sign * v[4], sign * v[5], sign * v[6], sign * v[7], sign * v[8], sign * v[9], sign * v[10], sign * v[11], sign * v[12], sign * v[13], sign * v[14], sign * v[15], sign * v[16])
+    ON CONFLICT (jurisdiction, month, school_id) DO UPDATE SET
+        incidents = l.incidents + EXCLUDED.incidents,
+        minor = l.minor + EXCLUDED.minor,
+        serious = l.serious + EXCLUDED.serious,
+        severe = l.severe + EXCLUDED.severe,
+        criminal = l.criminal + EXCLUDED.criminal,
+        undecided = l.undecided + EXCLUDED.undecided,
+        hazards = l.hazards + EXCLUDED.hazards,
+        hazards_open = l.hazards_open + EXCLUDED.hazards_open,
+        hazards_rectified = l.hazards_rectified + EXCLUDED.hazards_rectified,
+        late_reports = l.late_reports + EXCLUDED.late_reports,
+        overdue = l.overdue + EXCLUDED.overdue,
+        help_requests = l.help_requests + EXCLUDED.help_requests,
+        help_unanswered = l.help_unanswered + EXCLUDED.help_unanswered,
+        repeat_cases = l.repeat_cases + EXCLUDED.repeat_cases,
+        lookbacks = l.lookbacks + EXCLUDED.lookbacks,
+        lookbacks_due = l.lookbacks_due + EXCLUDED.lookbacks_due
+$$;
+
+CREATE OR REPLACE FUNCTION ledger_months_track() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    o int[];
+    n int[];
+BEGIN
+    IF TG_OP <> 'INSERT' AND OLD.kind IS NOT NULL AND OLD.school_id IS NOT NULL AND OLD.reported_at IS NOT NULL THEN
+        o := ledger_counts_of(OLD);
+    END IF;
+    IF TG_OP <> 'DELETE' AND NEW.kind IS NOT NULL AND NEW.school_id IS NOT NULL AND NEW.reported_at IS NOT NULL THEN
+        n := ledger_counts_of(NEW);
+    END IF;
+    IF o IS NOT NULL AND n IS NOT NULL AND o = n AND OLD.school_id = NEW.school_id
+            AND OLD.jurisdiction IS NOT DISTINCT FROM NEW.jurisdiction
+            AND ledger_month(OLD.reported_at) = ledger_month(NEW.reported_at) THEN
+        RETURN NULL;  -- nothing the ledger counts has changed
+    END IF;
+    IF o IS NOT NULL THEN
+        PERFORM ledger_months_add(OLD.school_id, OLD.jurisdiction, OLD.reported_at, o, -1);
+    END IF;
+    IF n IS NOT NULL THEN
+        PERFORM ledger_months_add(NEW.school_id, NEW.jurisdiction, NEW.reported_at, n, 1);
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- Recount every month from `cases` (the migration's first fill; after a bulk load with the trigger off).
+CREATE OR REPLACE FUNCTION ledger_months_rebuild() RETURNS void LANGUAGE sql AS $$
+    DELETE FROM ledger_months;
+    INSERT INTO ledger_months (school_id, jurisdiction, month, incidents, minor, serious, severe, criminal, undecided, hazards, hazards_open, hazards_rectified, late_reports, overdue, help_requests, help_unanswered, repeat_cases, lookbacks, lookbacks_due)
+    SELECT school_id, coalesce(jurisdiction, ''), ledger_month(reported_at), sum(v[1]), sum(v[2]), sum(v[3]), sum(v[4]), sum(v[5]), sum(v[6]), sum(v[7]), sum(v[8]), sum(v[9]), sum(v[10]), sum(v[11]), sum(v[12]), sum(v[13]), sum(v[14]), sum(v[15]), sum(v[16])
+    FROM (SELECT c.school_id, c.jurisdiction, c.reported_at, ledger_counts_of(c) AS v FROM cases c
+          WHERE c.kind IS NOT NULL AND c.school_id IS NOT NULL AND c.reported_at IS NOT NULL) x
+    GROUP BY 1, 2, 3;
+$$;
+
+-- Created with the table: filled once, in this (locked) migration, before the trigger counts on.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'cases_ledger_months'
+                   AND tgrelid = 'cases'::regclass) THEN
+        PERFORM ledger_months_rebuild();
+        CREATE TRIGGER cases_ledger_months AFTER INSERT OR UPDATE OR DELETE ON cases
+            FOR EACH ROW EXECUTE FUNCTION ledger_months_track();
+    END IF;
+END $$;
 
 -- Officials' local accounts (until the bureau's SSO). Passwords are argon2id hashes.
 CREATE TABLE IF NOT EXISTS officials (
@@ -160,7 +309,7 @@ CREATE TABLE IF NOT EXISTS access_log (
     account_id   text NOT NULL,
     role         text NOT NULL,
     jurisdiction text NOT NULL,
-    action       text NOT NULL,          -- list | detail | access_log
+    action       text NOT NULL,          -- list | detail | access_log | ledger | export
     case_id      uuid,
     filter       jsonb NOT NULL,
     outcome      text NOT NULL,          -- ok | not_found

@@ -90,3 +90,14 @@ def personal_view(official: Official) -> PersonalView:
 def may_read_access_log(official: Official) -> bool:
     """The bureau supervises reads of its jurisdiction's cases; nobody else reads the access log."""
     return official.role is OfficialRole.bureau
+
+
+def may_read_ledger(official: Official) -> bool:
+    """The ledger (台账) is the schools' and the bureau's supervision instrument (brief 2(2), 3, 4).
+
+    The police and the stability office are refused (403), not given a scoped ledger: their scope is
+    a selection of incidents (referred, or of wide attention), so counts over it would neither be the
+    ledger nor say anything their case list does not; and counts of the jurisdiction's other cases —
+    hazards, help requests, incidents not referred to them — are outside their authority.
+    """
+    return official.role in (OfficialRole.school, OfficialRole.bureau)
