@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import asyncpg
 
 from services.archive import checkpoint, repository
-from services.archive.chain import Walk
+from services.archive.audit import access_problem
+from services.archive.chain import GENESIS, Walk
 
 
 @dataclass
@@ -23,12 +24,14 @@ class Verdict:
     checkpoints: int
     broken: str | None = None
     signers: frozenset[str] = frozenset()
+    reads: int = 0  # access-log entries
 
     def __str__(self) -> str:
         if self.broken:
             return f"BROKEN: {self.broken}"
         keys = f" (signed by {', '.join(sorted(self.signers))})" if self.signers else ""
-        return f"OK: {self.cases} cases, {self.entries} entries, {self.checkpoints} checkpoints verified{keys}"
+        return (f"OK: {self.cases} cases, {self.entries} entries, {self.checkpoints} checkpoints verified{keys}"
+                f"\nOK: access log, {self.reads} reads verified")
 
 
 def _at(case: uuid.UUID, seq: int, what: str) -> str:
@@ -36,7 +39,7 @@ def _at(case: uuid.UUID, seq: int, what: str) -> str:
 
 
 async def verify(database_url: str, public_key: bytes | None = None, prefetch: int = 1000) -> Verdict:
-    """Every chain link, then every checkpoint; stops at the first thing broken."""
+    """Every chain link, every checkpoint, then the access log's chain; stops at the first thing broken."""
     conn = await asyncpg.connect(database_url, server_settings={"search_path": repository.SCHEMA})
     try:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
@@ -60,6 +63,13 @@ async def verify(database_url: str, public_key: bytes | None = None, prefetch: i
                 done.checkpoints += 1
                 prev = cp
             done.signers = frozenset(signers)
+            head = GENESIS
+            async for read in repository.stream_access_log(conn, prefetch):
+                if (wrong := access_problem(read, done.reads + 1, head)) is not None:
+                    done.broken = f"access log seq {read.seq}: {wrong}"
+                    return done
+                head = read.hash
+                done.reads += 1
             return done
     finally:
         await conn.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import re
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -68,7 +69,10 @@ async def _cli_verify(database_url: str, *args: str) -> tuple[int, str]:
 async def test_verify_names_an_edited_entry(archive: Archive) -> None:
     reported, n = await archive.case()
     url = archive.settings.database_url
-    assert await _cli_verify(url) == (0, f"OK: 1 cases, {n} entries, 0 checkpoints verified")
+    code, out = await _cli_verify(url)
+    first, reads = out.splitlines()
+    assert (code, first) == (0, f"OK: 1 cases, {n} entries, 0 checkpoints verified")
+    assert re.fullmatch(r"OK: access log, [1-9]\d* reads verified", reads)  # the test's own reads
     owner = await owner_connection(archive.settings)
     try:
         await tamper(owner, "UPDATE entries SET summary = '{\"category\": \"verbal\"}'::jsonb"
@@ -91,7 +95,8 @@ async def test_rehashed_chain_and_deleted_last_entry_are_caught_by_the_checkpoin
     assert await write_checkpoint(archive.infra.pool, archive.signer) == 1
     assert await write_checkpoint(archive.infra.pool, archive.signer) is None  # nothing moved: nothing written
     key = base64.b64encode(archive.signer.public_key).decode()
-    assert await _cli_verify(url, "--public-key", key) == (
+    code, out = await _cli_verify(url, "--public-key", key)
+    assert (code, out.splitlines()[0]) == (
         0, f"OK: 1 cases, {n} entries, 1 checkpoints verified (signed by {archive.signer.fingerprint})")
     owner = await owner_connection(archive.settings)
     try:
@@ -105,6 +110,18 @@ async def test_rehashed_chain_and_deleted_last_entry_are_caught_by_the_checkpoin
     assert code == 1
     assert out == (f"BROKEN: case {reported.incident_id} seq {n}: missing,"
                    " but checkpoint 1 recorded it as the chain's head")
+
+
+async def test_an_edited_read_in_the_access_log_is_named(archive: Archive) -> None:
+    await archive.case()
+    owner = await owner_connection(archive.settings)
+    try:
+        # someone hides why they read a case
+        await tamper(owner, "UPDATE access_log SET purpose = 'routine' WHERE seq = 1", table="access_log")
+    finally:
+        await owner.close()
+    code, out = await _cli_verify(archive.settings.database_url)
+    assert (code, out) == (1, "BROKEN: access log seq 1: hash does not match the entry's contents")
 
 
 async def test_tampered_checkpoint_signature_is_caught(archive: Archive) -> None:

@@ -59,6 +59,17 @@ def next_access(head_seq: int, head_hash: str, at: datetime, access: Access) -> 
     return replace(draft, hash=link(head_hash, draft.body()))
 
 
+def access_problem(entry: AccessEntry, expected_seq: int, prev_hash: str) -> str | None:
+    """What is wrong with one access-log entry given the one before it, or None."""
+    if entry.seq != expected_seq:
+        return f"seq {expected_seq} is missing (found {entry.seq})"
+    if entry.prev_hash != prev_hash:
+        return "does not follow the previous entry"
+    if link(prev_hash, entry.body()) != entry.hash:
+        return "hash does not match the entry's contents"
+    return None
+
+
 def first_broken_access(entries: Sequence[AccessEntry]) -> int | None:
     """The seq of the first entry that does not verify, or None (entries: the whole log from seq 1)."""
     prev = GENESIS

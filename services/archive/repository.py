@@ -630,6 +630,12 @@ async def access_entries(
     return [_access_entry(r) for r in rows]
 
 
+async def stream_access_log(conn: Conn, prefetch: int = 1000) -> AsyncIterator[AccessEntry]:
+    """The access log from seq 1, from a cursor (inside a transaction)."""
+    async for r in conn.cursor(f"SELECT {ACCESS_COLUMNS} FROM access_log ORDER BY seq", prefetch=prefetch):
+        yield _access_entry(r)
+
+
 async def whole_access_log(conn: Executor) -> list[AccessEntry]:
     """Every entry from seq 1, for verifying the chain."""
     return [_access_entry(r) for r in await conn.fetch(f"SELECT {ACCESS_COLUMNS} FROM access_log ORDER BY seq")]
