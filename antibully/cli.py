@@ -116,6 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     official.add_argument("--school", dest="school_id", help="the school, for (and only for) a school account")
     official.add_argument("--name", required=True, help="display name")
     official.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    officials.add_parser("disable", help="stop an account: no more logins, its tokens end now "
+                                         "(`add` again re-enables it)").add_argument("account_id")
     directory = sub.add_parser("directory", help="the officials' directory").add_subparsers(
         dest="action", required=True)
     directory.add_parser("check", help="validate DIRECTORY_FILE and report entries no configured channel reaches"
@@ -124,7 +126,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_official(args: argparse.Namespace) -> int:
-    from antibully.officials import AccountError, add_official, check_account, read_password
+    from antibully.officials import AccountError, add_official, check_account, disable_official, read_password
+
+    if args.action == "disable":
+        if not asyncio.run(disable_official(get_settings().database_url, args.account_id)):
+            print(f"antibully officials disable: no active account {args.account_id!r}", file=sys.stderr)
+            return 1
+        print(f"official {args.account_id} disabled; their tokens no longer work")
+        return 0
 
     try:
         check_account(args.role, args.school_id)

@@ -49,6 +49,19 @@ async def add_official(database_url: str, account_id: str, *, role: str, jurisdi
         await pool.close()
 
 
+async def disable_official(database_url: str, account_id: str) -> bool:
+    """Someone left or lost their password: no more logins, and open tokens stop working."""
+    from services.archive import repository
+    from shared.db import create_pool
+
+    pool = await create_pool(database_url, repository.SCHEMA, max_size=1)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            return await repository.disable_official(conn, account_id)
+    finally:
+        await pool.close()
+
+
 def read_password(from_stdin: bool, stdin: TextIO | None = None) -> str:
     """From stdin (scripts), else $ANTIBULLY_OFFICIAL_PASSWORD, else asked twice on the terminal."""
     if from_stdin:

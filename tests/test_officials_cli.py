@@ -11,7 +11,7 @@ import pytest
 
 from antibully.cli import main
 from services.archive import repository
-from services.archive.accounts import Issued, LoginPolicy, login
+from services.archive.accounts import Issued, LoginPolicy, login, official_from_token
 from shared.config import get_settings
 from shared.contracts.base import utcnow
 from shared.db import create_pool
@@ -46,6 +46,12 @@ async def test_an_added_official_logs_in(cli_env: str, monkeypatch: pytest.Monke
         stored = await pool.fetchval("SELECT password_hash FROM officials WHERE account_id = 'zhang.school'")
         assert stored.startswith("$argon2id$") and "a long school password" not in stored
         assert not isinstance(await login(pool, "zhang.school", "wrong password!", POLICY, utcnow()), Issued)
+
+        # the head leaves: disabled, the open token ends now and the password no longer logs in
+        assert await _in_thread(main, ["officials", "disable", "zhang.school"]) == 0
+        assert await official_from_token(pool, issued.token, utcnow()) is None
+        assert not isinstance(await login(pool, "zhang.school", "a long school password", POLICY, utcnow()), Issued)
+        assert await _in_thread(main, ["officials", "disable", "zhang.school"]) == 1  # nothing left to disable
     finally:
         await pool.close()
 

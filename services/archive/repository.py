@@ -648,3 +648,11 @@ async def has_entry(conn: Executor, case_id: uuid.UUID, event_type: str, **summa
     return bool(await conn.fetchval(
         "SELECT 1 FROM entries WHERE incident_id = $1 AND event_type = $2 AND summary @> $3::jsonb LIMIT 1",
         case_id, event_type, json.dumps(summary)))
+
+
+async def disable_official(conn: Conn, account_id: str) -> bool:
+    """The account can no longer log in, and its tokens stop working at once."""
+    done = await conn.execute("UPDATE officials SET disabled_at = now() WHERE account_id = $1"
+                              " AND disabled_at IS NULL", account_id)
+    await conn.execute("DELETE FROM sessions WHERE account_id = $1", account_id)
+    return done.endswith(" 1")
