@@ -114,3 +114,28 @@ async def test_the_same_student_at_another_school_is_a_repeat(settings: Settings
         later = next(d for d in decided if d.school_id == "other-school")
         assert later.level == Level.severe
         assert "AB-" + first.incident_id.hex[:8].upper() in {r.code: r.zh for r in later.reasons}["earlier_cases"]
+
+
+async def test_a_hazard_at_one_school_and_an_incident_at_another_are_linked_by_national_number(
+    intake: Intake, settings: Settings
+) -> None:
+    number = "G440281201001011234"
+    finding = {**HAZARD_EXAMPLE_BODY, "students": [{"ref": "S-2001", "role": "involved", "national_id": number}]}
+    r = await intake.client.post("/v1/hazards", json=finding, headers=intake.headers("hazard-national-1"))
+    assert r.status_code == 202, r.text
+    [stored] = await stream_messages(settings.nats_url, "AB_REPORTS")
+    assert number[1:].encode() not in stored.data  # the number stayed at intake's door
+    hazard = HazardReported.model_validate_json(stored.data)
+    assert hazard.finding.students[0].person_key == person_key(settings.pseudonym_key, number)
+    sent = {**finding, "students": [{"ref": "S-2001", "role": "involved", "person_key": "0" * 64}]}
+    refused = await intake.client.post("/v1/hazards", json=sent, headers=intake.headers("hazard-national-2"))
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "students.0.person_key"
+
+    async with running(settings) as esc:
+        await eventually(lambda: esc.pool.fetchval("SELECT count(*) FROM student_cases"))
+        body = report(**MINOR, school_id="other-school")
+        body["students"][1].update(ref="T-0099", person_key=person_key(settings.pseudonym_key, number))
+        await publish(settings.nats_url, reported_event(IncidentReport.model_validate(body), "after-hazard-x"))
+        [decided] = await eventually(lambda: _decisions(settings.nats_url, 1))
+        assert decided.level == Level.severe  # involved in a hazard elsewhere, now perpetrating: a repeat
+        assert "HZ-" + hazard.hazard_id.hex[:8].upper() in {r.code: r.zh for r in decided.reasons}["earlier_cases"]

@@ -205,6 +205,7 @@ class EscalationHandlers:
         """The rectification plan's due date becomes a deadline the watchdog holds the school to."""
         obligation, facts = rectify_obligation(event, self.directory)
         students = self._students(event.school_id, [(s.ref, s.role.value) for s in event.finding.students])
+        students += [(bytes.fromhex(s.person_key), s.role.value) for s in event.finding.students if s.person_key]
         async with self.pool.acquire() as conn, conn.transaction():
             if await claim(conn, str(event.event_id), event.subject):
                 await repository.save_facts(conn, event.hazard_id, facts)

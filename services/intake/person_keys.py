@@ -1,7 +1,8 @@
 """The national student number never leaves intake (pure): it becomes a keyed pseudonym.
 
 With the same PSEUDONYM_KEY as escalation's, the pseudonym lets escalation see the same student
-across the schools of the jurisdiction without anyone downstream holding the number.
+across the schools of the jurisdiction — in incidents and in hazard findings — without anyone
+downstream holding the number.
 """
 
 from __future__ import annotations
@@ -9,8 +10,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from typing import TypeVar
 
 from shared.contracts import IncidentReport
+from shared.contracts.hazard import HazardFinding
+from shared.errors import ApiError, FieldError
+
+R = TypeVar("R", IncidentReport, HazardFinding)
 
 
 def person_key(key_b64: str, national_id: str) -> str:
@@ -18,8 +24,15 @@ def person_key(key_b64: str, national_id: str) -> str:
     return hmac.new(key, f"national\x1f{national_id.upper()}".encode(), hashlib.sha256).hexdigest()
 
 
-def without_national_ids(report: IncidentReport, key_b64: str) -> IncidentReport:
-    """The report as it may travel: numbers replaced by pseudonyms (dropped when no key is configured)."""
+def without_national_ids(report: R, key_b64: str) -> R:
+    """The report as it may travel: numbers replaced by pseudonyms (dropped when no key is configured).
+
+    A pseudonym sent by the school itself is refused (422): only intake may derive one.
+    """
+    if sent := [i for i, s in enumerate(report.students) if s.person_key is not None]:
+        raise ApiError(422, "validation_failed", "The request has invalid fields.", "请求中有字段不符合要求。",
+                       errors=[FieldError(field=f"students.{i}.person_key", reason="set by the system, not sent",
+                                          reason_zh="该字段由系统生成，请勿填写") for i in sent])
     if not any(s.national_id for s in report.students):
         return report
     students = [

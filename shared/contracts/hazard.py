@@ -17,7 +17,16 @@ from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from shared.contracts.base import Event, Strict
-from shared.contracts.incident import LongText, Ref, ShortText, not_in_future
+from shared.contracts.incident import (
+    NATIONAL_ID,
+    PERSON_KEY,
+    LongText,
+    NationalId,
+    PersonKey,
+    Ref,
+    ShortText,
+    not_in_future,
+)
 from shared.subjects import HAZARD_PROGRESSED, HAZARD_REPORTED
 
 
@@ -40,6 +49,8 @@ class RiskLevel(StrEnum):
 class HazardStudent(Strict):
     ref: Ref = Field(description="The school's pseudonymous reference for the student; never a name or ID number.")
     role: HazardRole
+    national_id: NationalId | None = NATIONAL_ID
+    person_key: PersonKey | None = PERSON_KEY
 
 
 class Rectification(Strict):

@@ -63,17 +63,22 @@ class Guardian(Strict):
     email: Email | None = None
 
 
+NationalId = Annotated[str, StringConstraints(pattern=r"^G?[0-9]{17}[0-9Xx]$")]
+PersonKey = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+NATIONAL_ID = Field(
+    default=None, description="The national student number (学籍号), optional. Used only to recognise the same "
+    "student across schools: intake replaces it with a keyed pseudonym and never stores or forwards it.")
+PERSON_KEY = Field(default=None, description="Set by intake from national_id; a value sent by a school is refused.")
+
+
 class Student(Strict):
     ref: Ref = Field(description="The school's pseudonymous reference for the student; never a name or ID number.")
     role: StudentRole
     name: ShortText
     grade: ShortText
     guardians: list[Guardian] = Field(default_factory=list, max_length=4)
-    national_id: Annotated[str, StringConstraints(pattern=r"^G?[0-9]{17}[0-9Xx]$")] | None = Field(
-        default=None, description="The national student number (学籍号), optional. Used only to recognise the same "
-        "student across schools: intake replaces it with a keyed pseudonym and never stores or forwards it.")
-    person_key: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = Field(
-        default=None, description="Set by intake from national_id; a value sent by a school is refused.")
+    national_id: NationalId | None = NATIONAL_ID
+    person_key: PersonKey | None = PERSON_KEY
 
 
 class Reporter(Strict):

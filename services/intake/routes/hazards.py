@@ -38,6 +38,7 @@ from services.intake.hazard_rows import (
     progressed_event,
     reported_event,
 )
+from services.intake.person_keys import without_national_ids
 from shared.bus import safe_error
 from shared.contracts.hazard import HazardFinding, HazardProgress
 from shared.errors import ApiError, FieldError
@@ -99,7 +100,8 @@ def router(deps: IntakeDeps) -> APIRouter:
     ) -> JSONResponse:
         """202 means the finding, its intervention and rectification plan are on disk in JetStream."""
         school.require_school(finding.school_id)
-        event = reported_event(hazard_id_for(school.school_id, idempotency_key), finding)
+        event = reported_event(hazard_id_for(school.school_id, idempotency_key),
+                               without_national_ids(finding, deps.settings.pseudonym_key))
 
         async def accept() -> tuple[int, dict[str, object]]:
             await repository.register_hazard(deps.pool, event.hazard_id, school.school_id, finding_fingerprint(finding))
@@ -156,7 +158,11 @@ def router(deps: IntakeDeps) -> APIRouter:
 
     async def accept_row(check: RowCheck, school_id: str) -> BatchRow:
         assert check.finding is not None
-        event = reported_event(batch_hazard_id(school_id, check.finding.client_ref), check.finding)
+        try:
+            travelling = without_national_ids(check.finding, deps.settings.pseudonym_key)
+        except ApiError as refused:
+            return BatchRow(row=check.row, client_ref=check.client_ref, status="rejected", errors=refused.errors)
+        event = reported_event(batch_hazard_id(school_id, check.finding.client_ref), travelling)
         mark = finding_fingerprint(check.finding)
         row, ref = check.row, check.client_ref
         try:

@@ -15,7 +15,7 @@ from services.intake.person_keys import without_national_ids
 from services.intake.reports import follow_up_event, follow_up_id_for, reported_event
 from shared.contracts import IncidentReport
 from shared.contracts.follow_up import FollowUp
-from shared.errors import ApiError, FieldError
+from shared.errors import ApiError
 
 
 class IncidentAccepted(BaseModel):
@@ -39,10 +39,6 @@ def router(deps: IntakeDeps) -> APIRouter:
     ) -> JSONResponse:
         """202 means the report is on disk in JetStream and will reach every required recipient."""
         school.require_school(report.school_id)
-        if sent := [i for i, s in enumerate(report.students) if s.person_key is not None]:
-            raise ApiError(422, "validation_failed", "The request has invalid fields.", "请求中有字段不符合要求。",
-                           errors=[FieldError(field=f"students.{i}.person_key", reason="set by the system, not sent",
-                                              reason_zh="该字段由系统生成，请勿填写") for i in sent])
         event = reported_event(without_national_ids(report, deps.settings.pseudonym_key), idempotency_key)
 
         async def accept() -> tuple[int, dict[str, object]]:
