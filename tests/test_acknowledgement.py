@@ -12,14 +12,18 @@ import pytest
 
 from antibully.infra import SmtpSink
 from services.escalation.app import running as escalation
+from services.escalation.notices import plan
 from services.intake.reports import reported_event
 from services.notify.app import running as notify
 from services.notify.links import LinkClaims, LinkError, Links
 from shared.config import Settings
-from shared.contracts import IncidentReport, NotificationAcknowledged
+from shared.contracts import IncidentReport, NotificationAcknowledged, RecipientRole
+from shared.contracts.base import derive_id
+from shared.contracts.notification import NotificationReceived
 from shared.crypto import new_key_b64
+from shared.directory import load_directory
 from shared.subjects import NOTIFICATION_ACKNOWLEDGED, NOTIFY
-from tests.helpers import eventually, exactly, publish, report, stream_messages
+from tests.helpers import decide_report, eventually, exactly, publish, report, stream_messages
 
 
 def test_links_are_signed_and_expire() -> None:
@@ -77,3 +81,29 @@ async def test_police_acknowledge_through_the_link(settings: Settings, smtp_sink
 
         forged = await client.get(url[:-3] + "xyz")
         assert forged.status_code == 400 and "链接无效" in forged.text
+
+
+async def test_an_undelivered_sms_leaves_the_family_untold_and_is_escalated(settings: Settings) -> None:
+    """The carrier's receipt says the victim's family never got the SMS: escalation reopens that duty and the
+    watchdog tells the school once its deadline passes."""
+    quiet = settings.model_copy(update={"watchdog_interval_s": 3600.0})
+    async with escalation(quiet) as esc:
+        event = reported_event(IncidentReport.model_validate(report()), "undelivered-1")
+        await publish(quiet.nats_url, event)
+        await eventually(lambda: esc.pool.fetchval("SELECT count(*) FROM obligations WHERE incident_id = $1",
+                                                   event.incident_id))
+        _, requests = plan(event, decide_report(report()), load_directory(quiet.directory_file))
+        family = next(r for r in requests if r.recipient.role is RecipientRole.victim_guardian)
+        # delivered first (the provider accepted it), then the receipt: undelivered
+        await esc.pool.execute("UPDATE obligations SET state = 'done' WHERE notification_id = $1",
+                               family.notification_id)
+        await publish(quiet.nats_url, NotificationReceived(
+            event_id=derive_id("received", family.notification_id), incident_id=event.incident_id,
+            notification_id=family.notification_id, role=RecipientRole.victim_guardian, provider="aliyun",
+            delivered=False, code="MK:0001"))
+        await eventually(lambda: esc.pool.fetchval(
+            "SELECT state = 'failed' FROM obligations WHERE notification_id = $1", family.notification_id))
+        await esc.watchdog.tick(event.occurred_at + timedelta(hours=3))
+        fired = await esc.pool.fetchval("SELECT step FROM obligations WHERE notification_id = $1",
+                                        family.notification_id)
+        assert fired == 1  # missed once: the school (first in the chain) is told to reach the family

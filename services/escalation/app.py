@@ -24,6 +24,7 @@ from shared.contracts.base import utcnow
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import HelpConverted, HelpMessageAdded, HelpRequested
+from shared.contracts.notification import NotificationReceived
 from shared.contracts.officials import ChangeApproved, LookBackCompleted
 from shared.directory import DirectoryError, load_directory
 from shared.service import Infra, infrastructure
@@ -66,6 +67,7 @@ async def running(
         infra.consumers.subscribe(NotificationDelivered, handlers.on_notification_outcome)
         infra.consumers.subscribe(NotificationFailed, handlers.on_notification_outcome)
         infra.consumers.subscribe(NotificationAcknowledged, handlers.on_acknowledged)
+        infra.consumers.subscribe(NotificationReceived, handlers.on_received)
         infra.consumers.subscribe(HelpRequested, handlers.on_help_requested)
         infra.consumers.subscribe(HelpMessageAdded, handlers.on_help_answered)
         infra.consumers.subscribe(HelpConverted, handlers.on_help_answered)

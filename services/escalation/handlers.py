@@ -29,6 +29,7 @@ from shared.contracts.base import Event, derive_id
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import Author, HelpConverted, HelpMessageAdded, HelpRequested
+from shared.contracts.notification import NotificationReceived
 from shared.contracts.officials import ChangeApproved, ChangeResolved, LookBackCompleted
 from shared.directory import Directory
 from shared.outbox import OutboxRelay, claim, enqueue
@@ -87,6 +88,15 @@ class EscalationHandlers:
             if await claim(conn, str(event.event_id), event.subject):
                 await repository.notice_outcome(conn, event.notification_id,
                                                 delivered=isinstance(event, NotificationDelivered))
+
+    async def on_received(self, event: NotificationReceived, _: Delivery) -> None:
+        """An SMS the carrier could not deliver leaves its duty undone: the watchdog chases it up the chain."""
+        if event.delivered:
+            return
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await claim(conn, str(event.event_id), event.subject):
+                await repository.notice_undelivered(conn, event.notification_id)
+        log.warning("notification %s undelivered (%s): its duty is open again", event.notification_id, event.code)
 
     async def on_acknowledged(self, event: NotificationAcknowledged, _: Delivery) -> None:
         """The reader confirmed: the notice's obligation is met, whatever its delivery state said."""

@@ -117,6 +117,13 @@ async def notice_outcome(conn: Conn, notification_id: uuid.UUID, delivered: bool
     )
 
 
+async def notice_undelivered(conn: Conn, notification_id: uuid.UUID) -> None:
+    """The provider's receipt says the reader never got it: not done after all (unless they confirmed)."""
+    await conn.execute(
+        "UPDATE obligations SET state = 'failed', updated_at = now()"
+        " WHERE notification_id = $1 AND state <> 'acknowledged'", notification_id)
+
+
 async def tasks_done(conn: Conn, incident_id: uuid.UUID, action_id: str, student_ref: str | None = None) -> int:
     """A follow-up reported a task done (for one victim, or for the incident as a whole)."""
     result = await conn.execute(
