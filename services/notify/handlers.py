@@ -75,11 +75,12 @@ class NotifyHandlers:
             self.outcomes.labels(role, "ambiguous_resend").inc()
             log.warning("notification %s: previous attempt ended unknown; sending again", req.notification_id)
         link = self._link(req)
-        full = render(req, link if req.facts.ack_required else None)
+        plain = render(req)
+        full = render(req, link) if link and req.facts.ack_required else plain
         short = render_short(req, link)
         if link and self.sealer:
             # what the link's page shows: the notice itself, to the one holding the link
-            sealed = self.sealer.seal(f"{full.subject}\n\n{render(req).body}".encode(), notice_aad(req.notification_id))
+            sealed = self.sealer.seal(f"{plain.subject}\n\n{plain.body}".encode(), notice_aad(req.notification_id))
             async with self.pool.acquire() as conn:
                 await repository.keep_notice(conn, req.notification_id, sealed)
 
