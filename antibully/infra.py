@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import email
 import email.policy
+import functools
 import os
 import secrets
 import signal
@@ -50,17 +51,29 @@ def wait_port(port: int, timeout_s: float = 15.0, proc: subprocess.Popen[bytes] 
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout_s}s")
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM when the parent dies, even by SIGKILL (Linux)."""
-    with contextlib.suppress(Exception):
-        import ctypes
+@functools.cache
+def _libc() -> Any:
+    """Loaded in the parent: a child that has dropped root (PostgreSQL's) may not be able to read
+    the interpreter's library to import ctypes, and would silently go without the signal."""
+    import ctypes
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the parent dies, even by SIGKILL (Linux). Strictly, when the
+    parent *thread* ends: start children from the thread that owns them, not a worker thread."""
+    with contextlib.suppress(Exception):
+        _libc().prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def child_process_options() -> dict[str, Any]:
     """Own process group (Ctrl-C reaches only the parent, which stops children in order) and
     no orphans if the parent is killed."""
+    _libc()
     return {"start_new_session": True, "preexec_fn": _die_with_parent}
 
 
@@ -74,27 +87,36 @@ def nats_server_binary() -> str:
 
 @dataclass
 class NatsServer:
+    """One nats-server with JetStream as deploy/nats.conf configures it; `args` adds command-line
+    flags (a NatsCluster node's name, cluster and routes)."""
+
     store_dir: Path
     port: int = field(default_factory=free_port)
     key: str = field(default_factory=lambda: secrets.token_hex(32))
     log_file: Path | None = None
     proc: subprocess.Popen[bytes] | None = None
+    args: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     def start(self) -> NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [nats_server_binary(), "-c", str(NATS_CONF), "-a", "127.0.0.1", "-p", str(self.port),
-             "-sd", str(self.store_dir)],
-            env={**os.environ, "NATS_JETSTREAM_KEY": self.key},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            **child_process_options(),
-        )
+        with contextlib.ExitStack() as files:  # the child keeps its own copy of the log's descriptor
+            out = files.enter_context(open(self.log_file, "ab")) if self.log_file else subprocess.DEVNULL
+            self.proc = subprocess.Popen(
+                [nats_server_binary(), "-c", str(NATS_CONF), "-a", "127.0.0.1", "-p", str(self.port),
+                 "-sd", str(self.store_dir), *self.args],
+                env={**os.environ, "NATS_JETSTREAM_KEY": self.key},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                **child_process_options(),
+            )
         wait_port(self.port, proc=self.proc)
         return self
 
@@ -106,6 +128,17 @@ class NatsServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flush; only what was fsynced before a PubAck may survive."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def restart(self) -> NatsServer:
+        """Start again on the same port, store and key, after a kill or a stop (stops it first if running)."""
+        self.stop()
+        return self.start()
 
 
 class EmbeddedPostgres:
