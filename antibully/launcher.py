@@ -219,6 +219,7 @@ def run() -> int:
         intake_port = int(env.setdefault("INTAKE_PORT", str(_port(8080))))
         archive_port = int(env.setdefault("ARCHIVE_PORT", str(_port(8081))))
         notify_port = int(env.setdefault("NOTIFY_PORT", str(_port(8082))))
+        env.setdefault("ESCALATION_PORT", str(_port(8083)))
         env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{notify_port}")
         demo_key = asyncio.run(_demo_key(env["DATABASE_URL"], home))
         demo_code = asyncio.run(_demo_access_code(env["DATABASE_URL"], home))

@@ -1,40 +1,28 @@
-"""NATS JetStream helpers: streams, the broker, durable consumers that never drop a duty.
+"""NATS JetStream helpers: streams, the broker, publishing with PubAck.
 
-FastStream's NATS default terminates a message whose handler raises (REJECT_ON_ERROR).
-Every consumer here acks manually instead: success acks; a failure naks with a jittered
-backoff; the last allowed attempt, or a payload that does not parse, goes to the
-dead-letter stream, which is logged and counted, and only then is acked.
+The consumers (manual acks, the failure model, dead letters) are in `shared/consumer.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import traceback
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TypeVar
 
 import nats
-from faststream.middlewares import AckPolicy
-from faststream.nats import JStream, NatsBroker, PullSub
-from faststream.nats.annotations import NatsMessage
+from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.nats.prometheus import NatsPrometheusMiddleware
 from nats.js import api
 from nats.js.errors import BadRequestError
 from opentelemetry.sdk.trace import TracerProvider
-from prometheus_client import CollectorRegistry, Counter
-from pydantic import ValidationError
+from prometheus_client import CollectorRegistry
 
 from shared.config import Settings
 from shared.contracts.base import Event
-from shared.subjects import STREAMS, StreamSpec, dead_letter_subject, stream_for
+from shared.subjects import STREAMS, StreamSpec, stream_for
 
 log = logging.getLogger("antibully.bus")
-
-E = TypeVar("E", bound=Event)
 
 
 def stream_config(spec: StreamSpec, replicas: int) -> api.StreamConfig:
@@ -53,9 +41,14 @@ def stream_config(spec: StreamSpec, replicas: int) -> api.StreamConfig:
     )
 
 
+def servers(nats_url: str) -> list[str]:
+    """NATS_URL may list a cluster's nodes, comma-separated: clients fail over between them."""
+    return [u.strip() for u in nats_url.split(",") if u.strip()]
+
+
 async def ensure_streams(nats_url: str, replicas: int = 1) -> None:
     """Create or update every stream; safe to run from every service at start-up."""
-    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3)
+    nc = await nats.connect(servers(nats_url), connect_timeout=5, max_reconnect_attempts=3)
     try:
         js = nc.jetstream()
         for spec in STREAMS:
@@ -69,22 +62,51 @@ async def ensure_streams(nats_url: str, replicas: int = 1) -> None:
 
 
 def make_broker(settings: Settings, tracer_provider: TracerProvider, registry: CollectorRegistry) -> NatsBroker:
+    logger = logging.getLogger("antibully.faststream")
+    if not any(isinstance(f, IdleFetchTimeout) for f in logger.filters):
+        logger.addFilter(IdleFetchTimeout())
     return NatsBroker(
-        settings.nats_url,
+        servers(settings.nats_url),
         middlewares=[
             NatsTelemetryMiddleware(tracer_provider=tracer_provider),
             NatsPrometheusMiddleware(registry=registry, metrics_prefix="antibully_bus"),
         ],
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
-        logger=logging.getLogger("antibully.faststream"),
+        # On stop, messages being handled get this long to finish (and be acked) before the process exits.
+        graceful_timeout=settings.graceful_timeout_s,
+        logger=logger,
     )
 
 
-async def stop_broker(broker: NatsBroker) -> None:
+class IdleFetchTimeout(logging.Filter):
+    """Drops exactly one false alarm: FastStream 0.7.8's pull loop suppresses nats-py's own fetch timeout
+    but not the bare `asyncio.TimeoutError` that nats-py 2.x raises when a long poll ends empty,
+    so its task supervisor logs "raised an exception, retrying" with a traceback at ERROR and
+    restarts the loop (losing nothing). Any other exception from the loop still logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "raised an exception, retrying" not in record.getMessage() or not record.exc_info:
+            return True
+        exc = record.exc_info[1]
+        if type(exc) is not TimeoutError or exc is None:
+            return True
+        frames = traceback.extract_tb(exc.__traceback__)
+        return not any(f.filename.endswith("nats/js/client.py") for f in frames)
+
+
+async def stop_consuming(broker: NatsBroker, graceful_timeout_s: float) -> None:
+    """Stop fetching; messages in hand get `graceful_timeout_s` to finish (FastStream's graceful stop)."""
+    try:
+        await asyncio.wait_for(asyncio.gather(*(sub.stop() for sub in broker.subscribers)), graceful_timeout_s + 5)
+    except Exception as exc:  # noqa: BLE001 - whatever is unacked is redelivered to the next process
+        log.warning("consumers stopped uncleanly: %s", safe_error(exc))
+
+
+async def stop_broker(broker: NatsBroker, graceful_timeout_s: float = 10.0) -> None:
     """Stop even while NATS is unreachable: shutting down must never hang or raise."""
     try:
-        await asyncio.wait_for(broker.stop(), timeout=10)
+        await asyncio.wait_for(broker.stop(), timeout=graceful_timeout_s + 10)
     except Exception as exc:  # noqa: BLE001 - nothing left to save; unacked messages are redelivered
         log.warning("broker stopped uncleanly: %s", safe_error(exc))
 
@@ -116,118 +138,3 @@ def safe_error(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)[-3:]
     where = " <- ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in reversed(frames))
     return f"{type(exc).__name__} at {where}"
-
-
-def backoff_s(attempt: int) -> float:
-    return float(min(60.0, 0.5 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0))
-
-
-class RetryLater(Exception):
-    """A handler's way to say "not now, in `delay_s`" (e.g. a provider's Retry-After)."""
-
-    def __init__(self, delay_s: float) -> None:
-        super().__init__(f"retry in {delay_s:.0f} s")
-        self.delay_s = delay_s
-
-
-@dataclass(frozen=True)
-class Delivery:
-    attempt: int
-    final: bool
-
-
-Handler = Callable[[E, Delivery], Awaitable[None]]
-
-
-class DurableConsumers:
-    """Registers a service's durable pull consumers with retry, bounded delivery and a dead-letter path."""
-
-    def __init__(self, broker: NatsBroker, service: str, settings: Settings, registry: CollectorRegistry) -> None:
-        self.broker = broker
-        self.service = service
-        self.max_deliver = settings.max_deliver
-        self.ack_wait_s = settings.ack_wait_s
-        self.dead_letters = Counter(
-            "antibully_dead_letters",
-            "Messages moved to the dead-letter stream",
-            ["service", "subject", "reason"],
-            registry=registry,
-        )
-        self.failures = Counter(
-            "antibully_handler_failures", "Handler failures (retried)", ["service", "subject"], registry=registry
-        )
-
-    def subscribe(self, model: type[E], handler: Handler[E], concurrency: int = 16) -> None:
-        """`concurrency` messages are fetched at once and handled in parallel (FastStream's pull batch)."""
-        spec = stream_for(model.subject)
-        durable = f"{self.service}-{model.event_type}"
-        config = api.ConsumerConfig(
-            durable_name=durable,
-            ack_policy=api.AckPolicy.EXPLICIT,
-            # The server's own bound is a backstop above ours, so our last attempt always
-            # reaches the dead-letter code below.
-            max_deliver=self.max_deliver + 2,
-            ack_wait=self.ack_wait_s,
-            max_ack_pending=256,
-        )
-
-        async def on_message(msg: NatsMessage) -> None:
-            await self._process(msg, model, handler)
-
-        on_message.__name__ = durable  # FastStream names the subscriber in its logs after the function
-
-        self.broker.subscriber(
-            model.subject,
-            stream=JStream(spec.name, declare=False),
-            durable=durable,
-            config=config,
-            # A long poll: it returns as soon as messages arrive. (A short one, under load, trips nats-py into
-            # raising asyncio.TimeoutError, which FastStream 0.7.8 logs as an ERROR and restarts.)
-            pull_sub=PullSub(batch_size=concurrency, timeout=5.0),
-            ack_policy=AckPolicy.MANUAL,
-        )(on_message)
-
-    async def _process(self, msg: NatsMessage, model: type[E], handler: Handler[E]) -> None:
-        attempt = msg.raw_message.metadata.num_delivered or 1
-        subject = model.subject
-        try:
-            event = model.model_validate_json(msg.body)
-        except ValidationError as exc:
-            fields = ",".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:5])
-            await self._dead_letter(msg, subject, "invalid_payload", attempt, detail=fields)
-            return
-        try:
-            await handler(event, Delivery(attempt=attempt, final=attempt >= self.max_deliver))
-        except RetryLater as later:
-            if attempt >= self.max_deliver:
-                await self._dead_letter(msg, subject, "retries_exhausted", attempt, detail=str(later))
-            else:
-                log.info("%s event %s: %s", subject, event.event_id, later)
-                await msg.nack(delay=later.delay_s)
-            return
-        except Exception as exc:  # noqa: BLE001 - every failure is retried or dead-lettered
-            self.failures.labels(self.service, subject).inc()
-            log.warning("%s attempt %d for event %s failed: %s", subject, attempt, event.event_id, safe_error(exc))
-            if attempt >= self.max_deliver:
-                await self._dead_letter(msg, subject, "retries_exhausted", attempt, detail=safe_error(exc))
-            else:
-                await msg.nack(delay=backoff_s(attempt))
-            return
-        await msg.ack()
-
-    async def _dead_letter(self, msg: NatsMessage, subject: str, reason: str, attempt: int, detail: str = "") -> None:
-        seq = msg.raw_message.metadata.sequence.stream
-        await publish_raw(
-            self.broker,
-            dead_letter_subject(self.service),
-            msg.body,
-            f"{self.service}:{subject}:{seq}",
-            timeout_s=5.0,
-            headers={"Ab-Subject": subject, "Ab-Reason": reason, "Ab-Attempts": str(attempt), "Ab-Detail": detail},
-        )
-        self.dead_letters.labels(self.service, subject, reason).inc()
-        log.error(
-            "DEAD LETTER: %s stream seq %d moved to %s after %d attempt(s): %s %s",
-            subject, seq, dead_letter_subject(self.service), attempt, reason, detail,
-        )
-        await msg.ack()

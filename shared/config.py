@@ -30,6 +30,8 @@ class Settings(BaseSettings):
                                  description="Where readers open acknowledgement links (notify's HTTP edge).")
     link_key: str = Field(default="", description="Base64 of ≥32 bytes; signs acknowledgement links.")
     link_ttl_s: int = Field(default=7 * 24 * 3600, description="How long an acknowledgement link stays valid.")
+    escalation_host: str = "127.0.0.1"
+    escalation_port: int = Field(default=8083, description="escalation's /healthz, /readyz and /metrics; 0: none.")
     archive_host: str = "127.0.0.1"
     archive_port: int = 8081
     max_body_bytes: int = 256 * 1024
@@ -40,8 +42,18 @@ class Settings(BaseSettings):
     access_code_rate_per_s: float = Field(default=0.5, description="Help requests per second per access code.")
     access_code_burst: int = 20
 
-    max_deliver: int = Field(default=8, description="Deliveries of one message before it is dead-lettered.")
-    ack_wait_s: float = Field(default=30.0, description="Redelivery after a consumer died holding a message.")
+    poison_attempts: int = Field(default=5, ge=1, description="Failures of a permanent kind (a refused payload, a "
+                                 "handler failing while its dependencies are healthy) before a message is "
+                                 "dead-lettered. Transient failures never count (docs/reliability.md).")
+    ack_wait_s: float = Field(default=30.0, description="Redelivery after a consumer died holding a message; "
+                              "a live consumer heartbeats every third of it.")
+    graceful_timeout_s: float = Field(default=20.0, description="On SIGTERM, how long messages being handled get "
+                                      "to finish before the process exits.")
+    dead_letter_key: str = Field(default="", description="Base64 of 32 bytes; seals dead letters' payloads. Empty: "
+                                 "a dead letter is a reference to its original message.")
+    db_pool_size: int = Field(default=10, ge=3, description="Connections per service process.")
+    db_acquire_timeout_s: float = Field(default=10.0, description="Longest wait for a pooled connection.")
+    db_command_timeout_s: float = Field(default=30.0, description="Longest a single statement may run.")
     directory_file: Path = ROOT / "deploy" / "directory.toml"
     policy_file: Path = ROOT / "deploy" / "policy" / "default.toml"
     watchdog_interval_s: float = Field(default=5.0, description="How often escalation looks for missed deadlines.")
@@ -97,6 +109,13 @@ class Settings(BaseSettings):
                                  "addresses that do not carry their own as 'token:secret'.")
     robot_per_minute: int = Field(default=20, description="Messages per minute per WeCom/DingTalk robot.")
     webhook_secret: str = Field(default="", description="Signs outgoing webhooks (HMAC-SHA256); empty disables them.")
+
+
+    @property
+    def handler_concurrency(self) -> int:
+        """Handlers of one service process running at once: the pool less two connections kept for the
+        outbox relay and the HTTP edge or background loops, so consumers can never starve them."""
+        return self.db_pool_size - 2
 
 
 @lru_cache

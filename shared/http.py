@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import ApiError, ErrorBody, on_api_error, on_backend_down, on_http_error, on_validation_error
+from shared.health import Dependencies
 
 __all__ = ["ErrorBody", "error", "install_common", "serve"]
 
@@ -50,6 +51,23 @@ def install_common(app: FastAPI, tracer_provider: TracerProvider, registry: Coll
 
     app.add_middleware(BodyLimit, max_bytes=max_body)
     app.add_middleware(ServerSpan, tracer=tracer_provider.get_tracer("antibully.http"))
+
+
+def install_readiness(app: FastAPI, deps: Dependencies) -> None:
+    """`/readyz`: 503 while the database or NATS is away (a load balancer stops sending work here);
+    `/healthz` stays 200 as long as the process runs (nothing to restart for an outage elsewhere)."""
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        status = deps.status()
+        return JSONResponse({"ready": deps.ready, **status}, status_code=200 if deps.ready else 503)
+
+
+def ops_app(tracer_provider: TracerProvider, registry: CollectorRegistry) -> FastAPI:
+    """The HTTP edge of a service that has no other: health, readiness and metrics only."""
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    install_common(app, tracer_provider, registry, 1024)
+    return app
 
 
 class ServerSpan:
@@ -132,8 +150,11 @@ class _QuietServer(uvicorn.Server):
 
 
 @asynccontextmanager
-async def serve(app: FastAPI, host: str, port: int) -> AsyncIterator[uvicorn.Server]:
-    """Run uvicorn inside the current event loop; stop it on exit."""
+async def serve(app: FastAPI, host: str, port: int, deps: Dependencies | None = None
+                ) -> AsyncIterator[uvicorn.Server]:
+    """Run uvicorn inside the current event loop; stop it on exit. With `deps`, it answers `/readyz`."""
+    if deps is not None:
+        install_readiness(app, deps)
     server = _QuietServer(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False))
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from shared.bus import safe_error
 from shared.contracts.base import Event
 from shared.db import Conn
+from shared.health import Dependencies
 from shared.tasks import BackgroundLoop
 from shared.telemetry import attach_trace_headers, current_trace_headers, detach
 
@@ -49,8 +49,9 @@ async def enqueue(conn: Conn, *events: Event) -> None:
 class OutboxRelay:
     """Publishes committed outbox rows; woken after each commit and on a timer for crash recovery."""
 
-    def __init__(self, pool: asyncpg.Pool, publish: Publisher, *, interval_s: float = 1.0) -> None:
+    def __init__(self, pool: asyncpg.Pool, publish: Publisher, deps: Dependencies, *, interval_s: float = 1.0) -> None:
         self._pool = pool
+        self._deps = deps
         self._publish = publish
         self._interval = interval_s
         self._wake = asyncio.Event()
@@ -63,7 +64,11 @@ class OutboxRelay:
         self._loop.start()
 
     async def stop(self) -> None:
+        """Stop relaying, after one last bounded try at what is committed (the next start publishes the rest)."""
         await self._loop.stop()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(5.0):
+                await self._drain()
 
     async def _run(self) -> None:
         while True:
@@ -71,11 +76,11 @@ class OutboxRelay:
                 async with asyncio.timeout(self._interval):
                     await self._wake.wait()
             self._wake.clear()
-            try:
-                while await self.flush() > 0:
-                    pass
-            except Exception as exc:  # noqa: BLE001 - keep relaying; the rows stay pending
-                log.error("outbox publish failed; will retry: %s", safe_error(exc))
+            await self._deps.guard("outbox relay", self._drain)  # the rows stay pending until published
+
+    async def _drain(self) -> None:
+        while await self.flush() > 0:
+            pass
 
     async def flush(self, limit: int = 100) -> int:
         """Publish a batch concurrently (nats-server fsyncs concurrent publishes together), then mark it."""

@@ -12,9 +12,11 @@ from faststream.nats import NatsBroker
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
-from shared.bus import DurableConsumers, ensure_streams, make_broker, publish_raw, stop_broker
+from shared.bus import ensure_streams, make_broker, publish_raw, stop_broker, stop_consuming
 from shared.config import Settings
+from shared.consumer import DurableConsumers
 from shared.db import create_pool, migrate
+from shared.health import Dependencies
 from shared.outbox import OutboxRelay
 from shared.telemetry import make_tracer_provider
 
@@ -28,10 +30,12 @@ class Infra:
     relay: OutboxRelay
     registry: CollectorRegistry
     tracer_provider: TracerProvider
+    deps: Dependencies
 
     async def start(self, *, relay: bool = True) -> None:
         """Call after every subscription is registered; `relay=False` for a service without an outbox."""
         await self.broker.start()
+        self.consumers.gauge_loop.start()
         if relay:
             self.relay.start()
             self.relay.kick()  # publish whatever a previous run committed but did not publish
@@ -46,7 +50,9 @@ async def infrastructure(
     provider = tracer_provider or make_tracer_provider(service)
     registry = CollectorRegistry()
     await ensure_streams(settings.nats_url, settings.nats_replicas)
-    pool = await create_pool(settings.database_url, schema, role=role)
+    pool = await create_pool(settings.database_url, schema, role=role, max_size=settings.db_pool_size,
+                             acquire_timeout_s=settings.db_acquire_timeout_s,
+                             command_timeout_s=settings.db_command_timeout_s)
     try:
         if schema_sql is not None:
             await migrate(pool, schema, schema_sql)
@@ -55,13 +61,24 @@ async def infrastructure(
         async def publish(subject: str, payload: bytes, msg_id: str, headers: dict[str, str]) -> object:
             return await publish_raw(broker, subject, payload, msg_id, timeout_s=5.0, headers=headers)
 
-        relay = OutboxRelay(pool, publish)
-        infra = Infra(settings, pool, broker, DurableConsumers(broker, service, settings, registry), relay,
-                      registry, provider)
+        def nats_connected() -> bool:
+            connection = broker._connection
+            return connection is not None and connection.is_connected
+
+        deps = Dependencies(service, pool, registry, nats_connected)
+        relay = OutboxRelay(pool, publish, deps)
+        consumers = DurableConsumers(broker, service, settings, registry, deps)
+        infra = Infra(settings, pool, broker, consumers, relay, registry, provider, deps)
         try:
             yield infra
         finally:
+            # Drain first: handlers finish (within the graceful timeout) and commit their outbox rows,
+            # which the relay publishes now rather than at the next start.
+            consumers.stop()
+            await consumers.gauge_loop.stop()
+            await stop_consuming(broker, settings.graceful_timeout_s)
             await relay.stop()
             await stop_broker(broker)
+            await deps.close()
     finally:
         await pool.close()

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shared.health import Dependencies
 
 
 class BackgroundLoop:
@@ -26,3 +29,15 @@ class BackgroundLoop:
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 task.result()
+
+
+def every(name: str, interval_s: float, job: Callable[[], Awaitable[object]], deps: Dependencies) -> BackgroundLoop:
+    """Run a job now and then every interval. While the database is away it waits quietly; any other
+    failure is logged as an ERROR and the job runs again next time."""
+
+    async def body() -> None:
+        while True:
+            await deps.guard(name, job)
+            await asyncio.sleep(interval_s)
+
+    return BackgroundLoop(name, body)

@@ -70,9 +70,9 @@ async def test_poison_message_goes_to_dead_letters(escalation: Infra, settings: 
         await nc.jetstream().publish(INCIDENT_REPORTED, b'{"not": "a report"}', headers={"Nats-Msg-Id": "poison-1"})
     finally:
         await nc.close()
-    dead = await eventually(lambda: stream_messages(settings.nats_url, DEAD_LETTERS.name))
+    dead = await eventually(lambda: stream_messages(settings.nats_url, DEAD_LETTERS.name), timeout_s=30)
     assert len(dead) == 1
-    assert dead[0].subject == "ab.dlq.escalation"
+    assert dead[0].subject == f"ab.dlq.escalation.{INCIDENT_REPORTED}"
     assert dead[0].headers and dead[0].headers["Ab-Reason"] == "invalid_payload"
     counted = escalation.registry.get_sample_value(
         "antibully_dead_letters_total",

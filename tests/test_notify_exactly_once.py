@@ -42,7 +42,7 @@ def replicas(settings: Settings, fakes: FakeProviders, tmp_path: Path) -> Iterat
         **os.environ,
         "NATS_URL": settings.nats_url, "DATABASE_URL": settings.database_url,
         "SMTP_HOST": settings.smtp_host, "SMTP_PORT": str(settings.smtp_port), "SMTP_TIMEOUT_S": "3",
-        "MAX_DELIVER": "20", "ACK_WAIT_S": "6", "LOG_LEVEL": "WARNING",
+        "ACK_WAIT_S": "6", "LOG_LEVEL": "WARNING",
         "DIRECTORY_FILE": str(settings.directory_file), "LINK_KEY": settings.link_key,
         **fakes.env(), "WECOM_WEBHOOK_BASE": "", "DINGTALK_WEBHOOK_BASE": "",
     }, tmp_path)

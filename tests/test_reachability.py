@@ -61,7 +61,7 @@ async def test_gaps_go_to_ops_and_once_a_day_to_the_admin(tmp_path: Path, settin
         registry = CollectorRegistry()
         async with new_http_client(settings) as http:
             failover = Failover(build_channels(settings, http))
-            check = ReachabilityCheck(path, {ChannelKind.email}, pool, registry, admin_alert(path, failover), 3600)
+            check = ReachabilityCheck(path, {ChannelKind.email}, pool, registry, admin_alert(path, failover))
             day = dt.date(2026, 11, 29)
             assert await check.check(day) == ["bureau", "stability_office"]
             assert await check.check(day) == ["bureau", "stability_office"]  # the same gap the same day: no mail

@@ -97,7 +97,7 @@ async def test_unacknowledged_police_notice_escalates_up_the_chain(quiet: Settin
 
 
 async def test_fires_once_with_two_replicas(quiet: Settings) -> None:
-    async with running(quiet) as one, running(quiet) as two:
+    async with running(quiet) as one, running(quiet.model_copy(update={"escalation_port": 0})) as two:
         event, _ = await _reported(quiet, one)
         later = event.occurred_at + timedelta(days=30)  # everything overdue
         due = await one.pool.fetchval("SELECT count(*) FROM obligations")

@@ -17,7 +17,7 @@ from services.archive.accounts import Clock
 from services.archive.api import ArchiveDeps, create_app
 from services.archive.checkpoint import CheckpointSigner
 from services.archive.handlers import ARCHIVED_EVENTS, ArchiveHandlers
-from services.archive.jobs import every, shred_expired, write_checkpoint
+from services.archive.jobs import shred_expired, write_checkpoint
 from services.archive.payloads import Payloads
 from services.archive.repository import SCHEMA
 from shared.config import Settings
@@ -26,6 +26,7 @@ from shared.db import create_pool, migrate
 from shared.directory import load_directory
 from shared.http import serve
 from shared.service import Infra, infrastructure
+from shared.tasks import every
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 log = logging.getLogger("antibully.archive")
@@ -71,18 +72,18 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         await infra.start()
         retention = timedelta(days=settings.archive_retention_days)
         loops = [every("archive-shred", settings.archive_shred_interval_s,
-                       lambda: shred_expired(infra.pool, payloads, retention))]
+                       lambda: shred_expired(infra.pool, payloads, retention), infra.deps)]
         if signer is None:
             log.warning("ARCHIVE_SIGNING_KEY is not set: no signed checkpoints of the chains are written")
         else:
             log.info("checkpoints are signed by key %s (public key %s)", signer.fingerprint,
                      base64.b64encode(signer.public_key).decode())
             loops.append(every("archive-checkpoint", settings.archive_checkpoint_interval_s,
-                               lambda: write_checkpoint(infra.pool, signer)))
+                               lambda: write_checkpoint(infra.pool, signer), infra.deps))
         for loop in loops:
             loop.start()
             jobs.push_async_callback(loop.stop)
         app = create_app(ArchiveDeps(settings, infra.pool, infra.tracer_provider, infra.registry, clock,
                                      infra.relay.kick))
-        async with serve(app, settings.archive_host, settings.archive_port):
+        async with serve(app, settings.archive_host, settings.archive_port, infra.deps):
             yield infra

@@ -10,7 +10,7 @@ from services.archive.chain import next_entry
 from services.archive.payloads import Payloads
 from services.archive.projection import project
 from services.archive.summary import summarise
-from shared.bus import Delivery
+from shared.consumer import Delivery
 from shared.contracts import (
     ChangeProposed,
     DeadlineMissed,

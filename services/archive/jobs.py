@@ -5,18 +5,14 @@ Both are safe to run in several archive processes at once and log counts only.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import asyncpg
 
 from services.archive import checkpoint, repository
 from services.archive.payloads import Payloads
-from shared.bus import safe_error
 from shared.contracts.base import utcnow
-from shared.tasks import BackgroundLoop
 
 log = logging.getLogger("antibully.archive")
 
@@ -54,17 +50,3 @@ async def write_checkpoint(pool: asyncpg.Pool, signer: checkpoint.CheckpointSign
         await repository.add_checkpoint(conn, cp)
     log.info("checkpoint %d signed: %d chain heads moved", cp.id, len(heads))
     return cp.id
-
-
-def every(name: str, interval_s: float, job: Callable[[], Awaitable[object]]) -> BackgroundLoop:
-    """Run a job now and then every interval; a failure is logged and tried again next time."""
-
-    async def body() -> None:
-        while True:
-            try:
-                await job()
-            except Exception as exc:  # noqa: BLE001 - the loop must outlive a database hiccup
-                log.error("%s failed: %s", name, safe_error(exc))
-            await asyncio.sleep(interval_s)
-
-    return BackgroundLoop(name, body)

@@ -111,7 +111,9 @@ async def _personal(conn: Conn, case_id: uuid.UUID, view: PersonalView) -> Perso
     opened: list[tuple[int, Event | None]] = []
     for row in await repository.sealed_payloads(conn, case_id, list(_MODELS)):
         plain = await open_payload(conn, case_id, row["event_id"], bytes(row["payload_ct"]))
-        opened.append((row["seq"], _MODELS[row["event_type"]].model_validate_json(plain) if plain else None))
+        # tolerant: a payload written by a newer version (a field this one does not know) still reads
+        event = _MODELS[row["event_type"]].model_validate_json(plain, extra="ignore") if plain else None
+        opened.append((row["seq"], event))
     return personal_section(view, opened)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from shared.contracts.help import HelpConverted, HelpMessageAdded, HelpRequested
 from shared.contracts.notification import NotificationReceived
 from shared.contracts.officials import ChangeApproved, LookBackCompleted
 from shared.directory import DirectoryError, load_directory
+from shared.http import ops_app, serve
 from shared.service import Infra, infrastructure
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
@@ -75,11 +76,16 @@ async def running(
         infra.consumers.subscribe(HazardProgressed, handlers.on_hazard_progressed)
         infra.consumers.subscribe(ChangeApproved, handlers.on_change_approved)
         infra.consumers.subscribe(LookBackCompleted, handlers.on_lookback_completed)
-        watchdog = Watchdog(infra.pool, infra.relay, directory, policies, infra.registry, clock,
+        watchdog = Watchdog(infra.pool, infra.relay, directory, policies, infra.registry, infra.deps, clock,
                             settings.watchdog_interval_s)
         await infra.start()
         watchdog.loop.start()
         try:
-            yield Escalation(infra, watchdog)
+            async with AsyncExitStack() as edge:
+                if settings.escalation_port:
+                    await edge.enter_async_context(serve(ops_app(infra.tracer_provider, infra.registry),
+                                                         settings.escalation_host, settings.escalation_port,
+                                                         infra.deps))
+                yield Escalation(infra, watchdog)
         finally:
             await watchdog.loop.stop()

@@ -17,7 +17,7 @@ from services.escalation.obligations import FOLLOW_UP, CaseRef, follow_up_due, o
 from services.escalation.policy_store import PolicyStore
 from services.escalation.pseudonyms import Pseudonyms
 from services.escalation.raise_level import proposed_changes, raise_on_follow_up
-from shared.bus import Delivery
+from shared.consumer import Delivery
 from shared.contracts import (
     ChangeProposed,
     IncidentReported,
@@ -32,6 +32,7 @@ from shared.contracts.help import Author, HelpConverted, HelpMessageAdded, HelpR
 from shared.contracts.notification import NotificationReceived
 from shared.contracts.officials import ChangeApproved, ChangeResolved, LookBackCompleted
 from shared.directory import Directory
+from shared.failures import NotYet
 from shared.outbox import OutboxRelay, claim, enqueue
 
 log = logging.getLogger("antibully.escalation")
@@ -233,6 +234,9 @@ class EscalationHandlers:
                 await repository.tasks_done(conn, event.hazard_id, RECTIFY)
 
 
-class CaseNotSeenYet(Exception):
-    """Events of one case reach different consumers in any order: retried with backoff until the case
-    itself (the report's decision, the help request, the hazard) has been handled."""
+class CaseNotSeenYet(NotYet):
+    """Events of one case reach different consumers in any order: this one waits (never dead-lettered)
+    until the case itself (the report's decision, the help request, the hazard) has been handled."""
+
+    def __init__(self, case_id: str) -> None:
+        super().__init__(None, f"case {case_id} not handled yet")

@@ -61,7 +61,7 @@ async def in_force(conn: Conn, incident_id: uuid.UUID) -> InForce | None:
     actions = await conn.fetch("SELECT DISTINCT action_id, student_ref FROM obligations WHERE incident_id = $1",
                                incident_id)
     victims = sorted({r["student_ref"] for r in actions if r["action_id"] == "counselling" and r["student_ref"]})
-    facts = NoticeFacts.model_validate_json(row["facts"]) if row["facts"] else None
+    facts = NoticeFacts.model_validate_json(row["facts"], extra="ignore") if row["facts"] else None
     return InForce(Level(row["level"]), tuple(row["flags"]), facts,
                    {(r["action_id"], r["student_ref"]) for r in actions}, victims)
 
@@ -74,7 +74,7 @@ async def save_facts(conn: Conn, case_id: uuid.UUID, facts: NoticeFacts) -> None
 
 async def case_facts(conn: Executor, case_id: uuid.UUID) -> NoticeFacts | None:
     raw = await conn.fetchval("SELECT facts FROM case_facts WHERE case_id = $1", case_id)
-    return NoticeFacts.model_validate_json(raw) if raw else None
+    return NoticeFacts.model_validate_json(raw, extra="ignore") if raw else None
 
 
 @dataclass(frozen=True)

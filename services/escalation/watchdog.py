@@ -7,7 +7,6 @@ twice (the overdue rows are locked with SKIP LOCKED and advanced in the same tra
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Callable
@@ -23,7 +22,6 @@ from services.escalation.lookback import LOOKBACK
 from services.escalation.obligations import FOLLOW_UP, Miss, plan_miss
 from services.escalation.policy_store import PolicyStore
 from services.escalation.repository import Obligation
-from shared.bus import safe_error
 from shared.contracts import (
     DeadlineMissed,
     NoticeFacts,
@@ -34,8 +32,9 @@ from shared.contracts import (
 from shared.contracts.base import derive_id, utcnow
 from shared.contracts.notification import NoticeTask
 from shared.directory import Directory
+from shared.health import Dependencies
 from shared.outbox import OutboxRelay, enqueue
-from shared.tasks import BackgroundLoop
+from shared.tasks import every
 
 log = logging.getLogger("antibully.escalation.watchdog")
 
@@ -46,7 +45,7 @@ BUILT_IN_ZH = {FOLLOW_UP: "按时续报处置进展", ANSWER: "答复学生或�
 
 class Watchdog:
     def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, directory: Directory, policies: PolicyStore,
-                 registry: CollectorRegistry, clock: Callable[[], datetime] = utcnow,
+                 registry: CollectorRegistry, deps: Dependencies, clock: Callable[[], datetime] = utcnow,
                  interval_s: float = 5.0) -> None:
         self.pool = pool
         self.relay = relay
@@ -56,16 +55,11 @@ class Watchdog:
         self.interval_s = interval_s
         self.missed = Counter("antibully_deadlines_missed", "Required actions not done in time",
                               ["action", "step"], registry=registry)
-        self.loop = BackgroundLoop("deadline-watchdog", self._run)
+        self.loop = every("deadline-watchdog", interval_s, self._drain, deps)
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                while await self.tick() > 0:
-                    pass
-            except Exception as exc:  # noqa: BLE001 - the watchdog must outlive any one failure
-                log.error("watchdog tick failed, retrying: %s", safe_error(exc))
-            await asyncio.sleep(self.interval_s)
+    async def _drain(self) -> None:
+        while await self.tick() > 0:
+            pass
 
     async def tick(self, now: datetime | None = None) -> int:
         """Handle every obligation overdue at `now` (a batch); returns how many fired."""

@@ -35,5 +35,5 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
             code_limiter=RateLimiter(settings.access_code_rate_per_s, settings.access_code_burst),
             help_sealer=Sealer(settings.intake_data_key, "INTAKE_DATA_KEY") if settings.intake_data_key else None,
         )
-        async with serve(create_app(deps), settings.intake_host, settings.intake_port):
+        async with serve(create_app(deps), settings.intake_host, settings.intake_port, infra.deps):
             yield infra

@@ -24,6 +24,7 @@ from shared.contracts.notification import ChannelKind
 from shared.crypto import Sealer
 from shared.http import serve
 from shared.service import Infra, infrastructure
+from shared.tasks import every
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 log = logging.getLogger("antibully.notify")
@@ -45,24 +46,24 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         if sealer is None:
             log.warning("NOTIFY_DATA_KEY is not set: a link's page shows the case reference only")
         handlers = NotifyHandlers(infra.pool, infra.relay, failover, infra.registry, tracer,
-                                  lease_s=settings.ack_wait_s, links=links,
+                                  lease_s=settings.ack_wait_s, deps=infra.deps, links=links,
                                   public_base_url=settings.public_base_url, link_ttl_s=settings.link_ttl_s,
                                   sealer=sealer)
         # Few in flight: a crash can leave at most this many sends with an unknown outcome.
         infra.consumers.subscribe(NotificationRequested, handlers.on_requested, concurrency=4)
         await infra.start()
         check = ReachabilityCheck(settings.directory_file, {ChannelKind(k) for k in channels}, infra.pool,
-                                  infra.registry, admin_alert(settings.directory_file, failover),
-                                  settings.reachability_interval_s)
-        purge = notice_purge(infra.pool, settings.link_ttl_s)
-        check.loop.start()
-        purge.start()
+                                  infra.registry, admin_alert(settings.directory_file, failover))
+        loops = [every("reachability-check", settings.reachability_interval_s, check.check, infra.deps),
+                 notice_purge(infra.pool, settings.link_ttl_s, infra.deps)]
+        for loop in loops:
+            loop.start()
         deps = NotifyDeps(infra.pool, infra.relay, links, infra.tracer_provider, infra.registry, sealer)
         app = create_app(deps)
         app.include_router(receipts_router(deps, settings.receipt_token))
         try:
-            async with serve(app, settings.notify_host, settings.notify_port):
+            async with serve(app, settings.notify_host, settings.notify_port, infra.deps):
                 yield infra
         finally:
-            await check.loop.stop()
-            await purge.stop()
+            for loop in loops:
+                await loop.stop()

@@ -9,7 +9,8 @@ Message-ID) and the resend is counted (`ambiguous_resends`), never hidden.
 
 Which channel: the recipient's addresses in order of preference, each kind through its
 providers in order (failover.py). Only when all refuse is NotificationFailed published;
-when some failure was transient, JetStream redelivers later.
+when some failure was transient, JetStream redelivers later, for as long as it takes. A send
+that outlasts ack_wait keeps both its message (the consumer's heartbeat) and its lease here.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from services.notify.channels.base import OutboundMessage
 from services.notify.failover import Address, Failover, Outcome, Status
 from services.notify.links import LinkClaims, Links
 from services.notify.templates import render, render_short
-from shared.bus import Delivery, RetryLater, backoff_s
+from shared.consumer import Delivery
 from shared.contracts import NotificationDelivered, NotificationFailed, NotificationRequested
 from shared.contracts.base import derive_id
 from shared.crypto import Sealer
+from shared.failures import NotYet, backoff_s
+from shared.health import Dependencies
 from shared.outbox import OutboxRelay, enqueue
 
 log = logging.getLogger("antibully.notify")
@@ -42,8 +45,9 @@ def notice_aad(notification_id: uuid.UUID) -> bytes:
 
 class NotifyHandlers:
     def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, failover: Failover, registry: CollectorRegistry,
-                 tracer: Tracer, lease_s: float, links: Links | None = None, public_base_url: str = "",
-                 link_ttl_s: int = 0, sealer: Sealer | None = None) -> None:
+                 tracer: Tracer, lease_s: float, deps: Dependencies, links: Links | None = None,
+                 public_base_url: str = "", link_ttl_s: int = 0, sealer: Sealer | None = None) -> None:
+        self.deps = deps
         self.sealer = sealer
         self.links = links
         self.public_base_url = public_base_url.rstrip("/")
@@ -67,10 +71,12 @@ class NotifyHandlers:
                 )
         except repository.Leased:
             # another replica is sending it right now: look again once its lease may have run out
-            raise RetryLater(self.lease_s / 2) from None
+            raise NotYet(self.lease_s / 2, "another replica is sending it") from None
         if attempt.done:
             self.relay.kick()
             return
+        # however long the failover round takes, the lease lasts (with JetStream's in_progress beside it)
+        delivery.keep_alive(lambda: repository.extend_lease(self.pool, req.notification_id, self.lease_s))
         if attempt.ambiguous:
             self.outcomes.labels(role, "ambiguous_resend").inc()
             log.warning("notification %s: previous attempt ended unknown; sending again", req.notification_id)
@@ -104,13 +110,11 @@ class NotifyHandlers:
             return
         async with self.pool.acquire() as conn:
             await repository.finish(conn, req.notification_id, "retry_wait", error=",".join(outcome.reasons)[:500])
-        if delivery.final:
-            await self._fail(req, "retries_exhausted", attempt.attempts, outcome)
-            return
+        # A provider away is transient: retried for as long as it takes (the watchdog chases the duty meanwhile).
         hinted = [a.retry_after_s for a in outcome.attempts if a.retry_after_s is not None]
         log.warning("notification %s attempt %d not delivered, will retry: %s", req.notification_id,
                     attempt.attempts, ", ".join(outcome.reasons))
-        raise RetryLater(outcome.retry_after_s if hinted and outcome.retry_after_s else backoff_s(attempt.attempts))
+        raise NotYet(outcome.retry_after_s if hinted and outcome.retry_after_s else backoff_s(attempt.attempts))
 
     async def _sent(self, req: NotificationRequested, outcome: Outcome, attempts: int) -> None:
         assert outcome.result is not None and outcome.channel_kind is not None
@@ -119,10 +123,16 @@ class NotifyHandlers:
             notification_id=req.notification_id, role=req.recipient.role, channel=outcome.channel_kind,
             attempts=attempts, provider=outcome.result.provider, fallbacks=list(outcome.reasons),
         )
-        async with self.pool.acquire() as conn, conn.transaction():
-            await repository.finish(conn, req.notification_id, "sent", message_id=outcome.result.message_id,
-                                    channel=f"{outcome.channel_kind}/{outcome.result.provider}")
-            await enqueue(conn, delivered)
+
+        async def record() -> None:
+            assert outcome.result is not None
+            async with self.pool.acquire() as conn, conn.transaction():
+                await repository.finish(conn, req.notification_id, "sent", message_id=outcome.result.message_id,
+                                        channel=f"{outcome.channel_kind}/{outcome.result.provider}")
+                await enqueue(conn, delivered)
+
+        # It went out: the record must follow even if the database went away meanwhile, or it goes out twice.
+        await self.deps.until_done("recording a sent notice", record)
         self.outcomes.labels(req.recipient.role.value, "sent").inc()
         if outcome.reasons:
             self.outcomes.labels(req.recipient.role.value, "sent_after_failover").inc()

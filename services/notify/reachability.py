@@ -4,7 +4,6 @@ reported to ops (metric, log) and to the bureau's admin contact, once a day per 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import logging
@@ -17,11 +16,9 @@ from prometheus_client import CollectorRegistry, Gauge
 from services.notify import repository
 from services.notify.channels.base import OutboundMessage
 from services.notify.failover import Address, Failover
-from shared.bus import safe_error
 from shared.contracts.base import derive_id
 from shared.contracts.notification import ChannelKind
 from shared.directory import Directory, DirectoryError, load_directory
-from shared.tasks import BackgroundLoop
 
 log = logging.getLogger("antibully.notify.reachability")
 
@@ -59,16 +56,13 @@ def admin_alert(directory_file: Path, failover: Failover) -> Callable[[list[str]
 
 class ReachabilityCheck:
     def __init__(self, directory_file: Path, kinds: Collection[ChannelKind], pool: asyncpg.Pool,
-                 registry: CollectorRegistry, alert: Callable[[list[str]], Awaitable[None]],
-                 interval_s: float) -> None:
+                 registry: CollectorRegistry, alert: Callable[[list[str]], Awaitable[None]]) -> None:
         self.directory_file = directory_file
         self.kinds = kinds
         self.pool = pool
         self.alert = alert
-        self.interval_s = interval_s
         self.gauge = Gauge("antibully_contacts_unreachable", "Directory entries no configured channel can reach",
                            registry=registry)
-        self.loop = BackgroundLoop("reachability-check", self._run)
 
     async def check(self, today: dt.date | None = None) -> list[str]:
         """Re-read the directory (the bureau edits it), report the gaps; returns them."""
@@ -87,11 +81,3 @@ class ReachabilityCheck:
         if first:
             await self.alert(gaps)
         return gaps
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.check()
-            except Exception as exc:  # noqa: BLE001 - the next round tries again; never kill the loop
-                log.warning("reachability check failed: %s", safe_error(exc))
-            await asyncio.sleep(self.interval_s)

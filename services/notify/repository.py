@@ -59,6 +59,12 @@ async def begin_attempt(
     return Attempt("sending", row["attempts"] + 1, ambiguous=ambiguous)
 
 
+async def extend_lease(conn: Executor, notification_id: uuid.UUID, lease_s: float) -> None:
+    """A send still under way keeps its lease, so another replica never takes it for abandoned."""
+    await conn.execute("UPDATE deliveries SET lease_until = now() + make_interval(secs => $2)"
+                       " WHERE notification_id = $1 AND status = 'sending'", notification_id, lease_s)
+
+
 async def finish(
     conn: Conn, notification_id: uuid.UUID, status: str, *, message_id: str | None = None,
     error: str | None = None, channel: str | None = None,
