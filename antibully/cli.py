@@ -1,5 +1,6 @@
 """The `antibully` command: `run` (the whole system locally), `schools` (schools and their API keys),
-`officials` (officials' accounts for the archive), `verify` and the archive's keys and migration."""
+`officials` (officials' accounts for the archive), `verify` and the archive's keys and migration,
+`dead-letters` (what the consumers gave up on)."""
 
 from __future__ import annotations
 
@@ -122,6 +123,9 @@ def _parser() -> argparse.ArgumentParser:
         dest="action", required=True)
     directory.add_parser("check", help="validate DIRECTORY_FILE and report entries no configured channel reaches"
                          ).add_argument("--file", type=Path, help="another directory file to check")
+    from antibully import dead_letters
+
+    dead_letters.add_parser(sub)
     return parser
 
 
@@ -158,6 +162,12 @@ def main(argv: list[str] | None = None) -> int:
         return _archive(args)
     if args.command == "officials":
         return _add_official(args)
+    if args.command == "dead-letters":
+        from antibully import dead_letters
+
+        code, lines = asyncio.run(dead_letters.run(args, get_settings()))
+        print("\n".join(lines))
+        return code
     if args.command == "directory":
         from antibully.directory import check
 
