@@ -144,7 +144,7 @@ async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def on_backend_down(_: Request, exc: Exception) -> JSONResponse:
     """PostgreSQL unreachable mid-request: nothing was accepted, so the client may retry."""
-    logging.getLogger("antibully.http").error("backend unavailable: %s", type(exc).__name__)
+    logging.getLogger("antibully.http").warning("backend unavailable: %s", type(exc).__name__)
     return ApiError(503, "unavailable", "A backend is unavailable; retry later with the same Idempotency-Key.",
                     "后台服务暂时不可用，请使用相同的 Idempotency-Key 稍后重试。",
                     headers={"Retry-After": "5"}).response()

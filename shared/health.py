@@ -29,7 +29,8 @@ PROBE_TIMEOUT_S = 2.0
 
 class Dependencies:
     def __init__(self, service: str, pool: asyncpg.Pool, registry: CollectorRegistry,
-                 nats_connected: Callable[[], bool] = lambda: True, probe_interval_s: float = 1.0) -> None:
+                 nats_connected: Callable[[], bool] = lambda: True, probe_interval_s: float = 1.0,
+                 watch_interval_s: float = 5.0) -> None:
         self.service = service
         self._pool = pool
         self._nats_connected = nats_connected
@@ -38,6 +39,8 @@ class Dependencies:
         self._db_up.set()
         self._down_since = 0.0
         self._probe: asyncio.Task[None] | None = None
+        self._watch_s = watch_interval_s
+        self._watch: asyncio.Task[None] | None = None
         self._up = Gauge("antibully_dependency_up", "1 while the service reaches the dependency",
                          ["service", "dependency"], registry=registry)
         self._up.labels(service, "postgres").set_function(lambda: float(self._db_up.is_set()))
@@ -125,11 +128,22 @@ class Dependencies:
             self._noted.discard(component)
             log.info("%s: %s resumed", self.service, component)
 
+    def start(self) -> None:
+        """Probe now and then even when nothing failed: an HTTP edge learns of an outage (and says so
+        on /readyz) without a consumer having to trip over it first."""
+        self._watch = asyncio.create_task(self._watch_loop(), name="database-watch")
+
     async def close(self) -> None:
-        if self._probe is not None:
-            self._probe.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._probe
+        for task in (self._probe, self._watch):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _watch_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._watch_s)
+            await self.database_reachable()
 
     async def _probe_until_up(self) -> None:
         while not await self._probe_once():  # noqa: ASYNC110 - polling a server, not waiting for an event

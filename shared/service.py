@@ -35,6 +35,7 @@ class Infra:
     async def start(self, *, relay: bool = True) -> None:
         """Call after every subscription is registered; `relay=False` for a service without an outbox."""
         await self.broker.start()
+        self.deps.start()
         self.consumers.gauge_loop.start()
         if relay:
             self.relay.start()

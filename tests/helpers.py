@@ -140,15 +140,22 @@ class ServiceProcesses:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.kills: Counter[str] = Counter()
 
-    def start(self, name: str, service: str | None = None, **env: str) -> None:
-        """Start `python -m services.<service>` (default: `name`) as `name`, with extra environment."""
+    def start(self, name: str, service: str | None = None, release: Path | None = None, **env: str) -> None:
+        """Start `python -m services.<service>` (default: `name`) as `name`, with extra environment;
+        from another copy of the code (`release`, e.g. an upgrade) when given."""
         from antibully.infra import child_process_options
         from shared.config import ROOT
 
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        extra = {"PYTHONPATH": str(release)} if release else {}
         self.procs[name] = subprocess.Popen([sys.executable, "-m", f"services.{service or name}"],
-                                            env={**self.env, **env}, cwd=ROOT, stdout=log,
+                                            env={**self.env, **extra, **env}, cwd=release or ROOT, stdout=log,
                                             stderr=subprocess.STDOUT, **child_process_options())
+
+    def stop(self, name: str) -> int:
+        """SIGTERM, as an orchestrator stops a process; its exit code."""
+        self.procs[name].send_signal(signal.SIGTERM)
+        return self.procs[name].wait(timeout=60)
 
     def kill(self, name: str) -> None:
         self.procs[name].send_signal(signal.SIGKILL)

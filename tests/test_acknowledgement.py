@@ -26,6 +26,7 @@ from shared.subjects import NOTIFICATION_ACKNOWLEDGED, NOTIFY
 from tests.helpers import decide_report, eventually, exactly, publish, report, stream_messages
 
 
+@pytest.mark.pure
 def test_links_are_signed_and_expire() -> None:
     links = Links(new_key_b64())
     claims = LinkClaims(uuid.uuid4(), "AB-1234ABCD", int(datetime(2026, 12, 1, tzinfo=UTC).timestamp()))

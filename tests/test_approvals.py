@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from services.escalation.app import running
 from services.escalation.approvals import Proposal, resolve
 from services.intake.reports import follow_up_event, reported_event
@@ -19,17 +21,20 @@ LOWER = Proposal("lower", Level.severe, Level.serious)
 CLOSE = Proposal("closure", Level.severe, None)
 
 
+@pytest.mark.pure
 def test_one_official_is_not_enough_however_often_they_approve() -> None:
     assert resolve(LOWER, Level.severe, ["wang"], [], 2) is None
     assert resolve(LOWER, Level.severe, ["wang", "wang"], [], 2) is None
     assert resolve(LOWER, Level.severe, ["wang", "li"], [], 3) is None
 
 
+@pytest.mark.pure
 def test_two_different_officials_lower_the_level() -> None:
     done = resolve(LOWER, Level.severe, ["wang", "li"], ["contact_police"], 2)
     assert done is not None and (done.outcome, done.level_after) == ("applied", Level.serious)
 
 
+@pytest.mark.pure
 def test_closure_is_refused_while_required_actions_are_open() -> None:
     refused = resolve(CLOSE, Level.severe, ["wang", "li"], ["counselling"], 2)
     assert refused is not None and (refused.outcome, refused.open_actions) == ("refused", ("counselling",))
@@ -37,6 +42,7 @@ def test_closure_is_refused_while_required_actions_are_open() -> None:
     assert closed is not None and (closed.outcome, closed.level_after) == ("applied", Level.severe)
 
 
+@pytest.mark.pure
 def test_an_old_lowering_does_not_undo_a_later_raise() -> None:
     refused = resolve(LOWER, Level.criminal, ["wang", "li"], [], 2)
     assert refused is not None and (refused.outcome, refused.level_after) == ("refused", Level.criminal)

@@ -22,6 +22,8 @@ from services.archive.ledger import (
     month_of,
 )
 
+pytestmark = pytest.mark.pure
+
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 PERIOD = Period(date(2026, 9, 1), date(2026, 11, 1))
 

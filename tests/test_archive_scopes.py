@@ -21,6 +21,8 @@ from shared.contracts import IncidentReport, IncidentReported
 from shared.contracts.help import HelpMessageAdded, HelpRequested, Requester
 from shared.identity import Official, OfficialRole
 
+pytestmark = pytest.mark.pure
+
 
 def official(role: str, jurisdiction: str = "lechang", school: str | None = None) -> Official:
     return Official(account_id=f"{role}-1", display_name=role, role=OfficialRole(role), jurisdiction=jurisdiction,

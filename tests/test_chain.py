@@ -6,8 +6,12 @@ import dataclasses
 import hashlib
 import uuid
 
+import pytest
+
 from services.archive.chain import GENESIS, Entry, Walk, first_broken, next_entry
 from shared.contracts.base import utcnow
+
+pytestmark = pytest.mark.pure
 
 
 def _chain(n: int) -> tuple[list[Entry], list[bytes]]:

@@ -208,6 +208,7 @@ async def test_smtp_unreachable_is_transient() -> None:
     assert exc.value.code == "smtp_unavailable"
 
 
+@pytest.mark.pure
 async def test_build_channels_has_only_configured_providers_in_order(http: httpx.AsyncClient) -> None:
     bare = build_channels(Settings(wecom_webhook_base="", dingtalk_webhook_base=""), http)
     assert {k: [c.provider for c in v] for k, v in bare.items()} == {"email": ["smtp"]}

@@ -14,6 +14,8 @@ from services.archive import checkpoint
 from services.archive.checkpoint import CheckpointSigner
 from shared.contracts.base import utcnow
 
+pytestmark = pytest.mark.pure
+
 
 def _signer() -> CheckpointSigner:
     return CheckpointSigner(base64.b64encode(os.urandom(32)).decode())

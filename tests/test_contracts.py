@@ -11,6 +11,8 @@ from pydantic import ValidationError
 from shared.contracts import IncidentReport
 from tests.helpers import report
 
+pytestmark = pytest.mark.pure
+
 
 def _errors(body: dict[str, Any]) -> list[str]:
     with pytest.raises(ValidationError) as caught:

@@ -14,6 +14,8 @@ from services.escalation.domain import classify
 from shared.contracts import Indicators, Level, RecipientRole
 from tests.helpers import decide_report, default_policy, report
 
+pytestmark = pytest.mark.pure
+
 POLICY = default_policy()
 FAMILIES_AND_SCHOOL = {RecipientRole.victim_guardian, RecipientRole.perpetrator_guardian, RecipientRole.school,
                        RecipientRole.counsellor}

@@ -10,6 +10,8 @@ from cryptography.exceptions import InvalidTag
 
 from services.archive import envelope
 
+pytestmark = pytest.mark.pure
+
 
 def _keys() -> tuple[bytes, bytes, uuid.UUID, uuid.UUID]:
     return envelope.new_dek(), envelope.new_dek(), uuid.uuid4(), uuid.uuid4()

@@ -71,6 +71,7 @@ def failover(channels: dict[str, list[Scripted]], time: FakeTime, **policy: Any)
     return Failover(channels, RetryPolicy(**policy), sleep=time.sleep, rand=lambda: 1.0)
 
 
+@pytest.mark.pure
 async def test_permanent_error_falls_over_to_the_next_provider_of_the_kind() -> None:
     a = Scripted("sms", "aliyun", PermanentError("isv.MOBILE_NUMBER_ILLEGAL"))
     b = Scripted("sms", "tencent")
@@ -83,6 +84,7 @@ async def test_permanent_error_falls_over_to_the_next_provider_of_the_kind() -> 
     assert b.calls[0].idempotency_key == KEY
 
 
+@pytest.mark.pure
 async def test_transient_errors_are_retried_with_backoff_then_succeed() -> None:
     a = Scripted("sms", "aliyun", TransientError("http_500"), TransientError("timeout"))
     time = FakeTime()
@@ -91,12 +93,14 @@ async def test_transient_errors_are_retried_with_backoff_then_succeed() -> None:
     assert time.sleeps == [0.5, 1.0]  # rand=1.0: the top of each jitter range
 
 
+@pytest.mark.pure
 def test_backoff_jitter_stays_in_its_range() -> None:
     policy = RetryPolicy(base_delay_s=1.0, max_delay_s=3.0)
     assert [policy.backoff_s(n, 0.0) for n in (1, 2, 3, 4)] == [0.5, 1.0, 1.5, 1.5]
     assert [policy.backoff_s(n, 1.0) for n in (1, 2, 3, 4)] == [1.0, 2.0, 3.0, 3.0]
 
 
+@pytest.mark.pure
 async def test_exhausted_transient_retries_fall_over_to_the_next_provider() -> None:
     a = Scripted("sms", "aliyun", *[TransientError("http_503")] * 5)
     b = Scripted("sms", "tencent")
@@ -107,6 +111,7 @@ async def test_exhausted_transient_retries_fall_over_to_the_next_provider() -> N
     assert outcome.result.provider == "tencent"
 
 
+@pytest.mark.pure
 async def test_provider_asking_for_a_long_wait_is_skipped_not_waited_for() -> None:
     a = Scripted("sms", "aliyun", TransientError("isv.BUSINESS_LIMIT_CONTROL", 60.0))
     b = Scripted("sms", "tencent")
@@ -115,6 +120,7 @@ async def test_provider_asking_for_a_long_wait_is_skipped_not_waited_for() -> No
     assert len(a.calls) == 1 and time.sleeps == [] and outcome.status is Status.delivered
 
 
+@pytest.mark.pure
 async def test_short_retry_after_is_honoured() -> None:
     a = Scripted("wecom", "wecom", TransientError("http_503", 2.0))
     time = FakeTime()
@@ -122,6 +128,7 @@ async def test_short_retry_after_is_honoured() -> None:
     assert time.sleeps == [2.0] and outcome.status is Status.delivered
 
 
+@pytest.mark.pure
 async def test_next_address_kind_when_every_provider_of_a_kind_refuses() -> None:
     a = Scripted("sms", "aliyun", PermanentError("isv.MOBILE_NUMBER_ILLEGAL"))
     b = Scripted("sms", "tencent", PermanentError("InvalidParameterValue.IncorrectPhoneNumber"))
@@ -132,6 +139,7 @@ async def test_next_address_kind_when_every_provider_of_a_kind_refuses() -> None
     assert [x.address_index for x in outcome.attempts] == [0, 0, 1]
 
 
+@pytest.mark.pure
 async def test_all_permanent_is_failed_with_codes_only() -> None:
     a = Scripted("sms", "aliyun", PermanentError("isv.MOBILE_NUMBER_ILLEGAL"))
     mail = Scripted("email", "smtp", PermanentError("smtp_550"))
@@ -143,6 +151,7 @@ async def test_all_permanent_is_failed_with_codes_only() -> None:
     assert "13800138000" not in text and "guardian@" not in text and "robot-key" not in text
 
 
+@pytest.mark.pure
 async def test_transient_only_is_retry_later_with_the_earliest_hint() -> None:
     a = Scripted("sms", "aliyun", TransientError("isv.BUSINESS_LIMIT_CONTROL", 60.0))
     b = Scripted("sms", "tencent", *[TransientError("timeout")] * 3)
@@ -155,6 +164,7 @@ async def test_transient_only_is_retry_later_with_the_earliest_hint() -> None:
                                "wecom/wecom:errcode_45009")
 
 
+@pytest.mark.pure
 async def test_retry_later_without_hints_uses_the_default_and_mixed_failures_retry() -> None:
     a = Scripted("sms", "aliyun", PermanentError("isv.MOBILE_NUMBER_ILLEGAL"))
     mail = Scripted("email", "smtp", *[TransientError("smtp_unavailable")] * 3)
@@ -163,11 +173,13 @@ async def test_retry_later_without_hints_uses_the_default_and_mixed_failures_ret
     assert (outcome.status, outcome.retry_after_s) == (Status.retry_later, 45.0)
 
 
+@pytest.mark.pure
 async def test_nothing_to_try() -> None:
     outcome = await failover({}, FakeTime()).deliver([], compose)
     assert outcome.status is Status.failed and outcome.reasons == ("none/none:no_contact",)
 
 
+@pytest.mark.pure
 async def test_a_broken_adapter_does_not_stop_failover() -> None:
     a = Scripted("sms", "aliyun", *[RuntimeError("bug 13800138000")] * 3)
     b = Scripted("sms", "tencent")
@@ -179,6 +191,7 @@ async def test_a_broken_adapter_does_not_stop_failover() -> None:
 # --- rate limiting (fake clock: counts and order, never wall-clock speed) -----------------------
 
 
+@pytest.mark.pure
 async def test_bucket_keeps_any_window_within_the_limit() -> None:
     time = FakeTime()
     bucket = TokenBucket.per_window(20, 60.0, burst=5, clock=time.clock, sleep=time.sleep)
@@ -192,6 +205,7 @@ async def test_bucket_keeps_any_window_within_the_limit() -> None:
     assert len(time.sleeps) == 55
 
 
+@pytest.mark.pure
 async def test_concurrent_callers_wait_in_order_of_asking() -> None:
     slept: list[float] = []
 
@@ -204,6 +218,7 @@ async def test_concurrent_callers_wait_in_order_of_asking() -> None:
     assert waits == [0.0, 0.0, 1.0, 2.0, 3.0, 4.0] and slept == [1.0, 2.0, 3.0, 4.0]
 
 
+@pytest.mark.pure
 async def test_too_long_a_wait_is_transient_and_takes_no_token() -> None:
     time = FakeTime()
     bucket = TokenBucket(0.5, 1, clock=time.clock, sleep=time.sleep)

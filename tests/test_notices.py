@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from services.escalation.domain import decide
 from services.escalation.notices import plan
 from services.intake.reports import reported_event
@@ -12,6 +14,8 @@ from shared.config import ROOT
 from shared.contracts import IncidentReport, RecipientRole
 from shared.directory import load_directory
 from tests.helpers import default_policy, report
+
+pytestmark = pytest.mark.pure
 
 DIRECTORY = load_directory(ROOT / "deploy" / "directory.toml")
 CHILDREN = {"李小明", "王强", "赵磊"}

@@ -12,6 +12,8 @@ from services.escalation.policy_store import PolicyStore
 from shared.config import ROOT
 from shared.contracts import Level
 
+pytestmark = pytest.mark.pure
+
 DEFAULT = (ROOT / "deploy" / "policy" / "default.toml").read_text(encoding="utf-8")
 
 

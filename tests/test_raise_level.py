@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncpg
+import pytest
 
 from services.escalation.app import running
 from services.escalation.raise_level import raise_on_follow_up
@@ -23,6 +24,7 @@ def _existing(level_indicators: dict[str, object]) -> set[tuple[str, str | None]
     return {(a.action_id, a.student_ref) for a in decide_report(report(**level_indicators)).actions}
 
 
+@pytest.mark.pure
 def test_raising_adds_only_what_the_higher_level_requires() -> None:
     raised = raise_on_follow_up(Level.serious, Indicators(**{**SERIOUS, "violence": True}), POLICY, ["S-1042"],
                                 _existing(SERIOUS))
@@ -31,6 +33,7 @@ def test_raising_adds_only_what_the_higher_level_requires() -> None:
     assert "raised_by_follow_up" in {r.code for r in raised.reasons}
 
 
+@pytest.mark.pure
 def test_wide_attention_later_adds_the_stability_office() -> None:
     raised = raise_on_follow_up(Level.serious, Indicators(**{**SERIOUS, "violence": True, "public_attention": "wide"}),
                                 POLICY, ["S-1042"], _existing(SERIOUS))
@@ -38,6 +41,7 @@ def test_wide_attention_later_adds_the_stability_office() -> None:
     assert "report_to_stability_office" in {a.action_id for a in raised.actions}
 
 
+@pytest.mark.pure
 def test_same_or_lower_level_changes_nothing() -> None:
     assert raise_on_follow_up(Level.serious, Indicators(**{**SERIOUS, "group": True}), POLICY, [],
                               _existing(SERIOUS)) is None
@@ -78,6 +82,7 @@ async def test_follow_up_raises_a_serious_incident_to_severe(settings: Settings)
         assert len(about_the_incident) == len(first.recipients) + len(notices)  # nobody told twice
 
 
+@pytest.mark.pure
 def test_lowering_and_closure_are_only_proposals() -> None:
     from services.escalation.raise_level import proposed_changes
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from antibully.infra import SmtpSink
@@ -42,6 +43,7 @@ email = "s1@example.cn"
 """
 
 
+@pytest.mark.pure
 def test_an_entry_is_reachable_only_through_a_configured_kind(tmp_path: Path) -> None:
     path = tmp_path / "directory.toml"
     path.write_text(GAPPY, encoding="utf-8")

@@ -25,6 +25,7 @@ TENCENT = [
 ]
 
 
+@pytest.mark.pure
 def test_aliyun_report() -> None:
     got = parse_aliyun_report(json.dumps(ALIYUN, ensure_ascii=False).encode())
     assert got == [
@@ -34,6 +35,7 @@ def test_aliyun_report() -> None:
     assert "13800138" not in repr(got)
 
 
+@pytest.mark.pure
 def test_tencent_report() -> None:
     got = parse_tencent_report(json.dumps(TENCENT, ensure_ascii=False))
     assert [(r.message_id, r.delivered, r.code) for r in got] == [("serial-1", True, "DELIVRD"),
@@ -42,6 +44,7 @@ def test_tencent_report() -> None:
     assert "13800138" not in repr(got)
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize(("parse", "body", "code"), [
     (parse_aliyun_report, b"not json", "aliyun_report_invalid"),
     (parse_aliyun_report, json.dumps([{"phone_number": "13800138000", "success": True}]), "aliyun_report_invalid"),

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from services.escalation.app import running
 from services.intake.examples import HAZARD_EXAMPLE_BODY
 from services.intake.person_keys import person_key
@@ -22,6 +24,7 @@ MINOR = {"injury": "none", "violence": False, "weapon": False, "group": False,
          "repeated_after_education": False, "suspected_crime": False, "public_attention": "none"}
 
 
+@pytest.mark.pure
 def test_earlier_cases_mean_repeated_after_education() -> None:
     from datetime import timedelta
 

@@ -67,7 +67,7 @@ class SchoolAuth:
         try:
             found = await repository.active_key(self.pool, key_id)
         except (OSError, asyncpg.PostgresError) as exc:
-            log.error("key lookup failed: %s", safe_error(exc))
+            log.warning("key lookup failed: %s", safe_error(exc))
             raise unavailable(self.retry_after_s) from exc
         if found is None or not keys.matches(secret, found[1]):
             raise self._refuse("unknown_or_revoked", key_id)

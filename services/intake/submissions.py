@@ -52,7 +52,7 @@ class Submissions:
         try:
             prior = await repository.claim_request(self.pool, school_id, key, endpoint, mark)
         except (OSError, asyncpg.PostgresError) as exc:
-            log.error("idempotency store failed: %s", safe_error(exc))
+            log.warning("idempotency store failed: %s", safe_error(exc))
             raise unavailable(self.retry_after_s) from exc
         if prior is not None and prior.fingerprint != mark:
             self.outcomes.labels(endpoint, "conflict").inc()
@@ -77,5 +77,5 @@ class Submissions:
             await publish_event(self.broker, event, self.publish_timeout_s)
         except Exception as exc:
             self.outcomes.labels(event.subject, "unavailable").inc()
-            log.error("publish of %s failed: %s", event.event_id, safe_error(exc))
+            log.warning("publish of %s failed: %s", event.event_id, safe_error(exc))
             raise unavailable(self.retry_after_s) from exc

@@ -173,7 +173,7 @@ def router(deps: IntakeDeps) -> APIRouter:
         except ApiError:  # publish failed (logged there); uploading again is safe
             return BatchRow(row=row, client_ref=ref, status="unavailable")
         except (OSError, asyncpg.PostgresError) as exc:
-            log.error("hazard registration failed: %s", safe_error(exc))
+            log.warning("hazard registration failed: %s", safe_error(exc))
             return BatchRow(row=row, client_ref=ref, status="unavailable")
         return BatchRow(row=row, client_ref=ref, status="accepted", hazard_id=event.hazard_id)
 
