@@ -8,10 +8,11 @@ import pytest
 
 from services.escalation.app import running
 from services.intake.reports import reported_event
+from shared.bus import ensure_streams
 from shared.config import Settings
 from shared.contracts import EscalationDecided, IncidentReport, Level, NotificationRequested
 from shared.service import Infra
-from shared.subjects import DEAD_LETTERS, ESCALATION, INCIDENT_REPORTED, NOTIFY
+from shared.subjects import DEAD_LETTERS, ESCALATION, INCIDENT_REPORTED, LOOKBACK_SCHEDULED, NOTIFY
 from tests.helpers import eventually, publish, report, stream_messages
 
 
@@ -86,3 +87,17 @@ async def _expect(url: str, want: tuple[int, int]) -> bool:
     got = await _counts(url)
     assert got[0] <= want[0] and got[1] <= want[1], f"more events than expected: {got} > {want}"
     return got == want
+
+
+async def test_a_backlog_of_one_school_schedules_one_look_back(settings: Settings) -> None:
+    """Reports of one school decided at once (a backlog after an outage): its first-incident look-back
+    review is scheduled once, not once per report that found none yet."""
+    await ensure_streams(settings.nats_url)
+    events = [reported_event(IncidentReport.model_validate(report()), f"backlog-{i}") for i in range(12)]
+    for event in events:
+        await publish(settings.nats_url, event)
+    async with running(settings):  # starts on a full stream: its handlers take the reports concurrently
+        await eventually(lambda: _expect(settings.nats_url, (12, 12 * 7)), timeout_s=60)
+    scheduled = [m for m in await stream_messages(settings.nats_url, ESCALATION.name)
+                 if m.subject == LOOKBACK_SCHEDULED]
+    assert len(scheduled) == 1

@@ -191,7 +191,10 @@ async def open_actions(conn: Executor, incident_id: uuid.UUID) -> list[str]:
     return [r["action_id"] for r in rows]
 
 
-async def lookback_since(conn: Executor, school_id: str, since: datetime) -> bool:
+async def lookback_since(conn: Conn, school_id: str, since: datetime) -> bool:
+    """Serialised per school until the transaction ends: two of its reports decided at once (a backlog
+    after an outage) must not both find no look-back and schedule one each."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('lookback:' || $1::text))", school_id)
     return bool(await conn.fetchval(
         "SELECT 1 FROM obligations WHERE school_id = $1 AND action_id = 'lookback_review' AND created_at > $2"
         " LIMIT 1", school_id, since))
