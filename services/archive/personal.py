@@ -82,4 +82,6 @@ def personal_section(view: PersonalView, opened: list[tuple[int, Event | None]])
                 out.messages.append(HelpMessageView(seq=1, author="requester", text=event.message))
             case HelpMessageAdded():
                 out.messages.append(HelpMessageView(seq=event.seq, author=event.author.value, text=event.text))
+    # the conversation's own order: its events reach the archive through different consumers, in any order
+    out.messages.sort(key=lambda m: m.seq)
     return out
