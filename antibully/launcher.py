@@ -51,6 +51,7 @@ def _secrets(home: Path) -> dict[str, str]:
     data.setdefault("pseudonym_key", new_key_b64())
     data.setdefault("link_key", new_key_b64())
     data.setdefault("notify_data_key", new_key_b64())
+    data.setdefault("dead_letter_key", new_key_b64())
     data.pop("archive_read_token", None)  # replaced by officials' accounts (issue 6)
     data.setdefault("demo_bureau_password", secrets.token_urlsafe(12))
     data.setdefault("demo_school_password", secrets.token_urlsafe(12))
@@ -213,6 +214,7 @@ def run() -> int:
         env.setdefault("PSEUDONYM_KEY", keys["pseudonym_key"])
         env.setdefault("LINK_KEY", keys["link_key"])
         env.setdefault("NOTIFY_DATA_KEY", keys["notify_data_key"])
+        env.setdefault("DEAD_LETTER_KEY", keys["dead_letter_key"])
         if factor := int(os.environ.get("DEMO_DEADLINES", "0") or 0):
             env["POLICY_FILE"] = str(_demo_policy(home, factor))
             env.setdefault("WATCHDOG_INTERVAL_S", "1")
@@ -234,7 +236,7 @@ def run() -> int:
         wait_port(intake_port, timeout_s=60, proc=children["intake"])
         wait_port(archive_port, timeout_s=60, proc=children["archive"])
         print(_banner(intake_port, archive_port, demo_key, demo_code, keys, maildir,
-                      "SMTP_HOST" not in os.environ, env["DATABASE_URL"], env["ARCHIVE_SIGNING_KEY"]), flush=True)
+                      "SMTP_HOST" not in os.environ, env), flush=True)
         while True:
             time.sleep(1)
             for name, proc in list(children.items()):
@@ -261,10 +263,11 @@ def run() -> int:
 
 def _banner(
     intake: int, archive: int, key: str, code: str, keys: dict[str, str], maildir: Path, local_mail: bool,
-    database_url: str, signing_key: str,
+    env: dict[str, str],
 ) -> str:
     from services.archive.checkpoint import public_key_b64
 
+    database_url, signing_key = env["DATABASE_URL"], env["ARCHIVE_SIGNING_KEY"]
     mail = f"every mail is printed here and kept in {maildir}/new/" if local_mail else "mail goes to $SMTP_HOST"
     return f"""
 antibully is running. Ctrl-C stops everything.
@@ -285,4 +288,7 @@ Add another school (prints its API key):
   DATABASE_URL='{database_url}' .venv/bin/antibully schools add <school_id> --name <名称>
 Verify the whole archive (chains and signed checkpoints):
   DATABASE_URL='{database_url}' .venv/bin/antibully verify --public-key {public_key_b64(signing_key)}
+Dead letters (messages that failed for good; an outage never makes one):
+  NATS_URL='{env["NATS_URL"]}' DEAD_LETTER_KEY='{env["DEAD_LETTER_KEY"]}' .venv/bin/antibully dead-letters list
+Health: http://127.0.0.1:{intake}/readyz (and :{archive}, :{env["NOTIFY_PORT"]}, :{env["ESCALATION_PORT"]})
 """

@@ -107,7 +107,8 @@ class NotificationFailed(_Outcome):
     event_type: ClassVar[str] = "NotificationFailed"
     subject: ClassVar[str] = NOTIFICATION_FAILED
 
-    reason: str = Field(description="A code, never contact data: no_contact, all_refused, retries_exhausted.")
+    reason: str = Field(description="A code, never contact data: no_contact, all_refused (retries_exhausted: before"
+                        " transient failures waited instead).")
     tried: list[str] = Field(default_factory=list, description="Every attempt as kind/provider:code.")
 
 
