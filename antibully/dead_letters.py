@@ -79,7 +79,7 @@ def _show(d: DeadLetter) -> list[str]:
             f"  reason         {d.reason}", f"  detail         {d.detail or '-'}", f"  attempts       {d.attempts}",
             f"  first failed   {_when(d.first_at)} (Asia/Shanghai)", f"  last failed    {_when(d.last_at)}",
             f"  event id       {d.event_id or '-'}", f"  original       {d.stream or '-'} seq {d.stream_seq}",
-            f"  message id     {d.original_msg_id or '-'}", f"  payload        {d.body} (never shown)"]
+            f"  message id     {d.msg_id or '-'}", f"  payload        {d.body} (never shown)"]
 
 
 async def _replay(js: nats.js.JetStreamContext, letters: Sequence[DeadLetter], args: argparse.Namespace,

@@ -37,43 +37,7 @@ def _aad(stream: str, seq: int) -> bytes:
     return f"dead-letter:{stream}:{seq}".encode()
 
 
-@dataclass(frozen=True)
-class DeadLetter:
-    """One dead letter as stored: its own sequence in AB_DEAD_LETTERS and what its headers say."""
-
-    seq: int
-    service: str
-    subject: str
-    reason: str
-    detail: str
-    attempts: int
-    first_at: datetime
-    last_at: datetime
-    event_id: uuid.UUID | None
-    stream: str
-    stream_seq: int
-    original_msg_id: str
-    body: str  # "sealed" or "reference"
-
-    @classmethod
-    def from_raw(cls, raw: api.RawStreamMsg) -> DeadLetter:
-        h = raw.headers or {}
-        legacy_at = (raw.time or datetime.now(UTC)).isoformat()
-        event = h.get(H_EVENT, "")
-        return cls(
-            seq=raw.seq or 0,
-            service=h.get(H_SERVICE) or (raw.subject or "").removeprefix(f"{DEAD_LETTER_PREFIX}.").split(".")[0],
-            subject=h.get(H_SUBJECT, ""), reason=h.get(H_REASON, ""), detail=h.get(H_DETAIL, ""),
-            attempts=int(h.get(H_ATTEMPTS, "0") or 0),
-            first_at=datetime.fromisoformat(h.get(H_FIRST, legacy_at)),
-            last_at=datetime.fromisoformat(h.get(H_LAST, legacy_at)),
-            event_id=uuid.UUID(event) if event else None, stream=h.get(H_STREAM, ""),
-            stream_seq=int(h.get(H_SEQ, "0") or 0), original_msg_id=h.get(H_MSG_ID, ""),
-            body=h.get(H_BODY, "clear"),  # letters written before issue 10 kept the payload in clear
-        )
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Origin:
     """Where a failed message came from and what became of it."""
 
@@ -88,6 +52,30 @@ class Origin:
     first_at: datetime
     last_at: datetime
     event_id: uuid.UUID | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeadLetter(Origin):
+    """One dead letter as stored: its own sequence in AB_DEAD_LETTERS, its origin, and its body's kind."""
+
+    seq: int
+    body: str  # "sealed", "reference", or "clear" (written before issue 10)
+
+    @classmethod
+    def from_raw(cls, raw: api.RawStreamMsg) -> DeadLetter:
+        h = raw.headers or {}
+        legacy_at = (raw.time or datetime.now(UTC)).isoformat()
+        event = h.get(H_EVENT, "")
+        return cls(
+            seq=raw.seq or 0,
+            service=h.get(H_SERVICE) or (raw.subject or "").removeprefix(f"{DEAD_LETTER_PREFIX}.").split(".")[0],
+            subject=h.get(H_SUBJECT, ""), reason=h.get(H_REASON, ""), detail=h.get(H_DETAIL, ""),
+            attempts=int(h.get(H_ATTEMPTS, "0") or 0),
+            first_at=datetime.fromisoformat(h.get(H_FIRST, legacy_at)),
+            last_at=datetime.fromisoformat(h.get(H_LAST, legacy_at)),
+            event_id=uuid.UUID(event) if event else None, stream=h.get(H_STREAM, ""),
+            stream_seq=int(h.get(H_SEQ, "0") or 0), msg_id=h.get(H_MSG_ID, ""), body=h.get(H_BODY, "clear"),
+        )
 
 
 def seal(origin: Origin, payload: bytes, sealer: Sealer | None) -> tuple[str, bytes, dict[str, str], str]:
