@@ -111,3 +111,13 @@ def settings(nats_server: NatsServer, database: str, smtp_sink: SmtpSink) -> Set
         wecom_webhook_base="",
         dingtalk_webhook_base="",
     )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fault suite's counts (reports, decisions, notices, archive, duplicates, dead letters) at the end."""
+    from tests.fault_rig import VERDICTS
+
+    if VERDICTS:
+        terminalreporter.section("fault suite: what each fault cost")
+        for line in VERDICTS:
+            terminalreporter.write_line(line)

@@ -31,6 +31,7 @@ from tests.helpers import ServiceProcesses, report
 
 NOTICES_PER_REPORT = 7
 SERVICES = ("intake", "escalation", "notify", "archive")
+VERDICTS: list[str] = []  # every fault's counts, for the summary at the end of the test run (conftest)
 
 
 def rig_env(nats_url: str, database_url: str, smtp_port: int, **extra: str) -> dict[str, str]:
@@ -143,7 +144,7 @@ class Counts:
     seconds: float
 
     def line(self) -> str:
-        return (f"\nFAULT {self.fault}: reports sent {self.sent}, first answers {dict(self.first_answers)}, "
+        return (f"FAULT {self.fault}: reports sent {self.sent}, first answers {dict(self.first_answers)}, "
                 f"accepted {self.accepted}, decided {self.decided}; "
                 f"notices {self.notices_delivered}/{self.notices_expected} delivered ({self.mails} mails, "
                 f"{self.duplicates} duplicates); archived {self.archived}; dead letters {self.dead_letters}; "
@@ -192,7 +193,8 @@ async def dead_letter_count(nats_url: str) -> int:
 
 
 def assert_nothing_lost(c: Counts) -> None:
-    print(c.line())
+    print(f"\n{c.line()}")
+    VERDICTS.append(c.line())
     n = c.accepted
     assert n > 0 and n == c.sent and c.decided == n, c
     assert c.notices_delivered == c.notices_expected and c.duplicates == 0, c
