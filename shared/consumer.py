@@ -205,7 +205,7 @@ class DurableConsumers:
                 await asyncio.sleep(self.heartbeat_s)
                 with contextlib.suppress(Exception):  # NATS away: the ack, later, settles it anyway
                     await msg.in_progress()
-                for hook in delivery.hooks:
+                for hook in delivery.hooks if self.deps.database_up else ():  # the hooks need the database
                     try:
                         await hook()
                     except Exception as exc:  # noqa: BLE001 - a missed extension is retried next beat
