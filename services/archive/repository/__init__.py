@@ -1,0 +1,67 @@
+"""All SQL of archive, one module per concern; callers use `repository.NAME`, every name handed on here.
+
+chain: the record's entries and chain heads. projection: cases and their recipients. keys: the case data keys.
+checkpoints: the signed checkpoints. listing, ledger: the list of cases and the ledger (where: their WHERE clauses).
+accounts: officials, sessions, failed logins. access_log: the access log. roles: the schema and the service's role.
+"""
+
+from __future__ import annotations
+
+from services.archive.repository.access_log import (
+    ACCESS_COLUMNS,
+    access_entries,
+    append_access,
+    lock_access_head,
+    stream_access_log,
+    whole_access_log,
+)
+from services.archive.repository.accounts import (
+    add_session,
+    clear_login_failures,
+    disable_official,
+    login_locked_until,
+    official_login,
+    purge_sessions,
+    record_login_failure,
+    session_official,
+    set_password_hash,
+    upsert_official,
+)
+from services.archive.repository.chain import append, entries, has_entry, lock_head, sealed_payloads, stream_entries
+from services.archive.repository.checkpoints import (
+    add_checkpoint,
+    first_unmatched_head,
+    last_checkpoint,
+    lock_checkpoints,
+    moved_heads,
+    stream_checkpoints,
+)
+from services.archive.repository.keys import add_case_key, case_key, key_state, shred_expired
+from services.archive.repository.ledger import LEDGER_FIELDS, ledger_cases, ledger_counts, ledger_counts_from_cases
+from services.archive.repository.listing import CASE_COLUMNS, list_cases
+from services.archive.repository.projection import (
+    backfill_jurisdictions,
+    case,
+    case_answered,
+    case_changed,
+    case_converted,
+    case_deadline_missed,
+    case_decided,
+    case_opened,
+    case_rectified,
+    recipient_status,
+    recipients,
+)
+from services.archive.repository.roles import SCHEMA, grant_app_role
+
+__all__ = [
+    "ACCESS_COLUMNS", "CASE_COLUMNS", "LEDGER_FIELDS", "SCHEMA", "access_entries", "add_case_key", "add_checkpoint",
+    "add_session", "append", "append_access", "backfill_jurisdictions", "case", "case_answered", "case_changed",
+    "case_converted", "case_deadline_missed", "case_decided", "case_key", "case_opened", "case_rectified",
+    "clear_login_failures", "disable_official", "entries", "first_unmatched_head", "grant_app_role", "has_entry",
+    "key_state", "last_checkpoint", "ledger_cases", "ledger_counts", "ledger_counts_from_cases", "list_cases",
+    "lock_access_head", "lock_checkpoints", "lock_head", "login_locked_until", "moved_heads", "official_login",
+    "purge_sessions", "recipient_status", "recipients", "record_login_failure", "sealed_payloads", "session_official",
+    "set_password_hash", "shred_expired", "stream_access_log", "stream_checkpoints", "stream_entries",
+    "upsert_official", "whole_access_log",
+]
