@@ -43,6 +43,8 @@ class Officials(BaseModel):
     police: Contact
     stability_office: Contact
     admin: Contact | None = Field(default=None, description="Told when a role has no working contact.")
+    procuratorate: Contact | None = Field(default=None, description="Told when the police transfer a case.")
+    court: Contact | None = Field(default=None, description="For criminal cases the court handles.")
 
 
 class School(Contact):

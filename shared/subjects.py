@@ -14,6 +14,7 @@ HAZARD_PROGRESSED = "ab.hazard.progressed"
 HELP_REQUESTED = "ab.help.requested"
 HELP_MESSAGE_ADDED = "ab.help.message"
 HELP_CONVERTED = "ab.help.converted"
+HELP_RESOLVED = "ab.help.resolved"
 ESCALATION_DECIDED = "ab.escalation.decided"
 DEADLINE_MISSED = "ab.escalation.deadline_missed"
 CHANGE_PROPOSED = "ab.escalation.change_proposed"
@@ -26,6 +27,11 @@ NOTIFICATION_ACKNOWLEDGED = "ab.notify.acknowledged"
 NOTIFICATION_RECEIVED = "ab.notify.received"
 CHANGE_APPROVED = "ab.official.change_approved"
 LOOKBACK_COMPLETED = "ab.official.lookback_completed"
+LOOKBACK_REQUESTED = "ab.official.lookback_requested"
+OFFICIAL_ACTED = "ab.official.acted"
+DUTY_UPDATED = "ab.duty.updated"
+DUTY_DISCHARGED = "ab.duty.discharged"
+FAMILY_MESSAGE_ADDED = "ab.notify.family_message"
 DEAD_LETTER_PREFIX = "ab.dlq"
 
 DAY = 24 * 3600.0
@@ -48,9 +54,10 @@ REPORTS = StreamSpec("AB_REPORTS", ("ab.incident.>", "ab.hazard.>", "ab.help.>")
 ESCALATION = StreamSpec("AB_ESCALATION", ("ab.escalation.>",))
 NOTIFY = StreamSpec("AB_NOTIFY", ("ab.notify.>",))
 OFFICIALS = StreamSpec("AB_OFFICIALS", ("ab.official.>",))
+DUTIES = StreamSpec("AB_DUTIES", ("ab.duty.>",))
 DEAD_LETTERS = StreamSpec("AB_DEAD_LETTERS", (f"{DEAD_LETTER_PREFIX}.>",), max_age_s=365 * DAY)
 
-STREAMS: tuple[StreamSpec, ...] = (REPORTS, ESCALATION, NOTIFY, OFFICIALS, DEAD_LETTERS)
+STREAMS: tuple[StreamSpec, ...] = (REPORTS, ESCALATION, NOTIFY, OFFICIALS, DUTIES, DEAD_LETTERS)
 
 
 def stream_for(subject: str) -> StreamSpec:

@@ -37,6 +37,8 @@ from shared.contracts.base import Event
 from shared.db import Conn
 from shared.identity import Official
 
+# Entries the timeline leaves out (still chained and verified): a duty's every version.
+QUIET = frozenset({"DutyUpdated"})
 _MODELS: dict[str, type[Event]] = {m.event_type: m for m in PERSONAL_EVENTS}
 
 
@@ -86,8 +88,9 @@ async def case_record(pool: asyncpg.Pool, official: Official, case_id: uuid.UUID
             reasons=[Reason(**r) for r in case.get("reasons", [])],
             policy_version=case.get("policy_version"),
             recipients=[RecipientStatus(**r) for r in await repository.recipients(conn, case_id)],
+            # duty changes are in the chain like everything else; the record lists the duties themselves
             timeline=[TimelineEntry(seq=e.seq, event_type=e.event_type, recorded_at=e.recorded_at,
-                                    summary=e.summary, hash=e.hash) for e in entries],
+                                    summary=e.summary, hash=e.hash) for e in entries if e.event_type not in QUIET],
             chain=ChainStatus(valid=broken is None, length=len(entries), head=entries[-1].hash,
                               first_broken_seq=broken),
             personal=await _personal(conn, case_id, personal_view(official)),

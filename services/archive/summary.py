@@ -16,11 +16,13 @@ from shared.contracts import (
     NotificationFailed,
     NotificationRequested,
 )
+from shared.contracts.acts import LookBackRequested, OfficialActed
 from shared.contracts.base import Event
+from shared.contracts.duties import DutyDischarged, DutyUpdated
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
-from shared.contracts.help import HelpConverted, HelpMessageAdded, HelpRequested
-from shared.contracts.notification import NotificationReceived
+from shared.contracts.help import HelpConverted, HelpMessageAdded, HelpRequested, HelpResolved
+from shared.contracts.notification import FamilyMessageAdded, NotificationReceived
 from shared.contracts.officials import ChangeApproved, ChangeResolved, LookBackCompleted
 
 
@@ -108,4 +110,29 @@ def summarise(event: Event) -> dict[str, Any]:
         case NotificationReceived():
             return {"notification_id": str(event.notification_id), "role": event.role.value,
                     "provider": event.provider, "delivered": event.delivered, "code": event.code}
+        case DutyUpdated(duty=d):
+            return {"obligation_id": str(d.obligation_id), "action_id": d.action_id, "role": d.role,
+                    "student_ref": d.student_ref, "state": d.state.value, "due_at": d.due_at.isoformat(),
+                    "missed": d.missed, "escalating": d.escalating.value, "how": d.how, "settled_by": d.settled_by,
+                    "version": event.version}
+        case DutyDischarged():
+            return {"obligation_id": str(event.obligation_id) if event.obligation_id else None,
+                    "notification_id": str(event.notification_id) if event.notification_id else None,
+                    "action_id": event.action_id, "student_ref": event.student_ref, "how": event.how.value,
+                    "by": event.by, "done_at": event.done_at.isoformat(), "has_note": bool(event.note),
+                    "has_evidence": bool(event.evidence_ref)}
+        case OfficialActed():
+            # the official's reason and a police outcome stay sealed (free text may name someone)
+            return {"act": event.act.value, "official": event.official, "official_role": event.official_role,
+                    "level": event.level.value if event.level else None,
+                    "due_at": event.due_at.isoformat() if event.due_at else None,
+                    "obligation_id": str(event.obligation_id) if event.obligation_id else None,
+                    "police_case_number": event.police_case_number}
+        case LookBackRequested():
+            return {"school_id": event.school_id, "requested_by": event.requested_by,
+                    "due_at": event.due_at.isoformat() if event.due_at else None}
+        case HelpResolved():
+            return {"resolution": event.resolution.value, "by": event.by}
+        case FamilyMessageAdded():
+            return {"notification_id": str(event.notification_id), "role": event.role.value}
     return {}

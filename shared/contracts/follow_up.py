@@ -10,7 +10,16 @@ from pydantic import AwareDatetime, Field, StringConstraints, field_validator, m
 from pydantic_core import PydanticCustomError
 
 from shared.contracts.base import IncidentEvent, Strict
-from shared.contracts.incident import Indicators, LongText, Ref, ShortText, not_in_future
+from shared.contracts.incident import (
+    EvidenceRef,
+    Guardian,
+    Indicators,
+    LongText,
+    Ref,
+    ShortText,
+    Student,
+    not_in_future,
+)
 from shared.subjects import FOLLOW_UP_REPORTED
 
 Measure = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
@@ -38,20 +47,52 @@ class Counselling(Strict):
         return not_in_future(v)
 
 
+class TaskDone(Strict):
+    """A required task reported done: any action the policy can create, by its id (as the school's duty list
+    names it), for one student where the duty is per student."""
+
+    action: Ref = Field(examples=["quality_evaluation_note"])
+    student_ref: Ref | None = None
+    done_at: AwareDatetime
+    note: LongText | None = Field(default=None, description="How it was done; no other child's name.")
+    evidence: EvidenceRef | None = None
+
+    @field_validator("done_at")
+    @classmethod
+    def _not_future(cls, v: datetime) -> datetime:
+        return not_in_future(v)
+
+
+class GuardiansCorrected(Strict):
+    """A student's guardians as they really are: replaces what the report (or an earlier follow-up) said."""
+
+    student_ref: Ref
+    guardians: list[Guardian] = Field(min_length=1, max_length=4)
+
+
 class FollowUp(Strict):
     facts_changed: LongText | None = Field(default=None, description="What is now known that the report did not say.")
     indicators: Indicators | None = Field(default=None, description="The full, current set of indicators.")
     measures_taken: list[Measure] = Field(default_factory=list, max_length=50)
     sanctions: list[Sanction] = Field(default_factory=list, max_length=50)
     counselling: list[Counselling] = Field(default_factory=list, max_length=50)
+    completed: list[TaskDone] = Field(default_factory=list, max_length=50,
+                                      description="Required tasks done since the last report, any the policy names.")
+    students_added: list[Student] = Field(default_factory=list, max_length=20,
+                                          description="Students newly found to be involved (a victim, a perpetrator).")
+    guardians_corrected: list[GuardiansCorrected] = Field(default_factory=list, max_length=50)
     outcome: LongText | None = None
     propose_closure: bool = False
 
     @model_validator(mode="after")
     def _says_something(self) -> FollowUp:
         if not (self.facts_changed or self.indicators or self.measures_taken or self.sanctions
-                or self.counselling or self.outcome or self.propose_closure):
+                or self.counselling or self.completed or self.students_added or self.guardians_corrected
+                or self.outcome or self.propose_closure):
             raise PydanticCustomError("empty_follow_up", "a follow-up must report at least one change")
+        refs = [s.ref for s in self.students_added]
+        if len(set(refs)) != len(refs):
+            raise PydanticCustomError("duplicate_ref", "students_added[].ref must be unique")
         return self
 
 

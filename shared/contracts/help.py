@@ -14,8 +14,8 @@ from pydantic import Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from shared.contracts.base import Event, Strict
-from shared.contracts.incident import Email, Phone, ShortText
-from shared.subjects import HELP_CONVERTED, HELP_MESSAGE_ADDED, HELP_REQUESTED
+from shared.contracts.incident import Email, LongText, Phone, ShortText
+from shared.subjects import HELP_CONVERTED, HELP_MESSAGE_ADDED, HELP_REQUESTED, HELP_RESOLVED
 
 AccessCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{6,16}$", to_upper=True)]
 MessageText = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
@@ -94,3 +94,20 @@ class HelpConverted(HelpEvent):
     subject: ClassVar[str] = HELP_CONVERTED
 
     incident_id: uuid.UUID
+
+
+class HelpResolution(StrEnum):
+    no_bullying = "no_bullying"  # looked into: not bullying (the reason says what was found)
+    handled_otherwise = "handled_otherwise"  # a real problem, handled without an incident report (the reason says how)
+
+
+class HelpResolved(HelpEvent):
+    """The school closes a help request without converting it into an incident, and says why. The bureau
+    sees the reason and may contest it (an official's act); replies alone never close a request."""
+
+    event_type: ClassVar[str] = "HelpResolved"
+    subject: ClassVar[str] = HELP_RESOLVED
+
+    resolution: HelpResolution
+    reason: LongText = Field(description="What the school found and did; no child's name.")
+    by: ShortText = Field(description="The teacher's role, e.g. 班主任 (not a name).")

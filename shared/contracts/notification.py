@@ -17,6 +17,7 @@ from shared.contracts.base import IncidentEvent, Strict
 from shared.contracts.escalation import Level, RecipientRole
 from shared.contracts.incident import Category
 from shared.subjects import (
+    FAMILY_MESSAGE_ADDED,
     NOTIFICATION_ACKNOWLEDGED,
     NOTIFICATION_DELIVERED,
     NOTIFICATION_FAILED,
@@ -57,6 +58,17 @@ class NoticeTask(Strict):
     due_at: datetime
 
 
+class DigestItem(Strict):
+    """One overdue duty in the bureau duty room's daily digest: a case reference, never a name."""
+
+    case_ref: str
+    school_name: str
+    zh: str = Field(description="What is owed.")
+    role: str = Field(description="Who owes it.")
+    first_due_at: datetime
+    missed: int
+
+
 class NoticeFacts(Strict):
     """What a notice may say. `child_name` is set only in a guardian's own request."""
 
@@ -73,6 +85,9 @@ class NoticeFacts(Strict):
     ack_required: bool = False
     tasks: list[NoticeTask] = Field(default_factory=list, description="The school's required tasks.")
     missed: NoticeTask | None = Field(default=None, description="For a deadline_missed notice: what was not done.")
+    update_zh: str | None = Field(default=None, description="For a family update: what happened for their child "
+                                  "(e.g. 已安排心理辅导), never another child's name.")
+    digest: list[DigestItem] = Field(default_factory=list, description="For the daily overdue digest.")
 
 
 class NotificationRequested(IncidentEvent):
@@ -120,6 +135,8 @@ class NotificationAcknowledged(IncidentEvent):
 
     notification_id: uuid.UUID
     role: RecipientRole
+    by: str | None = Field(default=None, description="An official's account when confirmed from their archive "
+                           "account; None: through the notice's own link.")
 
 
 class NotificationReceived(IncidentEvent):
@@ -133,3 +150,15 @@ class NotificationReceived(IncidentEvent):
     provider: str
     delivered: bool
     code: str = Field(description="The carrier's status code, e.g. DELIVERED, MK:0001.")
+
+
+class FamilyMessageAdded(IncidentEvent):
+    """A family writes to the school about its case through its notice's link page. The archive keeps the
+    text sealed and shows it to the school (and the bureau); it names no other child."""
+
+    event_type: ClassVar[str] = "FamilyMessageAdded"
+    subject: ClassVar[str] = FAMILY_MESSAGE_ADDED
+
+    notification_id: uuid.UUID = Field(description="The notice whose link the family used.")
+    role: RecipientRole
+    text: str = Field(min_length=1, max_length=2000)

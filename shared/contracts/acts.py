@@ -1,0 +1,84 @@
+"""Officials' acts on a case beyond approvals: the bureau steers a case, the police record their part.
+
+Every act is recorded in the case's chain with the official and the reason. Escalation applies
+those that change what is owed: a raised level, a referral to the police, public attention (the
+stability office), an ordered follow-up, a waived duty or a closure (both: two different bureau
+officials, like a lower level), the police's receipt (their notice is acknowledged), a transfer
+to the procuratorate (told where the directory has one).
+"""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import AwareDatetime, Field
+
+from shared.contracts.base import Event, IncidentEvent
+from shared.contracts.escalation import Level
+from shared.contracts.incident import LongText, ShortText
+from shared.subjects import LOOKBACK_REQUESTED, OFFICIAL_ACTED
+
+
+class Act(StrEnum):
+    # the bureau
+    raise_level = "raise_level"
+    refer_to_police = "refer_to_police"
+    flag_public_attention = "flag_public_attention"
+    order_follow_up = "order_follow_up"
+    add_note = "add_note"
+    waive_duty = "waive_duty"  # needs two different bureau officials
+    close_case = "close_case"  # needs two different bureau officials, and every duty settled
+    contest_help_resolution = "contest_help_resolution"  # a school's "no bullying found" is not accepted
+    # the police
+    police_received = "police_received"
+    police_case_number = "police_case_number"
+    police_warning_given = "police_warning_given"  # 训诫
+    police_transferred = "police_transferred"  # to the procuratorate
+    police_outcome = "police_outcome"
+
+    @property
+    def by_police(self) -> bool:
+        return self.value.startswith("police_")
+
+    @property
+    def four_eyes(self) -> bool:
+        return self in (Act.waive_duty, Act.close_case)
+
+
+class OfficialActed(IncidentEvent):
+    """`incident_id` is the case acted on (an incident, or a help request for a contested resolution)."""
+
+    event_type: ClassVar[str] = "OfficialActed"
+    subject: ClassVar[str] = OFFICIAL_ACTED
+
+    school_id: str
+    act: Act
+    official: str = Field(description="The acting official's account id.")
+    official_role: str = Field(description="bureau | police")
+    jurisdiction: str
+    reason: LongText = Field(description="Why, in the official's words; no child's name.")
+    level: Level | None = Field(default=None, description="raise_level: the new level.")
+    due_at: AwareDatetime | None = Field(default=None, description="order_follow_up: by when.")
+    obligation_id: uuid.UUID | None = Field(default=None, description="waive_duty: the duty waived.")
+    police_case_number: ShortText | None = None
+    outcome: LongText | None = Field(default=None, description="police_outcome: the outcome, no child's name.")
+
+
+class LookBackRequested(Event):
+    """The bureau schedules a look-back review (回头看) of a school by hand, e.g. for incidents from before
+    the system (imported from a list); escalation schedules it like one a first incident triggers."""
+
+    event_type: ClassVar[str] = "LookBackRequested"
+    subject: ClassVar[str] = LOOKBACK_REQUESTED
+
+    lookback_id: uuid.UUID
+    school_id: str
+    requested_by: str
+    reason: LongText
+    due_at: AwareDatetime | None = Field(default=None, description="None: the policy's review period from now.")
+
+    @property
+    def case_id(self) -> uuid.UUID:
+        return self.lookback_id
