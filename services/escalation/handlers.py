@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 
 from services.escalation import repository
 from services.escalation.approvals import resolution_notices, resolve
 from services.escalation.domain import decide
+from services.escalation.duties import publish
 from services.escalation.hazard_watch import RECTIFY, rectify_obligation
 from services.escalation.help_watch import ANSWER, answer_obligation
 from services.escalation.lookback import LOOKBACK, schedule_lookback
@@ -31,6 +34,7 @@ from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import Author, HelpConverted, HelpMessageAdded, HelpRequested
 from shared.contracts.notification import NotificationReceived
 from shared.contracts.officials import ChangeApproved, ChangeResolved, LookBackCompleted
+from shared.db import Conn
 from shared.directory import Directory
 from shared.failures import NotYet
 from shared.outbox import OutboxRelay, claim, enqueue
@@ -46,6 +50,13 @@ class EscalationHandlers:
         self.directory = directory
         self.policies = policies
         self.pseudonyms = pseudonyms
+
+    @asynccontextmanager
+    async def _work(self) -> AsyncIterator[Conn]:
+        """One transaction; before it commits, every duty it changed is published (DutyUpdated)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield conn
+            await publish(conn, self.policies.current())
 
     def _students(self, school_id: str, refs_roles: list[tuple[str, str]]) -> list[tuple[bytes, str]]:
         if self.pseudonyms is None:
@@ -64,7 +75,7 @@ class EscalationHandlers:
         decided, requests = plan(event, decision, self.directory)
         official_facts = requests[0].facts.model_copy(
             update={"child_name": None, "due_at": None, "ack_required": False, "tasks": []})
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self._work() as conn:
             if await claim(conn, str(event.event_id), event.subject):
                 await repository.save_decision(conn, decided)
                 await repository.save_facts(conn, event.incident_id, official_facts)
@@ -85,7 +96,7 @@ class EscalationHandlers:
     async def on_notification_outcome(self, event: Event, _: Delivery) -> None:
         """A notice delivered (or finally failed) moves its obligation on; the watchdog sees the rest."""
         assert isinstance(event, NotificationDelivered | NotificationFailed)
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self._work() as conn:
             if await claim(conn, str(event.event_id), event.subject):
                 await repository.notice_outcome(conn, event.notification_id,
                                                 delivered=isinstance(event, NotificationDelivered))
@@ -94,21 +105,21 @@ class EscalationHandlers:
         """An SMS the carrier could not deliver leaves its duty undone: the watchdog chases it up the chain."""
         if event.delivered:
             return
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self._work() as conn:
             if await claim(conn, str(event.event_id), event.subject):
                 await repository.notice_undelivered(conn, event.notification_id)
         log.warning("notification %s undelivered (%s): its duty is open again", event.notification_id, event.code)
 
     async def on_acknowledged(self, event: NotificationAcknowledged, _: Delivery) -> None:
         """The reader confirmed: the notice's obligation is met, whatever its delivery state said."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self._work() as conn:
             if await claim(conn, str(event.event_id), event.subject):
                 await repository.notice_acknowledged(conn, event.notification_id)
 
     async def on_follow_up(self, event: FollowUpReported, _: Delivery) -> None:
         """Tasks it reports done are done; worse indicators raise the level at once."""
         f = event.follow_up
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self._work() as conn:
             if not await claim(conn, str(event.event_id), event.subject):
                 return
             current = await repository.in_force(conn, event.incident_id)
@@ -153,7 +164,7 @@ class EscalationHandlers:
 
     async def on_change_approved(self, event: ChangeApproved, _: Delivery) -> None:
         """Count a bureau official's approval; once enough different officials agree, apply or refuse."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self._work() as conn:
             if not await claim(conn, str(event.event_id), event.subject):
                 return
             proposal = await repository.pending_proposal(conn, event.follow_up_id, event.change)
@@ -184,7 +195,7 @@ class EscalationHandlers:
         self.relay.kick()
 
     async def on_lookback_completed(self, event: LookBackCompleted, _: Delivery) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self._work() as conn:
             if await claim(conn, str(event.event_id), event.subject):
                 if not await repository.has_obligation(conn, event.lookback_id, LOOKBACK):
                     raise CaseNotSeenYet(str(event.lookback_id))
@@ -193,7 +204,7 @@ class EscalationHandlers:
     async def on_help_requested(self, event: HelpRequested, _: Delivery) -> None:
         """The school is told now and must answer by the policy's deadline; the watchdog sees to the rest."""
         obligation, facts, notice = answer_obligation(event, self.policies.current(), self.directory)
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self._work() as conn:
             if await claim(conn, str(event.event_id), event.subject):
                 await repository.save_facts(conn, event.help_id, facts.model_copy(update={"due_at": None}))
                 await repository.save_obligations(conn, [obligation])
@@ -205,7 +216,7 @@ class EscalationHandlers:
         assert isinstance(event, HelpMessageAdded | HelpConverted)
         if isinstance(event, HelpMessageAdded) and event.author != Author.school:
             return
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self._work() as conn:
             if await claim(conn, str(event.event_id), event.subject):
                 if not await repository.has_obligation(conn, event.help_id, ANSWER):
                     raise CaseNotSeenYet(str(event.help_id))
@@ -217,7 +228,7 @@ class EscalationHandlers:
         obligation, facts = rectify_obligation(event, self.directory)
         students = self._students(event.school_id, [(s.ref, s.role.value) for s in event.finding.students])
         students += [(bytes.fromhex(s.person_key), s.role.value) for s in event.finding.students if s.person_key]
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self._work() as conn:
             if await claim(conn, str(event.event_id), event.subject):
                 await repository.save_facts(conn, event.hazard_id, facts)
                 await repository.save_obligations(conn, [obligation])
@@ -227,7 +238,7 @@ class EscalationHandlers:
     async def on_hazard_progressed(self, event: HazardProgressed, _: Delivery) -> None:
         if not event.progress.completed:
             return
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self._work() as conn:
             if await claim(conn, str(event.event_id), event.subject):
                 if not await repository.has_obligation(conn, event.hazard_id, RECTIFY):
                     raise CaseNotSeenYet(str(event.hazard_id))

@@ -97,6 +97,30 @@ class Timing(_Strict):
     lookback_window: Duration = timedelta(days=365)
     lookback_review_within: Duration = timedelta(days=30)
     approvals_required: int = Field(default=2, ge=2, description="Distinct bureau officials to lower or close.")
+    reminders_after_chain: int = Field(default=2, ge=0, description="Reminders to the last contact of a chain once "
+                                       "it is used up; then the duty goes to the duty room's daily digest.")
+    digest_at: str = Field(default="08:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+                           description="When the bureau duty room's daily digest of overdue duties goes out "
+                                       "(Asia/Shanghai).")
+    family_update_within: Duration = Field(default=timedelta(hours=24),
+                                           description="Deadline of a family update notice (level raised, measures, "
+                                                       "closure).")
+
+
+class FamilyUpdates(_Strict):
+    """Which changes in a case the families are told of (minimal notices that never name another child)."""
+
+    level_raised: bool = True
+    counselling: bool = True  # the victim's family: counselling arranged
+    sanction: bool = True  # the perpetrator's family: the school's measure
+    closed: bool = True  # both families: the case is closed
+
+
+class Help(_Strict):
+    """Emergency help requests (紧急求救)."""
+
+    urgent_to_duty_room: bool = Field(default=True, description="An urgent request also goes at once to the "
+                                      "bureau's duty room by its urgent channel.")
 
 
 class Policy(_Strict):
@@ -107,6 +131,8 @@ class Policy(_Strict):
     default_reason: Reason
     actions: list[PolicyAction]
     timing: Timing
+    family_updates: FamilyUpdates = FamilyUpdates()
+    help: Help = Help()
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:

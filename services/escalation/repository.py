@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from datetime import datetime, timedelta
 
+import asyncpg
+
 from services.escalation.approvals import Proposal
 from shared.contracts import ChangeProposed, EscalationDecided, Level, NoticeFacts
 from shared.contracts.officials import ChangeResolved
@@ -107,13 +109,18 @@ async def save_obligations(conn: Conn, obligations: Sequence[Obligation]) -> Non
     )
 
 
+SETTLED = ("acknowledged", "done", "waived", "not_applicable")
+
+
 async def notice_outcome(conn: Conn, notification_id: uuid.UUID, delivered: bool) -> None:
     """Delivered: done unless an acknowledgement is required. Failed: stays undone for the watchdog."""
     await conn.execute(
         "UPDATE obligations SET state = CASE WHEN NOT $2 THEN 'failed'"
-        " WHEN ack_required THEN 'delivered' ELSE 'done' END, updated_at = now()"
-        " WHERE notification_id = $1 AND state NOT IN ('acknowledged', 'done')",
-        notification_id, delivered,
+        " WHEN ack_required THEN 'delivered' ELSE 'done' END,"
+        " how = CASE WHEN $2 AND NOT ack_required THEN 'delivered' END,"
+        " settled_by = CASE WHEN $2 AND NOT ack_required THEN 'system' END, updated_at = now()"
+        " WHERE notification_id = $1 AND state <> ALL($3::text[])",
+        notification_id, delivered, list(SETTLED),
     )
 
 
@@ -124,12 +131,15 @@ async def notice_undelivered(conn: Conn, notification_id: uuid.UUID) -> None:
         " WHERE notification_id = $1 AND state <> 'acknowledged'", notification_id)
 
 
-async def tasks_done(conn: Conn, incident_id: uuid.UUID, action_id: str, student_ref: str | None = None) -> int:
-    """A follow-up reported a task done (for one victim, or for the incident as a whole)."""
+async def tasks_done(conn: Conn, incident_id: uuid.UUID, action_id: str, student_ref: str | None = None, *,
+                     by: str = "system", how: str = "follow_up", note: str | None = None,
+                     evidence_ref: str | None = None) -> int:
+    """A task reported done (for one student, or for the case as a whole); settled duties stay as they are."""
     result = await conn.execute(
-        "UPDATE obligations SET state = 'done', updated_at = now() WHERE incident_id = $1 AND action_id = $2"
-        " AND kind = 'task' AND state <> 'done' AND ($3::text IS NULL OR student_ref = $3)",
-        incident_id, action_id, student_ref,
+        "UPDATE obligations SET state = 'done', settled_by = $4, how = $5, note = $6, evidence_ref = $7,"
+        " updated_at = now() WHERE incident_id = $1 AND action_id = $2 AND kind = 'task'"
+        " AND state <> ALL($8::text[]) AND ($3::text IS NULL OR student_ref = $3)",
+        incident_id, action_id, student_ref, by, how, note, evidence_ref, list(SETTLED),
     )
     return int(result.split()[-1])
 
@@ -142,7 +152,8 @@ async def has_obligation(conn: Executor, case_id: uuid.UUID, action_id: str) -> 
 async def overdue(conn: Conn, now: datetime, limit: int = 100) -> list[Obligation]:
     """Obligations past their deadline and not done, locked for this transaction (replicas skip them)."""
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM obligations WHERE due_at <= $1 AND state NOT IN ('acknowledged', 'done')"
+        f"SELECT {_COLUMNS} FROM obligations WHERE due_at <= $1"
+        " AND state NOT IN ('acknowledged', 'done', 'waived', 'not_applicable')"
         " ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
         now, limit,
     )
@@ -160,6 +171,20 @@ async def obligations_of(conn: Executor, incident_id: uuid.UUID) -> list[Obligat
     rows = await conn.fetch(f"SELECT {_COLUMNS} FROM obligations WHERE incident_id = $1 ORDER BY due_at, action_id",
                             incident_id)
     return [Obligation(**dict(r)) for r in rows]
+
+
+async def unpublished_duties(conn: Conn, limit: int) -> list[asyncpg.Record]:
+    """Obligations changed since they were last published; skips those another transaction holds."""
+    return await conn.fetch(
+        "SELECT obligation_id, incident_id, school_id, action_id, kind, role, student_ref, notification_id,"
+        " ack_required, state, due_at, first_due_at, step, escalating, settled_at, settled_by, how, note,"
+        " evidence_ref, version FROM obligations WHERE version > published_version"
+        " ORDER BY updated_at LIMIT $1 FOR UPDATE SKIP LOCKED", limit)
+
+
+async def duties_published(conn: Conn, published: list[tuple[uuid.UUID, int]]) -> None:
+    await conn.executemany("UPDATE obligations SET published_version = $2 WHERE obligation_id = $1"
+                           " AND published_version < $2", published)
 
 
 async def earlier_cases(conn: Executor, pseudonyms: list[bytes], case_id: uuid.UUID, roles: list[str]) -> list[str]:
@@ -185,8 +210,8 @@ async def remember_students(
 async def open_actions(conn: Executor, incident_id: uuid.UUID) -> list[str]:
     rows = await conn.fetch(
         "SELECT DISTINCT action_id FROM obligations WHERE incident_id = $1"
-        " AND state NOT IN ('acknowledged', 'done') AND action_id <> 'send_follow_up' ORDER BY action_id",
-        incident_id,
+        " AND state <> ALL($2::text[]) AND action_id <> 'send_follow_up' ORDER BY action_id",
+        incident_id, list(SETTLED),
     )
     return [r["action_id"] for r in rows]
 
@@ -200,10 +225,11 @@ async def lookback_since(conn: Conn, school_id: str, since: datetime) -> bool:
         " LIMIT 1", school_id, since))
 
 
-async def notice_acknowledged(conn: Conn, notification_id: uuid.UUID) -> None:
+async def notice_acknowledged(conn: Conn, notification_id: uuid.UUID, by: str = "link", how: str = "link") -> None:
     await conn.execute(
-        "UPDATE obligations SET state = 'acknowledged', updated_at = now() WHERE notification_id = $1",
-        notification_id,
+        "UPDATE obligations SET state = 'acknowledged', settled_by = $2, how = $3, updated_at = now()"
+        " WHERE notification_id = $1 AND state NOT IN ('acknowledged', 'waived', 'not_applicable')",
+        notification_id, by, how,
     )
 
 
@@ -247,5 +273,6 @@ async def resolve_proposal(conn: Conn, resolved: ChangeResolved) -> None:
     else:
         # closed: nothing more is owed, not even the next follow-up
         await conn.execute("UPDATE decisions SET closed_at = now() WHERE incident_id = $1", resolved.incident_id)
-        await conn.execute("UPDATE obligations SET state = 'done', updated_at = now()"
-                           " WHERE incident_id = $1 AND state NOT IN ('acknowledged', 'done')", resolved.incident_id)
+        await conn.execute("UPDATE obligations SET state = 'not_applicable', how = 'closed', settled_by = 'system',"
+                           " updated_at = now() WHERE incident_id = $1 AND state <> ALL($2::text[])",
+                           resolved.incident_id, list(SETTLED))

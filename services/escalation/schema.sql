@@ -36,8 +36,6 @@ CREATE TABLE IF NOT EXISTS obligations (
     escalate_to     text[] NOT NULL,
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX IF NOT EXISTS obligations_open_due ON obligations (due_at)
-    WHERE state NOT IN ('acknowledged', 'done');
 CREATE INDEX IF NOT EXISTS obligations_incident ON obligations (incident_id);
 
 ALTER TABLE decisions ADD COLUMN IF NOT EXISTS flags text[] NOT NULL DEFAULT '{}';
@@ -75,3 +73,50 @@ CREATE TABLE IF NOT EXISTS approvals (
     PRIMARY KEY (follow_up_id, change, approver)
 );
 ALTER TABLE decisions ADD COLUMN IF NOT EXISTS closed_at timestamptz;
+
+-- Issue 11: every duty is visible. Each change of an obligation bumps its version; whatever is not yet
+-- published as DutyUpdated (version > published_version) is published by the transaction that changed it.
+ALTER TABLE obligations ADD COLUMN IF NOT EXISTS version int NOT NULL DEFAULT 1;
+ALTER TABLE obligations ADD COLUMN IF NOT EXISTS published_version int NOT NULL DEFAULT 0;
+ALTER TABLE obligations ADD COLUMN IF NOT EXISTS first_due_at timestamptz;
+ALTER TABLE obligations ADD COLUMN IF NOT EXISTS settled_at timestamptz;
+ALTER TABLE obligations ADD COLUMN IF NOT EXISTS settled_by text;
+ALTER TABLE obligations ADD COLUMN IF NOT EXISTS how text;
+ALTER TABLE obligations ADD COLUMN IF NOT EXISTS note text;
+ALTER TABLE obligations ADD COLUMN IF NOT EXISTS evidence_ref text;
+ALTER TABLE obligations ADD COLUMN IF NOT EXISTS escalating text NOT NULL DEFAULT 'chain';
+UPDATE obligations SET first_due_at = due_at - period * step WHERE first_due_at IS NULL;
+ALTER TABLE obligations DROP CONSTRAINT IF EXISTS obligations_state_check;
+ALTER TABLE obligations ADD CONSTRAINT obligations_state_check CHECK (state IN
+    ('pending', 'delivered', 'failed', 'acknowledged', 'done', 'waived', 'not_applicable'));
+
+CREATE OR REPLACE FUNCTION obligations_versioned() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        NEW.first_due_at := coalesce(NEW.first_due_at, NEW.due_at);
+        IF NEW.state IN ('acknowledged', 'done', 'waived', 'not_applicable') THEN
+            NEW.settled_at := coalesce(NEW.settled_at, now());
+        END IF;
+        RETURN NEW;
+    END IF;
+    IF (NEW.state, NEW.due_at, NEW.step, NEW.escalating, NEW.settled_at, NEW.settled_by, NEW.how, NEW.note,
+        NEW.evidence_ref) IS DISTINCT FROM (OLD.state, OLD.due_at, OLD.step, OLD.escalating, OLD.settled_at,
+        OLD.settled_by, OLD.how, OLD.note, OLD.evidence_ref) THEN
+        NEW.version := OLD.version + 1;
+        IF NEW.state IN ('acknowledged', 'done', 'waived', 'not_applicable') AND NEW.settled_at IS NULL THEN
+            NEW.settled_at := now();
+        ELSIF NEW.state NOT IN ('acknowledged', 'done', 'waived', 'not_applicable') THEN
+            NEW.settled_at := NULL;  -- reopened (an SMS the carrier could not deliver): no longer settled
+            NEW.settled_by := NULL;
+            NEW.how := NULL;
+        END IF;
+    END IF;
+    RETURN NEW;
+END $$;
+DROP TRIGGER IF EXISTS obligations_versioned ON obligations;
+CREATE TRIGGER obligations_versioned BEFORE INSERT OR UPDATE ON obligations
+    FOR EACH ROW EXECUTE FUNCTION obligations_versioned();
+CREATE INDEX IF NOT EXISTS obligations_unpublished ON obligations (obligation_id) WHERE version > published_version;
+DROP INDEX IF EXISTS obligations_open_due;
+CREATE INDEX IF NOT EXISTS obligations_open_due_v2 ON obligations (due_at)
+    WHERE state NOT IN ('acknowledged', 'done', 'waived', 'not_applicable');

@@ -16,10 +16,8 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Counter
 
 from services.escalation import repository
-from services.escalation.hazard_watch import RECTIFY
-from services.escalation.help_watch import ANSWER
-from services.escalation.lookback import LOOKBACK
-from services.escalation.obligations import FOLLOW_UP, Miss, plan_miss
+from services.escalation.duties import label_zh, publish
+from services.escalation.obligations import Miss, plan_miss
 from services.escalation.policy_store import PolicyStore
 from services.escalation.repository import Obligation
 from shared.contracts import (
@@ -38,9 +36,6 @@ from shared.tasks import every
 
 log = logging.getLogger("antibully.escalation.watchdog")
 
-# Duties that come from the work plan itself rather than from a policy action.
-BUILT_IN_ZH = {FOLLOW_UP: "按时续报处置进展", ANSWER: "答复学生或家长的紧急求救", RECTIFY: "完成隐患整改",
-               LOOKBACK: "开展“回头看”复查"}
 
 
 class Watchdog:
@@ -60,6 +55,9 @@ class Watchdog:
     async def _drain(self) -> None:
         while await self.tick() > 0:
             pass
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await publish(conn, self.policies.current()):  # whatever a crash left unpublished
+                self.relay.kick()
 
     async def tick(self, now: datetime | None = None) -> int:
         """Handle every obligation overdue at `now` (a batch); returns how many fired."""
@@ -77,6 +75,7 @@ class Watchdog:
                 self.missed.labels(ob.action_id, str(min(miss.step, 5))).inc()
                 log.warning("DEADLINE MISSED: %s of incident %s (%s, step %d) → %s", ob.action_id, ob.incident_id,
                             ob.state, miss.step, miss.target)
+            await publish(conn, self.policies.current())
         if overdue:
             self.relay.kick()
         return len(overdue)
@@ -89,8 +88,7 @@ class Watchdog:
     def _notice(self, ob: Obligation, miss: Miss, facts: NoticeFacts | None) -> NotificationRequested | None:
         if facts is None:
             return None
-        action = self.policies.current().action(ob.action_id)
-        what = action.zh if action else BUILT_IN_ZH.get(ob.action_id, ob.action_id)
+        what = label_zh(ob.action_id, self.policies.current())
         notification_id = derive_id("deadline-missed-notice", ob.obligation_id, miss.step)
         return NotificationRequested(
             event_id=notification_id, incident_id=ob.incident_id, notification_id=notification_id,
