@@ -139,6 +139,8 @@ class Counts:
     mails: int
     duplicates: int
     archived: dict[str, int]
+    duty_events: int
+    duties_unpublished: int
     dead_letters: int
     broken_chains: int
     seconds: float
@@ -170,6 +172,10 @@ async def settle(rig: Rig, fault: str, timeout_s: float = 240.0) -> Counts:
         await asyncio.sleep(3.0)  # let a straggling duplicate show itself
         seconds = time.monotonic() - started
         per_type = dict(await conn.fetch("SELECT event_type, count(*) FROM archive.entries GROUP BY event_type"))
+        # every duty change escalation published (its outbox keeps the rows) is archived exactly once
+        duty_events = await conn.fetchval("SELECT count(*) FROM escalation.outbox WHERE subject = 'ab.duty.updated'")
+        unpublished = await conn.fetchval("SELECT count(*) FROM escalation.obligations"
+                                          " WHERE version <> published_version")
         decided = await conn.fetchval("SELECT count(DISTINCT incident_id) FROM escalation.decisions")
         delivered = await conn.fetchval("SELECT count(*) FROM archive.recipients WHERE status = 'delivered'")
         await conn.execute("SET search_path = archive")
@@ -180,7 +186,7 @@ async def settle(rig: Rig, fault: str, timeout_s: float = 240.0) -> Counts:
         await conn.close()
     mails = Counter(m["Message-ID"] for m in rig.sink.messages)
     return Counts(fault, rig.load.sent, dict(rig.load.first_answers), len(accepted), decided, expected, delivered,
-                  sum(mails.values()), sum(n - 1 for n in mails.values()), per_type,
+                  sum(mails.values()), sum(n - 1 for n in mails.values()), per_type, duty_events, unpublished,
                   await dead_letter_count(rig.env["NATS_URL"]), broken, seconds)
 
 
@@ -201,7 +207,8 @@ def assert_nothing_lost(c: Counts) -> None:
     assert c.mails == c.notices_expected, c
     assert c.archived == {"IncidentReported": n, "EscalationDecided": n, "LookBackScheduled": 1,
                           "NotificationRequested": c.notices_expected,
-                          "NotificationDelivered": c.notices_expected}, c
+                          "NotificationDelivered": c.notices_expected, "DutyUpdated": c.duty_events}, c
+    assert c.duties_unpublished == 0, c
     assert c.dead_letters == 0 and c.broken_chains == 0, c
 
 

@@ -96,6 +96,7 @@ async def test_sigkill_escalation_and_notify_mid_flow(fleet: ServiceProcesses, s
         await eventually(archived, timeout_s=180, interval_s=0.5)
         await asyncio.sleep(1.0)  # let any straggling duplicate show itself
         per_type = dict(await conn.fetch("SELECT event_type, count(*) FROM archive.entries GROUP BY event_type"))
+        duty_events = await conn.fetchval("SELECT count(*) FROM escalation.outbox WHERE subject = 'ab.duty.updated'")
         ambiguous = dict(await conn.fetch(
             "SELECT notification_id::text, ambiguous_resends FROM notify.deliveries WHERE ambiguous_resends > 0"))
         notification_ids = {str(r[0]) for r in await conn.fetch("SELECT notification_id FROM archive.recipients")}
@@ -106,7 +107,9 @@ async def test_sigkill_escalation_and_notify_mid_flow(fleet: ServiceProcesses, s
 
     # Every report archived exactly once, with its decision, requests and deliveries (and the one look-back).
     assert per_type == {"IncidentReported": REPORTS, "EscalationDecided": REPORTS, "LookBackScheduled": 1,
-                        "NotificationRequested": expected_mails, "NotificationDelivered": expected_mails}
+                        "NotificationRequested": expected_mails, "NotificationDelivered": expected_mails,
+                        "DutyUpdated": duty_events}
+    assert duty_events >= 2 * expected_mails  # each notice's duty opened, then delivered
     assert broken == []
     # Every e-mail sent; a second copy only where notify itself recorded an ambiguous resend
     # (a SIGKILL between the SMTP server's acceptance and the commit), with the same Message-ID.
