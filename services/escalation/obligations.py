@@ -11,6 +11,7 @@ from services.escalation.policy import ActionKind, Policy
 from services.escalation.repository import Obligation
 from shared.contracts import NotificationRequested
 from shared.contracts.base import derive_id
+from shared.contracts.duties import Escalating
 
 
 def obligations_for(
@@ -50,19 +51,24 @@ def _obligation(case: CaseRef, action: RequiredAction, chain: list[str], obligat
 @dataclass(frozen=True)
 class Miss:
     step: int
-    target: str  # who is told now: an official role, "school" or a contact id
+    escalating: Escalating
+    target: str | None  # who is told now: an official role, "school" or a contact id; None: the digest
     next_due: datetime
 
 
-MAX_STEPS_BEYOND_CHAIN = 2
-
-
-def plan_miss(ob: Obligation, now: datetime) -> Miss:
-    """Step n tells the n-th name of the chain (the last one again once the chain is used up);
-    without a chain, the original recipient is reminded. The next deadline is one period on."""
+def plan_miss(ob: Obligation, now: datetime, reminders_after_chain: int) -> Miss:
+    """Bounded escalation. Step n (1..len(chain)) tells the n-th name of the action's chain (without a
+    chain, its owner is reminded); then `reminders_after_chain` more steps remind the chain's last name;
+    the step after that tells nobody: the duty moves to the duty room's daily digest. Its deadline stays
+    the one it missed (it stays overdue, and the watchdog leaves digest duties alone); before that, the
+    next deadline is one period on."""
     step = ob.step + 1
     chain = ob.escalate_to or [ob.role]
-    return Miss(step=step, target=chain[min(step, len(chain)) - 1], next_due=now + ob.period)
+    if step <= len(chain):
+        return Miss(step, Escalating.chain, chain[step - 1], now + ob.period)
+    if step <= len(chain) + reminders_after_chain:
+        return Miss(step, Escalating.reminders, chain[-1], now + ob.period)
+    return Miss(step, Escalating.digest, None, ob.due_at)
 
 
 def missed_notification_id(ob: Obligation, step: int) -> str:

@@ -150,20 +150,21 @@ async def has_obligation(conn: Executor, case_id: uuid.UUID, action_id: str) -> 
 
 
 async def overdue(conn: Conn, now: datetime, limit: int = 100) -> list[Obligation]:
-    """Obligations past their deadline and not done, locked for this transaction (replicas skip them)."""
+    """Obligations past their deadline, not done and still chased one by one (not in the daily digest),
+    locked for this transaction (replicas skip them)."""
     rows = await conn.fetch(
         f"SELECT {_COLUMNS} FROM obligations WHERE due_at <= $1"
-        " AND state NOT IN ('acknowledged', 'done', 'waived', 'not_applicable')"
+        " AND state NOT IN ('acknowledged', 'done', 'waived', 'not_applicable') AND escalating <> 'digest'"
         " ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
         now, limit,
     )
     return [Obligation(**dict(r)) for r in rows]
 
 
-async def missed(conn: Conn, obligation_id: uuid.UUID, step: int, next_due: datetime) -> None:
+async def missed(conn: Conn, obligation_id: uuid.UUID, step: int, next_due: datetime, escalating: str) -> None:
     await conn.execute(
-        "UPDATE obligations SET step = $2, due_at = $3, updated_at = now() WHERE obligation_id = $1",
-        obligation_id, step, next_due,
+        "UPDATE obligations SET step = $2, due_at = $3, escalating = $4, updated_at = now() WHERE obligation_id = $1",
+        obligation_id, step, next_due, escalating,
     )
 
 

@@ -118,5 +118,20 @@ CREATE TRIGGER obligations_versioned BEFORE INSERT OR UPDATE ON obligations
     FOR EACH ROW EXECUTE FUNCTION obligations_versioned();
 CREATE INDEX IF NOT EXISTS obligations_unpublished ON obligations (obligation_id) WHERE version > published_version;
 DROP INDEX IF EXISTS obligations_open_due;
-CREATE INDEX IF NOT EXISTS obligations_open_due_v2 ON obligations (due_at)
-    WHERE state NOT IN ('acknowledged', 'done', 'waived', 'not_applicable');
+DROP INDEX IF EXISTS obligations_open_due_v2;
+-- Bounded escalation: the watchdog chases only duties not yet moved to the duty room's daily digest.
+CREATE INDEX IF NOT EXISTS obligations_chased_due ON obligations (due_at)
+    WHERE state NOT IN ('acknowledged', 'done', 'waived', 'not_applicable') AND escalating <> 'digest';
+CREATE INDEX IF NOT EXISTS obligations_in_digest ON obligations (first_due_at)
+    WHERE state NOT IN ('acknowledged', 'done', 'waived', 'not_applicable') AND escalating = 'digest';
+
+-- The bureau duty room's daily digest of overdue duties: one row per day (Asia/Shanghai) and jurisdiction,
+-- inserted by the transaction that enqueues the digest, so replicas and restarts send it once a day.
+CREATE TABLE IF NOT EXISTS overdue_digests (
+    day             date NOT NULL,
+    jurisdiction    text NOT NULL,
+    duties          int NOT NULL,    -- duties in the digest that day; 0: nothing was overdue, nothing sent
+    notification_id uuid,            -- the digest notice (NULL when nothing was sent)
+    decided_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (day, jurisdiction)
+);

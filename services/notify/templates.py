@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from services.notify.digest_text import OVERDUE_DIGEST, digest_mail, digest_short
 from shared.contracts import Category, Level, NotificationRequested, RecipientRole
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -78,6 +79,8 @@ _SHORT_KIND = {
 
 def render_short(req: NotificationRequested, link: str | None) -> Short:
     """School, level, what is asked of the reader, the case reference and the signed link; nothing else."""
+    if req.purpose == OVERDUE_DIGEST:
+        return Short(*digest_short(req, link))
     f = req.facts
     level = LEVEL_ZH[f.level] if f.level else (f.case_kind_zh or "待认定")
     ask = _SHORT_ASK.get(req.recipient.role, "请及时处理")
@@ -114,6 +117,8 @@ def _render(req: NotificationRequested) -> Rendered:
         return _lookback_due(req)
     if req.purpose == "change_resolved":
         return _change_resolved(req)
+    if req.purpose == OVERDUE_DIGEST:
+        return Rendered(*digest_mail(req))
     f = req.facts
     role = req.recipient.role
     when = f.occurred_at.astimezone(SHANGHAI).strftime("%Y年%m月%d日 %H:%M")

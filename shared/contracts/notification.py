@@ -88,6 +88,8 @@ class NoticeFacts(Strict):
     update_zh: str | None = Field(default=None, description="For a family update: what happened for their child "
                                   "(e.g. 已安排心理辅导), never another child's name.")
     digest: list[DigestItem] = Field(default_factory=list, description="For the daily overdue digest.")
+    digest_more: int = Field(default=0, ge=0, description="Overdue duties beyond those listed in `digest` "
+                             "(the digest lists the oldest; the rest are in the archive's duty list).")
 
 
 class NotificationRequested(IncidentEvent):
