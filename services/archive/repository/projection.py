@@ -28,14 +28,16 @@ async def case_decided(
     conn: Conn, incident_id: uuid.UUID, school_id: str, jurisdiction: str, level: str, wide: bool,
     reasons: list[dict[str, str]], policy_version: str, at: datetime, flags: list[str], police: bool,
 ) -> None:
-    """Flags and a referral to the police accumulate over decisions; level and reasons are the latest."""
+    """Flags, wide public attention and a referral to the police accumulate over decisions (and officials' acts);
+    level and reasons are the latest."""
     await conn.execute(
         "INSERT INTO cases (incident_id, school_id, jurisdiction, level, public_attention_wide, reasons,"
         " policy_version, decided_at, flags, referred_to_police)"
         " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10) ON CONFLICT (incident_id) DO UPDATE SET"
         " school_id = coalesce(cases.school_id, EXCLUDED.school_id),"
         " jurisdiction = coalesce(cases.jurisdiction, EXCLUDED.jurisdiction),"
-        " level = EXCLUDED.level, public_attention_wide = EXCLUDED.public_attention_wide,"
+        " level = EXCLUDED.level,"
+        " public_attention_wide = coalesce(cases.public_attention_wide, false) OR EXCLUDED.public_attention_wide,"
         " reasons = EXCLUDED.reasons, policy_version = EXCLUDED.policy_version, decided_at = EXCLUDED.decided_at,"
         " flags = ARRAY(SELECT DISTINCT f FROM unnest(cases.flags || EXCLUDED.flags) AS f ORDER BY f),"
         " referred_to_police = cases.referred_to_police OR EXCLUDED.referred_to_police",
