@@ -110,10 +110,12 @@ async def recipient_status(
 
 
 async def case_changed(conn: Conn, case_id: uuid.UUID, *, level: str | None = None, closed: bool = False) -> None:
-    """An approved lower level or closure (ChangeResolved), or a look-back reported done."""
+    """An approved lower level or closure (ChangeResolved), or a look-back reported done. Kept even when it is
+    recorded before the case's report (another consumer): the report's projection leaves status alone."""
     await conn.execute(
-        "UPDATE cases SET level = coalesce($2, level), status = CASE WHEN $3 THEN 'closed' ELSE status END"
-        " WHERE incident_id = $1", case_id, level, closed)
+        "INSERT INTO cases (incident_id, level, status) VALUES ($1, $2, CASE WHEN $3 THEN 'closed' ELSE 'open' END)"
+        " ON CONFLICT (incident_id) DO UPDATE SET level = coalesce($2, cases.level),"
+        " status = CASE WHEN $3 THEN 'closed' ELSE cases.status END", case_id, level, closed)
 
 
 async def case(conn: Executor, incident_id: uuid.UUID) -> dict[str, Any] | None:
