@@ -77,8 +77,8 @@ class Directory(BaseModel):
 
     def every_contact(self) -> dict[str, Contact]:
         """Everyone notices may go to, by a non-personal label (role, school id, contact name)."""
-        out: dict[str, Contact] = {role: c for role in ("bureau", "police", "stability_office")
-                                   if (c := getattr(self.officials, role)) is not None}
+        roles = ("bureau", "police", "stability_office", "procuratorate", "court")  # the last two optional
+        out: dict[str, Contact] = {role: c for role in roles if (c := getattr(self.officials, role)) is not None}
         out |= {f"school:{sid}": c for sid, c in self.schools.items()}
         out |= {f"counsellor:{sid}": c.counsellor for sid, c in self.schools.items() if c.counsellor}
         out |= {f"contact:{name}": c for name, c in self.contacts.items()}

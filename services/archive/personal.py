@@ -7,8 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from services.archive.act_views import ActText, act_text
 from services.archive.scopes import INVOLVED_ROLES, PersonalView
 from shared.contracts import Guardian, IncidentReported, Reporter
+from shared.contracts.acts import OfficialActed
 from shared.contracts.base import Event
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
@@ -17,6 +19,7 @@ from shared.contracts.help import HelpMessageAdded, HelpRequested, Requester
 # The entries whose sealed payload holds personal data or free text.
 PERSONAL_EVENTS: tuple[type[Event], ...] = (
     IncidentReported, FollowUpReported, HazardReported, HazardProgressed, HelpRequested, HelpMessageAdded,
+    OfficialActed,
 )
 
 
@@ -48,6 +51,7 @@ class Personal(BaseModel):
     requester: Requester | None = None
     facts: list[Fact] = []
     messages: list[HelpMessageView] = []
+    acts: list[ActText] = []  # officials' reasons and police outcomes, in record order
     unavailable_seqs: list[int] = []  # entries whose data key was destroyed: shredded for good
 
 
@@ -82,6 +86,8 @@ def personal_section(view: PersonalView, opened: list[tuple[int, Event | None]])
                 out.messages.append(HelpMessageView(seq=1, author="requester", text=event.message))
             case HelpMessageAdded():
                 out.messages.append(HelpMessageView(seq=event.seq, author=event.author.value, text=event.text))
+            case OfficialActed():
+                out.acts.append(act_text(seq, event))
     # the conversation's own order: its events reach the archive through different consumers, in any order
     out.messages.sort(key=lambda m: m.seq)
     return out

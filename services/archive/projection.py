@@ -16,6 +16,7 @@ from shared.contracts import (
     NotificationRequested,
     RecipientRole,
 )
+from shared.contracts.acts import Act, OfficialActed
 from shared.contracts.base import Event
 from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import Author, HelpConverted, HelpMessageAdded, HelpRequested
@@ -80,6 +81,10 @@ async def project(conn: Conn, event: Event, directory: Directory) -> None:
                                           closed=event.change == "closure")
         case LookBackCompleted():
             await repository.case_changed(conn, event.lookback_id, closed=True)
+        case OfficialActed(act=Act.refer_to_police | Act.flag_public_attention):
+            # at once: the police (or the stability office) must see the case the act puts in their hands
+            await repository.case_acted(conn, event.incident_id, referred=event.act is Act.refer_to_police,
+                                        wide=event.act is Act.flag_public_attention)
 
 
 async def _opened(conn: Conn, event: Event, kind: str, case_ref: str, school_id: str, directory: Directory,

@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from services.archive import repository
+from services.archive.act_views import act_entries
 from services.archive.audit import Access, AccessEntry, next_access
 from services.archive.chain import first_broken
 from services.archive.listing import AccessQuery, CaseFilter, Cursor
@@ -91,6 +92,7 @@ async def case_record(pool: asyncpg.Pool, official: Official, case_id: uuid.UUID
             # duty changes are in the chain like everything else; the record lists the duties themselves
             timeline=[TimelineEntry(seq=e.seq, event_type=e.event_type, recorded_at=e.recorded_at,
                                     summary=e.summary, hash=e.hash) for e in entries if e.event_type not in QUIET],
+            acts=act_entries(entries),
             chain=ChainStatus(valid=broken is None, length=len(entries), head=entries[-1].hash,
                               first_broken_seq=broken),
             personal=await _personal(conn, case_id, personal_view(official)),

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from services.archive.act_views import ActEntry
 from services.archive.personal import Personal
 from shared.contracts import Reason
 from shared.identity import Official
@@ -69,6 +70,8 @@ class CaseRecord(CaseSummary):
     policy_version: str | None
     recipients: list[RecipientStatus]
     timeline: list[TimelineEntry]
+    acts: list[ActEntry] = Field(default_factory=list, description="Officials' acts (what, who, when); their "
+                                 "reasons are in `personal.acts` for roles that see personal data.")
     chain: ChainStatus
     personal: Personal | None = Field(
         description="Names, guardian contacts and free-text facts, for roles that may see them; None otherwise.")

@@ -13,6 +13,7 @@ import asyncpg
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
+from services.escalation.act_handler import OfficialActs
 from services.escalation.handlers import EscalationHandlers
 from services.escalation.policy_store import PolicyStore
 from services.escalation.pseudonyms import Pseudonyms
@@ -20,6 +21,7 @@ from services.escalation.repository import SCHEMA
 from services.escalation.watchdog import Watchdog
 from shared.config import Settings
 from shared.contracts import IncidentReported, NotificationAcknowledged, NotificationDelivered, NotificationFailed
+from shared.contracts.acts import OfficialActed
 from shared.contracts.base import utcnow
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
@@ -76,6 +78,8 @@ async def running(
         infra.consumers.subscribe(HazardProgressed, handlers.on_hazard_progressed)
         infra.consumers.subscribe(ChangeApproved, handlers.on_change_approved)
         infra.consumers.subscribe(LookBackCompleted, handlers.on_lookback_completed)
+        infra.consumers.subscribe(OfficialActed, OfficialActs(infra.pool, infra.relay, directory,
+                                                              policies).on_official_acted)
         watchdog = Watchdog(infra.pool, infra.relay, directory, policies, infra.registry, infra.deps, clock,
                             settings.watchdog_interval_s)
         await infra.start()

@@ -35,6 +35,8 @@ _ASK = {
     RecipientRole.police: "按规定须联系公安机关及时介入，请予以处置。",
     RecipientRole.stability_office: "该事件社会关注度高，按规定报送市委教育工委稳定安全办公室。",
     RecipientRole.counsellor: "请按规定为受害学生安排心理辅导，学生信息请向学校负责人了解。",
+    RecipientRole.procuratorate: "请依法处理。涉及未成年人的信息请依法保护。",
+    RecipientRole.court: "请依法处理。涉及未成年人的信息请依法保护。",
 }
 
 
@@ -65,6 +67,8 @@ _SHORT_ASK = {
     RecipientRole.stability_office: "请知悉并跟进",
     RecipientRole.counsellor: "请为受害学生安排心理辅导",
     RecipientRole.official: "请督办",
+    RecipientRole.procuratorate: "请依法处理",
+    RecipientRole.court: "请依法处理",
 }
 _SHORT_KIND = {
     "first_notice": "校园欺凌事件",
@@ -75,6 +79,24 @@ _SHORT_KIND = {
     "lookback_due": "回头看复查任务",
     "change_resolved": "案件变更审批结果",
 }
+# Notices an official's act causes (escalation's act_handler): what happened, and what is asked of the reader.
+_ACT_KIND = {
+    "level_raised_by_official": "认定等级提升",
+    "referred_to_police": "移送公安机关",
+    "public_attention_flagged": "社会关注度高",
+    "follow_up_ordered": "限期续报",
+    "case_transferred": "移送检察机关",
+    "help_resolution_contested": "求救处理结论未获认可",
+}
+_ACT_ASK = {
+    "level_raised_by_official": "请按提升后的等级落实新增的规定事项。",
+    "referred_to_police": "请公安机关及时介入处置，并在专门档案系统中登记接收情况。",
+    "public_attention_flagged": "请知悉并跟进。",
+    "follow_up_ordered": "请学校按期续报处置进展。",
+    "case_transferred": _ASK[RecipientRole.procuratorate],
+    "help_resolution_contested": "请重新核查并答复求救人，必要时将其转为欺凌事件上报。",
+}
+_SHORT_KIND.update(_ACT_KIND)
 
 
 def render_short(req: NotificationRequested, link: str | None) -> Short:
@@ -119,6 +141,8 @@ def _render(req: NotificationRequested) -> Rendered:
         return _change_resolved(req)
     if req.purpose == OVERDUE_DIGEST:
         return Rendered(*digest_mail(req))
+    if req.purpose in _ACT_KIND:
+        return _official_act(req)
     f = req.facts
     role = req.recipient.role
     when = f.occurred_at.astimezone(SHANGHAI).strftime("%Y年%m月%d日 %H:%M")
@@ -212,3 +236,19 @@ def _change_resolved(req: NotificationRequested) -> Rendered:
         f"案件编号：{f.case_ref}\n"
     )
     return Rendered(subject=f"【审批结果】{f.school_name} {f.case_ref}", body=body)
+
+
+def _official_act(req: NotificationRequested) -> Rendered:
+    """To whoever an official's act concerns: what was decided and what is now asked of them; no child's name
+    and none of the official's own words (they stay in the sealed record)."""
+    f = req.facts
+    what = f"校园欺凌事件（认定等级：{LEVEL_ZH[f.level]}）" if f.level else (f.case_kind_zh or "案件")
+    grounds = f"认定依据：{'；'.join(f.reasons_zh)}\n" if f.level and f.reasons_zh else ""
+    due = f"请于{_local(f.due_at)}前{'确认收到并' if f.ack_required else ''}办理。\n" if f.due_at else ""
+    tasks = "".join(f"- {t.zh}（{_local(t.due_at)}前）\n" for t in f.tasks)
+    body = (
+        f"{req.recipient.display_name}：\n\n{f.school_name}的{what}：{f.update_zh or _ACT_KIND[req.purpose]}。\n"
+        f"{grounds}{_ACT_ASK[req.purpose]}\n{due}" + (f"需完成的事项：\n{tasks}" if tasks else "")
+        + f"详情请凭编号在专门档案系统中查阅。\n\n编号：{f.case_ref}\n"
+    )
+    return Rendered(subject=f"【{_ACT_KIND[req.purpose]}】{f.school_name} {f.case_ref}", body=body)

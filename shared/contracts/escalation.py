@@ -33,6 +33,8 @@ class RecipientRole(StrEnum):
     stability_office = "stability_office"
     counsellor = "counsellor"  # the school's psychological counsellor (心理辅导老师)
     official = "official"  # a named escalation contact from the directory (e.g. a bureau leader)
+    procuratorate = "procuratorate"  # 检察院: told when the police transfer a case (optional directory contact)
+    court = "court"  # 法院: for criminal cases (optional directory contact)
 
 
 class Reason(Strict):

@@ -3,6 +3,7 @@
 chain: the record's entries and chain heads. projection: cases and their recipients. keys: the case data keys.
 checkpoints: the signed checkpoints. listing, ledger: the list of cases and the ledger (where: their WHERE clauses).
 accounts: officials, sessions, failed logins. access_log: the access log. roles: the schema and the service's role.
+acts: what officials' acts read of the record and change in the projection.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from services.archive.repository.accounts import (
     set_password_hash,
     upsert_official,
 )
+from services.archive.repository.acts import case_acted, count_entries, latest_duty
 from services.archive.repository.chain import append, entries, has_entry, lock_head, sealed_payloads, stream_entries
 from services.archive.repository.checkpoints import (
     add_checkpoint,
@@ -65,3 +67,4 @@ __all__ = [
     "set_password_hash", "shred_expired", "stream_access_log", "stream_checkpoints", "stream_entries",
     "upsert_official", "whole_access_log",
 ]
+__all__ += ["case_acted", "count_entries", "latest_duty"]

@@ -28,14 +28,16 @@ async def case_decided(
     conn: Conn, incident_id: uuid.UUID, school_id: str, jurisdiction: str, level: str, wide: bool,
     reasons: list[dict[str, str]], policy_version: str, at: datetime, flags: list[str], police: bool,
 ) -> None:
-    """Flags and a referral to the police accumulate over decisions; level and reasons are the latest."""
+    """Flags, wide public attention and a referral to the police accumulate over decisions (and officials' acts);
+    level and reasons are the latest."""
     await conn.execute(
         "INSERT INTO cases (incident_id, school_id, jurisdiction, level, public_attention_wide, reasons,"
         " policy_version, decided_at, flags, referred_to_police)"
         " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10) ON CONFLICT (incident_id) DO UPDATE SET"
         " school_id = coalesce(cases.school_id, EXCLUDED.school_id),"
         " jurisdiction = coalesce(cases.jurisdiction, EXCLUDED.jurisdiction),"
-        " level = EXCLUDED.level, public_attention_wide = EXCLUDED.public_attention_wide,"
+        " level = EXCLUDED.level,"
+        " public_attention_wide = coalesce(cases.public_attention_wide, false) OR EXCLUDED.public_attention_wide,"
         " reasons = EXCLUDED.reasons, policy_version = EXCLUDED.policy_version, decided_at = EXCLUDED.decided_at,"
         " flags = ARRAY(SELECT DISTINCT f FROM unnest(cases.flags || EXCLUDED.flags) AS f ORDER BY f),"
         " referred_to_police = cases.referred_to_police OR EXCLUDED.referred_to_police",
@@ -108,10 +110,12 @@ async def recipient_status(
 
 
 async def case_changed(conn: Conn, case_id: uuid.UUID, *, level: str | None = None, closed: bool = False) -> None:
-    """An approved lower level or closure (ChangeResolved), or a look-back reported done."""
+    """An approved lower level or closure (ChangeResolved), or a look-back reported done. Kept even when it is
+    recorded before the case's report (another consumer): the report's projection leaves status alone."""
     await conn.execute(
-        "UPDATE cases SET level = coalesce($2, level), status = CASE WHEN $3 THEN 'closed' ELSE status END"
-        " WHERE incident_id = $1", case_id, level, closed)
+        "INSERT INTO cases (incident_id, level, status) VALUES ($1, $2, CASE WHEN $3 THEN 'closed' ELSE 'open' END)"
+        " ON CONFLICT (incident_id) DO UPDATE SET level = coalesce($2, cases.level),"
+        " status = CASE WHEN $3 THEN 'closed' ELSE cases.status END", case_id, level, closed)
 
 
 async def case(conn: Executor, incident_id: uuid.UUID) -> dict[str, Any] | None:
