@@ -1,8 +1,12 @@
 """The personal section of a case (pure): names, guardian contacts and free-text facts, opened from
-the sealed payloads only for a role that may see them, and only as much as it may see."""
+the sealed payloads only for a role that may see them, and only as much as it may see.
+
+A family's messages to the school (through its notice's page) are for the school and the bureau only
+(the full view): the police see the students involved, not what a family wrote to the school."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -13,10 +17,12 @@ from shared.contracts.base import Event
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import HelpMessageAdded, HelpRequested, Requester
+from shared.contracts.notification import FamilyMessageAdded
 
 # The entries whose sealed payload holds personal data or free text.
 PERSONAL_EVENTS: tuple[type[Event], ...] = (
     IncidentReported, FollowUpReported, HazardReported, HazardProgressed, HelpRequested, HelpMessageAdded,
+    FamilyMessageAdded,
 )
 
 
@@ -42,12 +48,23 @@ class HelpMessageView(BaseModel):
     text: str
 
 
+class FamilyMessageView(BaseModel):
+    """A family's message to the school: which family (victim's or perpetrator's), when, what."""
+
+    seq: int
+    role: str
+    at: datetime
+    notification_id: str
+    text: str
+
+
 class Personal(BaseModel):
     students: list[PersonalStudent] = []
     reporter: Reporter | None = None
     requester: Requester | None = None
     facts: list[Fact] = []
     messages: list[HelpMessageView] = []
+    family_messages: list[FamilyMessageView] = []
     unavailable_seqs: list[int] = []  # entries whose data key was destroyed: shredded for good
 
 
@@ -82,6 +99,10 @@ def personal_section(view: PersonalView, opened: list[tuple[int, Event | None]])
                 out.messages.append(HelpMessageView(seq=1, author="requester", text=event.message))
             case HelpMessageAdded():
                 out.messages.append(HelpMessageView(seq=event.seq, author=event.author.value, text=event.text))
+            case FamilyMessageAdded() if view is PersonalView.all:
+                out.family_messages.append(FamilyMessageView(seq=seq, role=event.role.value, at=event.occurred_at,
+                                                             notification_id=str(event.notification_id),
+                                                             text=event.text))
     # the conversation's own order: its events reach the archive through different consumers, in any order
     out.messages.sort(key=lambda m: m.seq)
     return out

@@ -120,3 +120,16 @@ CREATE INDEX IF NOT EXISTS obligations_unpublished ON obligations (obligation_id
 DROP INDEX IF EXISTS obligations_open_due;
 CREATE INDEX IF NOT EXISTS obligations_open_due_v2 ON obligations (due_at)
     WHERE state NOT IN ('acknowledged', 'done', 'waived', 'not_applicable');
+
+-- Issue 11: the students of each case by the school's ref (a follow-up never adds one twice), and for
+-- victims and perpetrators their family — the child's name and the guardians' contacts — sealed with
+-- ESCALATION_DATA_KEY (NULL without the key), to keep the family informed while the case is open.
+-- Forgotten (set NULL) when the case closes.
+CREATE TABLE IF NOT EXISTS case_students (
+    case_id    uuid NOT NULL,
+    ref        text NOT NULL,
+    role       text NOT NULL,
+    family_ct  bytea,            -- AES-GCM, associated data "family:<case_id>:<ref>"
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (case_id, ref)
+);
