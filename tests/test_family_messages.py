@@ -75,7 +75,8 @@ async def test_a_familys_message_reaches_the_schools_view_of_the_record_and_not_
         assert (message.text, message.role.value, message.incident_id) == (MESSAGE, "victim_guardian",
                                                                             event.incident_id)
 
-        too_long = await web.post(f"{family}/message", data={"nonce": str(uuid.uuid4()), "text": "字" * (MAX_CHARS + 1)})
+        too_long = await web.post(f"{family}/message",
+                                  data={"nonce": str(uuid.uuid4()), "text": "字" * (MAX_CHARS + 1)})
         assert too_long.status_code == 422 and "不能超过" in too_long.text and 'action="message"' in too_long.text
         assert (await web.post(f"{family}/message", data={"text": "   "})).status_code == 422
         answers = [(await web.post(f"{family}/message", data={"nonce": str(uuid.uuid4()), "text": f"第{i}条"}))
@@ -88,7 +89,7 @@ async def test_a_familys_message_reaches_the_schools_view_of_the_record_and_not_
 
         record = await eventually(lambda: _record(api, school, event.incident_id))
         shown = record["personal"]["family_messages"]
-        assert [m["text"] for m in shown][0] == MESSAGE and shown[0]["role"] == "victim_guardian"
+        assert (shown[0]["text"], shown[0]["role"]) == (MESSAGE, "victim_guardian")
         assert len(shown) == PER_DAY  # the first, and PER_DAY - 1 more before the limit
         bureau_view = await eventually(lambda: _record(api, bureau, event.incident_id))
         assert MESSAGE in str(bureau_view["personal"])

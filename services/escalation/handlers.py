@@ -27,6 +27,7 @@ from shared.consumer import Delivery
 from shared.contracts import (
     ChangeProposed,
     IncidentReported,
+    Indicators,
     NotificationAcknowledged,
     NotificationDelivered,
     NotificationFailed,
@@ -156,20 +157,29 @@ class EscalationHandlers:
                 log.warning("incident %s: %s proposed; awaiting a second bureau official's approval",
                             event.incident_id, change)
             indicators = repeat_indicators(f.indicators, earlier)  # a newly found perpetrator may be a repeat
-            current = await repository.in_force(conn, event.incident_id) or current  # with the students added
-            raised = (raise_on_follow_up(current.level, indicators, policy, current.victims, current.required,
-                                         current.flags) if indicators is not None and current.facts else None)
-            if raised is not None and current.facts is not None:
-                raised = with_earlier_cases(raised, earlier)
-                decided, requests = plan_raise(event, raised, current.facts, self.directory)
-                await repository.raise_level(conn, decided)
-                facts = current.facts.model_copy(
-                    update={"level": raised.level, "reasons_zh": [r.zh for r in raised.reasons]})
-                await repository.save_facts(conn, event.incident_id, facts)
-                await repository.save_obligations(conn, obligations_for(case, raised, requests, policy))
-                await enqueue(conn, decided, *requests)
-                await self.families.tell(conn, case, facts, News.level_raised, policy, raised.level)
+            if indicators is not None:
+                await self._raise(conn, event, case, indicators, earlier)
         self.relay.kick()
+
+    async def _raise(self, conn: Conn, event: FollowUpReported, case: CaseRef, indicators: Indicators,
+                     earlier: tuple[str, ...]) -> None:
+        """Worse indicators raise the level at once: the new duties, who must newly act, both families."""
+        policy = self.policies.current()
+        current = await repository.in_force(conn, event.incident_id)  # with the students just added
+        if current is None or current.facts is None:
+            return
+        raised = raise_on_follow_up(current.level, indicators, policy, current.victims, current.required,
+                                    current.flags)
+        if raised is None:
+            return
+        raised = with_earlier_cases(raised, earlier)
+        decided, requests = plan_raise(event, raised, current.facts, self.directory)
+        await repository.raise_level(conn, decided)
+        facts = current.facts.model_copy(update={"level": raised.level, "reasons_zh": [r.zh for r in raised.reasons]})
+        await repository.save_facts(conn, event.incident_id, facts)
+        await repository.save_obligations(conn, obligations_for(case, raised, requests, policy))
+        await enqueue(conn, decided, *requests)
+        await self.families.tell(conn, case, facts, News.level_raised, policy, raised.level)
 
     async def on_change_approved(self, event: ChangeApproved, _: Delivery) -> None:
         """Count a bureau official's approval; once enough different officials agree, apply or refuse."""
