@@ -185,3 +185,23 @@ def test_families_are_sealed_and_bound_to_their_case() -> None:
 def test_a_familys_message_is_cleaned_and_limited() -> None:
     assert clean("  老师您好\r\n\x00谢谢 ") == "老师您好\n谢谢"
     assert refusal("") and refusal("字" * (MAX_CHARS + 1)) and refusal("字" * MAX_CHARS) is None
+
+
+def test_the_records_personal_section_has_the_students_found_and_the_familys_messages() -> None:
+    from services.archive.personal import personal_section
+    from services.archive.scopes import PersonalView
+    from services.intake.reports import follow_up_event
+    from shared.contracts.notification import FamilyMessageAdded
+
+    found = follow_up_event(EVENT.incident_id, "demo-school", uuid.uuid4(), 1, ADDED)
+    wrote = FamilyMessageAdded(event_id=uuid.uuid4(), incident_id=EVENT.incident_id, notification_id=uuid.uuid4(),
+                               role=RecipientRole.victim_guardian, text="请学校多关注孩子。")
+    opened = [(1, found), (2, EVENT), (3, wrote)]  # a follow-up may reach the archive before its report
+    school = personal_section(PersonalView.all, opened)
+    police = personal_section(PersonalView.involved, opened)
+    assert school is not None and police is not None
+    students = {s.ref: s for s in school.students}
+    assert list(students) == ["S-1042", "S-1077", "S-1078", "S-1101"] and students["S-1101"].added_in_follow_up == 1
+    assert [g.phone for g in students["S-1078"].guardians] == ["13800000003"]  # as corrected
+    assert [m.text for m in school.family_messages] == ["请学校多关注孩子。"]
+    assert police.family_messages == [] and "S-1101" in {s.ref for s in police.students}
