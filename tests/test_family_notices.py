@@ -205,3 +205,12 @@ def test_the_records_personal_section_has_the_students_found_and_the_familys_mes
     assert [g.phone for g in students["S-1078"].guardians] == ["13800000003"]  # as corrected
     assert [m.text for m in school.family_messages] == ["请学校多关注孩子。"]
     assert police.family_messages == [] and "S-1101" in {s.ref for s in police.students}
+
+
+def test_each_kind_of_news_reaches_a_family_once_and_each_raise_once_per_level() -> None:
+    def ids(news: News, level: Level) -> set[uuid.UUID]:
+        return {r.notification_id for r in family_update(CASE, FACTS.model_copy(update={"level": level}), FAMILIES,
+                                                         news, POLICY, level)[0]}
+
+    assert ids(News.counselling, Level.serious) == ids(News.counselling, Level.severe)
+    assert ids(News.level_raised, Level.severe).isdisjoint(ids(News.level_raised, Level.criminal))

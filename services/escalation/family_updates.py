@@ -73,7 +73,8 @@ def family_update(
     text = update_zh(news, policy.level(level).zh if level else None)
     return notices_to_families(case, facts, [f for f in families if f.role in WHO[news]
                                              and (only is None or f.ref in only)],
-                               text, policy.timing.family_update_within, (news.value, level))
+                               text, policy.timing.family_update_within,
+                               (news.value, level) if news is News.level_raised else (news.value,))
 
 
 def notices_to_families(
