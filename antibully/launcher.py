@@ -49,6 +49,7 @@ def _secrets(home: Path) -> dict[str, str]:
     data.setdefault("archive_signing_key", new_key_b64())  # 32 random bytes: an Ed25519 seed
     data.setdefault("intake_data_key", new_key_b64())
     data.setdefault("pseudonym_key", new_key_b64())
+    data.setdefault("escalation_data_key", new_key_b64())
     data.setdefault("link_key", new_key_b64())
     data.setdefault("notify_data_key", new_key_b64())
     data.setdefault("dead_letter_key", new_key_b64())
@@ -212,6 +213,7 @@ def run() -> int:
         env.setdefault("ARCHIVE_SIGNING_KEY", keys["archive_signing_key"])
         env.setdefault("INTAKE_DATA_KEY", keys["intake_data_key"])
         env.setdefault("PSEUDONYM_KEY", keys["pseudonym_key"])
+        env.setdefault("ESCALATION_DATA_KEY", keys["escalation_data_key"])
         env.setdefault("LINK_KEY", keys["link_key"])
         env.setdefault("NOTIFY_DATA_KEY", keys["notify_data_key"])
         env.setdefault("DEAD_LETTER_KEY", keys["dead_letter_key"])

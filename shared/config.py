@@ -72,6 +72,9 @@ class Settings(BaseSettings):
                                   " false where the owner migrates (`antibully archive-migrate`).")
     intake_data_key: str = Field(default="", description="Base64 of 32 bytes; seals help-request messages in intake.")
     pseudonym_key: str = Field(default="", description="Base64 of ≥32 bytes; keys students' pseudonyms in escalation.")
+    escalation_data_key: str = Field(default="", description="Base64 of 32 bytes; seals, in escalation, the families "
+                                     "of an open case (child's name, guardians' contacts) so they can be kept "
+                                     "informed. Empty: no family updates.")
     archive_token_ttl_s: int = Field(default=15 * 60, ge=1, description="How long an official's bearer token lasts.")
     archive_login_max_failures: int = Field(default=5, ge=1, description="Failed logins in a row before a lock.")
     archive_login_lock_s: int = Field(default=15 * 60, ge=1, description="How long a login name stays locked.")

@@ -88,7 +88,7 @@ def test_directory_errors_name_the_bad_entry(tmp_path: Path) -> None:
 
 
 PURPOSES = ["first_notice", "level_raised", "deadline_missed", "deadline_reminder", "help_requested", "lookback_due",
-            "change_resolved"]
+            "change_resolved", "family_update"]
 
 
 def test_sms_and_chat_carry_the_minimum_for_every_role_and_purpose() -> None:
@@ -109,5 +109,5 @@ def test_every_role_and_purpose_renders_in_chinese_without_another_childs_name()
             text = render(req.model_copy(update={"purpose": purpose}))
             full = text.subject + text.body
             assert req.facts.case_ref in full and req.recipient.display_name in full
-            own = {req.facts.child_name} if purpose in ("first_notice", "level_raised") else set()
+            own = {req.facts.child_name} if purpose in ("first_notice", "level_raised", "family_update") else set()
             assert not [n for n in CHILDREN - own if n in full], (req.recipient.role, purpose)

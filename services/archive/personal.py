@@ -1,25 +1,31 @@
 """The personal section of a case (pure): names, guardian contacts and free-text facts, opened from
-the sealed payloads only for a role that may see them, and only as much as it may see."""
+the sealed payloads only for a role that may see them, and only as much as it may see.
+
+A family's messages to the school (through its notice's page) are for the school and the bureau only
+(the full view): the police see the students involved, not what a family wrote to the school."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
 
 from services.archive.act_views import ActText, act_text
 from services.archive.scopes import INVOLVED_ROLES, PersonalView
-from shared.contracts import Guardian, IncidentReported, Reporter
+from shared.contracts import Guardian, IncidentReported, Reporter, Student
 from shared.contracts.acts import OfficialActed
 from shared.contracts.base import Event
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import HelpMessageAdded, HelpRequested, Requester
+from shared.contracts.notification import FamilyMessageAdded
 
 # The entries whose sealed payload holds personal data or free text.
 PERSONAL_EVENTS: tuple[type[Event], ...] = (
     IncidentReported, FollowUpReported, HazardReported, HazardProgressed, HelpRequested, HelpMessageAdded,
     OfficialActed,
+    FamilyMessageAdded,
 )
 
 
@@ -29,6 +35,7 @@ class PersonalStudent(BaseModel):
     name: str
     grade: str
     guardians: list[Guardian]
+    added_in_follow_up: int | None = None  # the follow-up (its seq) that found the student; None: the report
 
 
 class Fact(BaseModel):
@@ -45,6 +52,16 @@ class HelpMessageView(BaseModel):
     text: str
 
 
+class FamilyMessageView(BaseModel):
+    """A family's message to the school: which family (victim's or perpetrator's), when, what."""
+
+    seq: int
+    role: str
+    at: datetime
+    notification_id: str
+    text: str
+
+
 class Personal(BaseModel):
     students: list[PersonalStudent] = []
     reporter: Reporter | None = None
@@ -52,6 +69,7 @@ class Personal(BaseModel):
     facts: list[Fact] = []
     messages: list[HelpMessageView] = []
     acts: list[ActText] = []  # officials' reasons and police outcomes, in record order
+    family_messages: list[FamilyMessageView] = []
     unavailable_seqs: list[int] = []  # entries whose data key was destroyed: shredded for good
 
 
@@ -60,19 +78,19 @@ def personal_section(view: PersonalView, opened: list[tuple[int, Event | None]])
     if view is PersonalView.none:
         return None
     out = Personal()
+    reported: list[Student] = []
+    follow_ups: list[FollowUpReported] = []
     for seq, event in opened:
         match event:
             case None:
                 out.unavailable_seqs.append(seq)
             case IncidentReported(report=r):
-                out.students = [
-                    PersonalStudent(ref=s.ref, role=s.role.value, name=s.name, grade=s.grade, guardians=s.guardians)
-                    for s in r.students if view is PersonalView.all or s.role.value in INVOLVED_ROLES
-                ]
+                reported = r.students
                 out.reporter = r.reporter
                 out.facts.append(Fact(seq=seq, event_type=event.event_type, text={
                     "location": r.location, "cause": r.cause, "course": r.course, "measures_taken": r.measures_taken}))
             case FollowUpReported(follow_up=f):
+                follow_ups.append(event)
                 out.facts.append(Fact(seq=seq, event_type=event.event_type, text={
                     "facts_changed": f.facts_changed, "outcome": f.outcome, "measures_taken": f.measures_taken}))
             case HazardReported(finding=f):
@@ -88,6 +106,27 @@ def personal_section(view: PersonalView, opened: list[tuple[int, Event | None]])
                 out.messages.append(HelpMessageView(seq=event.seq, author=event.author.value, text=event.text))
             case OfficialActed():
                 out.acts.append(act_text(seq, event))
+            case FamilyMessageAdded() if view is PersonalView.all:
+                out.family_messages.append(FamilyMessageView(seq=seq, role=event.role.value, at=event.occurred_at,
+                                                             notification_id=str(event.notification_id),
+                                                             text=event.text))
     # the conversation's own order: its events reach the archive through different consumers, in any order
     out.messages.sort(key=lambda m: m.seq)
+    out.students = _students(view, reported, follow_ups)
     return out
+
+
+def _students(view: PersonalView, reported: list[Student], follow_ups: list[FollowUpReported]
+              ) -> list[PersonalStudent]:
+    """The report's students, then those follow-ups found, with guardians as last corrected — in the
+    follow-ups' own order (the archive may receive a follow-up before its report)."""
+    students = {s.ref: PersonalStudent(ref=s.ref, role=s.role.value, name=s.name, grade=s.grade,
+                                       guardians=s.guardians) for s in reported}
+    for fu in sorted(follow_ups, key=lambda e: e.seq):
+        for s in fu.follow_up.students_added:
+            students.setdefault(s.ref, PersonalStudent(ref=s.ref, role=s.role.value, name=s.name, grade=s.grade,
+                                                       guardians=s.guardians, added_in_follow_up=fu.seq))
+        for c in fu.follow_up.guardians_corrected:
+            if c.student_ref in students:
+                students[c.student_ref].guardians = c.guardians
+    return [s for s in students.values() if view is PersonalView.all or s.role in INVOLVED_ROLES]

@@ -14,6 +14,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 from services.escalation.act_handler import OfficialActs
+from services.escalation.families import Families
+from services.escalation.guardians import FamilyBook
 from services.escalation.handlers import EscalationHandlers
 from services.escalation.policy_store import PolicyStore
 from services.escalation.pseudonyms import Pseudonyms
@@ -64,7 +66,12 @@ async def running(
         pseudonyms = Pseudonyms(settings.pseudonym_key) if settings.pseudonym_key else None
         if pseudonyms is None:
             log.warning("PSEUDONYM_KEY is not set: repeat offences across reports are not detected")
-        handlers = EscalationHandlers(infra.pool, infra.relay, directory, policies, pseudonyms)
+        book = FamilyBook(settings.escalation_data_key) if settings.escalation_data_key else None
+        if book is None:
+            log.warning("ESCALATION_DATA_KEY is not set: families are not kept informed of their case "
+                        "(level raised, measures, closure)")
+        handlers = EscalationHandlers(infra.pool, infra.relay, directory, policies, pseudonyms,
+                                      Families(book, pseudonyms))
         infra.consumers.subscribe(IncidentReported, handlers.on_incident_reported)
         infra.consumers.subscribe(FollowUpReported, handlers.on_follow_up)
         infra.consumers.subscribe(NotificationDelivered, handlers.on_notification_outcome)

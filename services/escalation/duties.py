@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncpg
 
 from services.escalation import repository
+from services.escalation.family_updates import FAMILY_UPDATE
 from services.escalation.hazard_watch import RECTIFY
 from services.escalation.help_watch import ANSWER
 from services.escalation.lookback import LOOKBACK
@@ -22,7 +23,7 @@ from shared.outbox import enqueue
 
 # Duties that come from the work plan itself rather than from a policy action.
 BUILT_IN_ZH = {FOLLOW_UP: "按时续报处置进展", ANSWER: "答复学生或家长的紧急求救", RECTIFY: "完成隐患整改",
-               LOOKBACK: "开展“回头看”复查"}
+               LOOKBACK: "开展“回头看”复查", FAMILY_UPDATE: "告知家长案件进展"}
 
 _STATES = {"pending": DutyState.open, "delivered": DutyState.delivered, "failed": DutyState.failed,
            "done": DutyState.done, "acknowledged": DutyState.acknowledged, "waived": DutyState.waived,

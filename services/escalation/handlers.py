@@ -12,11 +12,14 @@ from services.escalation import repository
 from services.escalation.approvals import resolution_notices, resolve
 from services.escalation.domain import decide
 from services.escalation.duties import publish
+from services.escalation.families import Families
+from services.escalation.family_updates import News
 from services.escalation.hazard_watch import RECTIFY, rectify_obligation
 from services.escalation.help_watch import ANSWER, answer_obligation
 from services.escalation.lookback import LOOKBACK, schedule_lookback
-from services.escalation.notices import plan, plan_raise
+from services.escalation.notices import family_refs, plan, plan_raise
 from services.escalation.obligations import FOLLOW_UP, CaseRef, follow_up_due, obligations_for
+from services.escalation.persons import repeat_indicators, with_earlier_cases
 from services.escalation.policy_store import PolicyStore
 from services.escalation.pseudonyms import Pseudonyms
 from services.escalation.raise_level import proposed_changes, raise_on_follow_up
@@ -24,6 +27,7 @@ from shared.consumer import Delivery
 from shared.contracts import (
     ChangeProposed,
     IncidentReported,
+    Indicators,
     NotificationAcknowledged,
     NotificationDelivered,
     NotificationFailed,
@@ -44,12 +48,13 @@ log = logging.getLogger("antibully.escalation")
 
 class EscalationHandlers:
     def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, directory: Directory, policies: PolicyStore,
-                 pseudonyms: Pseudonyms | None) -> None:
+                 pseudonyms: Pseudonyms | None, families: Families | None = None) -> None:
         self.pool = pool
         self.relay = relay
         self.directory = directory
         self.policies = policies
         self.pseudonyms = pseudonyms
+        self.families = families or Families(None, pseudonyms)
 
     @asynccontextmanager
     async def _work(self) -> AsyncIterator[Conn]:
@@ -88,8 +93,10 @@ class EscalationHandlers:
                     await repository.save_obligations(conn, [review])
                     await enqueue(conn, scheduled, review_notice)
                 case = CaseRef(event.incident_id, event.school_id, event.occurred_at)
-                await repository.save_obligations(conn, [*obligations_for(case, decision, requests, policy),
-                                                         follow_up_due(case, policy)])
+                await self.families.remember(conn, case, event.report.students)
+                await repository.save_obligations(conn, [
+                    *obligations_for(case, decision, requests, policy, family_refs(event, decision, self.directory)),
+                    follow_up_due(case, policy)])
                 await enqueue(conn, decided, *requests)
         self.relay.kick()
 
@@ -137,6 +144,8 @@ class EscalationHandlers:
                 await repository.tasks_done(conn, event.incident_id, "disciplinary_sanction")
             if f.measures_taken:
                 await repository.tasks_done(conn, event.incident_id, "criticism_and_warning_talk")
+            earlier = await self.families.follow_up(conn, event, current, policy)
+            await self.families.measures(conn, event, current.facts, policy)
             for change, level in proposed_changes(current.level, f.indicators, f.propose_closure, policy):
                 proposed = ChangeProposed(
                     event_id=derive_id("change-proposed", event.follow_up_id, change), incident_id=event.incident_id,
@@ -147,20 +156,30 @@ class EscalationHandlers:
                 await enqueue(conn, proposed)
                 log.warning("incident %s: %s proposed; awaiting a second bureau official's approval",
                             event.incident_id, change)
-            if f.indicators is None or current.facts is None:
-                self.relay.kick()
-                return
-            raised = raise_on_follow_up(current.level, f.indicators, policy, current.victims, current.required,
-                                        current.flags)
-            if raised is None:
-                return
-            decided, requests = plan_raise(event, raised, current.facts, self.directory)
-            await repository.raise_level(conn, decided)
-            await repository.save_facts(conn, event.incident_id, current.facts.model_copy(
-                update={"level": raised.level, "reasons_zh": [r.zh for r in raised.reasons]}))
-            await repository.save_obligations(conn, obligations_for(case, raised, requests, policy))
-            await enqueue(conn, decided, *requests)
+            indicators = repeat_indicators(f.indicators, earlier)  # a newly found perpetrator may be a repeat
+            if indicators is not None:
+                await self._raise(conn, event, case, indicators, earlier)
         self.relay.kick()
+
+    async def _raise(self, conn: Conn, event: FollowUpReported, case: CaseRef, indicators: Indicators,
+                     earlier: tuple[str, ...]) -> None:
+        """Worse indicators raise the level at once: the new duties, who must newly act, both families."""
+        policy = self.policies.current()
+        current = await repository.in_force(conn, event.incident_id)  # with the students just added
+        if current is None or current.facts is None:
+            return
+        raised = raise_on_follow_up(current.level, indicators, policy, current.victims, current.required,
+                                    current.flags)
+        if raised is None:
+            return
+        raised = with_earlier_cases(raised, earlier)
+        decided, requests = plan_raise(event, raised, current.facts, self.directory)
+        await repository.raise_level(conn, decided)
+        facts = current.facts.model_copy(update={"level": raised.level, "reasons_zh": [r.zh for r in raised.reasons]})
+        await repository.save_facts(conn, event.incident_id, facts)
+        await repository.save_obligations(conn, obligations_for(case, raised, requests, policy))
+        await enqueue(conn, decided, *requests)
+        await self.families.tell(conn, case, facts, News.level_raised, policy, raised.level)
 
     async def on_change_approved(self, event: ChangeApproved, _: Delivery) -> None:
         """Count a bureau official's approval; once enough different officials agree, apply or refuse."""
@@ -190,6 +209,9 @@ class EscalationHandlers:
             notices = (resolution_notices(resolved, current.facts, self.policies.current(), self.directory)
                        if current.facts else [])
             await enqueue(conn, resolved, *notices)
+            if resolved.change == "closure" and resolved.outcome == "applied":
+                await self.families.closed(conn, event.incident_id, current.facts, event.occurred_at,
+                                           self.policies.current())
             log.warning("incident %s: %s %s after %d approvals", event.incident_id, event.change,
                         resolution.outcome, len(approvers))
         self.relay.kick()

@@ -7,7 +7,10 @@ request (with no address), so notify reports the failure instead of nobody notic
 
 from __future__ import annotations
 
+import uuid
+
 from services.escalation.domain import Decision
+from services.escalation.guardians import GUARDIAN_ROLE, STUDENT_ROLE, UNKNOWN_GUARDIAN, guardian_recipients
 from services.escalation.policy import ActionKind
 from shared.contracts import (
     ActionDue,
@@ -18,20 +21,14 @@ from shared.contracts import (
     Recipient,
     RecipientRole,
     RecipientSummary,
-    StudentRole,
 )
 from shared.contracts.base import derive_id
 from shared.contracts.follow_up import FollowUpReported
-from shared.contracts.notification import Address, ChannelKind, NoticeTask
+from shared.contracts.notification import NoticeTask
 from shared.directory import Contact, Directory
 
-_GUARDIAN_ROLE = {
-    StudentRole.victim: RecipientRole.victim_guardian,
-    StudentRole.perpetrator: RecipientRole.perpetrator_guardian,
-}
 _UNKNOWN = {
-    RecipientRole.victim_guardian: "受害学生家长",
-    RecipientRole.perpetrator_guardian: "涉事学生家长",
+    **UNKNOWN_GUARDIAN,
     RecipientRole.school: "学校负责人",
     RecipientRole.counsellor: "学校心理辅导老师",
 }
@@ -43,25 +40,28 @@ def case_ref(event: IncidentReported) -> str:
 
 def _recipients(
     event: IncidentReported, decision: Decision, directory: Directory
-) -> list[tuple[str, Recipient, str | None]]:
-    """(stable key, recipient, child name or None) for every required recipient."""
-    out: list[tuple[str, Recipient, str | None]] = []
+) -> list[tuple[str, Recipient, str | None, str | None]]:
+    """(stable key, recipient, child name or None, the student's ref or None) for every required recipient."""
+    out: list[tuple[str, Recipient, str | None, str | None]] = []
     for role in decision.roles:
-        if role in (RecipientRole.victim_guardian, RecipientRole.perpetrator_guardian):
-            students = [s for s in event.report.students if _GUARDIAN_ROLE.get(s.role) == role]
-            for student in students:
-                if not student.guardians:
-                    out.append((f"{role}:{student.ref}:none", Recipient(role=role, display_name=_UNKNOWN[role]), None))
-                for i, g in enumerate(student.guardians):
-                    # families read SMS before e-mail
-                    addresses = [Address(kind=k, to=v) for k, v in ((ChannelKind.sms, g.phone),
-                                                                     (ChannelKind.email, g.email)) if v]
-                    recipient = Recipient(role=role, display_name=f"{g.name}（{g.relation}）", email=g.email,
-                                          addresses=addresses)
-                    out.append((f"{role}:{student.ref}:{i}", recipient, student.name))
+        if role in STUDENT_ROLE:
+            for student in (s for s in event.report.students if GUARDIAN_ROLE.get(s.role) == role):
+                child = student.name if student.guardians else None
+                out.extend((key, recipient, child, student.ref)
+                           for key, recipient in guardian_recipients(role, student.ref, student.guardians))
         else:
-            out.append((str(role), _official(role, event.school_id, directory), None))
+            out.append((str(role), _official(role, event.school_id, directory), None, None))
     return out
+
+
+def _notification_id(event: IncidentReported, key: str, decision: Decision) -> uuid.UUID:
+    return derive_id("notification", event.incident_id, key, decision.policy_version)
+
+
+def family_refs(event: IncidentReported, decision: Decision, directory: Directory) -> dict[uuid.UUID, str]:
+    """Which student each family notice of the report is about: its duty carries the student's ref."""
+    return {_notification_id(event, key, decision): ref
+            for key, _, _, ref in _recipients(event, decision, directory) if ref is not None}
 
 
 def _official(role: RecipientRole, school_id: str, directory: Directory) -> Recipient:
@@ -79,8 +79,8 @@ def plan(
     tasks = [NoticeTask(zh=a.zh + (f"（学生 {a.student_ref}）" if a.student_ref else ""), due_at=accepted + a.due_in)
              for a in decision.actions if a.kind == ActionKind.task and a.role == RecipientRole.school]
     requests = []
-    for key, recipient, child in _recipients(event, decision, directory):
-        notification_id = derive_id("notification", event.incident_id, key, decision.policy_version)
+    for key, recipient, child, _ in _recipients(event, decision, directory):
+        notification_id = _notification_id(event, key, decision)
         notice = notices.get(recipient.role)
         facts = NoticeFacts(
             case_ref=case_ref(event),

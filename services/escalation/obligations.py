@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,15 +16,18 @@ from shared.contracts.duties import Escalating
 
 
 def obligations_for(
-    case: CaseRef, decision: Decision, requests: list[NotificationRequested], policy: Policy
+    case: CaseRef, decision: Decision, requests: list[NotificationRequested], policy: Policy,
+    refs: Mapping[uuid.UUID, str] | None = None,
 ) -> list[Obligation]:
-    """One obligation per notice sent (each guardian, each official) and per task (per victim where asked)."""
+    """One obligation per notice sent (each guardian, each official) and per task (per victim where asked).
+    `refs`: the student a family notice is about (notices.family_refs), kept on its obligation."""
     out: list[Obligation] = []
     for action in decision.actions:
         policy_action = policy.action(action.action_id)
         chain = list(policy_action.escalate_to) if policy_action else []
         if action.kind == ActionKind.notice:
-            out.extend(_obligation(case, action, chain, r.notification_id, r.notification_id)
+            out.extend(_obligation(case, action, chain, r.notification_id, r.notification_id,
+                                   (refs or {}).get(r.notification_id))
                        for r in requests if r.recipient.role == action.role)
         else:
             task_id = derive_id("obligation", case.incident_id, action.action_id, action.student_ref,
@@ -40,10 +44,11 @@ class CaseRef:
 
 
 def _obligation(case: CaseRef, action: RequiredAction, chain: list[str], obligation_id: uuid.UUID,
-                notification_id: uuid.UUID | None) -> Obligation:
+                notification_id: uuid.UUID | None, student_ref: str | None = None) -> Obligation:
     return Obligation(
         obligation_id=obligation_id, incident_id=case.incident_id, school_id=case.school_id,
-        action_id=action.action_id, kind=action.kind.value, role=action.role.value, student_ref=action.student_ref,
+        action_id=action.action_id, kind=action.kind.value, role=action.role.value,
+        student_ref=student_ref or action.student_ref,
         notification_id=notification_id, ack_required=action.ack, state="pending",
         due_at=case.accepted_at + action.due_in, period=action.due_in, step=0, escalate_to=chain)
 

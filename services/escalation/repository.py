@@ -64,8 +64,9 @@ async def in_force(conn: Conn, incident_id: uuid.UUID) -> InForce | None:
                                incident_id)
     victims = sorted({r["student_ref"] for r in actions if r["action_id"] == "counselling" and r["student_ref"]})
     facts = NoticeFacts.model_validate_json(row["facts"], extra="ignore") if row["facts"] else None
-    return InForce(Level(row["level"]), tuple(row["flags"]), facts,
-                   {(r["action_id"], r["student_ref"]) for r in actions}, victims)
+    # a family notice carries its student's ref, yet the action is required for the case as a whole too
+    required = {(r["action_id"], r["student_ref"]) for r in actions} | {(r["action_id"], None) for r in actions}
+    return InForce(Level(row["level"]), tuple(row["flags"]), facts, required, victims)
 
 
 async def save_facts(conn: Conn, case_id: uuid.UUID, facts: NoticeFacts) -> None:

@@ -135,3 +135,16 @@ CREATE TABLE IF NOT EXISTS overdue_digests (
     decided_at      timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (day, jurisdiction)
 );
+
+-- Issue 11: the students of each case by the school's ref (a follow-up never adds one twice), and for
+-- victims and perpetrators their family — the child's name and the guardians' contacts — sealed with
+-- ESCALATION_DATA_KEY (NULL without the key), to keep the family informed while the case is open.
+-- Forgotten (set NULL) when the case closes.
+CREATE TABLE IF NOT EXISTS case_students (
+    case_id    uuid NOT NULL,
+    ref        text NOT NULL,
+    role       text NOT NULL,
+    family_ct  bytea,            -- AES-GCM, associated data "family:<case_id>:<ref>"
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (case_id, ref)
+);

@@ -16,10 +16,13 @@ def _load(name: str) -> dict[str, Any]:
 
 SEVERE_EXAMPLE = _load("example-severe-incident.json")
 FOLLOW_UP_EXAMPLE_BODY = _load("example-follow-up.json")
+FOLLOW_UP_PERSONS_EXAMPLE_BODY = _load("example-follow-up-persons.json")
 
 INCIDENT_EXAMPLE = Body(openapi_examples={"severe": {"summary": "A group assault (severe)", "value": SEVERE_EXAMPLE}})
 FOLLOW_UP_EXAMPLE = Body(openapi_examples={
-    "repeated": {"summary": "Found to be repeated; sanction and counselling", "value": FOLLOW_UP_EXAMPLE_BODY}})
+    "repeated": {"summary": "Found to be repeated; sanction and counselling", "value": FOLLOW_UP_EXAMPLE_BODY},
+    "persons": {"summary": "A second victim found; a family's contacts corrected",
+                "value": FOLLOW_UP_PERSONS_EXAMPLE_BODY}})
 
 # --- hazards ---
 HAZARD_EXAMPLE_BODY = _load("example-hazard.json")

@@ -129,6 +129,20 @@ async def incident_owner(conn: Executor, incident_id: uuid.UUID) -> str | None:
     return str(owner) if owner is not None else None
 
 
+async def register_students(conn: Executor, incident_id: uuid.UUID, refs: list[str],
+                            follow_up_id: uuid.UUID | None = None) -> None:
+    """The incident's student refs (the report's, or those a follow-up adds); a ref keeps its first source."""
+    await conn.executemany(
+        "INSERT INTO incident_students (incident_id, ref, follow_up_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        [(incident_id, ref, follow_up_id) for ref in refs])
+
+
+async def incident_students(conn: Executor, incident_id: uuid.UUID) -> dict[str, uuid.UUID | None]:
+    """ref → the follow-up that added it (None: the report); empty for an incident accepted before refs were kept."""
+    rows = await conn.fetch("SELECT ref, follow_up_id FROM incident_students WHERE incident_id = $1", incident_id)
+    return {r["ref"]: r["follow_up_id"] for r in rows}
+
+
 # Numbered children of a case: (child table, child id column, parent table, parent id column, counter).
 _NUMBERED = {
     "follow_up": ("follow_ups", "follow_up_id", "incidents", "incident_id", "follow_ups"),

@@ -94,3 +94,13 @@ CREATE TABLE IF NOT EXISTS help_messages (
     accepted   boolean NOT NULL DEFAULT false,
     PRIMARY KEY (help_id, seq)
 );
+
+-- The student refs of each incident (the school's pseudonymous references, nothing else): a follow-up may
+-- add a student only under a ref the incident does not have yet, and correct the guardians only of a
+-- student it has. Incidents accepted before this table existed have no rows: escalation then decides.
+CREATE TABLE IF NOT EXISTS incident_students (
+    incident_id  uuid NOT NULL REFERENCES incidents (incident_id),
+    ref          text NOT NULL,
+    follow_up_id uuid,           -- the follow-up that added the student; NULL: named in the report
+    PRIMARY KEY (incident_id, ref)
+);

@@ -15,8 +15,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 from services.notify import repository
+from services.notify.family_page import form as family_form
 from services.notify.handlers import notice_aad
 from services.notify.links import LinkClaims, LinkError, Links
+from services.notify.templates import FAMILY_ROLES
 from shared.contracts import NotificationAcknowledged, RecipientRole
 from shared.contracts.base import derive_id, utcnow
 from shared.crypto import Sealer
@@ -34,7 +36,7 @@ class NotifyDeps:
     sealer: Sealer | None = None
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+def page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(
         f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{html.escape(title)}</title>
@@ -49,18 +51,24 @@ _ERRORS = {
 }
 
 
+def link_claims(deps: NotifyDeps, token: str) -> LinkClaims | HTMLResponse:
+    """The link's claims, or the page saying why it does not open."""
+    if deps.links is None:
+        return page("暂不可用", "<p>本服务尚未配置确认链接。</p>", 503)
+    try:
+        return deps.links.verify(token, utcnow())
+    except LinkError as exc:
+        status, title, text = _ERRORS[exc.reason]
+        return page(title, f"<p>{text}</p>", status)
+
+
 def create_app(deps: NotifyDeps) -> FastAPI:
     app = FastAPI(title="antibully notify", version="1", docs_url=None, redoc_url=None, openapi_url=None)
-    install_common(app, deps.tracer_provider, deps.registry, 4096)
+    # a family's message (family_messages.py) is a form of up to 1000 characters, URL-encoded
+    install_common(app, deps.tracer_provider, deps.registry, 16384)
 
     def claims(token: str) -> LinkClaims | HTMLResponse:
-        if deps.links is None:
-            return _page("暂不可用", "<p>本服务尚未配置确认链接。</p>", 503)
-        try:
-            return deps.links.verify(token, utcnow())
-        except LinkError as exc:
-            status, title, text = _ERRORS[exc.reason]
-            return _page(title, f"<p>{text}</p>", status)
+        return link_claims(deps, token)
 
     @app.get("/ack/{token}", response_class=HTMLResponse)
     async def show(token: str) -> HTMLResponse:
@@ -69,10 +77,14 @@ def create_app(deps: NotifyDeps) -> FastAPI:
             return c
         ref = html.escape(c.case_ref)
         notice = await _notice(c.notification_id)
+        sent = await repository.delivery(deps.pool, c.notification_id)
+        if sent is not None and sent[1] in FAMILY_ROLES:  # a family writes back here; it confirms nothing
+            return page("案件通知", f"<p>案件编号：<strong>{ref}</strong></p>{notice}"
+                         + family_form(f"{token}/message", uuid.uuid4()))
         done = await repository.acknowledged_at(deps.pool, c.notification_id)
         if done is not None:
-            return _page("已确认", f"<p>案件编号 {ref} 的通知已于 {done:%Y-%m-%d %H:%M} (UTC) 确认收到。</p>{notice}")
-        return _page("确认收到通知", f"""<p>案件编号：<strong>{ref}</strong></p>{notice}
+            return page("已确认", f"<p>案件编号 {ref} 的通知已于 {done:%Y-%m-%d %H:%M} (UTC) 确认收到。</p>{notice}")
+        return page("确认收到通知", f"""<p>案件编号：<strong>{ref}</strong></p>{notice}
 <p>请确认您已收到以上通知，并将按要求处理。</p>
 <form method="post"><button type="submit">确认收到</button></form>""")
 
@@ -96,7 +108,7 @@ def create_app(deps: NotifyDeps) -> FastAPI:
                 incident_id, role = first
                 await enqueue(conn, acknowledged_event(c.notification_id, incident_id, role))
         deps.relay.kick()
-        return _page("已确认", f"<p>已确认收到案件编号 {html.escape(c.case_ref)} 的通知，谢谢。</p>")
+        return page("已确认", f"<p>已确认收到案件编号 {html.escape(c.case_ref)} 的通知，谢谢。</p>")
 
     return app
 

@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from services.notify.api import NotifyDeps, create_app
 from services.notify.channels import build_channels, new_http_client
 from services.notify.failover import Failover
+from services.notify.family_messages import family_messages_router
 from services.notify.handlers import NotifyHandlers
 from services.notify.links import Links
 from services.notify.reachability import ReachabilityCheck, admin_alert
@@ -61,6 +62,7 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         deps = NotifyDeps(infra.pool, infra.relay, links, infra.tracer_provider, infra.registry, sealer)
         app = create_app(deps)
         app.include_router(receipts_router(deps, settings.receipt_token))
+        app.include_router(family_messages_router(deps))
         try:
             async with serve(app, settings.notify_host, settings.notify_port, infra.deps):
                 yield infra

@@ -27,7 +27,7 @@ from services.notify import repository
 from services.notify.channels.base import OutboundMessage
 from services.notify.failover import Address, Failover, Outcome, Status
 from services.notify.links import LinkClaims, Links
-from services.notify.templates import render, render_short
+from services.notify.templates import FAMILY_ROLES, render, render_short
 from shared.consumer import Delivery
 from shared.contracts import NotificationDelivered, NotificationFailed, NotificationRequested
 from shared.contracts.base import derive_id
@@ -82,7 +82,8 @@ class NotifyHandlers:
             log.warning("notification %s: previous attempt ended unknown; sending again", req.notification_id)
         link = self._link(req)
         plain = render(req)
-        full = render(req, link) if link and req.facts.ack_required else plain
+        # the link is there to confirm, or (for a family) to write back to the school
+        full = render(req, link) if link and (req.facts.ack_required or req.recipient.role in FAMILY_ROLES) else plain
         short = render_short(req, link)
         if link and self.sealer:
             # what the link's page shows: the notice itself, to the one holding the link

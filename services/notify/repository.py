@@ -123,3 +123,24 @@ async def record_receipt(conn: Conn, provider: str, message_id: str, code: str
         " RETURNING notification_id, incident_id, role",
         f"sms/{provider}", message_id, code)
     return (row["notification_id"], row["incident_id"], row["role"]) if row else None
+
+
+async def delivery(conn: Executor, notification_id: uuid.UUID) -> tuple[uuid.UUID, str] | None:
+    """(incident id, recipient role) of a notice notify has begun to send."""
+    row = await conn.fetchrow("SELECT incident_id, role FROM deliveries WHERE notification_id = $1", notification_id)
+    return (row["incident_id"], row["role"]) if row else None
+
+
+async def add_family_message(conn: Conn, message_id: uuid.UUID, notification_id: uuid.UUID, per_day: int) -> str:
+    """'added', 'duplicate' (the same form sent again) or 'limited' (too many for this notice today).
+    Serialised per notice (its delivery row locked); inside the caller's transaction."""
+    await conn.execute("SELECT 1 FROM deliveries WHERE notification_id = $1 FOR UPDATE", notification_id)
+    if await conn.fetchval("SELECT 1 FROM family_messages WHERE message_id = $1", message_id):
+        return "duplicate"
+    recent = await conn.fetchval("SELECT count(*) FROM family_messages WHERE notification_id = $1"
+                                 " AND at > now() - interval '24 hours'", notification_id)
+    if recent >= per_day:
+        return "limited"
+    await conn.execute("INSERT INTO family_messages (message_id, notification_id) VALUES ($1, $2)",
+                       message_id, notification_id)
+    return "added"

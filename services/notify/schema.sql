@@ -33,3 +33,12 @@ ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS notice_ct bytea;
 ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS receipt_code text;
 ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS received_at timestamptz;
 CREATE INDEX IF NOT EXISTS deliveries_message_id ON deliveries (message_id);
+
+-- A family's messages to the school through its notice's page: ids and times only (the rate limit per
+-- notice, and a form sent twice counted once). The text goes to the archive, sealed there; not kept here.
+CREATE TABLE IF NOT EXISTS family_messages (
+    message_id      uuid PRIMARY KEY,
+    notification_id uuid NOT NULL,
+    at              timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS family_messages_notice ON family_messages (notification_id, at);

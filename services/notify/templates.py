@@ -78,6 +78,7 @@ _SHORT_KIND = {
     "help_requested": "紧急求救",
     "lookback_due": "回头看复查任务",
     "change_resolved": "案件变更审批结果",
+    "family_update": "案件进展告知",
 }
 # Notices an official's act causes (escalation's act_handler): what happened, and what is asked of the reader.
 _ACT_KIND = {
@@ -97,6 +98,7 @@ _ACT_ASK = {
     "help_resolution_contested": "请重新核查并答复求救人，必要时将其转为欺凌事件上报。",
 }
 _SHORT_KIND.update(_ACT_KIND)
+FAMILY_ROLES = frozenset({RecipientRole.victim_guardian, RecipientRole.perpetrator_guardian})
 
 
 def render_short(req: NotificationRequested, link: str | None) -> Short:
@@ -106,10 +108,13 @@ def render_short(req: NotificationRequested, link: str | None) -> Short:
     f = req.facts
     level = LEVEL_ZH[f.level] if f.level else (f.case_kind_zh or "待认定")
     ask = _SHORT_ASK.get(req.recipient.role, "请及时处理")
-    if f.ack_required:
-        ask += "，并点击链接确认收到"
-    if f.due_at is not None:
-        ask += f"（{_local(f.due_at)}前）"
+    if req.purpose == "family_update" and f.update_zh:
+        ask = f.update_zh.rstrip("。")  # what happened for their child: fixed phrases, no name
+    else:
+        if f.ack_required:
+            ask += "，并点击链接确认收到"
+        if f.due_at is not None:
+            ask += f"（{_local(f.due_at)}前）"
     params = {"school": f.school_name, "kind": _SHORT_KIND.get(req.purpose, "通知"), "level": level, "ask": ask,
               "ref": f.case_ref, "link": link or ""}
     text = (f"【{params['kind']}】{params['school']}，{params['level']}。{params['ask']}。"
@@ -125,6 +130,8 @@ def render(req: NotificationRequested, ack_url: str | None = None) -> Rendered:
     text = _render(req)
     if ack_url is None:
         return text
+    if req.recipient.role in FAMILY_ROLES:  # the link's page is the family's way to write to the school
+        return Rendered(text.subject, text.body + f"\n查看本通知或给学校留言，请打开以下链接：\n{ack_url}\n")
     return Rendered(text.subject, text.body + f"\n请点击以下链接确认已收到本通知：\n{ack_url}\n")
 
 
@@ -143,6 +150,8 @@ def _render(req: NotificationRequested) -> Rendered:
         return Rendered(*digest_mail(req))
     if req.purpose in _ACT_KIND:
         return _official_act(req)
+    if req.purpose == "family_update":
+        return _family_update(req)
     f = req.facts
     role = req.recipient.role
     when = f.occurred_at.astimezone(SHANGHAI).strftime("%Y年%m月%d日 %H:%M")
@@ -252,3 +261,14 @@ def _official_act(req: NotificationRequested) -> Rendered:
         + f"详情请凭编号在专门档案系统中查阅。\n\n编号：{f.case_ref}\n"
     )
     return Rendered(subject=f"【{_ACT_KIND[req.purpose]}】{f.school_name} {f.case_ref}", body=body)
+def _family_update(req: NotificationRequested) -> Rendered:
+    """To a family: what happened in their case, about their own child only (escalation's fixed phrases)."""
+    f = req.facts
+    child = f"您的孩子{f.child_name}" if f.child_name else "您的孩子"
+    body = (
+        f"{req.recipient.display_name}：\n\n您好。{f.school_name}告知：关于{child}涉及的校园欺凌事件"
+        f"（案件编号 {f.case_ref}），{f.update_zh or '学校将与您联系，说明处置进展。'}\n"
+        "如有疑问，请与学校联系。\n\n"
+        f"案件编号：{f.case_ref}\n{f.school_name}\n"
+    )
+    return Rendered(subject=f"【案件进展告知】{f.school_name} {f.case_ref}", body=body)

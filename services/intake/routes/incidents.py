@@ -11,7 +11,8 @@ from services.intake import repository
 from services.intake.auth import Principal
 from services.intake.deps import ERRORS, IdempotencyKey, IntakeDeps, respond
 from services.intake.examples import FOLLOW_UP_EXAMPLE, INCIDENT_EXAMPLE
-from services.intake.person_keys import without_national_ids
+from services.intake.person_keys import follow_up_without_national_ids, without_national_ids
+from services.intake.persons import check_persons
 from services.intake.reports import follow_up_event, follow_up_id_for, reported_event
 from shared.contracts import IncidentReport
 from shared.contracts.follow_up import FollowUp
@@ -43,6 +44,7 @@ def router(deps: IntakeDeps) -> APIRouter:
 
         async def accept() -> tuple[int, dict[str, object]]:
             await repository.register_incident(deps.pool, event.incident_id, school.school_id)
+            await repository.register_students(deps.pool, event.incident_id, [s.ref for s in report.students])
             await deps.submissions.publish(event)
             await repository.mark_incident_accepted(deps.pool, event.incident_id)
             return 202, {"incident_id": str(event.incident_id)}
@@ -57,18 +59,24 @@ def router(deps: IntakeDeps) -> APIRouter:
         incident_id: uuid.UUID, follow_up: Annotated[FollowUp, FOLLOW_UP_EXAMPLE], school: School,
         idempotency_key: IdempotencyKey,
     ) -> JSONResponse:
-        """Changed facts, indicators, measures, sanctions, counselling, outcome or a proposed closure."""
+        """Changed facts, indicators, measures, sanctions, counselling, tasks done, students newly found
+        (under refs the incident does not have yet), corrected guardians, outcome or a proposed closure."""
         owner = await repository.incident_owner(deps.pool, incident_id)
         if owner is None:
             raise ApiError(404, "not_found", "No accepted incident has this id.", "未找到该事件。")
         school.require_school(owner)
         follow_up_id = follow_up_id_for(school.school_id, idempotency_key)
+        if follow_up.students_added or follow_up.guardians_corrected:
+            check_persons(follow_up, await repository.incident_students(deps.pool, incident_id), follow_up_id)
+        travelling = follow_up_without_national_ids(follow_up, deps.settings.pseudonym_key)
 
         async def accept() -> tuple[int, dict[str, object]]:
             async with deps.pool.acquire() as conn:
                 seq = await repository.allocate_seq(conn, "follow_up", follow_up_id, incident_id)
+                await repository.register_students(conn, incident_id, [s.ref for s in follow_up.students_added],
+                                                   follow_up_id)
             await deps.submissions.publish(follow_up_event(incident_id, school.school_id, follow_up_id, seq,
-                                                           follow_up))
+                                                           travelling))
             return 202, {"incident_id": str(incident_id), "follow_up_id": str(follow_up_id), "seq": seq}
 
         return respond(await deps.submissions.once(
