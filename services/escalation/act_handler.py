@@ -28,8 +28,11 @@ from services.escalation.acts import (
 )
 from services.escalation.approvals import Proposal, resolution_notices, resolve
 from services.escalation.duties import publish
+from services.escalation.families import Families
+from services.escalation.family_updates import News
 from services.escalation.handlers import CaseNotSeenYet
 from services.escalation.help_watch import ANSWER
+from services.escalation.obligations import CaseRef
 from services.escalation.policy import Policy
 from services.escalation.policy_store import PolicyStore
 from services.escalation.repository_acts import CaseNow
@@ -48,7 +51,9 @@ RECORD_ONLY = frozenset({Act.add_note, Act.police_case_number, Act.police_warnin
 
 
 class OfficialActs:
-    def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, directory: Directory, policies: PolicyStore) -> None:
+    def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, directory: Directory, policies: PolicyStore,
+                 families: Families) -> None:
+        self.families = families
         self.pool = pool
         self.relay = relay
         self.directory = directory
@@ -92,9 +97,13 @@ class OfficialActs:
                     return "not higher than the level in force: recorded only"
                 decided, planned = plan_raise(act, decision, case, policy, self.directory)
                 await repository.raise_level(conn, decided)
-                if case.facts is not None:
-                    await repository.save_facts(conn, act.incident_id, case.facts.model_copy(
-                        update={"level": decision.level, "reasons_zh": [r.zh for r in decision.reasons]}))
+                facts = case.facts.model_copy(update={"level": decision.level,
+                                                      "reasons_zh": [r.zh for r in decision.reasons]}) \
+                    if case.facts else None
+                if facts is not None:
+                    await repository.save_facts(conn, act.incident_id, facts)
+                await self.families.tell(conn, CaseRef(act.incident_id, act.school_id, act.occurred_at), facts,
+                                         News.level_raised, policy, decision.level)
                 return await self._save(conn, planned)
             case Act.refer_to_police:
                 return await self._save(conn, plan_told(act, case, RecipientRole.police, "referred_to_police",
@@ -145,6 +154,8 @@ class OfficialActs:
         await repository.resolve_proposal(conn, resolved)
         notices = resolution_notices(resolved, case.facts, policy, self.directory) if case.facts else []
         await enqueue(conn, resolved, *notices)
+        if resolved.outcome == "applied":
+            await self.families.closed(conn, act.incident_id, case.facts, act.occurred_at, policy)
         return f"closure {resolution.outcome}"
 
     async def _contest(self, conn: Conn, act: OfficialActed, policy: Policy) -> str:

@@ -70,8 +70,8 @@ async def running(
         if book is None:
             log.warning("ESCALATION_DATA_KEY is not set: families are not kept informed of their case "
                         "(level raised, measures, closure)")
-        handlers = EscalationHandlers(infra.pool, infra.relay, directory, policies, pseudonyms,
-                                      Families(book, pseudonyms))
+        families = Families(book, pseudonyms)
+        handlers = EscalationHandlers(infra.pool, infra.relay, directory, policies, pseudonyms, families)
         infra.consumers.subscribe(IncidentReported, handlers.on_incident_reported)
         infra.consumers.subscribe(FollowUpReported, handlers.on_follow_up)
         infra.consumers.subscribe(NotificationDelivered, handlers.on_notification_outcome)
@@ -85,8 +85,8 @@ async def running(
         infra.consumers.subscribe(HazardProgressed, handlers.on_hazard_progressed)
         infra.consumers.subscribe(ChangeApproved, handlers.on_change_approved)
         infra.consumers.subscribe(LookBackCompleted, handlers.on_lookback_completed)
-        infra.consumers.subscribe(OfficialActed, OfficialActs(infra.pool, infra.relay, directory,
-                                                              policies).on_official_acted)
+        infra.consumers.subscribe(OfficialActed, OfficialActs(infra.pool, infra.relay, directory, policies,
+                                                              families).on_official_acted)
         watchdog = Watchdog(infra.pool, infra.relay, directory, policies, infra.registry, infra.deps, clock,
                             settings.watchdog_interval_s)
         await infra.start()
