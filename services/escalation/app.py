@@ -21,6 +21,7 @@ from services.escalation.watchdog import Watchdog
 from shared.config import Settings
 from shared.contracts import IncidentReported, NotificationAcknowledged, NotificationDelivered, NotificationFailed
 from shared.contracts.base import utcnow
+from shared.contracts.duties import DutyDischarged
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import HelpConverted, HelpMessageAdded, HelpRequested
@@ -76,6 +77,7 @@ async def running(
         infra.consumers.subscribe(HazardProgressed, handlers.on_hazard_progressed)
         infra.consumers.subscribe(ChangeApproved, handlers.on_change_approved)
         infra.consumers.subscribe(LookBackCompleted, handlers.on_lookback_completed)
+        infra.consumers.subscribe(DutyDischarged, handlers.on_discharged)
         watchdog = Watchdog(infra.pool, infra.relay, directory, policies, infra.registry, infra.deps, clock,
                             settings.watchdog_interval_s)
         await infra.start()

@@ -1,0 +1,76 @@
+"""Escalation's SQL for discharging and withdrawing duties (kept apart from repository.py, which is full).
+
+Every statement here changes obligations through the versioning trigger (schema.sql), so the
+transaction that calls it publishes the change as DutyUpdated (duties.publish).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.escalation.repository import SETTLED
+from shared.db import Conn, Executor
+
+
+@dataclass(frozen=True)
+class DutyRef:
+    obligation_id: uuid.UUID
+    incident_id: uuid.UUID
+    kind: str
+    state: str
+
+
+async def duty_ref(conn: Executor, obligation_id: uuid.UUID | None,
+                   notification_id: uuid.UUID | None) -> DutyRef | None:
+    """The obligation named by its id or by the notice that fulfils it."""
+    row = await conn.fetchrow(
+        "SELECT obligation_id, incident_id, kind, state FROM obligations"
+        " WHERE ($1::uuid IS NOT NULL AND obligation_id = $1) OR ($2::uuid IS NOT NULL AND notification_id = $2)"
+        " LIMIT 1", obligation_id, notification_id)
+    return DutyRef(**dict(row)) if row else None
+
+
+async def notice_told(conn: Conn, obligation_id: uuid.UUID, *, by: str, how: str, note: str | None,
+                      evidence_ref: str | None, at: datetime | None) -> bool:
+    """The reader was told or confirmed (in person, by phone, from an official's account): acknowledged,
+    whatever the delivery said (failed, or no contact at all). A duty already acknowledged, waived or
+    no longer required stays as it is."""
+    done = await conn.execute(
+        "UPDATE obligations SET state = 'acknowledged', settled_by = $2, how = $3, note = $4, evidence_ref = $5,"
+        " settled_at = coalesce($6, now()), updated_at = now()"
+        " WHERE obligation_id = $1 AND kind = 'notice' AND state NOT IN ('acknowledged', 'waived', 'not_applicable')",
+        obligation_id, by, how, note, evidence_ref, at)
+    return done.endswith(" 1")
+
+
+async def tasks_done(conn: Conn, incident_id: uuid.UUID, action_id: str, student_ref: str | None, *, by: str,
+                     how: str, note: str | None, evidence_ref: str | None, at: datetime | None,
+                     role: str | None = None, obligation_id: uuid.UUID | None = None) -> int:
+    """Open tasks of a case done: by action (for one student where given; only `role`'s where given) or one
+    task by its obligation id. Settled tasks stay as they are; an action the case does not owe changes nothing."""
+    result = await conn.execute(
+        "UPDATE obligations SET state = 'done', settled_by = $4, how = $5, note = $6, evidence_ref = $7,"
+        " settled_at = coalesce($8, now()), updated_at = now()"
+        " WHERE incident_id = $1 AND kind = 'task' AND state <> ALL($9::text[])"
+        " AND ($10::uuid IS NOT NULL AND obligation_id = $10 OR $10::uuid IS NULL AND action_id = $2"
+        " AND ($3::text IS NULL OR student_ref = $3) AND ($11::text IS NULL OR role = $11))",
+        incident_id, action_id, student_ref, by, how, note, evidence_ref, at, list(SETTLED), obligation_id, role)
+    return int(result.split()[-1])
+
+
+async def open_duties(conn: Conn, incident_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:
+    """(obligation id, action id) of the case's unsettled duties, locked for this transaction."""
+    rows = await conn.fetch(
+        "SELECT obligation_id, action_id FROM obligations WHERE incident_id = $1 AND state <> ALL($2::text[])"
+        " ORDER BY obligation_id FOR UPDATE", incident_id, list(SETTLED))
+    return [(r["obligation_id"], r["action_id"]) for r in rows]
+
+
+async def not_applicable(conn: Conn, obligation_ids: list[uuid.UUID], how: str, by: str = "system") -> int:
+    result = await conn.execute(
+        "UPDATE obligations SET state = 'not_applicable', how = $2, settled_by = $3, updated_at = now()"
+        " WHERE obligation_id = ANY($1::uuid[]) AND state <> ALL($4::text[])",
+        obligation_ids, how, by, list(SETTLED))
+    return int(result.split()[-1])
