@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from services.archive.duties import DutyNote
 from services.archive.scopes import INVOLVED_ROLES, PersonalView
 from shared.contracts import Guardian, IncidentReported, Reporter
 from shared.contracts.base import Event
@@ -48,6 +49,7 @@ class Personal(BaseModel):
     requester: Requester | None = None
     facts: list[Fact] = []
     messages: list[HelpMessageView] = []
+    duty_notes: list[DutyNote] = []  # notes on duties (free text by a school or an official); all-view roles only
     unavailable_seqs: list[int] = []  # entries whose data key was destroyed: shredded for good
 
 

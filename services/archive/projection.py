@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from services.archive import repository
+from services.archive.duties import duty_row
 from shared.contracts import (
     DeadlineMissed,
     EscalationDecided,
@@ -17,6 +18,7 @@ from shared.contracts import (
     RecipientRole,
 )
 from shared.contracts.base import Event
+from shared.contracts.duties import DutyUpdated
 from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import Author, HelpConverted, HelpMessageAdded, HelpRequested
 from shared.contracts.notification import NotificationReceived
@@ -80,6 +82,8 @@ async def project(conn: Conn, event: Event, directory: Directory) -> None:
                                           closed=event.change == "closure")
         case LookBackCompleted():
             await repository.case_changed(conn, event.lookback_id, closed=True)
+        case DutyUpdated():
+            await repository.upsert_duty(conn, duty_row(event, directory.jurisdiction_of(event.school_id)))
 
 
 async def _opened(conn: Conn, event: Event, kind: str, case_ref: str, school_id: str, directory: Directory,

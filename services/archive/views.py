@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from services.archive.duties import DutyView
 from services.archive.personal import Personal
 from shared.contracts import Reason
 from shared.identity import Official
@@ -68,6 +69,8 @@ class CaseRecord(CaseSummary):
     reasons: list[Reason]
     policy_version: str | None
     recipients: list[RecipientStatus]
+    duties: list[DutyView] = Field(default_factory=list, description="Every duty the case owes or owed, by "
+                                   "current deadline: who owes it, by when, its state, who discharged it and how.")
     timeline: list[TimelineEntry]
     chain: ChainStatus
     personal: Personal | None = Field(
@@ -95,7 +98,7 @@ class AccessLogEntry(BaseModel):
     at: datetime
     account_id: str
     role: str
-    action: str = Field(description="list | detail | access_log | ledger | export")
+    action: str = Field(description="list | detail | duties | access_log | ledger | export")
     case_id: uuid.UUID | None
     filter: dict[str, Any]
     outcome: str = Field(description="ok | not_found (unknown or outside the reader's scope)")
