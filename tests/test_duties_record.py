@@ -19,7 +19,8 @@ from services.escalation.app import running as escalation_running
 from services.intake.reports import follow_up_event, reported_event
 from shared.config import Settings
 from shared.contracts import IncidentReport, IncidentReported
-from shared.contracts.base import derive_id
+from shared.contracts.base import derive_id, utcnow
+from shared.contracts.duties import DischargeHow, DutyDischarged
 from shared.contracts.follow_up import FollowUp
 from shared.contracts.officials import ChangeApproved
 from shared.service import Infra
@@ -194,3 +195,43 @@ async def test_a_lower_level_makes_what_it_no_longer_requires_not_applicable(run
         assert by_action[action_id][0]["state"] == "open", action_id
     record = (await r.client.get(f"/v1/cases/{event.incident_id}", headers=r.headers["bureau"])).json()
     assert record["level"] == "serious"
+
+
+async def test_a_discharge_names_a_task_by_its_duty_or_its_action(running: Running) -> None:
+    """The generic event other acts use (the bureau's own task, a task by action id): escalation applies it."""
+    r = running
+    event = await _reported(r, "duties-record-4")
+    by_action = _by_action(await eventually(lambda: _duties(r, event.incident_id), timeout_s=30))
+    assessment = by_action["special_school_assessment"][0]
+    await publish(r.settings.nats_url, DutyDischarged(
+        event_id=derive_id("test-discharge", assessment["obligation_id"]), incident_id=event.incident_id,
+        school_id="demo-school", obligation_id=uuid.UUID(assessment["obligation_id"]),
+        how=DischargeHow.official_account, by="bureau-wang", done_at=utcnow(),
+        evidence_ref="教育局评估意见 2026-07"))
+    await publish(r.settings.nats_url, DutyDischarged(
+        event_id=derive_id("test-discharge", event.incident_id, "talk"), incident_id=event.incident_id,
+        school_id="demo-school", action_id="criticism_and_warning_talk", how=DischargeHow.follow_up,
+        by="school:demo-school", done_at=utcnow()))
+    await publish(r.settings.nats_url, DutyDischarged(  # names no duty of this case: recorded, nothing changes
+        event_id=derive_id("test-discharge", "nothing"), incident_id=event.incident_id, school_id="demo-school",
+        obligation_id=uuid.uuid4(), how=DischargeHow.phone, by="school:demo-school:班主任", done_at=utcnow()))
+
+    async def done() -> dict[str, list[dict[str, Any]]] | None:
+        duties = await _duties(r, event.incident_id)
+        got = _by_action(duties) if duties else {}
+        return got if got and {got[a][0]["state"] for a in ("special_school_assessment",
+                                                             "criticism_and_warning_talk")} == {"done"} else None
+
+    by_action = await eventually(done, timeout_s=30)
+    [assessed] = by_action["special_school_assessment"]
+    assert (assessed["settled_by"], assessed["how"], assessed["evidence_ref"]) == (
+        "bureau-wang", "official_account", "教育局评估意见 2026-07")
+    assert by_action["criticism_and_warning_talk"][0]["settled_by"] == "school:demo-school"
+    assert all(d["state"] == "open" for a, items in by_action.items() for d in items
+               if a not in ("special_school_assessment", "criticism_and_warning_talk"))
+
+    async def all_recorded() -> bool:
+        record = (await r.client.get(f"/v1/cases/{event.incident_id}", headers=r.headers["bureau"])).json()
+        return [e["event_type"] for e in record["timeline"]].count("DutyDischarged") == 3
+
+    await eventually(all_recorded)

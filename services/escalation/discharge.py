@@ -72,8 +72,8 @@ async def discharged(conn: Conn, event: DutyDischarged) -> None:
         await duties.notice_told(conn, duty.obligation_id, by=event.by, how=how, note=event.note,
                                  evidence_ref=evidence, at=event.done_at)
     else:
-        await duties.tasks_done(conn, event.incident_id, "", None, by=event.by, how=how, note=event.note,
-                                evidence_ref=evidence, at=event.done_at, obligation_id=duty.obligation_id)
+        await duties.task_done(conn, duty.obligation_id, by=event.by, how=how, note=event.note,
+                               evidence_ref=evidence, at=event.done_at)
 
 
 async def lowered(conn: Conn, incident_id: uuid.UUID, level: Level, flags: tuple[str, ...], policy: Policy) -> int:

@@ -45,19 +45,27 @@ async def notice_told(conn: Conn, obligation_id: uuid.UUID, *, by: str, how: str
     return done.endswith(" 1")
 
 
+_DONE = ("UPDATE obligations SET state = 'done', settled_by = $1, how = $2, note = $3, evidence_ref = $4,"
+         " settled_at = coalesce($5, now()), updated_at = now() WHERE kind = 'task' AND state <> ALL($6::text[])")
+
+
 async def tasks_done(conn: Conn, incident_id: uuid.UUID, action_id: str, student_ref: str | None, *, by: str,
                      how: str, note: str | None, evidence_ref: str | None, at: datetime | None,
-                     role: str | None = None, obligation_id: uuid.UUID | None = None) -> int:
-    """Open tasks of a case done: by action (for one student where given; only `role`'s where given) or one
-    task by its obligation id. Settled tasks stay as they are; an action the case does not owe changes nothing."""
+                     role: str | None = None) -> int:
+    """Open tasks of a case done by action (for one student where given; only `role`'s where given). Settled
+    tasks stay as they are; an action the case does not owe changes nothing."""
     result = await conn.execute(
-        "UPDATE obligations SET state = 'done', settled_by = $4, how = $5, note = $6, evidence_ref = $7,"
-        " settled_at = coalesce($8, now()), updated_at = now()"
-        " WHERE incident_id = $1 AND kind = 'task' AND state <> ALL($9::text[])"
-        " AND ($10::uuid IS NOT NULL AND obligation_id = $10 OR $10::uuid IS NULL AND action_id = $2"
-        " AND ($3::text IS NULL OR student_ref = $3) AND ($11::text IS NULL OR role = $11))",
-        incident_id, action_id, student_ref, by, how, note, evidence_ref, at, list(SETTLED), obligation_id, role)
+        f"{_DONE} AND incident_id = $7 AND action_id = $8 AND ($9::text IS NULL OR student_ref = $9)"
+        " AND ($10::text IS NULL OR role = $10)",
+        by, how, note, evidence_ref, at, list(SETTLED), incident_id, action_id, student_ref, role)
     return int(result.split()[-1])
+
+
+async def task_done(conn: Conn, obligation_id: uuid.UUID, *, by: str, how: str, note: str | None,
+                    evidence_ref: str | None, at: datetime | None) -> bool:
+    result = await conn.execute(f"{_DONE} AND obligation_id = $7", by, how, note, evidence_ref, at, list(SETTLED),
+                                obligation_id)
+    return result.endswith(" 1")
 
 
 async def open_duties(conn: Conn, incident_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:
