@@ -141,6 +141,7 @@ class Counts:
     archived: dict[str, int]
     duty_events: int
     duties_unpublished: int
+    duties_behind: int
     dead_letters: int
     broken_chains: int
     seconds: float
@@ -176,6 +177,9 @@ async def settle(rig: Rig, fault: str, timeout_s: float = 240.0) -> Counts:
         duty_events = await conn.fetchval("SELECT count(*) FROM escalation.outbox WHERE subject = 'ab.duty.updated'")
         unpublished = await conn.fetchval("SELECT count(*) FROM escalation.obligations"
                                           " WHERE version <> published_version")
+        # ... and projected: the archive's duty is each obligation's latest version (nothing lost, none behind)
+        behind = await conn.fetchval("SELECT count(*) FROM escalation.obligations o LEFT JOIN archive.duties d"
+                                     " USING (obligation_id) WHERE d.version IS DISTINCT FROM o.version")
         decided = await conn.fetchval("SELECT count(DISTINCT incident_id) FROM escalation.decisions")
         delivered = await conn.fetchval("SELECT count(*) FROM archive.recipients WHERE status = 'delivered'")
         await conn.execute("SET search_path = archive")
@@ -186,7 +190,7 @@ async def settle(rig: Rig, fault: str, timeout_s: float = 240.0) -> Counts:
         await conn.close()
     mails = Counter(m["Message-ID"] for m in rig.sink.messages)
     return Counts(fault, rig.load.sent, dict(rig.load.first_answers), len(accepted), decided, expected, delivered,
-                  sum(mails.values()), sum(n - 1 for n in mails.values()), per_type, duty_events, unpublished,
+                  sum(mails.values()), sum(n - 1 for n in mails.values()), per_type, duty_events, unpublished, behind,
                   await dead_letter_count(rig.env["NATS_URL"]), broken, seconds)
 
 
@@ -208,7 +212,7 @@ def assert_nothing_lost(c: Counts) -> None:
     assert c.archived == {"IncidentReported": n, "EscalationDecided": n, "LookBackScheduled": 1,
                           "NotificationRequested": c.notices_expected,
                           "NotificationDelivered": c.notices_expected, "DutyUpdated": c.duty_events}, c
-    assert c.duties_unpublished == 0, c
+    assert c.duties_unpublished == 0 and c.duties_behind == 0, c
     assert c.dead_letters == 0 and c.broken_chains == 0, c
 
 

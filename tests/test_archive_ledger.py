@@ -253,7 +253,8 @@ async def test_exports_hold_the_same_numbers_without_personal_data(world: Ledger
     by_key = {(row[1], row[3]): dict(zip(header, row, strict=True)) for row in rows[1:]}
     total = by_key[("demo-school", "合计")]
     assert total["学校名称"] == load_directory(world.settings.directory_file).schools["demo-school"].name
-    assert int(total["欺凌事件数"]) == 4 and int(total["迟报"]) == 1 and int(total["逾期未办"]) == 1
+    assert int(total["欺凌事件数"]) == 4 and int(total["迟报"]) == 1 and int(total["曾逾期"]) == 1
+    assert int(total["逾期未办（当前）"]) == 0  # no duty projected in this world: nothing is overdue now
     assert int(total["隐患已整改"]) == 1 and int(total["隐患未整改"]) == 1 and int(total["求助未回复"]) == 1
     assert int(total["待回头看"]) == 1 and int(total["屡教不改（重复涉事）"]) == 1
     assert int(by_key[("demo-school", "2025-10")]["情节轻微"]) == expected["2025-10"]["minor"]

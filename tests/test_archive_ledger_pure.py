@@ -72,6 +72,9 @@ def test_build_ledger_sums_schools_and_jurisdictions() -> None:
 def test_attention_rules() -> None:
     base = {"kind": "incident", "flags": [], "missed_deadlines": 0, "status": "open"}
     assert attention_of(base) == []
+    # a duty open past its deadline now, and the case was late before: both, "now" first
+    assert attention_of({**base, "overdue_now": True, "missed_deadlines": 1}) == ["overdue_now", "overdue"]
+    assert attention_of({**base, "overdue_now": True}) == ["overdue_now"]  # overdue, not yet escalated
     assert attention_of({**base, "flags": ["late_report"], "missed_deadlines": 2, "repeat": True}) == \
         ["overdue", "late_report", "repeat"]
     assert attention_of({**base, "kind": "hazard", "rectified_at": None}) == ["hazard_open"]
@@ -93,6 +96,17 @@ def test_csv_has_bom_chinese_headers_and_safe_cells() -> None:
     assert rows[1][:5] == ["lechang", "a", "'=HYPERLINK(\"x\")", "合计", "1"]
     assert rows[1][HEADERS_ZH.index("涉嫌违法犯罪")] == "1"
     assert [r[3] for r in rows if r[1] == "全部"] == ["合计", "2026-09", "2026-10", "2026-11"]
+    assert HEADERS_ZH.index("逾期未办（当前）") + 1 == HEADERS_ZH.index("曾逾期")  # now, then ever late
+
+
+def test_overdue_now_and_ever_late_are_separate_columns() -> None:
+    # the read-time count of "overdue now" arrives as its own row and adds to the rollup's month
+    ledger = build_ledger([row("a", "2026-10", incidents=2, overdue=1), row("a", "2026-10", overdue_now=1)],
+                          PERIOD, {"a": SchoolInfo("甲校", "lechang")}, NOW)
+    [month] = ledger.schools[0].months
+    assert (month.incidents, month.overdue, month.overdue_now) == (2, 1, 1)
+    s = school_summary(ledger.schools[0], PERIOD, [], False, NOW)
+    assert "逾期未办（当前）1 件，曾逾期 1 件" in s.report_zh
 
 
 def test_xlsx_holds_the_csv_rows() -> None:
@@ -115,5 +129,5 @@ def test_summary_names_cases_by_reference_in_chinese() -> None:
     s = school_summary(ledger.schools[0], PERIOD, cases, True, NOW)
     assert [c.case_ref for c in s.attention] == ["AB-1234ABCD"]
     assert "# 甲校（a）" in s.report_zh and "欺凌事件 1 起：情节轻微 1 起" in s.report_zh
-    assert "- AB-1234ABCD（欺凌事件，情节轻微，2026-10）：逾期未办" in s.report_zh
+    assert "- AB-1234ABCD（欺凌事件，情节轻微，2026-10）：曾逾期" in s.report_zh
     assert "| 2026-10 | 1 | 1 |" in s.report_zh and "仅列出部分" in s.report_zh

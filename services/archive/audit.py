@@ -23,7 +23,7 @@ class AccessEntry:
     account_id: str
     role: str
     jurisdiction: str
-    action: str                 # list | detail | access_log | ledger | export
+    action: str                 # list | detail | duties | access_log | ledger | export
     case_id: uuid.UUID | None
     filter: dict[str, Any]
     outcome: str                # ok | not_found

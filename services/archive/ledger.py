@@ -5,7 +5,7 @@ schools and sends a periodic summary. Only counts and case references leave here
 child's or guardian's name: the projection these figures come from holds none.
 
 A case counts in the month (Asia/Shanghai) it was reported; its state (rectified, answered,
-look-back done) is the state at the time of the read.
+look-back done, a duty overdue now) is the state at the time of the read.
 """
 
 from __future__ import annotations
@@ -36,14 +36,16 @@ COLUMNS_ZH: dict[str, str] = {
     "hazards_open": "隐患未整改",
     "hazards_rectified": "隐患已整改",
     "late_reports": "迟报",
-    "overdue": "逾期未办",
+    "overdue_now": "逾期未办（当前）",
+    "overdue": "曾逾期",
     "help_requests": "求助数",
     "help_unanswered": "求助未回复",
     "repeat_cases": "屡教不改（重复涉事）",
     "lookbacks": "回头看",
     "lookbacks_due": "待回头看",
 }
-COUNT_FIELDS = tuple(COLUMNS_ZH)  # also repository.LEDGER_FIELDS, the columns of ledger_months
+# repository.LEDGER_FIELDS (the columns of ledger_months) and overdue_now, counted at the time of the read
+COUNT_FIELDS = tuple(COLUMNS_ZH)
 
 
 class LedgerInputError(ValueError):
@@ -122,7 +124,8 @@ class Counts(BaseModel):
     hazards_open: int = Field(0, description="Hazards whose rectification is not reported complete.")
     hazards_rectified: int = 0
     late_reports: int = Field(0, description="Reported later than the policy allows (flag late_report).")
-    overdue: int = Field(0, description="Cases with a missed deadline.")
+    overdue_now: int = Field(0, description="Cases with a duty open past its deadline at the time of the read.")
+    overdue: int = Field(0, description="Cases that ever missed a deadline (ever late), done since or not.")
     help_requests: int = 0
     help_unanswered: int = Field(0, description="Help requests with no reply from the school, not converted.")
     repeat_cases: int = Field(0, description="Incidents repeated after education (a perpetrator seen before).")
@@ -207,7 +210,8 @@ def _sum(items: Iterable[Counts]) -> Counts:
 # --- a school's summary for the bureau's periodic summary (brief 4) ---
 
 ATTENTION_ZH: dict[str, str] = {
-    "overdue": "逾期未办",
+    "overdue_now": "逾期未办（当前）",
+    "overdue": "曾逾期",
     "late_report": "迟报",
     "repeat": "屡教不改（重复涉事）",
     "hazard_open": "隐患未整改",
@@ -244,6 +248,8 @@ def attention_of(case: Mapping[str, Any]) -> list[str]:
     """Why a case needs the bureau's attention (same rules as the counts)."""
     kind, flags = case["kind"], set(case.get("flags") or ())
     out = []
+    if case.get("overdue_now"):
+        out.append("overdue_now")
     if (case.get("missed_deadlines") or 0) > 0:
         out.append("overdue")
     if LATE_FLAG in flags:

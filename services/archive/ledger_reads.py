@@ -41,6 +41,8 @@ def known_schools(directory: Directory, official: Official, school: str | None) 
 async def _ledger(pool: asyncpg.Pool, scope: Scope, period: Period, school: str | None,
                   known: dict[str, SchoolInfo], now: datetime) -> Ledger:
     rows = await repository.ledger_counts(pool, scope, school, period.first, period.last)
+    # the monthly rollup, and what is overdue at this moment (never rolled up: it changes with the clock)
+    rows += await repository.overdue_now_counts(pool, scope, school, period.since(), period.until(), now)
     return build_ledger([{**r, "month": f"{r['month']:%Y-%m}"} for r in rows], period, known, now)
 
 
@@ -69,6 +71,6 @@ async def summary(pool: asyncpg.Pool, official: Official, period: Period, school
                                 jurisdiction)}
     found = await _ledger(pool, scope, period, school, known, now)
     rows = await repository.ledger_cases(pool, scope, school, period.since(), period.until(), *_RULES,
-                                         limit=ATTENTION_LIMIT + 1)
+                                         limit=ATTENTION_LIMIT + 1, now=now)
     return school_summary(found.schools[0], period, attention_cases(rows[:ATTENTION_LIMIT]),
                           len(rows) > ATTENTION_LIMIT, now)

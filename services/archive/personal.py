@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from services.archive.act_views import ActText, act_text
+from services.archive.duties import DutyNote
 from services.archive.scopes import INVOLVED_ROLES, PersonalView
 from shared.contracts import Guardian, IncidentReported, Reporter, Student
 from shared.contracts.acts import OfficialActed
@@ -70,6 +71,7 @@ class Personal(BaseModel):
     messages: list[HelpMessageView] = []
     acts: list[ActText] = []  # officials' reasons and police outcomes, in record order
     family_messages: list[FamilyMessageView] = []
+    duty_notes: list[DutyNote] = []  # notes on duties (free text by a school or an official); all-view roles only
     unavailable_seqs: list[int] = []  # entries whose data key was destroyed: shredded for good
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from services.archive import repository
+from services.archive.duties import duty_row
 from shared.contracts import (
     DeadlineMissed,
     EscalationDecided,
@@ -18,6 +19,7 @@ from shared.contracts import (
 )
 from shared.contracts.acts import Act, OfficialActed
 from shared.contracts.base import Event
+from shared.contracts.duties import DutyUpdated
 from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import Author, HelpConverted, HelpMessageAdded, HelpRequested
 from shared.contracts.notification import NotificationReceived
@@ -85,6 +87,8 @@ async def project(conn: Conn, event: Event, directory: Directory) -> None:
             # at once: the police (or the stability office) must see the case the act puts in their hands
             await repository.case_acted(conn, event.incident_id, referred=event.act is Act.refer_to_police,
                                         wide=event.act is Act.flag_public_attention)
+        case DutyUpdated():
+            await repository.upsert_duty(conn, duty_row(event, directory.jurisdiction_of(event.school_id)))
 
 
 async def _opened(conn: Conn, event: Event, kind: str, case_ref: str, school_id: str, directory: Directory,

@@ -17,6 +17,8 @@ from services.archive import repository
 from services.archive.act_views import act_entries
 from services.archive.audit import Access, AccessEntry, next_access
 from services.archive.chain import first_broken
+from services.archive.duties import view_of
+from services.archive.duty_notes import duty_notes
 from services.archive.listing import AccessQuery, CaseFilter, Cursor
 from services.archive.payloads import open_payload
 from services.archive.personal import PERSONAL_EVENTS, Personal, personal_section
@@ -89,6 +91,7 @@ async def case_record(pool: asyncpg.Pool, official: Official, case_id: uuid.UUID
             reasons=[Reason(**r) for r in case.get("reasons", [])],
             policy_version=case.get("policy_version"),
             recipients=[RecipientStatus(**r) for r in await repository.recipients(conn, case_id)],
+            duties=[view_of(r, now) for r in await repository.case_duties(conn, case_id)],
             # duty changes are in the chain like everything else; the record lists the duties themselves
             timeline=[TimelineEntry(seq=e.seq, event_type=e.event_type, recorded_at=e.recorded_at,
                                     summary=e.summary, hash=e.hash) for e in entries if e.event_type not in QUIET],
@@ -119,7 +122,10 @@ async def _personal(conn: Conn, case_id: uuid.UUID, view: PersonalView) -> Perso
         # tolerant: a payload written by a newer version (a field this one does not know) still reads
         event = _MODELS[row["event_type"]].model_validate_json(plain, extra="ignore") if plain else None
         opened.append((row["seq"], event))
-    return personal_section(view, opened)
+    section = personal_section(view, opened)
+    if section is not None and view is PersonalView.all:
+        section.duty_notes = await duty_notes(conn, case_id)
+    return section
 
 
 async def access_page(pool: asyncpg.Pool, official: Official, q: AccessQuery, purpose: str,

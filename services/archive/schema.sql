@@ -330,3 +330,42 @@ CREATE TABLE IF NOT EXISTS access_log_head (
     hash text NOT NULL
 );
 INSERT INTO access_log_head (id, seq, hash) VALUES (1, 0, repeat('0', 64)) ON CONFLICT DO NOTHING;
+
+-- Issue 11: every duty a case owes (an obligation in escalation), projected from DutyUpdated. Versions
+-- arrive in any order: a row changes only for a higher version. `note` is free text a school or an
+-- official wrote and may name a child: it is not kept here in the clear — `note_event_id` names the
+-- sealed DutyUpdated entry that holds it, opened only for roles that see personal data.
+CREATE TABLE IF NOT EXISTS duties (
+    obligation_id   uuid PRIMARY KEY,
+    case_id         uuid NOT NULL,
+    school_id       text NOT NULL,
+    jurisdiction    text NOT NULL,
+    action_id       text NOT NULL,
+    label_zh        text NOT NULL,
+    kind            text NOT NULL,             -- notice | task
+    role            text NOT NULL,             -- who owes it (for a notice: its reader's role)
+    student_ref     text,                      -- per-student duties: the school's pseudonymous ref
+    notification_id uuid,
+    ack_required    boolean NOT NULL,
+    state           text NOT NULL,             -- shared.contracts.duties.DutyState
+    settled         boolean GENERATED ALWAYS AS
+                    (state IN ('done', 'acknowledged', 'waived', 'not_applicable')) STORED,
+    due_at          timestamptz NOT NULL,      -- the current deadline (moves on after each miss)
+    first_due_at    timestamptz NOT NULL,      -- the original deadline: overdue and ever late count from it
+    missed          int NOT NULL,
+    escalating      text NOT NULL,
+    settled_at      timestamptz,
+    settled_by      text,
+    how             text,
+    note_event_id   uuid,                      -- the sealed entry whose duty.note is this version's note
+    evidence_ref    text,
+    version         int NOT NULL,
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS duties_case ON duties (case_id, due_at);
+-- GET /v1/duties: open duties within a jurisdiction or a school, by current deadline (and its cursor);
+-- "overdue now" (the list's filter and the ledger's column): open duties by their original deadline.
+CREATE INDEX IF NOT EXISTS duties_open_jurisdiction ON duties (jurisdiction, due_at, obligation_id) WHERE NOT settled;
+CREATE INDEX IF NOT EXISTS duties_open_school ON duties (school_id, due_at, obligation_id) WHERE NOT settled;
+CREATE INDEX IF NOT EXISTS duties_overdue ON duties (jurisdiction, first_due_at) WHERE NOT settled;
+CREATE INDEX IF NOT EXISTS duties_all_jurisdiction ON duties (jurisdiction, due_at, obligation_id);

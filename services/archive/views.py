@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from services.archive.act_views import ActEntry
+from services.archive.duties import DutyView
 from services.archive.personal import Personal
 from shared.contracts import Reason
 from shared.identity import Official
@@ -69,6 +70,8 @@ class CaseRecord(CaseSummary):
     reasons: list[Reason]
     policy_version: str | None
     recipients: list[RecipientStatus]
+    duties: list[DutyView] = Field(default_factory=list, description="Every duty the case owes or owed, by "
+                                   "current deadline: who owes it, by when, its state, who discharged it and how.")
     timeline: list[TimelineEntry]
     acts: list[ActEntry] = Field(default_factory=list, description="Officials' acts (what, who, when); their "
                                  "reasons are in `personal.acts` for roles that see personal data.")
@@ -98,7 +101,7 @@ class AccessLogEntry(BaseModel):
     at: datetime
     account_id: str
     role: str
-    action: str = Field(description="list | detail | access_log | ledger | export")
+    action: str = Field(description="list | detail | duties | access_log | ledger | export")
     case_id: uuid.UUID | None
     filter: dict[str, Any]
     outcome: str = Field(description="ok | not_found (unknown or outside the reader's scope)")

@@ -25,6 +25,7 @@ from shared.config import Settings
 from shared.contracts import IncidentReported, NotificationAcknowledged, NotificationDelivered, NotificationFailed
 from shared.contracts.acts import OfficialActed
 from shared.contracts.base import utcnow
+from shared.contracts.duties import DutyDischarged
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import HelpConverted, HelpMessageAdded, HelpRequested
@@ -87,6 +88,7 @@ async def running(
         infra.consumers.subscribe(LookBackCompleted, handlers.on_lookback_completed)
         infra.consumers.subscribe(OfficialActed, OfficialActs(infra.pool, infra.relay, directory, policies,
                                                               families).on_official_acted)
+        infra.consumers.subscribe(DutyDischarged, handlers.on_discharged)
         watchdog = Watchdog(infra.pool, infra.relay, directory, policies, infra.registry, infra.deps, clock,
                             settings.watchdog_interval_s)
         await infra.start()

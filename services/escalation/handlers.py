@@ -10,6 +10,7 @@ import asyncpg
 
 from services.escalation import repository
 from services.escalation.approvals import resolution_notices, resolve
+from services.escalation.discharge import discharged, follow_up_tasks, lowered
 from services.escalation.domain import decide
 from services.escalation.duties import publish
 from services.escalation.families import Families
@@ -33,6 +34,7 @@ from shared.contracts import (
     NotificationFailed,
 )
 from shared.contracts.base import Event, derive_id
+from shared.contracts.duties import DutyDischarged
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import Author, HelpConverted, HelpMessageAdded, HelpRequested
@@ -118,10 +120,18 @@ class EscalationHandlers:
         log.warning("notification %s undelivered (%s): its duty is open again", event.notification_id, event.code)
 
     async def on_acknowledged(self, event: NotificationAcknowledged, _: Delivery) -> None:
-        """The reader confirmed: the notice's obligation is met, whatever its delivery state said."""
+        """The reader confirmed (through the link, or an official from their account): the notice's
+        obligation is met, whatever its delivery state said."""
         async with self._work() as conn:
             if await claim(conn, str(event.event_id), event.subject):
-                await repository.notice_acknowledged(conn, event.notification_id)
+                await repository.notice_acknowledged(conn, event.notification_id, by=event.by or "link",
+                                                     how="official_account" if event.by else "link")
+
+    async def on_discharged(self, event: DutyDischarged, _: Delivery) -> None:
+        """Someone who owes a duty says it is done (discharge.py decides what that changes)."""
+        async with self._work() as conn:
+            if await claim(conn, str(event.event_id), event.subject):
+                await discharged(conn, event)
 
     async def on_follow_up(self, event: FollowUpReported, _: Delivery) -> None:
         """Tasks it reports done are done; worse indicators raise the level at once."""
@@ -138,12 +148,7 @@ class EscalationHandlers:
             policy = self.policies.current()
             case = CaseRef(event.incident_id, event.school_id, event.occurred_at)
             await repository.save_obligations(conn, [follow_up_due(case, policy, after=event.follow_up_id)])
-            for c in f.counselling:
-                await repository.tasks_done(conn, event.incident_id, "counselling", c.student_ref)
-            if f.sanctions:
-                await repository.tasks_done(conn, event.incident_id, "disciplinary_sanction")
-            if f.measures_taken:
-                await repository.tasks_done(conn, event.incident_id, "criticism_and_warning_talk")
+            await follow_up_tasks(conn, event)
             earlier = await self.families.follow_up(conn, event, current, policy)
             await self.families.measures(conn, event, current.facts, policy)
             for change, level in proposed_changes(current.level, f.indicators, f.propose_closure, policy):
@@ -206,6 +211,8 @@ class EscalationHandlers:
                 outcome=resolution.outcome, approvers=approvers, level_before=current.level,
                 level_after=resolution.level_after, open_actions=list(resolution.open_actions))
             await repository.resolve_proposal(conn, resolved)
+            if resolved.change == "lower" and resolved.outcome == "applied":
+                await lowered(conn, event.incident_id, resolved.level_after, current.flags, self.policies.current())
             notices = (resolution_notices(resolved, current.facts, self.policies.current(), self.directory)
                        if current.facts else [])
             await enqueue(conn, resolved, *notices)

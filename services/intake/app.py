@@ -11,10 +11,12 @@ from opentelemetry.sdk.trace import TracerProvider
 from services.intake.api import create_app
 from services.intake.auth import SchoolAuth
 from services.intake.deps import IntakeDeps
+from services.intake.duties import DutyProjection
 from services.intake.ratelimit import RateLimiter
 from services.intake.repository import SCHEMA
 from services.intake.submissions import Submissions
 from shared.config import Settings
+from shared.contracts.duties import DutyUpdated
 from shared.crypto import Sealer
 from shared.http import serve
 from shared.service import Infra, infrastructure
@@ -25,6 +27,8 @@ SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 @asynccontextmanager
 async def running(settings: Settings, tracer_provider: TracerProvider | None = None) -> AsyncIterator[Infra]:
     async with infrastructure("intake", SCHEMA, SCHEMA_SQL, settings, tracer_provider) as infra:
+        # its one consumer: the duties a school reads with its key (GET /v1/duties)
+        infra.consumers.subscribe(DutyUpdated, DutyProjection(infra.pool).on_duty_updated)
         await infra.start(relay=False)  # intake publishes directly and waits for the PubAck
         limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         deps = IntakeDeps(

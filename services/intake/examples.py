@@ -55,3 +55,9 @@ HELP_REQUEST_EXAMPLE = Body(openapi_examples={
 })
 HELP_MESSAGE_EXAMPLE = Body(openapi_examples={"message": {"summary": "A message", "value": {
     "text": "老师已收到，今天下午会单独找你谈，别担心。"}}})
+
+# --- duties ---
+DISCHARGE_EXAMPLE = Body(openapi_examples={"in_person": {"summary": "The head teacher told the family at school",
+                                                         "value": {"how": "in_person", "by": "班主任",
+                                                                   "done_at": "2026-11-28T11:00:00+08:00",
+                                                                   "note": "家长到校，班主任当面告知处理情况。"}}})

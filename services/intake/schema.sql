@@ -104,3 +104,22 @@ CREATE TABLE IF NOT EXISTS incident_students (
     follow_up_id uuid,           -- the follow-up that added the student; NULL: named in the report
     PRIMARY KEY (incident_id, ref)
 );
+-- Issue 11: the duties a school owes or that concern it (its families' notices), projected from
+-- escalation's DutyUpdated so that the school's system can plan them and mark a family told in person.
+-- Only what the school needs: no note, no evidence, no one else's duties. A higher version wins.
+CREATE TABLE IF NOT EXISTS duties (
+    obligation_id   uuid PRIMARY KEY,
+    case_id         uuid NOT NULL,
+    school_id       text NOT NULL,
+    action_id       text NOT NULL,
+    label_zh        text NOT NULL,
+    kind            text NOT NULL,             -- notice | task
+    role            text NOT NULL,
+    student_ref     text,
+    notification_id uuid,
+    state           text NOT NULL,
+    due_at          timestamptz NOT NULL,
+    first_due_at    timestamptz NOT NULL,
+    version         int NOT NULL
+);
+CREATE INDEX IF NOT EXISTS duties_school ON duties (school_id, due_at, obligation_id);

@@ -2,6 +2,7 @@
 
 chain: the record's entries and chain heads. projection: cases and their recipients. keys: the case data keys.
 checkpoints: the signed checkpoints. listing, ledger: the list of cases and the ledger (where: their WHERE clauses).
+duties: the duties cases owe (DutyUpdated), their list and what is overdue now.
 accounts: officials, sessions, failed logins. access_log: the access log. roles: the schema and the service's role.
 acts: what officials' acts read of the record and change in the projection.
 """
@@ -38,6 +39,14 @@ from services.archive.repository.checkpoints import (
     moved_heads,
     stream_checkpoints,
 )
+from services.archive.repository.duties import (
+    case_duties,
+    duty_note_entries,
+    list_duties,
+    notice_of_case,
+    overdue_now_counts,
+    upsert_duty,
+)
 from services.archive.repository.keys import add_case_key, case_key, key_state, shred_expired
 from services.archive.repository.ledger import LEDGER_FIELDS, ledger_cases, ledger_counts, ledger_counts_from_cases
 from services.archive.repository.listing import CASE_COLUMNS, list_cases
@@ -59,12 +68,13 @@ from services.archive.repository.roles import SCHEMA, grant_app_role
 __all__ = [
     "ACCESS_COLUMNS", "CASE_COLUMNS", "LEDGER_FIELDS", "SCHEMA", "access_entries", "add_case_key", "add_checkpoint",
     "add_session", "append", "append_access", "backfill_jurisdictions", "case", "case_answered", "case_changed",
-    "case_converted", "case_deadline_missed", "case_decided", "case_key", "case_opened", "case_rectified",
-    "clear_login_failures", "disable_official", "entries", "first_unmatched_head", "grant_app_role", "has_entry",
-    "key_state", "last_checkpoint", "ledger_cases", "ledger_counts", "ledger_counts_from_cases", "list_cases",
-    "lock_access_head", "lock_checkpoints", "lock_head", "login_locked_until", "moved_heads", "official_login",
+    "case_converted", "case_deadline_missed", "case_decided", "case_duties", "case_key", "case_opened",
+    "case_rectified", "clear_login_failures", "disable_official", "duty_note_entries", "entries",
+    "first_unmatched_head", "grant_app_role", "has_entry", "key_state", "last_checkpoint", "ledger_cases",
+    "ledger_counts", "ledger_counts_from_cases", "list_cases", "list_duties", "lock_access_head", "lock_checkpoints",
+    "lock_head", "login_locked_until", "moved_heads", "notice_of_case", "official_login", "overdue_now_counts",
     "purge_sessions", "recipient_status", "recipients", "record_login_failure", "sealed_payloads", "session_official",
-    "set_password_hash", "shred_expired", "stream_access_log", "stream_checkpoints", "stream_entries",
+    "set_password_hash", "shred_expired", "stream_access_log", "stream_checkpoints", "stream_entries", "upsert_duty",
     "upsert_official", "whole_access_log",
 ]
 __all__ += ["case_acted", "count_entries", "latest_duty"]

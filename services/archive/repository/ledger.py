@@ -6,6 +6,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
+from services.archive.repository.duties import overdue_cases
 from services.archive.repository.where import Where
 from services.archive.scopes import Scope
 from shared.db import Executor
@@ -87,21 +88,23 @@ async def ledger_counts_from_cases(
 
 async def ledger_cases(
     conn: Executor, scope: Scope, school_id: str, since: datetime, until: datetime,
-    late_flag: str, repeat_flag: str, repeat_reason: str, limit: int,
+    late_flag: str, repeat_flag: str, repeat_reason: str, limit: int, now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """A school's cases of the period that need attention (the ledger's rules), oldest first; no personal data."""
+    """A school's cases of the period that need attention (the ledger's rules), oldest first; no personal data.
+    With `now`: also those with a duty overdue at that moment (column overdue_now)."""
     w = _ledger_where(scope, school_id, since, until)
     repeat = _REPEAT.format(flag=w.param(repeat_flag), reason=w.param(json.dumps([{"code": repeat_reason}])))
     late = w.param(late_flag)
+    overdue_now = overdue_cases(w, scope, now) if now is not None else "false"
     w.parts.append(
-        f"(missed_deadlines > 0 OR {late} = ANY(flags) OR {repeat}"
+        f"(missed_deadlines > 0 OR {overdue_now} OR {late} = ANY(flags) OR {repeat}"
         " OR (kind = 'hazard' AND rectified_at IS NULL)"
         " OR (kind = 'help' AND answered_at IS NULL AND converted_incident_id IS NULL)"
         " OR (kind = 'lookback' AND status = 'open'))")
     limit_param = w.param(limit)
     rows = await conn.fetch(
         "SELECT case_ref, kind, level, status, flags, missed_deadlines, rectified_at, answered_at,"
-        f" converted_incident_id, reported_at, {repeat} AS repeat"
+        f" converted_incident_id, reported_at, {repeat} AS repeat, {overdue_now} AS overdue_now"
         f" FROM cases WHERE {w.sql()} ORDER BY reported_at, incident_id LIMIT {limit_param}",
         *w.args,
     )

@@ -59,7 +59,8 @@ def router(deps: ArchiveDeps) -> APIRouter:
     async def get_ledger(official: Reader, purpose: Purpose, first: From = None, last: To = None,
                          school: School = None) -> Ledger:
         """Counts per school and per jurisdiction, by month of report: incidents by level, hazards open and
-        rectified, late reports, overdue cases, unanswered help requests, repeat cases, look-backs due.
+        rectified, late reports, cases overdue now and ever late, unanswered help requests, repeat cases,
+        look-backs due.
         A school sees its own row, the bureau its jurisdiction's schools."""
         return await read(official, first, last, school, "ledger", "json", purpose)
 

@@ -1,0 +1,81 @@
+"""Duties: the list of what is owed within your authority, and an official confirming a notice from their account."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.archive import duty_reads
+from services.archive.deps import ERRORS, ArchiveDeps, stated_purpose
+from services.archive.duties import DutyCursor, DutyFilter, DutyPage
+from services.archive.listing import SHANGHAI
+from services.archive.routes.acts import Accepted
+from shared.contracts import RecipientRole
+from shared.errors import ApiError, ErrorBody, FieldError
+from shared.identity import Official
+
+DutyStateQuery = Literal["open", "settled", "all", "delivered", "failed", "done", "acknowledged", "waived",
+                         "not_applicable"]
+
+
+class Acknowledgement(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    notification_id: uuid.UUID = Field(description="The notice to confirm (the record's recipients and duties).")
+
+
+ACK_ERRORS = {**ERRORS,
+              403: {"model": ErrorBody, "description": "Not the notice's reader (a school account, or another role)."},
+              404: {"model": ErrorBody, "description": "Unknown case or notice, or outside your authority."},
+              409: {"model": ErrorBody, "description": "Already confirmed."}}
+
+
+def _local(at: datetime | None) -> datetime | None:
+    """A time without a zone is read in Asia/Shanghai."""
+    return at.replace(tzinfo=SHANGHAI) if at is not None and at.tzinfo is None else at
+
+
+def router(deps: ArchiveDeps) -> APIRouter:
+    r = APIRouter(tags=["duties"])
+    Reader = Annotated[Official, Depends(deps.official)]  # noqa: N806 - type aliases
+    Purpose = Annotated[str, Depends(stated_purpose)]  # noqa: N806
+
+    @r.get("/v1/duties", response_model=DutyPage, responses=ERRORS, summary="Duties within your authority")
+    async def list_duties(
+        official: Reader, purpose: Purpose,
+        school: Annotated[str | None, Query(max_length=64)] = None,
+        role: Annotated[RecipientRole | None, Query(description="Who owes it (a notice: its reader).")] = None,
+        action: Annotated[str | None, Query(pattern=r"^[a-z_]{1,64}$", examples=["counselling"])] = None,
+        state: Annotated[DutyStateQuery, Query(description="open (not settled: open, delivered or failed), "
+                                               "settled, all, or one state.")] = "open",
+        overdue: Annotated[bool | None, Query(description="true: open and past the original deadline now.")]
+        = None,
+        due_before: Annotated[datetime | None, Query(description="Current deadline before this (no zone: "
+                                                     "Asia/Shanghai).")] = None,
+        due_after: Annotated[datetime | None, Query(description="Current deadline at or after this.")] = None,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> DutyPage:
+        """By current deadline, earliest first. A school sees its own duties, the bureau its jurisdiction's, the
+        police those of incidents referred to it, the stability office those of wide public attention."""
+        try:
+            after = DutyCursor.decode(cursor) if cursor else None
+        except ValueError:
+            raise ApiError(422, "validation_failed", "The request has invalid fields.", "请求中有字段不符合要求。",
+                           errors=[FieldError(field="cursor", reason="Not a cursor from this API.",
+                                              reason_zh="分页游标无效，请使用上一页返回的 next_cursor。")]) from None
+        f = DutyFilter(school, role.value if role else None, action, state, overdue, _local(due_before),
+                       _local(due_after))
+        return await duty_reads.duty_page(deps.pool, official, f, after, limit, purpose, deps.clock())
+
+    @r.post("/v1/cases/{case_id}/acknowledgements", status_code=202, response_model=Accepted,
+            responses=ACK_ERRORS, summary="Confirm receipt of a notice from your account")
+    async def acknowledge(case_id: uuid.UUID, body: Acknowledgement, official: Reader) -> Accepted:
+        """For the notice's reader only: a bureau official for the bureau's notice, the police for theirs, the
+        stability office for theirs; whether or not the notice's link has expired. The duty is then met."""
+        event = await duty_reads.acknowledge(deps.pool, official, case_id, body.notification_id)
+        deps.kick()
+        return Accepted(event_id=event.event_id, note_zh="已确认收到该通知。")
+
+    return r
