@@ -10,11 +10,13 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from services.intake.api import create_app
 from services.intake.auth import SchoolAuth
+from services.intake.contests import HelpContests
 from services.intake.deps import IntakeDeps
 from services.intake.ratelimit import RateLimiter
 from services.intake.repository import SCHEMA
 from services.intake.submissions import Submissions
 from shared.config import Settings
+from shared.contracts.acts import OfficialActed
 from shared.crypto import Sealer
 from shared.http import serve
 from shared.service import Infra, infrastructure
@@ -25,6 +27,7 @@ SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 @asynccontextmanager
 async def running(settings: Settings, tracer_provider: TracerProvider | None = None) -> AsyncIterator[Infra]:
     async with infrastructure("intake", SCHEMA, SCHEMA_SQL, settings, tracer_provider) as infra:
+        infra.consumers.subscribe(OfficialActed, HelpContests(infra.pool).on_official_acted)
         await infra.start(relay=False)  # intake publishes directly and waits for the PubAck
         limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         deps = IntakeDeps(

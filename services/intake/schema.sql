@@ -94,3 +94,16 @@ CREATE TABLE IF NOT EXISTS help_messages (
     accepted   boolean NOT NULL DEFAULT false,
     PRIMARY KEY (help_id, seq)
 );
+
+-- Issue 11: a school closes a help request without converting it only by a resolution with a reason
+-- (HelpResolved); the bureau may contest it, which opens the request again. `resolutions` numbers them.
+ALTER TABLE help_requests ADD COLUMN IF NOT EXISTS resolutions int NOT NULL DEFAULT 0;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'help_requests'::regclass
+                   AND conname = 'help_requests_status_check' AND pg_get_constraintdef(oid) LIKE '%resolved%') THEN
+        ALTER TABLE help_requests DROP CONSTRAINT IF EXISTS help_requests_status_check;
+        ALTER TABLE help_requests ADD CONSTRAINT help_requests_status_check
+            CHECK (status IN ('open', 'answered', 'converted', 'resolved'));
+    END IF;
+END $$;
