@@ -9,14 +9,16 @@ from pydantic import BaseModel
 
 from services.archive.scopes import INVOLVED_ROLES, PersonalView
 from shared.contracts import Guardian, IncidentReported, Reporter
+from shared.contracts.acts import LookBackRequested
 from shared.contracts.base import Event
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
-from shared.contracts.help import HelpMessageAdded, HelpRequested, Requester
+from shared.contracts.help import HelpMessageAdded, HelpRequested, HelpResolved, Requester
 
 # The entries whose sealed payload holds personal data or free text.
 PERSONAL_EVENTS: tuple[type[Event], ...] = (
     IncidentReported, FollowUpReported, HazardReported, HazardProgressed, HelpRequested, HelpMessageAdded,
+    HelpResolved, LookBackRequested,
 )
 
 
@@ -42,12 +44,23 @@ class HelpMessageView(BaseModel):
     text: str
 
 
+class HelpResolutionView(BaseModel):
+    """A school's resolution of a help request with its reason, for the school and the bureau (who may
+    contest it); the timeline shows only its kind."""
+
+    seq: int
+    resolution: str
+    reason: str
+    by: str
+
+
 class Personal(BaseModel):
     students: list[PersonalStudent] = []
     reporter: Reporter | None = None
     requester: Requester | None = None
     facts: list[Fact] = []
     messages: list[HelpMessageView] = []
+    resolutions: list[HelpResolutionView] = []
     unavailable_seqs: list[int] = []  # entries whose data key was destroyed: shredded for good
 
 
@@ -82,6 +95,11 @@ def personal_section(view: PersonalView, opened: list[tuple[int, Event | None]])
                 out.messages.append(HelpMessageView(seq=1, author="requester", text=event.message))
             case HelpMessageAdded():
                 out.messages.append(HelpMessageView(seq=event.seq, author=event.author.value, text=event.text))
+            case HelpResolved():
+                out.resolutions.append(HelpResolutionView(seq=seq, resolution=event.resolution.value,
+                                                          reason=event.reason, by=event.by))
+            case LookBackRequested():
+                out.facts.append(Fact(seq=seq, event_type=event.event_type, text={"reason": event.reason}))
     # the conversation's own order: its events reach the archive through different consumers, in any order
     out.messages.sort(key=lambda m: m.seq)
     return out

@@ -2,6 +2,7 @@
 
 chain: the record's entries and chain heads. projection: cases and their recipients. keys: the case data keys.
 checkpoints: the signed checkpoints. listing, ledger: the list of cases and the ledger (where: their WHERE clauses).
+lookbacks: look-backs the bureau requests by hand or imports.
 accounts: officials, sessions, failed logins. access_log: the access log. roles: the schema and the service's role.
 """
 
@@ -39,6 +40,7 @@ from services.archive.repository.checkpoints import (
 from services.archive.repository.keys import add_case_key, case_key, key_state, shred_expired
 from services.archive.repository.ledger import LEDGER_FIELDS, ledger_cases, ledger_counts, ledger_counts_from_cases
 from services.archive.repository.listing import CASE_COLUMNS, list_cases
+from services.archive.repository.lookbacks import add_lookback_request, lock_school, recent_lookback
 from services.archive.repository.projection import (
     backfill_jurisdictions,
     case,
@@ -65,3 +67,4 @@ __all__ = [
     "set_password_hash", "shred_expired", "stream_access_log", "stream_checkpoints", "stream_entries",
     "upsert_official", "whole_access_log",
 ]
+__all__ += ["add_lookback_request", "lock_school", "recent_lookback"]
