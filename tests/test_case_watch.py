@@ -58,9 +58,13 @@ async def test_unanswered_help_request_goes_to_the_bureau(settings: Settings) ->
         # the duty room's 15-minute confirmations are unacknowledged: both fire first
         assert await esc.watchdog.tick(unanswered.occurred_at + timedelta(minutes=59)) == 2
         assert await esc.watchdog.tick(unanswered.occurred_at + timedelta(minutes=61)) == 1  # urgent: 1 h
-        [missed] = [m for m in [DeadlineMissed.model_validate_json(m.data)
-                                for m in await eventually(lambda: stream_messages(quiet.nats_url, ESCALATION.name))
-                                if m.subject == DEADLINE_MISSED] if m.action_id == "answer_help_request"]
+
+        async def answer_missed() -> list[DeadlineMissed]:
+            return [e for e in (DeadlineMissed.model_validate_json(m.data)
+                                for m in await stream_messages(quiet.nats_url, ESCALATION.name)
+                                if m.subject == DEADLINE_MISSED) if e.action_id == "answer_help_request"]
+
+        [missed] = await eventually(answer_missed)
         assert (missed.incident_id, missed.action_id, missed.escalated_to) == (
             unanswered.help_id, "answer_help_request", "乐昌市教育局值班室")
         bureau = [n for n in await eventually(lambda: exactly(_notices(quiet.nats_url), 7))

@@ -103,8 +103,11 @@ async def test_an_unconfirmed_duty_room_notice_escalates_and_a_confirmed_one_doe
 
         assert await esc.watchdog.tick(confirmed.occurred_at + timedelta(minutes=14)) == 0
         assert await esc.watchdog.tick(ignored.occurred_at + timedelta(minutes=16)) == 1
-        [missed] = [DeadlineMissed.model_validate_json(m.data)
-                    for m in await eventually(lambda: stream_messages(quiet.nats_url, ESCALATION.name))
-                    if m.subject == DEADLINE_MISSED]
+
+        async def misses() -> list[DeadlineMissed]:
+            return [DeadlineMissed.model_validate_json(m.data)
+                    for m in await stream_messages(quiet.nats_url, ESCALATION.name) if m.subject == DEADLINE_MISSED]
+
+        [missed] = await eventually(misses)
         assert (missed.incident_id, missed.action_id) == (ignored.help_id, "confirm_urgent_help")
         assert missed.escalated_to == "乐昌市教育局分管领导"  # policy help.urgent_escalate_to
