@@ -21,8 +21,9 @@ from services.escalation.app import running as escalation
 from shared.config import ROOT, Settings
 from shared.contracts import LookBackScheduled, NotificationRequested
 from shared.contracts.acts import LookBackRequested
+from shared.contracts.officials import LookBackCompleted
 from shared.subjects import ESCALATION, LOOKBACK_REQUESTED, LOOKBACK_SCHEDULED, NOTIFY, OFFICIALS
-from tests.helpers import eventually, official_headers, stream_messages
+from tests.helpers import eventually, official_headers, publish, stream_messages
 
 REASON = "2024 年曾发生欺凌事件（系统上线前），按专项整治要求开展回头看。"
 
@@ -159,3 +160,24 @@ async def test_a_list_of_schools_is_answered_row_by_row(world: World) -> None:
     names = await c.post("/v1/lookbacks/import.csv", content=b"school_id,reason,student_name\n",
                          headers=headers)
     assert names.status_code == 422 and names.json()["error"] == "invalid_csv"
+
+
+async def test_a_look_back_done_before_its_schedule_arrived_stays_done(settings: Settings) -> None:
+    """Events of one case reach the archive through different consumers, in any order."""
+    lookback_id = uuid.uuid4()
+    async with archive(settings) as infra, httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{settings.archive_port}", timeout=10) as client:
+        bureau = await official_headers(client, settings.database_url, "bureau-li")
+        await publish(settings.nats_url, LookBackCompleted(
+            event_id=uuid.uuid4(), lookback_id=lookback_id, school_id="demo-school", by="bureau-li"))
+        await eventually(lambda: infra.pool.fetchval("SELECT count(*) FROM entries WHERE incident_id = $1",
+                                                     lookback_id))
+        await publish(settings.nats_url, LookBackScheduled(
+            event_id=uuid.uuid4(), lookback_id=lookback_id, school_id="demo-school",
+            due_at=datetime(2099, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))))
+
+        async def listed() -> dict[str, Any] | None:
+            r = await client.get(f"/v1/cases/{lookback_id}", headers=bureau)
+            return r.json() if r.status_code == 200 else None
+
+        assert (await eventually(listed))["status"] == "closed"

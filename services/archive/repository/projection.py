@@ -108,10 +108,14 @@ async def recipient_status(
 
 
 async def case_changed(conn: Conn, case_id: uuid.UUID, *, level: str | None = None, closed: bool = False) -> None:
-    """An approved lower level or closure (ChangeResolved), or a look-back reported done."""
-    await conn.execute(
-        "UPDATE cases SET level = coalesce($2, level), status = CASE WHEN $3 THEN 'closed' ELSE status END"
-        " WHERE incident_id = $1", case_id, level, closed)
+    """An approved lower level or closure (ChangeResolved), or a look-back reported done. A closure may arrive
+    before the case's own first event (another consumer): it is kept for the row that event opens."""
+    if closed:
+        await conn.execute(
+            "INSERT INTO cases (incident_id, level, status) VALUES ($1, $2, 'closed') ON CONFLICT (incident_id)"
+            " DO UPDATE SET level = coalesce($2, cases.level), status = 'closed'", case_id, level)
+        return
+    await conn.execute("UPDATE cases SET level = coalesce($2, level) WHERE incident_id = $1", case_id, level)
 
 
 async def case(conn: Executor, incident_id: uuid.UUID) -> dict[str, Any] | None:
