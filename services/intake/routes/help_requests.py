@@ -29,7 +29,7 @@ Passcode = Annotated[str | None, Header(alias="X-Passcode", max_length=32,
                                         description="The passcode from the first answer.")]
 
 
-GUIDANCE = Field(description="Emergency guidance for the requester, in Chinese (110, the 12355 youth hotline).")
+GUIDANCE = "Emergency guidance for the requester, in Chinese (110, the 12355 youth hotline)."
 Status = Literal["open", "answered", "converted", "resolved"]
 
 
@@ -37,7 +37,7 @@ class HelpAccepted(BaseModel):
     case_code: str
     passcode: str
     status_url: str
-    guidance_zh: str = GUIDANCE
+    guidance_zh: str = Field(description=GUIDANCE)
 
 
 class MessageAccepted(BaseModel):
@@ -59,7 +59,7 @@ class HelpView(BaseModel):
     urgent: bool
     created_at: datetime
     messages: list[MessageView]
-    guidance_zh: str = GUIDANCE
+    guidance_zh: str = Field(description=GUIDANCE)
 
 
 class Conversion(BaseModel):
