@@ -30,7 +30,14 @@ from shared.config import Settings
 from shared.contracts import DeadlineMissed, IncidentReport, LookBackScheduled, RecipientRole
 from shared.contracts.base import Event, derive_id
 from shared.contracts.hazard import HazardFinding, HazardProgress, HazardProgressed, HazardReported
-from shared.contracts.help import HelpConverted, HelpMessageAdded, HelpRequested, Requester
+from shared.contracts.help import (
+    HelpConverted,
+    HelpMessageAdded,
+    HelpRequested,
+    HelpResolution,
+    HelpResolved,
+    Requester,
+)
 from shared.contracts.officials import LookBackCompleted
 from shared.directory import load_directory
 from tests.helpers import default_policy, eventually, official_headers, publish
@@ -98,7 +105,7 @@ class Publisher:
         self.ids[name] = hazard_id
 
     async def help(self, name: str, asked: datetime, reply: str | None = None,
-                   converted_to: uuid.UUID | None = None) -> None:
+                   converted_to: uuid.UUID | None = None, resolved: bool = False) -> None:
         help_id = derive_id("ledger-help", name)
         await self.send(HelpRequested(event_id=derive_id("hr", help_id), help_id=help_id, occurred_at=asked,
                                       school_id="demo-school", case_code=f"HLEDGER{name.upper()}",
@@ -109,6 +116,10 @@ class Publisher:
         if converted_to is not None:
             await self.send(HelpConverted(event_id=derive_id("hc", help_id), help_id=help_id,
                                           school_id="demo-school", incident_id=converted_to))
+        if resolved:
+            await self.send(HelpResolved(event_id=derive_id("hres", help_id), help_id=help_id,
+                                         school_id="demo-school", resolution=HelpResolution.no_bullying,
+                                         reason="经核实系同学间玩笑，未发现欺凌。", by="班主任"))
         self.ids[name] = help_id
 
     async def lookback(self, name: str, scheduled: datetime, trigger: uuid.UUID, done: bool) -> None:
@@ -138,6 +149,7 @@ async def _publish(p: Publisher) -> None:
     await p.help("answered", at("2025-09-20T20:00:00+08:00"), reply="school")
     await p.help("unanswered", at("2025-11-12T20:00:00+08:00"), reply="requester")
     await p.help("converted", at("2025-11-15T20:00:00+08:00"), converted_to=repeat)
+    await p.help("resolved", at("2025-11-16T20:00:00+08:00"), resolved=True)  # answered, yet an unconverted tip
     await p.lookback("lb_done", at("2025-09-25T09:00:00+08:00"), severe, done=True)
     await p.lookback("lb_due", at("2025-11-20T09:00:00+08:00"), severe, done=False)
 
@@ -166,10 +178,10 @@ async def world(settings: Settings, tmp_path: Path) -> AsyncIterator[LedgerWorld
 
 def _expected(levels: dict[str, str]) -> dict[str, dict[str, int]]:
     """demo-school's counts by month, restated from what _publish sent."""
-    sep = {"incidents": 1, levels["sep_severe"]: 1, "help_requests": 1, "lookbacks": 1}
+    sep = {"incidents": 1, levels["sep_severe"]: 1, "help_requests": 1, "unconverted_tips": 1, "lookbacks": 1}
     octo = {"incidents": 2, "minor": 2, "overdue": 1, "late_reports": 1, "hazards": 1, "hazards_rectified": 1}
     nov = {"incidents": 1, levels["nov_repeat"]: 1, "repeat_cases": 1, "hazards": 1, "hazards_open": 1,
-           "help_requests": 2, "help_unanswered": 1, "lookbacks": 1, "lookbacks_due": 1}
+           "help_requests": 3, "help_unanswered": 1, "unconverted_tips": 2, "lookbacks": 1, "lookbacks_due": 1}
     return {"2025-09": sep, "2025-10": octo, "2025-11": nov}
 
 
@@ -257,6 +269,7 @@ async def test_exports_hold_the_same_numbers_without_personal_data(world: Ledger
     assert int(total["逾期未办（当前）"]) == 0  # no duty projected in this world: nothing is overdue now
     assert int(total["隐患已整改"]) == 1 and int(total["隐患未整改"]) == 1 and int(total["求助未回复"]) == 1
     assert int(total["待回头看"]) == 1 and int(total["屡教不改（重复涉事）"]) == 1
+    assert int(total["求助未转为事件"]) == 3  # answered, unanswered and resolved: not the converted one
     assert int(by_key[("demo-school", "2025-10")]["情节轻微"]) == expected["2025-10"]["minor"]
     assert int(by_key[("全部", "合计")]["欺凌事件数"]) == 4
 
@@ -278,6 +291,7 @@ async def test_exports_hold_the_same_numbers_without_personal_data(world: Ledger
                    refs["nov_repeat"]: ["repeat"], refs["hz_open"]: ["hazard_open"],
                    refs["unanswered"]: ["help_unanswered"], refs["lb_due"]: ["lookback_due"]}
     assert summary["totals"]["incidents"] == 4 and "欺凌事件 4 起" in summary["report_zh"]
+    assert summary["totals"]["unconverted_tips"] == 3 and "未转为欺凌事件 3 件" in summary["report_zh"]
     md = await c.get("/v1/ledger/summary.md", params={**PERIOD, "school": "demo-school"},
                      headers=world.headers["bureau"])
     assert md.status_code == 200 and md.headers["content-type"].startswith("text/markdown")

@@ -11,7 +11,7 @@ from services.notify.templates import render
 from shared.config import Settings
 from shared.contracts import DeadlineMissed, NotificationRequested
 from shared.contracts.base import derive_id
-from shared.contracts.help import Author, HelpMessageAdded, HelpRequested, Requester
+from shared.contracts.help import Author, HelpMessageAdded, HelpRequested, HelpResolution, HelpResolved, Requester
 from shared.subjects import DEADLINE_MISSED, ESCALATION, NOTIFICATION_REQUESTED, NOTIFY
 from tests.helpers import eventually, exactly, publish, stream_messages
 
@@ -36,30 +36,41 @@ async def test_unanswered_help_request_goes_to_the_bureau(settings: Settings) ->
         unanswered, answered = _help(urgent=True), _help(urgent=True)
         for event in (unanswered, answered):
             await publish(quiet.nats_url, event)
-        told = await eventually(lambda: exactly(_notices(quiet.nats_url), 2))
-        assert {n.purpose for n in told} == {"help_requested"}
-        assert {n.recipient.email for n in told} == {"principal@demo-school.example.cn"}
+        notices = await eventually(lambda: exactly(_notices(quiet.nats_url), 4))
+        told = [n for n in notices if n.purpose == "help_requested"]
+        assert len(told) == 2 and {n.recipient.email for n in told} == {"principal@demo-school.example.cn"}
+        # urgent: the bureau's duty room is told at once too (tests/test_help_urgent.py)
+        assert {n.purpose for n in notices} - {"help_requested"} == {"help_urgent"}
         text = render(told[0])
         assert SECRET not in text.body and "紧急" in text.subject and "1" in text.body
 
+        # a reply is only a message; the resolution with a reason settles the request
         await publish(quiet.nats_url, HelpMessageAdded(
             event_id=derive_id("reply", answered.help_id), help_id=answered.help_id, school_id="demo-school",
             seq=2, author=Author.school, text="老师已收到"))
+        await publish(quiet.nats_url, HelpResolved(
+            event_id=derive_id("resolved", answered.help_id), help_id=answered.help_id, school_id="demo-school",
+            resolution=HelpResolution.no_bullying, reason="经核实为同学间玩笑，已当面调解。", by="班主任"))
         await eventually(lambda: esc.pool.fetchval(
-            "SELECT state = 'done' FROM obligations WHERE incident_id = $1", answered.help_id))
+            "SELECT state = 'done' AND how = 'resolved' FROM obligations WHERE incident_id = $1"
+            " AND action_id = 'answer_help_request'", answered.help_id))
 
-        assert await esc.watchdog.tick(unanswered.occurred_at + timedelta(minutes=59)) == 0
+        # the duty room's 15-minute confirmations are unacknowledged: both fire first
+        assert await esc.watchdog.tick(unanswered.occurred_at + timedelta(minutes=59)) == 2
         assert await esc.watchdog.tick(unanswered.occurred_at + timedelta(minutes=61)) == 1  # urgent: 1 h
-        [missed] = [DeadlineMissed.model_validate_json(m.data)
-                    for m in await eventually(lambda: stream_messages(quiet.nats_url, ESCALATION.name))
-                    if m.subject == DEADLINE_MISSED]
+
+        async def answer_missed() -> list[DeadlineMissed]:
+            return [e for e in (DeadlineMissed.model_validate_json(m.data)
+                                for m in await stream_messages(quiet.nats_url, ESCALATION.name)
+                                if m.subject == DEADLINE_MISSED) if e.action_id == "answer_help_request"]
+
+        [missed] = await eventually(answer_missed)
         assert (missed.incident_id, missed.action_id, missed.escalated_to) == (
             unanswered.help_id, "answer_help_request", "乐昌市教育局值班室")
-        bureau = [n for n in await eventually(lambda: exactly(_notices(quiet.nats_url), 3))
-                  if n.purpose == "deadline_missed"]
-        assert [n.recipient.email for n in bureau] == ["bureau-duty@edu.example.cn"]
+        bureau = [n for n in await eventually(lambda: exactly(_notices(quiet.nats_url), 7))
+                  if n.purpose == "deadline_missed" and n.recipient.email == "bureau-duty@edu.example.cn"]
+        assert len(bureau) == 1 and bureau[0].incident_id == unanswered.help_id
         assert "紧急求救" in render(bureau[0]).body and SECRET not in render(bureau[0]).body
-
 
 
 async def test_overdue_hazard_rectification_goes_to_the_bureau(settings: Settings) -> None:

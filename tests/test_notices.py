@@ -87,8 +87,8 @@ def test_directory_errors_name_the_bad_entry(tmp_path: Path) -> None:
         raise AssertionError("a bad directory was accepted")
 
 
-PURPOSES = ["first_notice", "level_raised", "deadline_missed", "deadline_reminder", "help_requested", "lookback_due",
-            "change_resolved", "family_update"]
+PURPOSES = ["first_notice", "level_raised", "deadline_missed", "deadline_reminder", "help_requested", "help_urgent",
+            "lookback_due", "change_resolved", "family_update"]
 
 
 def test_sms_and_chat_carry_the_minimum_for_every_role_and_purpose() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.archive.deps import ArchiveDeps
-from services.archive.routes import access_log, acts, auth, cases, duties, ledger, official_acts
+from services.archive.routes import access_log, acts, auth, cases, duties, ledger, lookbacks, official_acts
 from shared.http import install_common
 
 __all__ = ["ArchiveDeps", "create_app"]
@@ -16,7 +16,7 @@ __all__ = ["ArchiveDeps", "create_app"]
 def create_app(deps: ArchiveDeps) -> FastAPI:
     app = FastAPI(title="antibully archive", version="2",
                   description="The special records of bullying cases, for officials within their authority.")
-    install_common(app, deps.tracer_provider, deps.registry, 16 * 1024)
+    install_common(app, deps.tracer_provider, deps.registry, 128 * 1024)  # a look-back list of 500 schools
     app.include_router(auth.router(deps))
     app.include_router(cases.router(deps))
     app.include_router(access_log.router(deps))
@@ -24,4 +24,5 @@ def create_app(deps: ArchiveDeps) -> FastAPI:
     app.include_router(official_acts.router(deps))
     app.include_router(ledger.router(deps))
     app.include_router(duties.router(deps))
+    app.include_router(lookbacks.router(deps))
     return app

@@ -119,7 +119,8 @@ def summary_markdown(s: SchoolSummary) -> str:
         f"- 苗头隐患 {t.hazards} 个：已整改 {t.hazards_rectified} 个，未整改 {t.hazards_open} 个。",
         f"- 迟报 {t.late_reports} 起；逾期未办（当前）{t.overdue_now} 件，曾逾期 {t.overdue} 件；"
         f"屡教不改（重复涉事）{t.repeat_cases} 起。",
-        f"- 学生求助 {t.help_requests} 件，其中未回复 {t.help_unanswered} 件。",
+        f"- 学生求助 {t.help_requests} 件，其中未回复 {t.help_unanswered} 件，"
+        f"未转为欺凌事件 {t.unconverted_tips} 件（学校说明理由后办结的和尚未办结的）。",
         f"- 回头看 {t.lookbacks} 次，其中待完成 {t.lookbacks_due} 次。",
         "",
         "## 分月统计",

@@ -43,6 +43,7 @@ COLUMNS_ZH: dict[str, str] = {
     "repeat_cases": "屡教不改（重复涉事）",
     "lookbacks": "回头看",
     "lookbacks_due": "待回头看",
+    "unconverted_tips": "求助未转为事件",
 }
 # repository.LEDGER_FIELDS (the columns of ledger_months) and overdue_now, counted at the time of the read
 COUNT_FIELDS = tuple(COLUMNS_ZH)
@@ -131,6 +132,8 @@ class Counts(BaseModel):
     repeat_cases: int = Field(0, description="Incidents repeated after education (a perpetrator seen before).")
     lookbacks: int = Field(0, description="Look-backs scheduled.")
     lookbacks_due: int = Field(0, description="Look-backs not yet reported done.")
+    unconverted_tips: int = Field(0, description="Help requests (tips) not converted into an incident: resolved by "
+                                  "the school with a reason, or still open.")
 
     def plus(self, other: Counts) -> Counts:
         return Counts(**{f: getattr(self, f) + getattr(other, f) for f in COUNT_FIELDS})

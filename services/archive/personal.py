@@ -15,11 +15,11 @@ from services.archive.act_views import ActText, act_text
 from services.archive.duties import DutyNote
 from services.archive.scopes import INVOLVED_ROLES, PersonalView
 from shared.contracts import Guardian, IncidentReported, Reporter, Student
-from shared.contracts.acts import OfficialActed
+from shared.contracts.acts import LookBackRequested, OfficialActed
 from shared.contracts.base import Event
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
-from shared.contracts.help import HelpMessageAdded, HelpRequested, Requester
+from shared.contracts.help import HelpMessageAdded, HelpRequested, HelpResolved, Requester
 from shared.contracts.notification import FamilyMessageAdded
 
 # The entries whose sealed payload holds personal data or free text.
@@ -27,6 +27,8 @@ PERSONAL_EVENTS: tuple[type[Event], ...] = (
     IncidentReported, FollowUpReported, HazardReported, HazardProgressed, HelpRequested, HelpMessageAdded,
     OfficialActed,
     FamilyMessageAdded,
+    HelpResolved,
+    LookBackRequested,
 )
 
 
@@ -63,6 +65,16 @@ class FamilyMessageView(BaseModel):
     text: str
 
 
+class HelpResolutionView(BaseModel):
+    """A school's resolution of a help request with its reason, for the school and the bureau (who may
+    contest it); the timeline shows only its kind."""
+
+    seq: int
+    resolution: str
+    reason: str
+    by: str
+
+
 class Personal(BaseModel):
     students: list[PersonalStudent] = []
     reporter: Reporter | None = None
@@ -72,6 +84,7 @@ class Personal(BaseModel):
     acts: list[ActText] = []  # officials' reasons and police outcomes, in record order
     family_messages: list[FamilyMessageView] = []
     duty_notes: list[DutyNote] = []  # notes on duties (free text by a school or an official); all-view roles only
+    resolutions: list[HelpResolutionView] = []
     unavailable_seqs: list[int] = []  # entries whose data key was destroyed: shredded for good
 
 
@@ -112,6 +125,11 @@ def personal_section(view: PersonalView, opened: list[tuple[int, Event | None]])
                 out.family_messages.append(FamilyMessageView(seq=seq, role=event.role.value, at=event.occurred_at,
                                                              notification_id=str(event.notification_id),
                                                              text=event.text))
+            case HelpResolved():
+                out.resolutions.append(HelpResolutionView(seq=seq, resolution=event.resolution.value,
+                                                          reason=event.reason, by=event.by))
+            case LookBackRequested():
+                out.facts.append(Fact(seq=seq, event_type=event.event_type, text={"reason": event.reason}))
     # the conversation's own order: its events reach the archive through different consumers, in any order
     out.messages.sort(key=lambda m: m.seq)
     out.students = _students(view, reported, follow_ups)

@@ -21,7 +21,7 @@ from shared.contracts.acts import Act, OfficialActed
 from shared.contracts.base import Event
 from shared.contracts.duties import DutyUpdated
 from shared.contracts.hazard import HazardProgressed, HazardReported
-from shared.contracts.help import Author, HelpConverted, HelpMessageAdded, HelpRequested
+from shared.contracts.help import Author, HelpConverted, HelpMessageAdded, HelpRequested, HelpResolved
 from shared.contracts.notification import NotificationReceived
 from shared.contracts.officials import ChangeResolved, LookBackCompleted
 from shared.db import Conn
@@ -50,6 +50,8 @@ async def project(conn: Conn, event: Event, directory: Directory) -> None:
             await repository.case_answered(conn, event.help_id, event.occurred_at)
         case HelpConverted():
             await repository.case_converted(conn, event.help_id, event.incident_id)
+        case HelpResolved():  # an answer with a reason; the tip stays unconverted (ledger)
+            await repository.case_answered(conn, event.help_id, event.occurred_at)
         case DeadlineMissed():
             await repository.case_deadline_missed(conn, event.incident_id)
         case EscalationDecided():

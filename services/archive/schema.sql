@@ -175,6 +175,8 @@ CREATE TABLE IF NOT EXISTS ledger_months (
     PRIMARY KEY (jurisdiction, month, school_id)
 );
 CREATE INDEX IF NOT EXISTS ledger_months_school ON ledger_months (school_id, month);
+-- Issue 11 item 7: help requests (tips) not converted into an incident (resolved with a reason, or open).
+ALTER TABLE ledger_months ADD COLUMN IF NOT EXISTS unconverted_tips int NOT NULL DEFAULT 0;
 
 CREATE OR REPLACE FUNCTION ledger_month(at timestamptz) RETURNS date LANGUAGE sql IMMUTABLE AS $$
     SELECT date_trunc('month', at AT TIME ZONE 'Asia/Shanghai')::date
@@ -199,14 +201,15 @@ CREATE OR REPLACE FUNCTION ledger_counts_of(c cases) RETURNS int[] LANGUAGE sql 
     CASE WHEN c.kind = 'incident' AND ('earlier_cases' = ANY(c.flags)
                   OR coalesce(c.reasons @> '[{"code": "repeated_after_education"}]', false)) THEN 1 ELSE 0 END,  -- repeat_cases
     CASE WHEN c.kind = 'lookback' THEN 1 ELSE 0 END,  -- lookbacks
-    CASE WHEN c.kind = 'lookback' AND c.status = 'open' THEN 1 ELSE 0 END  -- lookbacks_due
+    CASE WHEN c.kind = 'lookback' AND c.status = 'open' THEN 1 ELSE 0 END,  -- lookbacks_due
+    CASE WHEN c.kind = 'help' AND c.converted_incident_id IS NULL THEN 1 ELSE 0 END  -- unconverted_tips
     ]
 $$;
 
 CREATE OR REPLACE FUNCTION ledger_months_add(school text, jur text, at timestamptz, v int[], sign int)
 RETURNS void LANGUAGE sql AS $$
-    INSERT INTO ledger_months AS l (school_id, jurisdiction, month, incidents, minor, serious, severe, criminal, undecided, hazards, hazards_open, hazards_rectified, late_reports, overdue, help_requests, help_unanswered, repeat_cases, lookbacks, lookbacks_due)
-    VALUES (school, coalesce(jur, ''), ledger_month(at), sign * v[1], sign * v[2], sign * v[3], sign * v[4], sign * v[5], sign * v[6], sign * v[7], sign * v[8], sign * v[9], sign * v[10], sign * v[11], sign * v[12], sign * v[13], sign * v[14], sign * v[15], sign * v[16])
+    INSERT INTO ledger_months AS l (school_id, jurisdiction, month, incidents, minor, serious, severe, criminal, undecided, hazards, hazards_open, hazards_rectified, late_reports, overdue, help_requests, help_unanswered, repeat_cases, lookbacks, lookbacks_due, unconverted_tips)
+    VALUES (school, coalesce(jur, ''), ledger_month(at), sign * v[1], sign * v[2], sign * v[3], sign * v[4], sign * v[5], sign * v[6], sign * v[7], sign * v[8], sign * v[9], sign * v[10], sign * v[11], sign * v[12], sign * v[13], sign * v[14], sign * v[15], sign * v[16], sign * v[17])
     ON CONFLICT (jurisdiction, month, school_id) DO UPDATE SET
         incidents = l.incidents + EXCLUDED.incidents,
         minor = l.minor + EXCLUDED.minor,
@@ -223,7 +226,8 @@ RETURNS void LANGUAGE sql AS $$
         help_unanswered = l.help_unanswered + EXCLUDED.help_unanswered,
         repeat_cases = l.repeat_cases + EXCLUDED.repeat_cases,
         lookbacks = l.lookbacks + EXCLUDED.lookbacks,
-        lookbacks_due = l.lookbacks_due + EXCLUDED.lookbacks_due
+        lookbacks_due = l.lookbacks_due + EXCLUDED.lookbacks_due,
+        unconverted_tips = l.unconverted_tips + EXCLUDED.unconverted_tips
 $$;
 
 CREATE OR REPLACE FUNCTION ledger_months_track() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -254,8 +258,8 @@ END $$;
 -- Recount every month from `cases` (the migration's first fill; after a bulk load with the trigger off).
 CREATE OR REPLACE FUNCTION ledger_months_rebuild() RETURNS void LANGUAGE sql AS $$
     DELETE FROM ledger_months;
-    INSERT INTO ledger_months (school_id, jurisdiction, month, incidents, minor, serious, severe, criminal, undecided, hazards, hazards_open, hazards_rectified, late_reports, overdue, help_requests, help_unanswered, repeat_cases, lookbacks, lookbacks_due)
-    SELECT school_id, coalesce(jurisdiction, ''), ledger_month(reported_at), sum(v[1]), sum(v[2]), sum(v[3]), sum(v[4]), sum(v[5]), sum(v[6]), sum(v[7]), sum(v[8]), sum(v[9]), sum(v[10]), sum(v[11]), sum(v[12]), sum(v[13]), sum(v[14]), sum(v[15]), sum(v[16])
+    INSERT INTO ledger_months (school_id, jurisdiction, month, incidents, minor, serious, severe, criminal, undecided, hazards, hazards_open, hazards_rectified, late_reports, overdue, help_requests, help_unanswered, repeat_cases, lookbacks, lookbacks_due, unconverted_tips)
+    SELECT school_id, coalesce(jurisdiction, ''), ledger_month(reported_at), sum(v[1]), sum(v[2]), sum(v[3]), sum(v[4]), sum(v[5]), sum(v[6]), sum(v[7]), sum(v[8]), sum(v[9]), sum(v[10]), sum(v[11]), sum(v[12]), sum(v[13]), sum(v[14]), sum(v[15]), sum(v[16]), sum(v[17])
     FROM (SELECT c.school_id, c.jurisdiction, c.reported_at, ledger_counts_of(c) AS v FROM cases c
           WHERE c.kind IS NOT NULL AND c.school_id IS NOT NULL AND c.reported_at IS NOT NULL) x
     GROUP BY 1, 2, 3;
@@ -269,6 +273,15 @@ BEGIN
         PERFORM ledger_months_rebuild();
         CREATE TRIGGER cases_ledger_months AFTER INSERT OR UPDATE OR DELETE ON cases
             FOR EACH ROW EXECUTE FUNCTION ledger_months_track();
+    END IF;
+END $$;
+-- A column added to ledger_months later starts at zero: recount once where cases say otherwise.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM cases WHERE kind = 'help' AND converted_incident_id IS NULL
+               AND school_id IS NOT NULL AND reported_at IS NOT NULL)
+            AND NOT EXISTS (SELECT 1 FROM ledger_months WHERE unconverted_tips <> 0) THEN
+        PERFORM ledger_months_rebuild();
     END IF;
 END $$;
 
@@ -369,3 +382,17 @@ CREATE INDEX IF NOT EXISTS duties_open_jurisdiction ON duties (jurisdiction, due
 CREATE INDEX IF NOT EXISTS duties_open_school ON duties (school_id, due_at, obligation_id) WHERE NOT settled;
 CREATE INDEX IF NOT EXISTS duties_overdue ON duties (jurisdiction, first_due_at) WHERE NOT settled;
 CREATE INDEX IF NOT EXISTS duties_all_jurisdiction ON duties (jurisdiction, due_at, obligation_id);
+-- Issue 11 item 8: look-backs (回头看) the bureau requested by hand or imported from a list, written in the
+-- transaction that enqueues LookBackRequested: an import reports a school already scheduled in the window
+-- (by hand, by an import, or after a first incident: cases of kind lookback) before escalation has answered.
+CREATE TABLE IF NOT EXISTS lookback_requests (
+    lookback_id  uuid PRIMARY KEY,
+    school_id    text NOT NULL,
+    jurisdiction text NOT NULL,
+    requested_by text NOT NULL,            -- the official's account id
+    source       text NOT NULL CHECK (source IN ('api', 'import')),
+    due_at       timestamptz,
+    requested_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS lookback_requests_school ON lookback_requests (school_id, requested_at);
+CREATE INDEX IF NOT EXISTS cases_school_lookbacks ON cases (school_id, reported_at) WHERE kind = 'lookback';

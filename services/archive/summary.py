@@ -96,7 +96,8 @@ def summarise(event: Event) -> dict[str, Any]:
         case HelpConverted():
             return {"incident_id": str(event.incident_id)}
         case LookBackScheduled():
-            return {"school_id": event.school_id, "trigger_incident_id": str(event.trigger_incident_id),
+            return {"school_id": event.school_id, "trigger_incident_id": str(event.trigger_incident_id)
+                    if event.trigger_incident_id else None,
                     "due_at": event.due_at.isoformat()}
         case ChangeApproved():
             return {"follow_up_id": str(event.follow_up_id), "change": event.change, "approver": event.approver,

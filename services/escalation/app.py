@@ -23,12 +23,12 @@ from services.escalation.repository import SCHEMA
 from services.escalation.watchdog import Watchdog
 from shared.config import Settings
 from shared.contracts import IncidentReported, NotificationAcknowledged, NotificationDelivered, NotificationFailed
-from shared.contracts.acts import OfficialActed
+from shared.contracts.acts import LookBackRequested, OfficialActed
 from shared.contracts.base import utcnow
 from shared.contracts.duties import DutyDischarged
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
-from shared.contracts.help import HelpConverted, HelpMessageAdded, HelpRequested
+from shared.contracts.help import HelpConverted, HelpRequested, HelpResolved
 from shared.contracts.notification import NotificationReceived
 from shared.contracts.officials import ChangeApproved, LookBackCompleted
 from shared.directory import DirectoryError, load_directory
@@ -60,6 +60,7 @@ async def running(
     directory = load_directory(settings.directory_file)
     policies = PolicyStore(settings.policy_file)
     chains = {name for action in policies.current().actions for name in action.escalate_to}
+    chains |= set(policies.current().help.urgent_escalate_to)
     if unknown := directory.unknown_targets(chains):
         raise DirectoryError(f"{settings.policy_file} escalates to {sorted(unknown)}, "
                              f"which {settings.directory_file} does not list")
@@ -80,8 +81,9 @@ async def running(
         infra.consumers.subscribe(NotificationAcknowledged, handlers.on_acknowledged)
         infra.consumers.subscribe(NotificationReceived, handlers.on_received)
         infra.consumers.subscribe(HelpRequested, handlers.on_help_requested)
-        infra.consumers.subscribe(HelpMessageAdded, handlers.on_help_answered)
-        infra.consumers.subscribe(HelpConverted, handlers.on_help_answered)
+        # a school's plain reply (HelpMessageAdded) meets no duty: only a conversion or a resolution does
+        infra.consumers.subscribe(HelpConverted, handlers.on_help_settled)
+        infra.consumers.subscribe(HelpResolved, handlers.on_help_settled)
         infra.consumers.subscribe(HazardReported, handlers.on_hazard_reported)
         infra.consumers.subscribe(HazardProgressed, handlers.on_hazard_progressed)
         infra.consumers.subscribe(ChangeApproved, handlers.on_change_approved)
@@ -89,6 +91,7 @@ async def running(
         infra.consumers.subscribe(OfficialActed, OfficialActs(infra.pool, infra.relay, directory, policies,
                                                               families).on_official_acted)
         infra.consumers.subscribe(DutyDischarged, handlers.on_discharged)
+        infra.consumers.subscribe(LookBackRequested, handlers.on_lookback_requested)
         watchdog = Watchdog(infra.pool, infra.relay, directory, policies, infra.registry, infra.deps, clock,
                             settings.watchdog_interval_s)
         await infra.start()

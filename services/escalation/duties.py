@@ -16,14 +16,16 @@ from services.escalation.help_watch import ANSWER
 from services.escalation.lookback import LOOKBACK
 from services.escalation.obligations import FOLLOW_UP
 from services.escalation.policy import Policy
+from services.escalation.urgent_help import URGENT_ACK
 from shared.contracts.base import derive_id
 from shared.contracts.duties import Duty, DutyState, DutyUpdated, Escalating
 from shared.db import Conn
 from shared.outbox import enqueue
 
 # Duties that come from the work plan itself rather than from a policy action.
-BUILT_IN_ZH = {FOLLOW_UP: "按时续报处置进展", ANSWER: "答复学生或家长的紧急求救", RECTIFY: "完成隐患整改",
-               LOOKBACK: "开展“回头看”复查", FAMILY_UPDATE: "告知家长案件进展"}
+BUILT_IN_ZH = {FOLLOW_UP: "按时续报处置进展", ANSWER: "办结紧急求救（转为欺凌事件或说明理由）", RECTIFY: "完成隐患整改",
+               LOOKBACK: "开展“回头看”复查", FAMILY_UPDATE: "告知家长案件进展",
+               URGENT_ACK: "教育局值班室确认收到紧急求救"}
 
 _STATES = {"pending": DutyState.open, "delivered": DutyState.delivered, "failed": DutyState.failed,
            "done": DutyState.done, "acknowledged": DutyState.acknowledged, "waived": DutyState.waived,

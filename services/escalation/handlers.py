@@ -16,8 +16,9 @@ from services.escalation.duties import publish
 from services.escalation.families import Families
 from services.escalation.family_updates import News
 from services.escalation.hazard_watch import RECTIFY, rectify_obligation
-from services.escalation.help_watch import ANSWER, answer_obligation
+from services.escalation.help_handlers import HelpHandling
 from services.escalation.lookback import LOOKBACK, schedule_lookback
+from services.escalation.lookback_handlers import LookBackHandling
 from services.escalation.notices import family_refs, plan, plan_raise
 from services.escalation.obligations import FOLLOW_UP, CaseRef, follow_up_due, obligations_for
 from services.escalation.persons import repeat_indicators, with_earlier_cases
@@ -37,7 +38,6 @@ from shared.contracts.base import Event, derive_id
 from shared.contracts.duties import DutyDischarged
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
-from shared.contracts.help import Author, HelpConverted, HelpMessageAdded, HelpRequested
 from shared.contracts.notification import NotificationReceived
 from shared.contracts.officials import ChangeApproved, ChangeResolved, LookBackCompleted
 from shared.db import Conn
@@ -48,7 +48,7 @@ from shared.outbox import OutboxRelay, claim, enqueue
 log = logging.getLogger("antibully.escalation")
 
 
-class EscalationHandlers:
+class EscalationHandlers(HelpHandling, LookBackHandling):
     def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, directory: Directory, policies: PolicyStore,
                  pseudonyms: Pseudonyms | None, families: Families | None = None) -> None:
         self.pool = pool
@@ -229,28 +229,6 @@ class EscalationHandlers:
                 if not await repository.has_obligation(conn, event.lookback_id, LOOKBACK):
                     raise CaseNotSeenYet(str(event.lookback_id))
                 await repository.tasks_done(conn, event.lookback_id, LOOKBACK)
-
-    async def on_help_requested(self, event: HelpRequested, _: Delivery) -> None:
-        """The school is told now and must answer by the policy's deadline; the watchdog sees to the rest."""
-        obligation, facts, notice = answer_obligation(event, self.policies.current(), self.directory)
-        async with self._work() as conn:
-            if await claim(conn, str(event.event_id), event.subject):
-                await repository.save_facts(conn, event.help_id, facts.model_copy(update={"due_at": None}))
-                await repository.save_obligations(conn, [obligation])
-                await enqueue(conn, notice)
-        self.relay.kick()
-
-    async def on_help_answered(self, event: Event, _: Delivery) -> None:
-        """A school's reply or a conversion into an incident answers the help request."""
-        assert isinstance(event, HelpMessageAdded | HelpConverted)
-        if isinstance(event, HelpMessageAdded) and event.author != Author.school:
-            return
-        async with self._work() as conn:
-            if await claim(conn, str(event.event_id), event.subject):
-                if not await repository.has_obligation(conn, event.help_id, ANSWER):
-                    raise CaseNotSeenYet(str(event.help_id))
-                await repository.tasks_done(conn, event.help_id, ANSWER)
-
 
     async def on_hazard_reported(self, event: HazardReported, _: Delivery) -> None:
         """The rectification plan's due date becomes a deadline the watchdog holds the school to."""

@@ -94,6 +94,8 @@ class Timing(_Strict):
     follow_up_every: Duration
     help_answer_within: Duration = timedelta(hours=24)
     help_answer_urgent_within: Duration = timedelta(hours=1)
+    help_urgent_ack_within: Duration = Field(default=timedelta(minutes=15), description="The bureau duty room "
+                                             "confirms an urgent help request's notice within this.")
     lookback_window: Duration = timedelta(days=365)
     lookback_review_within: Duration = timedelta(days=30)
     approvals_required: int = Field(default=2, ge=2, description="Distinct bureau officials to lower or close.")
@@ -121,6 +123,8 @@ class Help(_Strict):
 
     urgent_to_duty_room: bool = Field(default=True, description="An urgent request also goes at once to the "
                                       "bureau's duty room by its urgent channel.")
+    urgent_escalate_to: list[str] = Field(default_factory=lambda: ["bureau_leader"], description="Told in turn "
+                                          "while the duty room has not confirmed an urgent request's notice.")
 
 
 class Policy(_Strict):

@@ -10,12 +10,14 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from services.intake.api import create_app
 from services.intake.auth import SchoolAuth
+from services.intake.contests import HelpContests
 from services.intake.deps import IntakeDeps
 from services.intake.duties import DutyProjection
 from services.intake.ratelimit import RateLimiter
 from services.intake.repository import SCHEMA
 from services.intake.submissions import Submissions
 from shared.config import Settings
+from shared.contracts.acts import OfficialActed
 from shared.contracts.duties import DutyUpdated
 from shared.crypto import Sealer
 from shared.http import serve
@@ -29,6 +31,7 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
     async with infrastructure("intake", SCHEMA, SCHEMA_SQL, settings, tracer_provider) as infra:
         # its one consumer: the duties a school reads with its key (GET /v1/duties)
         infra.consumers.subscribe(DutyUpdated, DutyProjection(infra.pool).on_duty_updated)
+        infra.consumers.subscribe(OfficialActed, HelpContests(infra.pool).on_official_acted)
         await infra.start(relay=False)  # intake publishes directly and waits for the PubAck
         limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         deps = IntakeDeps(

@@ -210,6 +210,10 @@ class HelpCase:
     status: str
     created_at: datetime
     accepted_at: datetime | None
+    resolutions: int = 0
+
+
+_HELP_COLUMNS = "help_id, case_code, school_id, urgent, status, created_at, accepted_at, resolutions"
 
 
 async def register_help(conn: Executor, help_id: uuid.UUID, case_code: str, school_id: str, urgent: bool) -> None:
@@ -222,15 +226,14 @@ async def register_help(conn: Executor, help_id: uuid.UUID, case_code: str, scho
 
 async def help_by_code(conn: Executor, case_code: str) -> HelpCase | None:
     row = await conn.fetchrow(
-        "SELECT help_id, case_code, school_id, urgent, status, created_at, accepted_at FROM help_requests"
-        " WHERE case_code = $1", case_code,
+        f"SELECT {_HELP_COLUMNS} FROM help_requests WHERE case_code = $1", case_code,
     )
     return HelpCase(**dict(row)) if row else None
 
 
 async def school_help_cases(conn: Executor, school_id: str, status: str | None) -> list[HelpCase]:
     rows = await conn.fetch(
-        "SELECT help_id, case_code, school_id, urgent, status, created_at, accepted_at FROM help_requests"
+        f"SELECT {_HELP_COLUMNS} FROM help_requests"
         " WHERE school_id = $1 AND accepted_at IS NOT NULL AND ($2::text IS NULL OR status = $2)"
         " ORDER BY urgent DESC, created_at LIMIT 500",
         school_id, status,
@@ -258,12 +261,15 @@ async def add_help_message(
 
 async def help_accepted(conn: Executor, help_id: uuid.UUID, seq: int | None, status: str | None = None,
                         converted_incident: uuid.UUID | None = None) -> None:
-    """JetStream has it: the message becomes visible, the case (optionally) changes status."""
+    """JetStream has it: the message becomes visible, the case (optionally) changes status. A conversion is
+    final; a resolution stands until a conversion or the bureau's contest (messages do not reopen it)."""
     if seq is not None:
         await conn.execute("UPDATE help_messages SET accepted = true WHERE help_id = $1 AND seq = $2", help_id, seq)
     await conn.execute(
         "UPDATE help_requests SET accepted_at = coalesce(accepted_at, now()),"
-        " status = CASE WHEN status = 'converted' THEN status ELSE coalesce($2, status) END,"
+        " status = CASE WHEN status = 'converted' THEN status"
+        " WHEN status = 'resolved' AND coalesce($2, status) IN ('open', 'answered') THEN status"
+        " ELSE coalesce($2, status) END,"
         " converted_incident = coalesce($3, converted_incident) WHERE help_id = $1",
         help_id, status, converted_incident,
     )
@@ -274,3 +280,16 @@ async def help_messages(conn: Executor, help_id: uuid.UUID) -> list[tuple[int, s
         "SELECT seq, author, at, body_ct FROM help_messages WHERE help_id = $1 AND accepted ORDER BY seq", help_id
     )
     return [(r["seq"], r["author"], r["at"], bytes(r["body_ct"])) for r in rows]
+
+
+async def help_resolved(conn: Executor, help_id: uuid.UUID, number: int) -> None:
+    """The school's `number`-th resolution is durable: the request is resolved unless converted meanwhile."""
+    await conn.execute(
+        "UPDATE help_requests SET status = CASE WHEN status = 'converted' THEN status ELSE 'resolved' END,"
+        " resolutions = greatest(resolutions, $2) WHERE help_id = $1", help_id, number)
+
+
+async def help_contested(conn: Executor, help_id: uuid.UUID) -> bool:
+    """The bureau did not accept the school's resolution: the request is open again for a new answer."""
+    return bool(await conn.fetchval(
+        "UPDATE help_requests SET status = 'open' WHERE help_id = $1 AND status = 'resolved' RETURNING 1", help_id))

@@ -123,3 +123,15 @@ CREATE TABLE IF NOT EXISTS duties (
     version         int NOT NULL
 );
 CREATE INDEX IF NOT EXISTS duties_school ON duties (school_id, due_at, obligation_id);
+-- Issue 11: a school closes a help request without converting it only by a resolution with a reason
+-- (HelpResolved); the bureau may contest it, which opens the request again. `resolutions` numbers them.
+ALTER TABLE help_requests ADD COLUMN IF NOT EXISTS resolutions int NOT NULL DEFAULT 0;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'help_requests'::regclass
+                   AND conname = 'help_requests_status_check' AND pg_get_constraintdef(oid) LIKE '%resolved%') THEN
+        ALTER TABLE help_requests DROP CONSTRAINT IF EXISTS help_requests_status_check;
+        ALTER TABLE help_requests ADD CONSTRAINT help_requests_status_check
+            CHECK (status IN ('open', 'answered', 'converted', 'resolved'));
+    END IF;
+END $$;

@@ -76,6 +76,7 @@ _SHORT_KIND = {
     "deadline_missed": "超时未办事项",
     "deadline_reminder": "催办提醒",
     "help_requested": "紧急求救",
+    "help_urgent": "紧急求救·请立即处置",
     "lookback_due": "回头看复查任务",
     "change_resolved": "案件变更审批结果",
     "family_update": "案件进展告知",
@@ -142,6 +143,8 @@ def _render(req: NotificationRequested) -> Rendered:
         return _deadline_reminder(req)
     if req.purpose == "help_requested":
         return _help_requested(req)
+    if req.purpose == "help_urgent":
+        return _help_urgent(req)
     if req.purpose == "lookback_due":
         return _lookback_due(req)
     if req.purpose == "change_resolved":
@@ -223,6 +226,19 @@ def _help_requested(req: NotificationRequested) -> Rendered:
         f"求救编号：{f.case_ref}\n"
     )
     return Rendered(subject=f"【紧急求救】{f.school_name} {f.case_ref}{' 紧急' if f.reasons_zh else ''}", body=body)
+
+
+def _help_urgent(req: NotificationRequested) -> Rendered:
+    """To the bureau's duty room: someone at a school says they are in danger now. Only the school, the code
+    and the link: who asked and what they wrote are read in the system."""
+    f = req.facts
+    due = f"于{_local(f.due_at)}前确认收到" if f.due_at else "立即确认收到"
+    body = (
+        f"{req.recipient.display_name}：\n\n{f.school_name}收到一条标注为紧急（称正处于危险中）的学生或家长求救。\n"
+        f"请立即联系学校核实情况、确保学生安全，必要时协调公安机关，并{due}。逾期未确认将按规定报上级。\n"
+        f"求救内容请凭求救编号在专门档案系统中查阅。\n\n求救编号：{f.case_ref}\n"
+    )
+    return Rendered(subject=f"【紧急求救·请立即处置】{f.school_name} {f.case_ref}", body=body)
 
 
 def _lookback_due(req: NotificationRequested) -> Rendered:

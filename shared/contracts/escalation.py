@@ -114,7 +114,9 @@ class LookBackScheduled(Event):
 
     lookback_id: uuid.UUID
     school_id: str
-    trigger_incident_id: uuid.UUID
+    trigger_incident_id: uuid.UUID | None = Field(
+        default=None, description="The incident that triggered it; None for one the bureau requested by hand "
+        "(LookBackRequested, same lookback_id).")
     due_at: datetime
 
     @property

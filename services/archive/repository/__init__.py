@@ -3,6 +3,7 @@
 chain: the record's entries and chain heads. projection: cases and their recipients. keys: the case data keys.
 checkpoints: the signed checkpoints. listing, ledger: the list of cases and the ledger (where: their WHERE clauses).
 duties: the duties cases owe (DutyUpdated), their list and what is overdue now.
+lookbacks: look-backs the bureau requests by hand or imports.
 accounts: officials, sessions, failed logins. access_log: the access log. roles: the schema and the service's role.
 acts: what officials' acts read of the record and change in the projection.
 """
@@ -50,6 +51,7 @@ from services.archive.repository.duties import (
 from services.archive.repository.keys import add_case_key, case_key, key_state, shred_expired
 from services.archive.repository.ledger import LEDGER_FIELDS, ledger_cases, ledger_counts, ledger_counts_from_cases
 from services.archive.repository.listing import CASE_COLUMNS, list_cases
+from services.archive.repository.lookbacks import add_lookback_request, lock_school, recent_lookback
 from services.archive.repository.projection import (
     backfill_jurisdictions,
     case,
@@ -78,3 +80,4 @@ __all__ = [
     "upsert_official", "whole_access_log",
 ]
 __all__ += ["case_acted", "count_entries", "latest_duty"]
+__all__ += ["add_lookback_request", "lock_school", "recent_lookback"]

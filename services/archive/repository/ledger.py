@@ -26,7 +26,7 @@ def _ledger_where(scope: Scope, school_id: str | None, since: datetime, until: d
 
 LEDGER_FIELDS = ("incidents", "minor", "serious", "severe", "criminal", "undecided", "hazards", "hazards_open",
                  "hazards_rectified", "late_reports", "overdue", "help_requests", "help_unanswered", "repeat_cases",
-                 "lookbacks", "lookbacks_due")
+                 "lookbacks", "lookbacks_due", "unconverted_tips")
 
 
 async def ledger_counts(
@@ -79,7 +79,8 @@ async def ledger_counts_from_cases(
         " AS help_unanswered,"
         f" count(*) FILTER (WHERE {repeat}) AS repeat_cases,"
         " count(*) FILTER (WHERE kind = 'lookback') AS lookbacks,"
-        " count(*) FILTER (WHERE kind = 'lookback' AND status = 'open') AS lookbacks_due"
+        " count(*) FILTER (WHERE kind = 'lookback' AND status = 'open') AS lookbacks_due,"
+        " count(*) FILTER (WHERE kind = 'help' AND converted_incident_id IS NULL) AS unconverted_tips"
         f" FROM cases WHERE {w.sql()} GROUP BY 1, 2, 3",
         *w.args,
     )

@@ -16,6 +16,7 @@ from services.intake import repository
 from services.intake.auth import Principal, rate_limited
 from services.intake.deps import ERRORS, IntakeDeps
 from services.intake.examples import HELP_MESSAGE_EXAMPLE, HELP_REQUEST_EXAMPLE
+from services.intake.guidance import guidance_zh
 from services.intake.help_cases import case_code_for, help_id_for, message_id_for, passcode_for, passcode_matches
 from shared.contracts.base import derive_id
 from shared.contracts.help import Author, HelpConverted, HelpMessage, HelpMessageAdded, HelpRequest, HelpRequested
@@ -28,10 +29,15 @@ Passcode = Annotated[str | None, Header(alias="X-Passcode", max_length=32,
                                         description="The passcode from the first answer.")]
 
 
+GUIDANCE = "Emergency guidance for the requester, in Chinese (110, the 12355 youth hotline)."
+Status = Literal["open", "answered", "converted", "resolved"]
+
+
 class HelpAccepted(BaseModel):
     case_code: str
     passcode: str
     status_url: str
+    guidance_zh: str = Field(description=GUIDANCE)
 
 
 class MessageAccepted(BaseModel):
@@ -48,10 +54,12 @@ class MessageView(BaseModel):
 
 class HelpView(BaseModel):
     case_code: str
-    status: Literal["open", "answered", "converted"]
+    status: Status = Field(description="open | answered (a reply, not yet settled) | converted (into an incident) "
+                           "| resolved (closed by the school with a reason)")
     urgent: bool
     created_at: datetime
     messages: list[MessageView]
+    guidance_zh: str = Field(description=GUIDANCE)
 
 
 class Conversion(BaseModel):
@@ -141,8 +149,8 @@ def router(deps: IntakeDeps) -> APIRouter:
             done = await deps.submissions.once(school_id, f"help:{idempotency_key}", "POST /v1/help-requests",
                                                body, accept)
             status, answer, replayed = done.status, done.body, done.replayed
-        # The passcode is never stored: it is recomputed from the case id.
-        answer = {**answer, "passcode": passcode_for(seal, help_id)}
+        # The passcode is never stored: it is recomputed from the case id; the guidance is shown at once.
+        answer = {**answer, "passcode": passcode_for(seal, help_id), "guidance_zh": guidance_zh(body.urgent)}
         return JSONResponse(answer, status_code=status, headers={"Idempotent-Replayed": "true"} if replayed else None)
 
     @r.get("/v1/help-requests/{case_code}", response_model=HelpView, responses=ERRORS | {404: ERRORS[401]},
@@ -163,8 +171,8 @@ def router(deps: IntakeDeps) -> APIRouter:
                         text=seal.open(ct, f"{case.help_id}:{seq}".encode()).decode())
             for seq, author, at, ct in await repository.help_messages(deps.pool, case.help_id)
         ]
-        return HelpView(case_code=case.case_code, status=case.status,
-                        urgent=case.urgent, created_at=case.created_at, messages=messages)
+        return HelpView(case_code=case.case_code, status=case.status, urgent=case.urgent,
+                        created_at=case.created_at, messages=messages, guidance_zh=guidance_zh(case.urgent))
 
     @r.post("/v1/help-requests/{case_code}/messages", status_code=202, response_model=MessageAccepted,
             responses=ERRORS | {404: ERRORS[401]}, summary="The requester adds a message")
@@ -204,10 +212,9 @@ def router(deps: IntakeDeps) -> APIRouter:
 
     @r.get("/v1/help-requests", response_model=list[HelpView], responses=ERRORS,
            summary="The school's help requests, urgent first")
-    async def list_help(school: School, status: Annotated[Literal["open", "answered", "converted"] | None,
-                                                          Query()] = None) -> list[HelpView]:
+    async def list_help(school: School, status: Annotated[Status | None, Query()] = None) -> list[HelpView]:
         cases = await repository.school_help_cases(deps.pool, school.school_id, status)
-        return [HelpView(case_code=c.case_code, status=c.status, urgent=c.urgent,
-                         created_at=c.created_at, messages=[]) for c in cases]
+        return [HelpView(case_code=c.case_code, status=c.status, urgent=c.urgent, created_at=c.created_at,
+                         messages=[], guidance_zh=guidance_zh(c.urgent)) for c in cases]
 
     return r
