@@ -1,5 +1,6 @@
-"""Reading duties: the list of duties in the reader's scope (logged with its purpose before the answer),
-and an official's acknowledgement of a notice from their account (an act, through the outbox)."""
+"""Reading duties: the list of duties in the reader's scope (logged with its purpose before the answer);
+and officials discharging what they owe from their account — a notice confirmed, a task reported done
+(acts, through the outbox; escalation applies them)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from services.archive.duties import DutyCursor, DutyFilter, DutyPage, view_of
 from services.archive.reads import case_facts, log_access
 from services.archive.scopes import in_scope, scope_for
 from shared.contracts import NotificationAcknowledged, RecipientRole
-from shared.contracts.base import derive_id
+from shared.contracts.base import derive_id, utcnow
+from shared.contracts.duties import DischargeHow, DutyDischarged
 from shared.errors import ApiError
 from shared.identity import Official, OfficialRole
 from shared.outbox import enqueue
@@ -61,5 +63,37 @@ async def acknowledge(pool: asyncpg.Pool, official: Official, case_id: uuid.UUID
             event_id=derive_id("notification-acknowledged", notification_id, "account", official.account_id),
             incident_id=case_id, notification_id=notification_id, role=RecipientRole(notice["role"]),
             by=official.account_id)
+        await enqueue(conn, event)
+    return event
+
+
+NO_SUCH_DUTY = ApiError(404, "no_such_duty", "The case has no such duty.", "该案件没有这项规定事项。")
+NOT_YOUR_TASK = ApiError(403, "forbidden", "This duty is not a task your office owes (notices are confirmed, a "
+                         "school's tasks are reported in its follow-ups).",
+                         "该事项不是贵单位应办的任务（通知请确认收到，学校的任务请在续报中报告完成）。")
+SETTLED = ApiError(409, "already_settled", "This duty is already settled.", "该事项已办结。")
+
+
+async def task_done(pool: asyncpg.Pool, official: Official, case_id: uuid.UUID, obligation_id: uuid.UUID,
+                    note: str | None, evidence_ref: str | None) -> DutyDischarged:
+    """A task the official's own office owes (the bureau's special-school assessment, say), reported done."""
+    if official.role not in ACKNOWLEDGING:
+        raise NOT_YOUR_TASK
+    async with pool.acquire() as conn, conn.transaction():
+        case = await repository.case(conn, case_id)
+        if case is None or not in_scope(scope_for(official), case_facts(case)):
+            raise NOT_FOUND
+        duty = await repository.duty_of_case(conn, case_id, obligation_id)
+        if duty is None:
+            raise NO_SUCH_DUTY
+        if duty["kind"] != "task" or duty["role"] != official.role.value:
+            raise NOT_YOUR_TASK
+        if duty["settled"]:
+            raise SETTLED
+        event = DutyDischarged(
+            event_id=derive_id("duty-discharged", obligation_id, "account", official.account_id),
+            incident_id=case_id, school_id=case["school_id"], obligation_id=obligation_id,
+            how=DischargeHow.official_account, by=official.account_id, done_at=utcnow(), note=note,
+            evidence_ref=evidence_ref)
         await enqueue(conn, event)
     return event

@@ -43,6 +43,7 @@ from services.archive.repository.checkpoints import (
 from services.archive.repository.duties import (
     case_duties,
     duty_note_entries,
+    duty_of_case,
     list_duties,
     notice_of_case,
     overdue_now_counts,
@@ -71,7 +72,8 @@ __all__ = [
     "ACCESS_COLUMNS", "CASE_COLUMNS", "LEDGER_FIELDS", "SCHEMA", "access_entries", "add_case_key", "add_checkpoint",
     "add_session", "append", "append_access", "backfill_jurisdictions", "case", "case_answered", "case_changed",
     "case_converted", "case_deadline_missed", "case_decided", "case_duties", "case_key", "case_opened",
-    "case_rectified", "clear_login_failures", "disable_official", "duty_note_entries", "entries",
+    "case_rectified", "clear_login_failures", "disable_official", "duty_note_entries",
+    "duty_of_case", "entries",
     "first_unmatched_head", "grant_app_role", "has_entry", "key_state", "last_checkpoint", "ledger_cases",
     "ledger_counts", "ledger_counts_from_cases", "list_cases", "list_duties", "lock_access_head", "lock_checkpoints",
     "lock_head", "login_locked_until", "moved_heads", "notice_of_case", "official_login", "overdue_now_counts",

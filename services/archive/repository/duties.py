@@ -119,3 +119,9 @@ async def notice_of_case(conn: Executor, case_id: uuid.UUID, notification_id: uu
         " ON d.notification_id = r.notification_id WHERE r.notification_id = $1 AND r.incident_id = $2",
         notification_id, case_id)
     return dict(row) if row else None
+
+
+async def duty_of_case(conn: Executor, case_id: uuid.UUID, obligation_id: uuid.UUID) -> dict[str, Any] | None:
+    row = await conn.fetchrow("SELECT kind, role, state, settled FROM duties WHERE case_id = $1 AND obligation_id = $2",
+                              case_id, obligation_id)
+    return dict(row) if row else None

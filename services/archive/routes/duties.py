@@ -25,6 +25,14 @@ class Acknowledgement(BaseModel):
     notification_id: uuid.UUID = Field(description="The notice to confirm (the record's recipients and duties).")
 
 
+class TaskDone(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(default=None, max_length=2000, description="How it was done; no child's name.",
+                             examples=["经评估，暂不需要转入专门学校，由学校加强教育管理。"])
+    evidence_ref: str | None = Field(default=None, max_length=100, description="Where the evidence is kept.",
+                                     examples=["乐教专评〔2026〕12号"])
+
+
 ACK_ERRORS = {**ERRORS,
               403: {"model": ErrorBody, "description": "Not the notice's reader (a school account, or another role)."},
               404: {"model": ErrorBody, "description": "Unknown case or notice, or outside your authority."},
@@ -77,5 +85,14 @@ def router(deps: ArchiveDeps) -> APIRouter:
         event = await duty_reads.acknowledge(deps.pool, official, case_id, body.notification_id)
         deps.kick()
         return Accepted(event_id=event.event_id, note_zh="已确认收到该通知。")
+
+    @r.post("/v1/cases/{case_id}/duties/{obligation_id}/completion", status_code=202, response_model=Accepted,
+            responses=ACK_ERRORS, summary="Report a task your office owes done")
+    async def complete(case_id: uuid.UUID, obligation_id: uuid.UUID, body: TaskDone, official: Reader) -> Accepted:
+        """For a task owed by the official's own office (the bureau's special-school assessment, say): it is
+        recorded done by this account, with a note and where the evidence is kept."""
+        event = await duty_reads.task_done(deps.pool, official, case_id, obligation_id, body.note, body.evidence_ref)
+        deps.kick()
+        return Accepted(event_id=event.event_id, note_zh="已记录该事项办结。")
 
     return r
