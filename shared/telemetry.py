@@ -43,4 +43,7 @@ def detach(token: object) -> None:
 def setup_logging(service: str) -> logging.Logger:
     level = os.environ.get("LOG_LEVEL", "INFO").upper()
     logging.basicConfig(level=level, format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request's URL at INFO: an SMS provider's GET carries phone numbers and links there
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
     return logging.getLogger(f"antibully.{service}")

@@ -61,3 +61,16 @@ def test_no_export_without_endpoint(collector: str, monkeypatch: pytest.MonkeyPa
     provider.force_flush(timeout_millis=1000)
     provider.shutdown()
     assert _Collector.received == []
+
+
+@pytest.mark.pure
+def test_no_request_urls_in_service_logs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An SMS provider's GET carries the phone number in its URL: httpx must not log it at INFO (or DEBUG)."""
+    import logging
+
+    from shared.telemetry import setup_logging
+
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    setup_logging("notify")
+    assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+    assert not logging.getLogger("httpcore").isEnabledFor(logging.INFO)
