@@ -8,8 +8,6 @@ request twice — a double click, the same sheet uploaded again — is one look-
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import tomllib
 import uuid
@@ -18,12 +16,12 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from shared.contracts.base import derive_id
-from shared.errors import ApiError, FieldError
+from shared.errors import FieldError
+from shared.sheets import read_sheet
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_ROWS = 500
 REQUIRED = ("school_id", "reason")
-COLUMNS = (*REQUIRED, "due_date")
 REASON_MAX = 2000
 DEFAULT_WINDOW = timedelta(days=365)
 _DATE = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$")
@@ -70,8 +68,6 @@ UNKNOWN_SCHOOL = _error("school_id", "Unknown school, or outside your jurisdicti
                         "学校代码不存在或不在您的管辖范围内。")
 
 
-def _invalid_sheet(message: str, message_zh: str) -> ApiError:
-    return ApiError(422, "invalid_csv", message, message_zh)
 
 
 def check_row(number: int, record: dict[str, str], known: set[str], today: date) -> Row:
@@ -108,38 +104,5 @@ def check_row(number: int, record: dict[str, str], known: set[str], today: date)
 
 def csv_rows(data: bytes, known: set[str], today: date) -> list[Row]:
     """Data rows of a UTF-8 sheet (BOM or not), numbered from 1 after the header; blank rows skipped."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _invalid_sheet("The CSV must be UTF-8 encoded (e.g. Excel: save as 'CSV UTF-8').",
-                             "CSV 文件须为 UTF-8 编码（例如在 Excel 中另存为“CSV UTF-8”）。") from exc
-    try:
-        records = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        raise _invalid_sheet("The CSV could not be read.", "无法读取该 CSV 文件。") from exc
-    if not records:
-        raise _invalid_sheet("The CSV is empty; a header row is required.", "CSV 文件为空，需要表头行。")
-    header = [h.strip() for h in records[0]]
-    missing = [c for c in REQUIRED if c not in header]
-    unknown = [h for h in header if h not in COLUMNS]
-    if missing or unknown or len(set(header)) != len(header):
-        raise _invalid_sheet(
-            f"The header names the columns {', '.join(REQUIRED)} and optionally due_date, each once, nothing else."
-            + (f" Missing: {', '.join(missing)}." if missing else "")
-            + (f" Not allowed: {len(unknown)} column(s)." if unknown else ""),
-            f"表头须包含 {', '.join(REQUIRED)} 两列，可另加 due_date 列，每列一次，不得有其他列。"
-            + (f"缺少：{', '.join(missing)}。" if missing else "")
-            + (f"有 {len(unknown)} 个不允许的列（请勿上传学生姓名等其他信息）。" if unknown else ""))
-    data_rows = [(n, r) for n, r in enumerate(records[1:], start=1) if any(c.strip() for c in r)]
-    if len(data_rows) > MAX_ROWS:
-        raise ApiError(413, "too_many_rows", f"At most {MAX_ROWS} rows per upload; this one has {len(data_rows)}.",
-                       f"每次上传最多 {MAX_ROWS} 行，本次为 {len(data_rows)} 行，请分批上传。")
-    out = []
-    for number, cells in data_rows:
-        if len(cells) != len(header):
-            out.append(Row(number, None, None, None, [_error(
-                "row", f"{len(cells)} cells; the header has {len(header)}",
-                f"本行有 {len(cells)} 个单元格，表头有 {len(header)} 列")]))
-            continue
-        out.append(check_row(number, dict(zip(header, cells, strict=True)), known, today))
-    return out
+    return [Row(n, None, None, None, [row]) if isinstance(row, FieldError) else check_row(n, row, known, today)
+            for n, row in read_sheet(data, REQUIRED, ("due_date",), max_rows=MAX_ROWS)]

@@ -8,9 +8,7 @@ recognise.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,7 +26,8 @@ from shared.contracts.hazard import (
     HazardRole,
 )
 from shared.contracts.incident import Ref
-from shared.errors import ApiError, FieldError, field_errors
+from shared.errors import FieldError, field_errors
+from shared.sheets import read_sheet, too_many_rows
 
 MAX_ROWS = 500
 COLUMNS = ("client_ref", "school_id", "found_at", "kind", "student_refs", "observed", "risk_level",
@@ -78,13 +77,6 @@ class RowCheck:
     errors: list[FieldError]
 
 
-def too_many_rows(count: int) -> ApiError:
-    return ApiError(413, "too_many_rows", f"At most {MAX_ROWS} rows per upload; this one has {count}.",
-                    f"每次上传最多 {MAX_ROWS} 行，本次为 {count} 行，请分批上传。")
-
-
-def _invalid_sheet(message: str, message_zh: str) -> ApiError:
-    return ApiError(422, "invalid_csv", message, message_zh)
 
 
 def _safe_ref(raw: object) -> str | None:
@@ -101,7 +93,7 @@ def check_rows(rows: Sequence[tuple[int, object]], school_id: str,
                column_of: Callable[[str], str] = lambda f: f) -> list[RowCheck]:
     """Validate every row on its own; a bad row never hides or blocks a good one."""
     if len(rows) > MAX_ROWS:
-        raise too_many_rows(len(rows))
+        raise too_many_rows(len(rows), MAX_ROWS)
     seen: set[str] = set()
     out = []
     for number, raw in rows:
@@ -161,38 +153,6 @@ def _finding(record: dict[str, str]) -> dict[str, object]:
 
 
 def csv_rows(data: bytes) -> list[tuple[int, object]]:
-    """Data rows of a UTF-8 sheet (BOM or not), numbered from 1 after the header; blank rows skipped."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _invalid_sheet("The CSV must be UTF-8 encoded (e.g. Excel: save as 'CSV UTF-8').",
-                             "CSV 文件须为 UTF-8 编码（例如在 Excel 中另存为“CSV UTF-8”）。") from exc
-    try:
-        records = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        raise _invalid_sheet("The CSV could not be read.", "无法读取该 CSV 文件。") from exc
-    if not records:
-        raise _invalid_sheet("The CSV is empty; a header row is required.", "CSV 文件为空，需要表头行。")
-    header = [h.strip() for h in records[0]]
-    missing = [c for c in COLUMNS if c not in header]
-    unknown = [h for h in header if h not in COLUMNS]
-    if missing or unknown or len(set(header)) != len(header):
-        raise _invalid_sheet(
-            f"The header must name each of these columns once: {', '.join(COLUMNS)}."
-            + (f" Missing: {', '.join(missing)}." if missing else "")
-            + (f" Not allowed: {len(unknown)} column(s)." if unknown else ""),
-            f"表头须且仅须包含以下各列各一次：{', '.join(COLUMNS)}。"
-            + (f"缺少：{', '.join(missing)}。" if missing else "")
-            + (f"有 {len(unknown)} 个不允许的列（请勿上传学生姓名等其他信息）。" if unknown else ""),
-        )
-    data_rows = [(n, r) for n, r in enumerate(records[1:], start=1) if any(c.strip() for c in r)]
-    if len(data_rows) > MAX_ROWS:
-        raise too_many_rows(len(data_rows))
-    out: list[tuple[int, object]] = []
-    for number, cells in data_rows:
-        if len(cells) != len(header):
-            out.append((number, FieldError(field="row", reason=f"{len(cells)} cells; the header has {len(header)}",
-                                           reason_zh=f"本行有 {len(cells)} 个单元格，表头有 {len(header)} 列")))
-            continue
-        out.append((number, _finding(dict(zip(header, cells, strict=True)))))
-    return out
+    """Data rows of a UTF-8 sheet, each a finding's body (or that row's error), numbered from 1."""
+    return [(n, row if isinstance(row, FieldError) else _finding(row))
+            for n, row in read_sheet(data, COLUMNS, max_rows=MAX_ROWS)]
