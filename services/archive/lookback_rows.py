@@ -22,6 +22,8 @@ from shared.sheets import read_sheet
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_ROWS = 500
 REQUIRED = ("school_id", "reason")
+OPTIONAL = ("due_date",)
+COLUMNS = (*REQUIRED, *OPTIONAL)
 REASON_MAX = 2000
 DEFAULT_WINDOW = timedelta(days=365)
 _DATE = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$")
@@ -105,4 +107,4 @@ def check_row(number: int, record: dict[str, str], known: set[str], today: date)
 def csv_rows(data: bytes, known: set[str], today: date) -> list[Row]:
     """Data rows of a UTF-8 sheet (BOM or not), numbered from 1 after the header; blank rows skipped."""
     return [Row(n, None, None, None, [row]) if isinstance(row, FieldError) else check_row(n, row, known, today)
-            for n, row in read_sheet(data, REQUIRED, ("due_date",), max_rows=MAX_ROWS)]
+            for n, row in read_sheet(data, REQUIRED, OPTIONAL, max_rows=MAX_ROWS)]
