@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from services.archive.duties import OPEN_STATES, DutyCursor, DutyFilter
-from services.archive.repository.where import Where
+from services.archive.repository.where import Where, ledger_where
 from services.archive.scopes import Scope
 from shared.db import Conn, Executor
 
@@ -99,12 +99,7 @@ def overdue_cases(w: Where, scope: Scope, now: datetime) -> str:
 async def overdue_now_counts(conn: Executor, scope: Scope, school_id: str | None, since: datetime,
                              until: datetime, now: datetime) -> list[dict[str, Any]]:
     """Per (school, jurisdiction, month of report): cases with an open duty overdue at `now` (read time)."""
-    w = Where()
-    w.scope(scope)
-    if school_id is not None:
-        w.add("school_id = ?", school_id)
-    w.add("reported_at >= ?", since)
-    w.add("reported_at < ?", until)
+    w = ledger_where(scope, school_id, since, until)
     w.parts.append(overdue_cases(w, scope, now))
     rows = await conn.fetch(
         "SELECT school_id, jurisdiction, ledger_month(reported_at) AS month, count(*) AS overdue_now"

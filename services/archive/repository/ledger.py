@@ -7,21 +7,13 @@ from datetime import date, datetime
 from typing import Any
 
 from services.archive.repository.duties import overdue_cases
-from services.archive.repository.where import Where
+from services.archive.repository.where import Where, ledger_where
 from services.archive.scopes import Scope
 from shared.db import Executor
 
 _REPEAT = "(kind = 'incident' AND ({flag} = ANY(flags) OR coalesce(reasons @> {reason}::jsonb, false)))"
 
 
-def _ledger_where(scope: Scope, school_id: str | None, since: datetime, until: datetime) -> Where:
-    w = Where()
-    w.scope(scope)
-    if school_id is not None:
-        w.add("school_id = ?", school_id)
-    w.add("reported_at >= ?", since)
-    w.add("reported_at < ?", until)
-    return w
 
 
 LEDGER_FIELDS = ("incidents", "minor", "serious", "severe", "criminal", "undecided", "hazards", "hazards_open",
@@ -59,7 +51,7 @@ async def ledger_counts_from_cases(
 ) -> list[dict[str, Any]]:
     """The same counts as ledger_counts, added up from every case of the period: what the trigger on `cases`
     keeps in ledger_months, restated (tests compare the two; the benchmark times both)."""
-    w = _ledger_where(scope, school_id, since, until)
+    w = ledger_where(scope, school_id, since, until)
     repeat = _REPEAT.format(flag=w.param(repeat_flag), reason=w.param(json.dumps([{"code": repeat_reason}])))
     late = w.param(late_flag)
     levels = ", ".join(f"count(*) FILTER (WHERE kind = 'incident' AND level = '{lv}') AS {lv}"
@@ -93,7 +85,7 @@ async def ledger_cases(
 ) -> list[dict[str, Any]]:
     """A school's cases of the period that need attention (the ledger's rules), oldest first; no personal data.
     With `now`: also those with a duty overdue at that moment (column overdue_now)."""
-    w = _ledger_where(scope, school_id, since, until)
+    w = ledger_where(scope, school_id, since, until)
     repeat = _REPEAT.format(flag=w.param(repeat_flag), reason=w.param(json.dumps([{"code": repeat_reason}])))
     late = w.param(late_flag)
     overdue_now = overdue_cases(w, scope, now) if now is not None else "false"

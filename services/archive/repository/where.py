@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from services.archive.scopes import Scope
@@ -39,3 +40,14 @@ class Where:
 
     def sql(self) -> str:
         return " AND ".join(self.parts)
+
+
+def ledger_where(scope: Scope, school_id: str | None, since: datetime, until: datetime) -> Where:
+    """The ledger's cases: in scope, of one school if named, reported within the period."""
+    w = Where()
+    w.scope(scope)
+    if school_id is not None:
+        w.add("school_id = ?", school_id)
+    w.add("reported_at >= ?", since)
+    w.add("reported_at < ?", until)
+    return w
