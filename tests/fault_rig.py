@@ -167,7 +167,7 @@ async def settle(rig: Rig, fault: str, timeout_s: float = 240.0) -> Counts:
                     "SELECT count(*) FROM archive.recipients WHERE status = 'delivered'")
             except asyncpg.PostgresError:
                 delivered = 0
-            if delivered >= expected:
+            if delivered >= expected and await _duties_archived(conn):
                 break
             await asyncio.sleep(1.0)
         await asyncio.sleep(3.0)  # let a straggling duplicate show itself
@@ -192,6 +192,16 @@ async def settle(rig: Rig, fault: str, timeout_s: float = 240.0) -> Counts:
     return Counts(fault, rig.load.sent, dict(rig.load.first_answers), len(accepted), decided, expected, delivered,
                   sum(mails.values()), sum(n - 1 for n in mails.values()), per_type, duty_events, unpublished, behind,
                   await dead_letter_count(rig.env["NATS_URL"]), broken, seconds)
+
+
+async def _duties_archived(conn: asyncpg.Connection) -> bool:
+    """Every duty change escalation published has reached the archive (they follow the deliveries)."""
+    try:
+        return bool(await conn.fetchval(
+            "SELECT (SELECT count(*) FROM escalation.outbox WHERE subject = 'ab.duty.updated')"
+            " = (SELECT count(*) FROM archive.entries WHERE event_type = 'DutyUpdated')"))
+    except asyncpg.PostgresError:
+        return False
 
 
 async def dead_letter_count(nats_url: str) -> int:

@@ -94,6 +94,16 @@ async def test_sigkill_escalation_and_notify_mid_flow(fleet: ServiceProcesses, s
             return bool(delivered == expected_mails)
 
         await eventually(archived, timeout_s=180, interval_s=0.5)
+
+        async def duties_archived() -> bool:
+            """Every duty change escalation published is archived; the last ones follow the last deliveries
+            (and a killed escalation's relay publishes its outbox only once it is back)."""
+            return bool(await conn.fetchval(
+                "SELECT (SELECT count(*) FROM escalation.outbox WHERE subject = 'ab.duty.updated')"
+                " = (SELECT count(*) FROM archive.entries WHERE event_type = 'DutyUpdated')"
+                " AND NOT EXISTS (SELECT 1 FROM escalation.obligations WHERE version <> published_version)"))
+
+        await eventually(duties_archived, timeout_s=60, interval_s=0.5)
         await asyncio.sleep(1.0)  # let any straggling duplicate show itself
         per_type = dict(await conn.fetch("SELECT event_type, count(*) FROM archive.entries GROUP BY event_type"))
         duty_events = await conn.fetchval("SELECT count(*) FROM escalation.outbox WHERE subject = 'ab.duty.updated'")
