@@ -149,7 +149,7 @@ async def _publish_all(js: Any, events: list[Any], concurrency: int) -> None:
 
     async def one(event: Any) -> None:
         async with gate:
-            await js.publish(event.subject, event.model_dump_json().encode(), timeout=PUBLISH_TIMEOUT_S,
+            await js.publish(event.routing_subject, event.model_dump_json().encode(), timeout=PUBLISH_TIMEOUT_S,
                              headers={"Nats-Msg-Id": str(event.event_id)})
 
     await asyncio.gather(*(one(e) for e in events))
@@ -198,7 +198,7 @@ async def _open_loop(js: Any, nc: Any, events: list[Any], rate: float, notices: 
 
     async def publish(event: Any) -> None:
         try:
-            await js.publish(event.subject, event.model_dump_json().encode(), timeout=PUBLISH_TIMEOUT_S,
+            await js.publish(event.routing_subject, event.model_dump_json().encode(), timeout=PUBLISH_TIMEOUT_S,
                              headers={"Nats-Msg-Id": str(event.event_id)})
         except Exception as exc:  # noqa: BLE001 - every failure is an outcome to count
             failures[type(exc).__name__] = failures.get(type(exc).__name__, 0) + 1

@@ -74,7 +74,7 @@ async def _phase(nc: Any, js: Any, requests: list[Any], rate: float | None) -> d
         if rate:  # open loop: each request at its scheduled time
             await asyncio.sleep(max(0.0, t0 + i / rate - loop.time()))
         sent_at[str(r.notification_id)] = loop.time()
-        await js.publish(r.subject, r.model_dump_json().encode(), headers={"Nats-Msg-Id": str(r.event_id)})
+        await js.publish(r.routing_subject, r.model_dump_json().encode(), headers={"Nats-Msg-Id": str(r.event_id)})
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(done.wait(), timeout=120)
     elapsed = loop.time() - t0

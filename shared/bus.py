@@ -113,7 +113,8 @@ async def stop_broker(broker: NatsBroker, graceful_timeout_s: float = 10.0) -> N
 
 async def publish_event(broker: NatsBroker, event: Event, timeout_s: float) -> api.PubAck:
     """Publish and wait for JetStream's PubAck; the event id is the dedupe key."""
-    return await publish_raw(broker, event.subject, event.model_dump_json().encode(), str(event.event_id), timeout_s)
+    return await publish_raw(broker, event.routing_subject, event.model_dump_json().encode(), str(event.event_id),
+                             timeout_s)
 
 
 async def publish_raw(

@@ -97,10 +97,13 @@ class DurableConsumers:
                              ["service", "subject"], registry=registry)
         self.gauge_loop: BackgroundLoop = every("dead-letter gauge", 60.0, self.count_dead_letters, deps)
 
-    def subscribe(self, model: type[E], handler: Handler[E], concurrency: int = 16) -> None:
-        """`concurrency` messages are fetched at once and handled in parallel (FastStream's pull batch)."""
+    def subscribe(self, model: type[E], handler: Handler[E], concurrency: int = 16, *, lane: str | None = None
+                  ) -> None:
+        """`concurrency` messages are fetched at once and handled in parallel (FastStream's pull batch).
+        `lane`: only the events published below the type's subject on this lane (its own durable consumer)."""
         spec = stream_for(model.subject)
-        durable = f"{self.service}-{model.event_type}"
+        durable = f"{self.service}-{model.event_type}" + (f"-{lane}" if lane else "")
+        subject = f"{model.subject}.{lane}" if lane else model.consumed_on()
         config = api.ConsumerConfig(
             durable_name=durable,
             ack_policy=api.AckPolicy.EXPLICIT,
@@ -117,7 +120,7 @@ class DurableConsumers:
         on_message.__name__ = durable  # FastStream names the subscriber in its logs after the function
 
         self.broker.subscriber(
-            model.subject,
+            subject,
             stream=JStream(spec.name, declare=False),
             durable=durable,
             config=config,
@@ -141,17 +144,18 @@ class DurableConsumers:
     async def _process(self, msg: NatsMessage, model: type[E], handler: Handler[E]) -> None:
         meta = msg.raw_message.metadata
         key = (meta.stream, meta.sequence.stream)
+        subject = msg.raw_message.subject  # the lane it came on: where a dead letter is replayed to
         try:
             event = model.model_validate_json(msg.body, extra="ignore")
         except ValidationError as exc:
             # Struck like any permanent failure: during a rolling upgrade another replica may know the new shape.
             fields = ",".join(".".join(str(p) for p in e["loc"]) or e["type"] for e in exc.errors()[:5])
-            await self._permanent(msg, key, model.subject, "invalid_payload", fields, None)
+            await self._permanent(msg, key, subject, "invalid_payload", fields, None)
             return
         delivery = Delivery(attempt=meta.num_delivered or 1)
         try:
             async with self._heartbeat(msg, delivery):
-                await self._handle(msg, key, model.subject, event, handler, delivery)
+                await self._handle(msg, key, subject, event, handler, delivery)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):  # shutting down: hand it back now, not after ack_wait
                 await asyncio.wait_for(msg.nack(), 1.0)

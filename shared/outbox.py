@@ -42,7 +42,7 @@ async def enqueue(conn: Conn, *events: Event) -> None:
     await conn.executemany(
         "INSERT INTO outbox (event_id, subject, payload, trace_headers) VALUES ($1, $2, $3, $4::jsonb)"
         " ON CONFLICT (event_id) DO NOTHING",
-        [(e.event_id, e.subject, e.model_dump_json().encode(), headers) for e in events],
+        [(e.event_id, e.routing_subject, e.model_dump_json().encode(), headers) for e in events],
     )
 
 

@@ -56,7 +56,8 @@ async def publish(nats_url: str, event: Event, msg_id: str | None = None) -> Non
     nc = await nats.connect(nats_url)
     try:
         await nc.jetstream().publish(
-            event.subject, event.model_dump_json().encode(), headers={"Nats-Msg-Id": msg_id or str(event.event_id)}
+            event.routing_subject, event.model_dump_json().encode(),
+            headers={"Nats-Msg-Id": msg_id or str(event.event_id)},
         )
     finally:
         await nc.close()

@@ -94,7 +94,7 @@ async def test_approvals_lower_the_level_and_refuse_a_premature_closure(settings
                                        event.incident_id) is None
         told = [NotificationRequested.model_validate_json(m.data)
                 for m in await stream_messages(settings.nats_url, NOTIFY.name)
-                if m.subject == NOTIFICATION_REQUESTED and b"change_resolved" in m.data]
+                if m.subject.startswith(NOTIFICATION_REQUESTED) and b"change_resolved" in m.data]
         assert sorted((n.recipient.role.value, n.facts.reasons_zh[0][:4]) for n in told) == [
             ("bureau", "经教育局"), ("bureau", "结案申请"), ("school", "经教育局"), ("school", "结案申请")]
         assert "心理辅导" in next(n for n in told if "结案" in n.facts.reasons_zh[0]).facts.reasons_zh[0]

@@ -27,7 +27,7 @@ def _help(urgent: bool) -> HelpRequested:
 
 async def _notices(url: str) -> list[NotificationRequested]:
     return [NotificationRequested.model_validate_json(m.data)
-            for m in await stream_messages(url, NOTIFY.name) if m.subject == NOTIFICATION_REQUESTED]
+            for m in await stream_messages(url, NOTIFY.name) if m.subject.startswith(NOTIFICATION_REQUESTED)]
 
 
 async def test_unanswered_help_request_goes_to_the_bureau(settings: Settings) -> None:

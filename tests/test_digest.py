@@ -50,7 +50,8 @@ def _eight_after(at: datetime) -> datetime:
 
 async def _notices(settings: Settings, purpose: str | None = None) -> list[NotificationRequested]:
     out = [NotificationRequested.model_validate_json(m.data)
-           for m in await stream_messages(settings.nats_url, NOTIFY.name) if m.subject == NOTIFICATION_REQUESTED]
+           for m in await stream_messages(settings.nats_url, NOTIFY.name)
+           if m.subject.startswith(NOTIFICATION_REQUESTED)]
     return [n for n in out if purpose is None or n.purpose == purpose]
 
 

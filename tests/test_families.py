@@ -42,7 +42,8 @@ def keyed(settings: Settings) -> Settings:
 
 async def requests(settings: Settings, purpose: str | None = None) -> list[NotificationRequested]:
     got = [NotificationRequested.model_validate_json(m.data)
-           for m in await stream_messages(settings.nats_url, NOTIFY.name) if m.subject == NOTIFICATION_REQUESTED]
+           for m in await stream_messages(settings.nats_url, NOTIFY.name)
+           if m.subject.startswith(NOTIFICATION_REQUESTED)]
     return [r for r in got if purpose is None or r.purpose == purpose]
 
 

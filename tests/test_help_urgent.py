@@ -82,7 +82,7 @@ def _urgent() -> HelpRequested:
 
 async def _notices(url: str) -> list[NotificationRequested]:
     return [NotificationRequested.model_validate_json(m.data)
-            for m in await stream_messages(url, NOTIFY.name) if m.subject == NOTIFICATION_REQUESTED]
+            for m in await stream_messages(url, NOTIFY.name) if m.subject.startswith(NOTIFICATION_REQUESTED)]
 
 
 async def test_an_unconfirmed_duty_room_notice_escalates_and_a_confirmed_one_does_not(settings: Settings) -> None:

@@ -71,7 +71,8 @@ async def world(settings: Settings, tmp_path: Path) -> AsyncIterator[World]:
 
 
 async def _of(url: str, stream: str, subject: str, model: Any, lookback_id: uuid.UUID) -> list[Any]:
-    events = [model.model_validate_json(m.data) for m in await stream_messages(url, stream) if m.subject == subject]
+    events = [model.model_validate_json(m.data) for m in await stream_messages(url, stream)
+              if m.subject.split(".")[:3] == subject.split(".")[:3]]
     return [e for e in events if getattr(e, "lookback_id", getattr(e, "incident_id", None)) == lookback_id]
 
 

@@ -158,7 +158,8 @@ async def _duties(esc: Escalation, case_id: uuid.UUID, action_id: str) -> list[d
 
 
 async def _notices(settings: Settings, purpose: str) -> list[NotificationRequested]:
-    return [n for m in await stream_messages(settings.nats_url, NOTIFY.name) if m.subject == NOTIFICATION_REQUESTED
+    return [n for m in await stream_messages(settings.nats_url, NOTIFY.name)
+            if m.subject.startswith(NOTIFICATION_REQUESTED)
             and (n := NotificationRequested.model_validate_json(m.data)).purpose == purpose]
 
 

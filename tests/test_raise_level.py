@@ -71,14 +71,15 @@ async def test_follow_up_raises_a_serious_incident_to_severe(settings: Settings)
         async def raised_notices() -> list[NotificationRequested]:
             return [r for r in (NotificationRequested.model_validate_json(m.data)
                                 for m in await stream_messages(settings.nats_url, NOTIFY.name)
-                                if m.subject == NOTIFICATION_REQUESTED) if r.purpose == "level_raised"]
+                                if m.subject.startswith(NOTIFICATION_REQUESTED)) if r.purpose == "level_raised"]
 
         notices = await eventually(raised_notices)
         assert {n.recipient.role.value for n in notices} == {"school", "bureau"}  # the two with new tasks
         assert all(n.facts.level == Level.severe and n.facts.child_name is None for n in notices)
         about_the_incident = [r for r in (NotificationRequested.model_validate_json(m.data)
                                           for m in await stream_messages(settings.nats_url, NOTIFY.name)
-                                          if m.subject == NOTIFICATION_REQUESTED) if r.purpose != "lookback_due"]
+                                          if m.subject.startswith(NOTIFICATION_REQUESTED))
+                              if r.purpose != "lookback_due"]
         assert len(about_the_incident) == len(first.recipients) + len(notices)  # nobody told twice
 
 
@@ -135,7 +136,7 @@ async def test_a_school_with_an_incident_gets_one_look_back_review(settings: Set
         assert sorted(s.school_id for s in got) == ["demo-school", "other-school"]  # once per school and window
         notices = [r for r in (NotificationRequested.model_validate_json(m.data)
                                for m in await stream_messages(settings.nats_url, NOTIFY.name)
-                               if m.subject == NOTIFICATION_REQUESTED) if r.purpose == "lookback_due"]
+                               if m.subject.startswith(NOTIFICATION_REQUESTED)) if r.purpose == "lookback_due"]
         assert {n.recipient.email for n in notices} == {"bureau-duty@edu.example.cn"} and len(notices) == 2
         assert await esc.pool.fetchval(
             "SELECT count(*) FROM obligations WHERE action_id = 'lookback_review' AND role = 'bureau'") == 2

@@ -37,7 +37,8 @@ async def _reported(
 
     async def requests() -> list[NotificationRequested]:
         return [NotificationRequested.model_validate_json(m.data)
-                for m in await stream_messages(settings.nats_url, NOTIFY.name) if m.subject == NOTIFICATION_REQUESTED]
+                for m in await stream_messages(settings.nats_url, NOTIFY.name)
+                if m.subject.startswith(NOTIFICATION_REQUESTED)]
 
     reqs = await eventually(requests)
     await eventually(lambda: esc.pool.fetchval("SELECT count(*) FROM obligations WHERE incident_id = $1",
@@ -87,7 +88,8 @@ async def test_unacknowledged_police_notice_escalates_up_the_chain(quiet: Settin
             ("contact_police", 3, "乐昌市教育局分管领导"), ("report_to_bureau", 1, "乐昌市教育局分管领导")]
 
         notices = [NotificationRequested.model_validate_json(m.data)
-                   for m in await stream_messages(quiet.nats_url, NOTIFY.name) if m.subject == NOTIFICATION_REQUESTED]
+                   for m in await stream_messages(quiet.nats_url, NOTIFY.name)
+                   if m.subject.startswith(NOTIFICATION_REQUESTED)]
         overdue = [n for n in notices if n.purpose == "deadline_missed"]
         assert [n.recipient.email for n in overdue] == [
             "police-leader@police.example.cn"] + ["bureau-leader@edu.example.cn"] * 3

@@ -40,6 +40,17 @@ class Event(Strict):
         """The case (incident, hazard or help request) whose record this event belongs to."""
         raise NotImplementedError
 
+    @property
+    def routing_subject(self) -> str:
+        """The subject this event is published on: its type's subject, or a lane below it (see
+        `consumed_on`)."""
+        return self.subject
+
+    @classmethod
+    def consumed_on(cls) -> str:
+        """The filter a consumer of every event of this type subscribes with."""
+        return cls.subject
+
 
 class IncidentEvent(Event):
     incident_id: uuid.UUID

@@ -92,6 +92,14 @@ class NoticeFacts(Strict):
                              "(the digest lists the oldest; the rest are in the archive's duty list).")
 
 
+class Priority(StrEnum):
+    """A notice's lane: an urgent one never waits behind a standard one, nor either behind bulk letters."""
+
+    urgent = "urgent"  # the police, the stability office, urgent help, deadlines under an hour
+    standard = "standard"
+    bulk = "bulk"  # letters to every parent
+
+
 class NotificationRequested(IncidentEvent):
     event_type: ClassVar[str] = "NotificationRequested"
     subject: ClassVar[str] = NOTIFICATION_REQUESTED
@@ -100,6 +108,15 @@ class NotificationRequested(IncidentEvent):
     purpose: str = "first_notice"
     recipient: Recipient
     facts: NoticeFacts
+    priority: Priority = Priority.standard
+
+    @property
+    def routing_subject(self) -> str:
+        return f"{NOTIFICATION_REQUESTED}.{self.priority.value}"
+
+    @classmethod
+    def consumed_on(cls) -> str:
+        return f"{NOTIFICATION_REQUESTED}.>"
 
 
 class _Outcome(IncidentEvent):
