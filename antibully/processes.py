@@ -13,9 +13,11 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -305,3 +307,48 @@ class NatsCluster:
             if waiting:
                 time.sleep(0.1)
 
+
+class ServiceProcesses:
+    """Services as real child processes, logs in a directory: started, SIGKILLed, always stopped."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env = env
+        self.logs = logs
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.kills: Counter[str] = Counter()
+
+    def start(self, name: str, service: str | None = None, release: Path | None = None, **env: str) -> None:
+        """Start `python -m services.<service>` (default: `name`) as `name`, with extra environment;
+        from another copy of the code (`release`, e.g. an upgrade) when given."""
+        from shared.config import ROOT
+
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        extra = {"PYTHONPATH": str(release)} if release else {}
+        self.procs[name] = subprocess.Popen([sys.executable, "-m", f"services.{service or name}"],
+                                            env={**self.env, **extra, **env}, cwd=release or ROOT, stdout=log,
+                                            stderr=subprocess.STDOUT, **child_process_options())
+
+    def stop(self, name: str) -> int:
+        """SIGTERM, as an orchestrator stops a process; its exit code."""
+        self.procs[name].send_signal(signal.SIGTERM)
+        return self.procs[name].wait(timeout=60)
+
+    def kill(self, name: str) -> None:
+        self.procs[name].send_signal(signal.SIGKILL)
+        self.procs[name].wait(timeout=10)
+        self.kills[name] += 1
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def print_logs(self, lines: int = 15) -> None:
+        for log in sorted(self.logs.glob("*.log")):
+            print(f"--- {log.name} (tail)\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:]))

@@ -1,21 +1,18 @@
-"""Small helpers the integration tests share: polling, reading streams, sample reports."""
+"""Small helpers the integration tests share: polling, reading streams, sample reports (and, re-exported,
+the services as child processes: `ServiceProcesses`)."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import signal
-import subprocess
-import sys
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import nats
 from nats.aio.msg import Msg
 
+from antibully.processes import ServiceProcesses as ServiceProcesses  # re-exported: the tests start services
 from services.intake.examples import SEVERE_EXAMPLE
 from shared.contracts.base import Event
 
@@ -130,50 +127,3 @@ async def official_headers(client: Any, database_url: str, account: str, role: s
     r = await client.post("/v1/auth/token", json={"username": account, "password": PASSWORD})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}", "X-Access-Purpose": purpose}
-
-
-class ServiceProcesses:
-    """Services as real child processes, logs in a directory: started, SIGKILLed, always stopped."""
-
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env = env
-        self.logs = logs
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.kills: Counter[str] = Counter()
-
-    def start(self, name: str, service: str | None = None, release: Path | None = None, **env: str) -> None:
-        """Start `python -m services.<service>` (default: `name`) as `name`, with extra environment;
-        from another copy of the code (`release`, e.g. an upgrade) when given."""
-        from antibully.infra import child_process_options
-        from shared.config import ROOT
-
-        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
-        extra = {"PYTHONPATH": str(release)} if release else {}
-        self.procs[name] = subprocess.Popen([sys.executable, "-m", f"services.{service or name}"],
-                                            env={**self.env, **extra, **env}, cwd=release or ROOT, stdout=log,
-                                            stderr=subprocess.STDOUT, **child_process_options())
-
-    def stop(self, name: str) -> int:
-        """SIGTERM, as an orchestrator stops a process; its exit code."""
-        self.procs[name].send_signal(signal.SIGTERM)
-        return self.procs[name].wait(timeout=60)
-
-    def kill(self, name: str) -> None:
-        self.procs[name].send_signal(signal.SIGKILL)
-        self.procs[name].wait(timeout=10)
-        self.kills[name] += 1
-
-    def stop_all(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-    def print_logs(self, lines: int = 15) -> None:
-        for log in sorted(self.logs.glob("*.log")):
-            print(f"--- {log.name} (tail)\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:]))
