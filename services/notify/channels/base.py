@@ -7,7 +7,7 @@ Both carry codes only: provider messages may echo a phone number or an address.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -70,3 +70,35 @@ class Channel(Protocol):
     async def send(self, message: OutboundMessage) -> SendResult:
         """Send once; raise TransientError or PermanentError when it did not go through."""
         ...
+
+
+@runtime_checkable
+class BatchChannel(Channel, Protocol):
+    """A channel whose provider takes many messages of one template in one call (Aliyun `SendBatchSms`,
+    Tencent's multi-number `SendSms`, several messages over one SMTP connection).
+
+    The result lists, in the messages' order, a SendResult or the ChannelError for that message:
+    one bad number does not fail the others. An error for the call as a whole (the provider away)
+    is raised as usual and concerns every message of the batch.
+    """
+
+    max_batch: int  # the provider's limit per call (Aliyun 100 numbers, Tencent 200)
+
+    async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[SendResult | ChannelError]:
+        ...
+
+
+async def send_each(channel: Channel, messages: Sequence[OutboundMessage]) -> list[SendResult | ChannelError]:
+    """The batch contract for any channel: one send per message, each outcome in its place."""
+    if isinstance(channel, BatchChannel):
+        out: list[SendResult | ChannelError] = []
+        for start in range(0, len(messages), max(1, channel.max_batch)):
+            out.extend(await channel.send_batch(messages[start:start + channel.max_batch]))
+        return out
+    results: list[SendResult | ChannelError] = []
+    for message in messages:
+        try:
+            results.append(await channel.send(message))
+        except ChannelError as exc:
+            results.append(exc)
+    return results
