@@ -169,9 +169,9 @@ async def system_phase(system: System, args: argparse.Namespace) -> dict[str, An
         accepted = await post_reports(system, int(rate * args.seconds), rate, f"open-{rate}")
         total += len(accepted)
         sent = await sent_times(system.env["DATABASE_URL"], list(accepted), timeout_s=args.drain_s)
-        out["open_loop"][str(rate)] = {"accepted": len(accepted), "notices_sent": len(sent),
+        out["open_loop"][f"{rate:g}"] = {"accepted": len(accepted), "notices_sent": len(sent),
                                        "by_role": latencies(accepted, sent)}
-        say(f"  {out['open_loop'][str(rate)]}")
+        say(f"  {out['open_loop'][f'{rate:g}']}")
     say(f"system: backlog of {args.backlog} reports with escalation, notify and archive stopped")
     downstream = ("escalation", "notify", "archive")
     system.stop(downstream)
@@ -205,8 +205,8 @@ async def floor_phase(nats_url: str, database_url: str, args: argparse.Namespace
                     await asyncio.sleep(1 / rate)
                 await asyncio.wait_for(floor.run.done.wait(), args.drain_s)
                 lat = [t - floor.run.accepted[r] for r, ts in floor.run.sent.items() for t in ts]
-                out["open_loop"][str(rate)] = stats(lat)
-                say(f"  {out['open_loop'][str(rate)]}")
+                out["open_loop"][f"{rate:g}"] = stats(lat)
+                say(f"  {out['open_loop'][f'{rate:g}']}")
             say(f"floor: backlog of {args.backlog} reports")
             floor.run = type(floor.run)()
             started = time.time()
