@@ -61,7 +61,7 @@ def lane_channels(settings: Settings, http: httpx.AsyncClient, limits: SharedLim
 
 @dataclass
 class Lanes:
-    channels: dict[str, list[Channel]]  # the standard lane's, for the reachability check and admin alerts
+    channels: dict[str, list[Channel]]  # for the reachability check and admin alerts: robots never park there
     digests: RobotDigests | None
     loops: list[BackgroundLoop]
 
@@ -102,4 +102,7 @@ def subscribe_lanes(infra: Infra, settings: Settings, http: httpx.AsyncClient, s
         infra.consumers.subscribe(NotificationRequested, handlers.on_requested, concurrency=n, lane=lane.value,
                                   limiter=asyncio.Semaphore(n))
     loops = [every("robot-digests", s.robot_digest_interval_s, digests.round, infra.deps)] if digests else []
-    return Lanes(channels, digests, loops)
+    unparked: dict[str, list[Channel]] = {
+        k: [DigestRobot(robots[k].robot, robots[k].limiter, can_park=False)] if k in robots else v
+        for k, v in channels.items()}
+    return Lanes(unparked, digests, loops)
