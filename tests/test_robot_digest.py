@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import asyncpg
@@ -14,7 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from services.notify import repository, repository_lanes
-from services.notify.channels.base import OutboundMessage, SendResult
+from services.notify.channels.base import OutboundMessage, SendResult, TransientError
 from services.notify.channels.ratelimit import Park, RateLimited
 from services.notify.failover import Address, Failover, Status
 from services.notify.limits import SharedKeyed, SharedLimits
@@ -100,8 +100,9 @@ async def test_concurrent_takers_share_one_bucket(pool: asyncpg.Pool) -> None:
 class _Robot:
     kind = provider = "dingtalk"
 
-    def __init__(self, crash: bool) -> None:
+    def __init__(self, crash: bool, error: Exception | None = None) -> None:
         self.crash = crash
+        self.error = error
         self.posted: list[OutboundMessage] = []
 
     def robot_id(self, address: str) -> str:
@@ -111,10 +112,12 @@ class _Robot:
         self.posted.append(message)
         if self.crash:  # accepted by the robot, then the process dies before the commit
             raise asyncio.CancelledError
+        if self.error is not None:
+            raise self.error
         return SendResult(self.provider, message.idempotency_key)
 
 
-async def test_a_digest_cut_off_by_a_crash_is_sent_again_once_and_counted_ambiguous(pool: asyncpg.Pool) -> None:
+def _digests(pool: asyncpg.Pool) -> Callable[[_Robot], RobotDigests]:
     sealer = Sealer(new_key_b64(), "TEST")
     limits = SharedLimits(pool, b"k" * 32)
     deps = Dependencies("notify", pool, CollectorRegistry())
@@ -128,13 +131,35 @@ async def test_a_digest_cut_off_by_a_crash_is_sent_again_once_and_counted_ambigu
         parked = DigestRobot(robot, SharedKeyed(limits, "dingtalk", 100, 1.0), can_park=True)
         return RobotDigests(pool, relay, {"dingtalk": parked}, sealer, deps, CollectorRegistry(), lease_s=0.5)
 
-    crashing, healthy = _Robot(crash=True), _Robot(crash=False)
-    ids = [uuid.uuid4() for _ in range(3)]
+    return digests
+
+
+async def _park(pool: asyncpg.Pool, digests: RobotDigests, n: int) -> list[uuid.UUID]:
+    ids = [uuid.uuid4() for _ in range(n)]
     async with pool.acquire() as conn, conn.transaction():
         for i, nid in enumerate(ids):
             await repository.begin_attempt(conn, nid, uuid.uuid4(), "bureau", "dingtalk", 30.0)
-            await digests(crashing).park(conn, nid, uuid.uuid4(), "bureau", "dingtalk", "robot-token",
-                                         f"学校｜事件｜等级｜请处理｜编号AB-{i:05d}")
+            await digests.park(conn, nid, uuid.uuid4(), "bureau", "dingtalk", "robot-token",
+                               f"学校｜事件｜等级｜请处理｜编号AB-{i:05d}")
+    return ids
+
+
+async def test_a_muted_robot_is_left_alone_for_the_pause_it_asked_for(pool: asyncpg.Pool) -> None:
+    digests = _digests(pool)
+    muted = _Robot(crash=False, error=TransientError("errcode_130101", 600.0))
+    await _park(pool, digests(muted), 2)
+    await digests(muted).round()
+    await digests(muted).round()
+    assert len(muted.posted) == 1  # not once a round for ten minutes
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM robot_queue WHERE lease_until IS NULL"
+                                   " AND NOT posting") == 2  # still waiting, not lost
+
+
+async def test_a_digest_cut_off_by_a_crash_is_sent_again_once_and_counted_ambiguous(pool: asyncpg.Pool) -> None:
+    digests = _digests(pool)
+    crashing, healthy = _Robot(crash=True), _Robot(crash=False)
+    ids = await _park(pool, digests(crashing), 3)
     with pytest.raises(asyncio.CancelledError):
         await digests(crashing).round()
     await asyncio.sleep(0.6)  # the lease runs out

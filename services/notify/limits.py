@@ -46,6 +46,10 @@ class SharedLimits:
         async with self.pool.acquire() as conn:
             return await repository_lanes.take_token(conn, key, rate_per_s, burst)
 
+    async def hold(self, key: str, rate_per_s: float, seconds: float) -> None:
+        async with self.pool.acquire() as conn:
+            await repository_lanes.hold(conn, key, rate_per_s, seconds)
+
     async def acquire(self, key: str, rate_per_s: float, burst: float, max_wait_s: float | None = None) -> float:
         """A token, waiting for it only briefly; RateLimited with the wait otherwise."""
         limit = self.inline_wait_s if max_wait_s is None else min(self.inline_wait_s, max_wait_s)
@@ -74,6 +78,9 @@ class SharedKeyed:
 
     async def take(self, target: str) -> float:
         return await self.limits.take(self.key(target), self.rate_per_s, self.burst)
+
+    async def hold(self, target: str, seconds: float) -> None:
+        await self.limits.hold(self.key(target), self.rate_per_s, seconds)
 
     async def acquire(self, key: str, max_wait_s: float | None = None) -> float:
         return await self.limits.acquire(self.key(key), self.rate_per_s, self.burst, max_wait_s)

@@ -29,6 +29,15 @@ async def take_token(conn: Executor, key: str, rate_per_s: float, burst: float) 
     return max(0.001, (1.0 - float(row["tokens"])) / rate_per_s)
 
 
+async def hold(conn: Executor, key: str, rate_per_s: float, seconds: float) -> None:
+    """No token for `seconds` (the provider asked us to wait, e.g. a muted robot), for every replica."""
+    await conn.execute(
+        "INSERT INTO rate_buckets AS b (key, tokens, at, granted)"
+        " VALUES ($1, 1 - $2::float8 * $3::float8, now(), false) ON CONFLICT (key) DO UPDATE"
+        " SET tokens = least(b.tokens, 1 - $2::float8 * $3::float8), at = greatest(b.at, now())",
+        key, rate_per_s, seconds)
+
+
 @dataclass(frozen=True)
 class Queued:
     notification_id: uuid.UUID

@@ -74,7 +74,16 @@ class DigestRobot:
         wait = await self.limiter.limits.take(key, self.limiter.rate_per_s, self.limiter.burst)
         if wait > 0:
             raise Park(wait) if self.can_park else RateLimited(wait)
-        return await self.robot.post(message)
+        try:
+            return await self.robot.post(message)
+        except TransientError as exc:
+            await self.hold(key, exc)
+            raise
+
+    async def hold(self, key: str, exc: TransientError) -> None:
+        """The robot asked for a pause (DingTalk mutes for 10 minutes): no replica calls it before then."""
+        if exc.retry_after_s:
+            await self.limiter.limits.hold(key, self.limiter.rate_per_s, exc.retry_after_s)
 
 
 class RobotDigests:
@@ -131,6 +140,7 @@ class RobotDigests:
             except TransientError as exc:
                 log.warning("robot digest of %d notices not sent (%s): retried", len(chunk), exc.code)
                 await self._release(chunk)
+                await robot.hold(key, exc)
                 return
             except ChannelError as exc:
                 await self._failed(chunk, robot, exc.code)
