@@ -124,6 +124,8 @@ class Settings(BaseSettings):
                                   "only in tests).")
     robot_digest_interval_s: float = Field(default=1.0, gt=0, description="How often notify looks for robots whose "
                                            "waiting notices can go out as one digest message.")
+    rate_urgent_reserve: float = Field(default=0.25, ge=0, lt=1, description="Share of each provider's burst "
+                                       "(robot, SMS) that standard and bulk notices leave for urgent ones.")
     rate_inline_wait_s: float = Field(default=0.25, ge=0, description="Longest wait for a shared rate-limit token "
                                       "while holding a lane slot; beyond it the notice is parked or handed back.")
     sms_per_number_limit: int = Field(default=0, ge=0, description="SMS per phone number per provider within "

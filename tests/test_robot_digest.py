@@ -97,6 +97,16 @@ async def test_concurrent_takers_share_one_bucket(pool: asyncpg.Pool) -> None:
     assert all(w > 1.0 for w in waits if w)  # the next token is ~100 s away at 0.01/s
 
 
+async def test_lower_lanes_leave_the_urgent_reserve(pool: asyncpg.Pool) -> None:
+    standard, urgent = SharedLimits(pool, b"k" * 32, reserve=0.4), SharedLimits(pool, b"k" * 32)
+    key = standard.key("provider", "aliyun")
+    lower = [await standard.take(key, 0.01, 5.0) for _ in range(5)]
+    assert lower.count(0.0) == 3  # 2 of the burst of 5 stay for the urgent lane
+    assert [await urgent.take(key, 0.01, 5.0) for _ in range(3)][:2] == [0.0, 0.0]
+    one = standard.key("sms-number", "13900000000")
+    assert await standard.take(one, 0.01, 1.0) == 0.0  # nothing to reserve in a bucket of one
+
+
 class _Robot:
     kind = provider = "dingtalk"
 

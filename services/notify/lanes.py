@@ -88,8 +88,8 @@ def subscribe_lanes(infra: Infra, settings: Settings, http: httpx.AsyncClient, s
     secret = rate_key_secret(s)
     if sealer is None:
         log.warning("NOTIFY_DATA_KEY is not set: a throttled robot's notices are retried, not digested")
-    channels, robots = lane_channels(s, http, SharedLimits(infra.pool, secret, s.rate_inline_wait_s),
-                                     sealer is not None)
+    channels, robots = lane_channels(s, http, SharedLimits(infra.pool, secret, s.rate_inline_wait_s,
+                                                           reserve=s.rate_urgent_reserve), sealer is not None)
     digests = (RobotDigests(infra.pool, infra.relay, robots, sealer, infra.deps, infra.registry, s.ack_wait_s)
                if sealer is not None and robots else None)
     urgent_channels, _ = lane_channels(s, http, SharedLimits(pool_for_urgent, secret, s.rate_inline_wait_s),

@@ -32,10 +32,14 @@ def window_bucket(n: int, window_s: float) -> tuple[float, float]:
 
 
 class SharedLimits:
-    def __init__(self, pool: asyncpg.Pool, secret: bytes, inline_wait_s: float = 0.25) -> None:
+    """`reserve`: the share of each bucket's burst this caller must leave for the urgent lane (0 for urgent),
+    so standard and bulk notices never spend the allowance a police notice needs next."""
+
+    def __init__(self, pool: asyncpg.Pool, secret: bytes, inline_wait_s: float = 0.25, reserve: float = 0.0) -> None:
         self.pool = pool
         self._secret = secret
         self.inline_wait_s = inline_wait_s
+        self.reserve = reserve
 
     def key(self, kind: str, value: str) -> str:
         """`kind:hmac` — the same for every replica holding the same key, meaningless without it."""
@@ -44,7 +48,9 @@ class SharedLimits:
     async def take(self, key: str, rate_per_s: float, burst: float) -> float:
         """0 when a token was taken now, else the wait for the next one (nothing taken)."""
         async with self.pool.acquire() as conn:
-            return await repository_lanes.take_token(conn, key, rate_per_s, burst)
+            # a bucket of one (a phone number's) has nothing to reserve: every lane may take its token
+            return await repository_lanes.take_token(conn, key, rate_per_s, burst,
+                                                     min(self.reserve * burst, burst - 1))
 
     async def hold(self, key: str, rate_per_s: float, seconds: float) -> None:
         async with self.pool.acquire() as conn:

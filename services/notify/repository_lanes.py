@@ -7,26 +7,27 @@ from dataclasses import dataclass
 
 from shared.db import Conn, Executor
 
-# One statement: refill by the time passed, take a token if a whole one is there, say whether it was.
+# One statement: refill by the time passed, take a token if a whole one is there beyond the caller's reserve
+# (what a lower lane must leave for the urgent one), say whether it was taken.
 _TAKE = """
 INSERT INTO rate_buckets AS b (key, tokens, at, granted) VALUES ($1, $3 - 1, now(), true)
 ON CONFLICT (key) DO UPDATE SET
     tokens = least($3, b.tokens + greatest(0, extract(epoch FROM now() - b.at))::float8 * $2)
-             - CASE WHEN least($3, b.tokens + greatest(0, extract(epoch FROM now() - b.at))::float8 * $2) >= 1
+             - CASE WHEN least($3, b.tokens + greatest(0, extract(epoch FROM now() - b.at))::float8 * $2) >= 1 + $4
                     THEN 1 ELSE 0 END,
-    granted = least($3, b.tokens + greatest(0, extract(epoch FROM now() - b.at))::float8 * $2) >= 1,
+    granted = least($3, b.tokens + greatest(0, extract(epoch FROM now() - b.at))::float8 * $2) >= 1 + $4,
     at = greatest(b.at, now())
 RETURNING granted, tokens
 """
 
 
-async def take_token(conn: Executor, key: str, rate_per_s: float, burst: float) -> float:
-    """0 when a token was taken; else the seconds until the next one (nothing taken)."""
-    row = await conn.fetchrow(_TAKE, key, rate_per_s, burst)
+async def take_token(conn: Executor, key: str, rate_per_s: float, burst: float, reserve: float = 0.0) -> float:
+    """0 when a token was taken; else the seconds until the next one beyond `reserve` (nothing taken)."""
+    row = await conn.fetchrow(_TAKE, key, rate_per_s, burst, reserve)
     assert row is not None
     if row["granted"]:
         return 0.0
-    return max(0.001, (1.0 - float(row["tokens"])) / rate_per_s)
+    return max(0.001, (1.0 + reserve - float(row["tokens"])) / rate_per_s)
 
 
 async def hold(conn: Executor, key: str, rate_per_s: float, seconds: float) -> None:
