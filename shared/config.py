@@ -120,6 +120,8 @@ class Settings(BaseSettings):
                                          "so bulk and standard notices never hold the one an urgent one needs.")
     notify_standard_concurrency: int = Field(default=4, ge=1, description="Standard notices handled at once.")
     notify_bulk_concurrency: int = Field(default=2, ge=1, description="Bulk notices (letters) handled at once.")
+    notify_lower_while_urgent: int = Field(default=1, ge=0, description="Standard and bulk handlers started at once "
+                                           "while urgent notices are being handled (0: strict priority).")
     robot_window_s: float = Field(default=60.0, gt=0, description="The window of robot_per_minute (60 s; shorter "
                                   "only in tests).")
     robot_digest_interval_s: float = Field(default=1.0, gt=0, description="How often notify looks for robots whose "

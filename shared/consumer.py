@@ -26,6 +26,7 @@ import logging
 import random
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -100,7 +101,7 @@ class DurableConsumers:
         self.gauge_loop: BackgroundLoop = every("dead-letter gauge", 60.0, self.count_dead_letters, deps)
 
     def subscribe(self, model: type[E], handler: Handler[E], concurrency: int = 16, *, lane: str | None = None,
-                  limiter: asyncio.Semaphore | None = None) -> None:
+                  limiter: AbstractAsyncContextManager[object] | None = None) -> None:
         """`concurrency` messages are fetched at once and handled in parallel (FastStream's pull batch).
         `lane`: only the events published below the type's subject on this lane (its own durable consumer).
         `limiter`: this subscription's own bound on handlers at once, instead of the service-wide one."""
@@ -145,8 +146,8 @@ class DurableConsumers:
         """Held messages are handed back at once (nak) instead of waiting out the graceful timeout."""
         self._stopping.set()
 
-    async def _process(self, msg: NatsMessage, model: type[E], handler: Handler[E], limiter: asyncio.Semaphore
-                       ) -> None:
+    async def _process(self, msg: NatsMessage, model: type[E], handler: Handler[E],
+                       limiter: AbstractAsyncContextManager[object]) -> None:
         meta = msg.raw_message.metadata
         key = (meta.stream, meta.sequence.stream)
         subject = msg.raw_message.subject  # the lane it came on: where a dead letter is replayed to
@@ -167,7 +168,7 @@ class DurableConsumers:
             raise
 
     async def _handle(self, msg: NatsMessage, key: tuple[str, int], subject: str, event: E, handler: Handler[E],
-                      delivery: Delivery, limiter: asyncio.Semaphore) -> None:
+                      delivery: Delivery, limiter: AbstractAsyncContextManager[object]) -> None:
         while True:
             if not await self._database_or_stop():
                 await self._settle(msg.nack())

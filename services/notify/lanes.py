@@ -1,9 +1,11 @@
 """Notify's lanes (issue 12): one durable consumer per priority, each with its own slots and channels.
 
 - urgent, standard and bulk notices come on their own subjects (`ab.notify.requested.<lane>`) to their
-  own consumers, each bounded by its own semaphore: an urgent notice never waits for a slot a lower
-  lane holds. The urgent lane also has its own small connection pool, so it never waits for a
-  connection either; standard and bulk together stay within the service pool's handler share.
+  own consumers, each bounded by its own slots: an urgent notice never waits for a slot a lower
+  lane holds, and while urgent notices are handled the lower lanes start at most one more
+  (priority_gate.py), so the urgent lane gets the process's time. The urgent lane also has its own
+  small connection pool, so it never waits for a connection either; standard and bulk together stay
+  within the service pool's handler share.
 - within a lane no send waits for a provider's limit while holding a slot: the limits are shared
   token buckets (limits.py) that answer "now" or "not now"; "not now" is a fall-over, a nak with
   the wait, or for a robot a place in its digest queue (robot_digest.py).
@@ -11,7 +13,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -24,6 +25,7 @@ import httpx
 from services.notify.channels import Channel, build_channels
 from services.notify.handlers import NotifyHandlers
 from services.notify.limits import SharedKeyed, SharedLimits
+from services.notify.priority_gate import LaneSlot, PriorityGate
 from services.notify.robot_digest import DigestRobot, RobotDigests
 from shared.config import Settings
 from shared.contracts import NotificationRequested
@@ -96,11 +98,12 @@ def subscribe_lanes(infra: Infra, settings: Settings, http: httpx.AsyncClient, s
                                        sealer is not None)
     shared = make_handlers(infra.pool, channels, digests)
     urgent = make_handlers(pool_for_urgent, urgent_channels, digests)
+    gate = PriorityGate(s.notify_lower_while_urgent)
     for lane, handlers, n in ((Priority.urgent, urgent, s.notify_urgent_concurrency),
                               (Priority.standard, shared, s.notify_standard_concurrency),
                               (Priority.bulk, shared, s.notify_bulk_concurrency)):
         infra.consumers.subscribe(NotificationRequested, handlers.on_requested, concurrency=n, lane=lane.value,
-                                  limiter=asyncio.Semaphore(n))
+                                  limiter=LaneSlot(n, gate, urgent=lane == Priority.urgent))
     loops = [every("robot-digests", s.robot_digest_interval_s, digests.round, infra.deps)] if digests else []
     unparked: dict[str, list[Channel]] = {
         k: [DigestRobot(robots[k].robot, robots[k].limiter, can_park=False)] if k in robots else v
