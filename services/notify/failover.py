@@ -4,7 +4,9 @@ Pure orchestration over injected channels (no I/O of its own besides the injecte
 Within one delivery it retries a transient failure a few times with jittered backoff, then
 falls over to the next provider of the same kind, then to the next address. Long waits are
 not done here: the outcome says `retry_later` with a delay, and the caller naks the JetStream
-message with that delay; `failed` means every attempt was refused for good.
+message with that delay; `failed` means every attempt was refused for good. Our own shared rate
+limits (`RateLimited`) are never waited for: the next provider or address at once. A throttled
+robot (`Park`) ends the round as `parked`: the notice joins the robot's digest (robot_digest.py).
 
 Attempt records carry kinds, providers and codes only, never an address.
 """
@@ -68,7 +70,6 @@ class Attempt:
     transient: bool = False
     retry_after_s: float | None = None
     limited: bool = False  # our own shared limit said "not now": no floor on the wait
-
 
     @property
     def reason(self) -> str:

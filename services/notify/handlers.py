@@ -11,6 +11,8 @@ Which channel: the recipient's addresses in order of preference, each kind throu
 providers in order (failover.py). Only when all refuse is NotificationFailed published;
 when some failure was transient, JetStream redelivers later, for as long as it takes. A send
 that outlasts ack_wait keeps both its message (the consumer's heartbeat) and its lease here.
+A notice for a throttled robot is parked ('queued') for the robot's next digest and its message
+acked; the digest loop records it sent (robot_digest.py).
 """
 
 from __future__ import annotations
@@ -62,8 +64,8 @@ class NotifyHandlers:
         self.failover = failover
         self.lease_s = lease_s
         # one counter for the lanes' handlers together (a registry takes a name once)
-        self.outcomes = outcomes or Counter("antibully_notify_outcomes", "Notification outcomes", ["role", "outcome"],
-                                            registry=registry)
+        self.outcomes = outcomes if outcomes is not None else Counter(
+            "antibully_notify_outcomes", "Notification outcomes", ["role", "outcome"], registry=registry)
 
     async def on_requested(self, req: NotificationRequested, delivery: Delivery) -> None:
         role = req.recipient.role.value
