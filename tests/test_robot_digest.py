@@ -173,6 +173,9 @@ async def test_a_digest_cut_off_by_a_crash_is_sent_again_once_and_counted_ambigu
     with pytest.raises(asyncio.CancelledError):
         await digests(crashing).round()
     await asyncio.sleep(0.6)  # the lease runs out
+    async with pool.acquire() as conn:  # claimed again while the robot has no token: still a resend later
+        await repository_lanes.release(conn, ids)
+        assert await conn.fetchval("SELECT bool_and(posting) FROM robot_queue")
     await digests(healthy).round()
     assert len(crashing.posted) == len(healthy.posted) == 1
     assert crashing.posted[0].text == healthy.posted[0].text  # the same digest, once more

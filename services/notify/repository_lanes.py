@@ -84,10 +84,11 @@ async def claim(conn: Executor, robot_key: str, lease_s: float, limit: int) -> l
             for r in rows]
 
 
-async def release(conn: Executor, ids: list[uuid.UUID]) -> None:
-    """Back to waiting: not sent (a refusal known to be one, or no token)."""
-    await conn.execute("UPDATE robot_queue SET lease_until = NULL, posting = false"
-                       " WHERE notification_id = ANY($1::uuid[])", ids)
+async def release(conn: Executor, ids: list[uuid.UUID], *, unsent: bool = False) -> None:
+    """Back to waiting. `unsent`: a digest holding them is known not to have gone out (the robot answered
+    no), so a later one is not a resend; otherwise an earlier unknown outcome stays counted."""
+    await conn.execute("UPDATE robot_queue SET lease_until = NULL, posting = posting AND NOT $2"
+                       " WHERE notification_id = ANY($1::uuid[])", ids, unsent)
 
 
 async def posting(conn: Executor, ids: list[uuid.UUID]) -> None:

@@ -36,6 +36,7 @@ from shared.outbox import OutboxRelay, enqueue
 
 log = logging.getLogger("antibully.notify.robots")
 CLAIM_AT_MOST = 500
+UNKNOWN_OUTCOME = frozenset({"timeout", "network"})  # _http.send_request: the robot may have taken it
 
 
 class Robot(Protocol):
@@ -139,7 +140,8 @@ class RobotDigests:
                 result = await robot.robot.post(OutboundMessage(payloads[0]["address"], "", text, message_id))
             except TransientError as exc:
                 log.warning("robot digest of %d notices not sent (%s): retried", len(chunk), exc.code)
-                await self._release(chunk)
+                # a timeout or a broken connection may have reached the robot: the next digest is a resend
+                await self._release(chunk, unsent=exc.code not in UNKNOWN_OUTCOME)
                 await robot.hold(key, exc)
                 return
             except ChannelError as exc:
@@ -147,10 +149,10 @@ class RobotDigests:
                 continue
             await self._sent(chunk, robot, result)
 
-    async def _release(self, items: list[repository_lanes.Queued]) -> None:
+    async def _release(self, items: list[repository_lanes.Queued], *, unsent: bool = False) -> None:
         if items:
             async with self.pool.acquire() as conn:
-                await repository_lanes.release(conn, [q.notification_id for q in items])
+                await repository_lanes.release(conn, [q.notification_id for q in items], unsent=unsent)
 
     async def _sent(self, chunk: list[repository_lanes.Queued], robot: DigestRobot, result: SendResult) -> None:
         channel = f"{robot.kind}/{result.provider}"
