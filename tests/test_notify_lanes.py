@@ -1,7 +1,7 @@
 """Lanes, priority and robot digests with real NATS, PostgreSQL, the SMTP sink and the provider fakes.
 
 - a throttled robot backlog and a burst of bulk mail, then an urgent police SMS: recorded sent within
-  1 s of its publication (the issue's own bound; measured ~0.05–0.2 s here, so the margin is ≥ 5×);
+  1 s of its publication (the issue's own bound; measured 0.15–0.2 s on 2 shared cores: ~5× margin);
 - 50 notices for one robot reach it in a few digest messages, each notice recorded delivered once;
 - two notify replicas keep one robot's limit together (shared bucket in PostgreSQL);
 - a carrier's frequency refusal falls over to the next address, and a per-number limit waits: never lost.
