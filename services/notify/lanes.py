@@ -66,6 +66,7 @@ class Lanes:
     channels: dict[str, list[Channel]]  # for the reachability check and admin alerts: robots never park there
     digests: RobotDigests | None
     loops: list[BackgroundLoop]
+    gate: PriorityGate  # another low-priority subscription (letters) takes `LaneSlot(n, gate, urgent=False)`
 
 
 @asynccontextmanager
@@ -108,4 +109,4 @@ def subscribe_lanes(infra: Infra, settings: Settings, http: httpx.AsyncClient, s
     unparked: dict[str, list[Channel]] = {
         k: [DigestRobot(robots[k].robot, robots[k].limiter, can_park=False)] if k in robots else v
         for k, v in channels.items()}
-    return Lanes(unparked, digests, loops)
+    return Lanes(unparked, digests, loops, gate)
