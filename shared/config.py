@@ -113,6 +113,28 @@ class Settings(BaseSettings):
     robot_per_minute: int = Field(default=20, description="Messages per minute per WeCom/DingTalk robot.")
     webhook_secret: str = Field(default="", description="Signs outgoing webhooks (HMAC-SHA256); empty disables them.")
 
+    # lanes (issue 12): one consumer per priority lane, provider limits shared across notify replicas
+    notify_urgent_concurrency: int = Field(default=4, ge=1, description="Urgent notices handled at once per "
+                                           "notify process, on their own connection pool.")
+    notify_urgent_pool_size: int = Field(default=3, ge=1, description="Connections kept for the urgent lane alone, "
+                                         "so bulk and standard notices never hold the one an urgent one needs.")
+    notify_standard_concurrency: int = Field(default=4, ge=1, description="Standard notices handled at once.")
+    notify_bulk_concurrency: int = Field(default=2, ge=1, description="Bulk notices (letters) handled at once.")
+    notify_lower_while_urgent: int = Field(default=1, ge=0, description="Standard and bulk handlers started at once "
+                                           "while urgent notices are being handled (0: strict priority).")
+    robot_window_s: float = Field(default=60.0, gt=0, description="The window of robot_per_minute (60 s; shorter "
+                                  "only in tests).")
+    robot_digest_interval_s: float = Field(default=1.0, gt=0, description="How often notify looks for robots whose "
+                                           "waiting notices can go out as one digest message.")
+    rate_urgent_reserve: float = Field(default=0.25, ge=0, lt=1, description="Share of each provider's burst "
+                                       "(robot, SMS) that standard and bulk notices leave for urgent ones.")
+    rate_inline_wait_s: float = Field(default=0.25, ge=0, description="Longest wait for a shared rate-limit token "
+                                      "while holding a lane slot; beyond it the notice is parked or handed back.")
+    sms_per_number_limit: int = Field(default=0, ge=0, description="SMS per phone number per provider within "
+                                      "sms_per_number_window_s, shared across replicas (0: only the carrier's own "
+                                      "refusal, which waits or falls over).")
+    sms_per_number_window_s: float = Field(default=60.0, gt=0, description="Window of sms_per_number_limit.")
+
 
     @property
     def handler_concurrency(self) -> int:

@@ -13,7 +13,9 @@ A payload its contract refuses is a dead letter at once: it fails the same way e
 
 At most `handler_concurrency` handlers of a service run at once, whatever the consumers fetched:
 that bound and the pool size are chosen together (`shared.config`), so a burst waits for a
-connection in memory, heartbeating, instead of timing out into a redelivery storm.
+connection in memory, heartbeating, instead of timing out into a redelivery storm. A subscription
+may bring its own limiter instead (a priority lane: its handlers never wait for a slot that a
+lower lane holds); its pool is then the caller's to size.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import logging
 import random
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -97,10 +100,12 @@ class DurableConsumers:
                              ["service", "subject"], registry=registry)
         self.gauge_loop: BackgroundLoop = every("dead-letter gauge", 60.0, self.count_dead_letters, deps)
 
-    def subscribe(self, model: type[E], handler: Handler[E], concurrency: int = 16, *, lane: str | None = None
-                  ) -> None:
+    def subscribe(self, model: type[E], handler: Handler[E], concurrency: int = 16, *, lane: str | None = None,
+                  limiter: AbstractAsyncContextManager[object] | None = None) -> None:
         """`concurrency` messages are fetched at once and handled in parallel (FastStream's pull batch).
-        `lane`: only the events published below the type's subject on this lane (its own durable consumer)."""
+        `lane`: only the events published below the type's subject on this lane (its own durable consumer).
+        `limiter`: this subscription's own bound on handlers at once, instead of the service-wide one."""
+        own = limiter if limiter is not None else self.limiter
         spec = stream_for(model.subject)
         durable = f"{self.service}-{model.event_type}" + (f"-{lane}" if lane else "")
         subject = f"{model.subject}.{lane}" if lane else model.consumed_on()
@@ -115,7 +120,7 @@ class DurableConsumers:
         )
 
         async def on_message(msg: NatsMessage) -> None:
-            await self._process(msg, model, handler)
+            await self._process(msg, model, handler, own)
 
         on_message.__name__ = durable  # FastStream names the subscriber in its logs after the function
 
@@ -141,7 +146,8 @@ class DurableConsumers:
         """Held messages are handed back at once (nak) instead of waiting out the graceful timeout."""
         self._stopping.set()
 
-    async def _process(self, msg: NatsMessage, model: type[E], handler: Handler[E]) -> None:
+    async def _process(self, msg: NatsMessage, model: type[E], handler: Handler[E],
+                       limiter: AbstractAsyncContextManager[object]) -> None:
         meta = msg.raw_message.metadata
         key = (meta.stream, meta.sequence.stream)
         subject = msg.raw_message.subject  # the lane it came on: where a dead letter is replayed to
@@ -155,20 +161,20 @@ class DurableConsumers:
         delivery = Delivery(attempt=meta.num_delivered or 1)
         try:
             async with self._heartbeat(msg, delivery):
-                await self._handle(msg, key, subject, event, handler, delivery)
+                await self._handle(msg, key, subject, event, handler, delivery, limiter)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):  # shutting down: hand it back now, not after ack_wait
                 await asyncio.wait_for(msg.nack(), 1.0)
             raise
 
     async def _handle(self, msg: NatsMessage, key: tuple[str, int], subject: str, event: E, handler: Handler[E],
-                      delivery: Delivery) -> None:
+                      delivery: Delivery, limiter: AbstractAsyncContextManager[object]) -> None:
         while True:
             if not await self._database_or_stop():
                 await self._settle(msg.nack())
                 return
             try:
-                async with self.limiter:
+                async with limiter:
                     await handler(event, delivery)
             except NotYet as wait:
                 log.info("%s event %s: %s", subject, event.event_id, wait)

@@ -33,6 +33,7 @@ from services.escalation.family_updates import News
 from services.escalation.handlers import CaseNotSeenYet
 from services.escalation.help_watch import ANSWER
 from services.escalation.obligations import CaseRef
+from services.escalation.outbox import enqueue
 from services.escalation.policy import Policy
 from services.escalation.policy_store import PolicyStore
 from services.escalation.repository_acts import CaseNow
@@ -43,7 +44,7 @@ from shared.contracts.base import derive_id
 from shared.contracts.officials import ChangeResolved
 from shared.db import Conn
 from shared.directory import Directory
-from shared.outbox import OutboxRelay, claim, enqueue
+from shared.outbox import OutboxRelay, claim
 
 log = logging.getLogger("antibully.escalation.acts")
 

@@ -15,9 +15,10 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from services.escalation import digest_repository
 from services.escalation.digest import Digest, digest_day, digests
+from services.escalation.outbox import enqueue
 from services.escalation.policy_store import PolicyStore
 from shared.directory import Directory
-from shared.outbox import OutboxRelay, enqueue
+from shared.outbox import OutboxRelay
 
 log = logging.getLogger("antibully.escalation.digest")
 

@@ -15,12 +15,12 @@ from services.escalation.hazard_watch import RECTIFY
 from services.escalation.help_watch import ANSWER
 from services.escalation.lookback import LOOKBACK
 from services.escalation.obligations import FOLLOW_UP
+from services.escalation.outbox import enqueue
 from services.escalation.policy import Policy
 from services.escalation.urgent_help import URGENT_ACK
 from shared.contracts.base import derive_id
 from shared.contracts.duties import Duty, DutyState, DutyUpdated, Escalating
 from shared.db import Conn
-from shared.outbox import enqueue
 
 # Duties that come from the work plan itself rather than from a policy action.
 BUILT_IN_ZH = {FOLLOW_UP: "按时续报处置进展", ANSWER: "办结紧急求救（转为欺凌事件或说明理由）", RECTIFY: "完成隐患整改",

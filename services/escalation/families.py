@@ -18,6 +18,7 @@ from services.escalation import repository
 from services.escalation.family_updates import News, family_update
 from services.escalation.guardians import GUARDIAN_ROLE, STUDENT_ROLE, Family, FamilyBook
 from services.escalation.obligations import CaseRef
+from services.escalation.outbox import enqueue
 from services.escalation.persons import plan_added_student, plan_resend
 from services.escalation.policy import Policy
 from services.escalation.pseudonyms import Pseudonyms
@@ -25,7 +26,6 @@ from services.escalation.repository import InForce
 from shared.contracts import Level, NoticeFacts, RecipientRole, Student, StudentRole
 from shared.contracts.follow_up import FollowUpReported, GuardiansCorrected
 from shared.db import Conn
-from shared.outbox import enqueue
 
 log = logging.getLogger("antibully.escalation")
 

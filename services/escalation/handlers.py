@@ -21,6 +21,7 @@ from services.escalation.lookback import LOOKBACK, schedule_lookback
 from services.escalation.lookback_handlers import LookBackHandling
 from services.escalation.notices import family_refs, plan, plan_raise
 from services.escalation.obligations import FOLLOW_UP, CaseRef, follow_up_due, obligations_for
+from services.escalation.outbox import enqueue
 from services.escalation.persons import repeat_indicators, with_earlier_cases
 from services.escalation.policy_store import PolicyStore
 from services.escalation.pseudonyms import Pseudonyms
@@ -43,7 +44,7 @@ from shared.contracts.officials import ChangeApproved, ChangeResolved, LookBackC
 from shared.db import Conn
 from shared.directory import Directory
 from shared.failures import NotYet
-from shared.outbox import OutboxRelay, claim, enqueue
+from shared.outbox import OutboxRelay, claim
 
 log = logging.getLogger("antibully.escalation")
 

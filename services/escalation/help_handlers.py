@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager
 
 from services.escalation import repository
 from services.escalation.help_watch import ANSWER, answer_obligation
+from services.escalation.outbox import enqueue
 from services.escalation.policy_store import PolicyStore
 from services.escalation.urgent_help import duty_room_notice
 from shared.consumer import Delivery
@@ -19,7 +20,7 @@ from shared.contracts.help import HelpConverted, HelpRequested, HelpResolved
 from shared.db import Conn
 from shared.directory import Directory
 from shared.failures import NotYet
-from shared.outbox import OutboxRelay, claim, enqueue
+from shared.outbox import OutboxRelay, claim
 
 
 class HelpHandling:

@@ -13,12 +13,13 @@ from contextlib import AbstractAsyncContextManager
 
 from services.escalation import repository
 from services.escalation.lookback import schedule_requested
+from services.escalation.outbox import enqueue
 from services.escalation.policy_store import PolicyStore
 from shared.consumer import Delivery
 from shared.contracts.acts import LookBackRequested
 from shared.db import Conn
 from shared.directory import Directory
-from shared.outbox import OutboxRelay, claim, enqueue
+from shared.outbox import OutboxRelay, claim
 
 
 class LookBackHandling:

@@ -21,6 +21,7 @@ from services.escalation import repository
 from services.escalation.daily_digest import DailyDigest
 from services.escalation.duties import label_zh, publish
 from services.escalation.obligations import Miss, plan_miss
+from services.escalation.outbox import enqueue
 from services.escalation.policy_store import PolicyStore
 from services.escalation.repository import Obligation
 from shared.contracts import (
@@ -34,7 +35,7 @@ from shared.contracts.base import derive_id, utcnow
 from shared.contracts.notification import NoticeTask
 from shared.directory import Directory
 from shared.health import Dependencies
-from shared.outbox import OutboxRelay, enqueue
+from shared.outbox import OutboxRelay
 from shared.tasks import every
 
 log = logging.getLogger("antibully.escalation.watchdog")

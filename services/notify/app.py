@@ -7,20 +7,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.notify.api import NotifyDeps, create_app
-from services.notify.channels import build_channels, new_http_client
+from services.notify.channels import Channel, new_http_client
 from services.notify.failover import Failover
 from services.notify.family_messages import family_messages_router
 from services.notify.handlers import NotifyHandlers
+from services.notify.lanes import subscribe_lanes, urgent_pool
 from services.notify.links import Links
 from services.notify.reachability import ReachabilityCheck, admin_alert
 from services.notify.receipts_api import receipts_router
 from services.notify.repository import SCHEMA
 from services.notify.retention import notice_purge
+from services.notify.robot_digest import RobotDigests
 from shared.config import Settings
-from shared.contracts import NotificationRequested
 from shared.contracts.notification import ChannelKind
 from shared.crypto import Sealer
 from shared.http import serve
@@ -33,30 +35,39 @@ log = logging.getLogger("antibully.notify")
 
 @asynccontextmanager
 async def running(settings: Settings, tracer_provider: TracerProvider | None = None) -> AsyncIterator[Infra]:
-    async with infrastructure("notify", SCHEMA, SCHEMA_SQL, settings, tracer_provider) as infra, \
+    async with urgent_pool(settings) as pool_for_urgent, \
+            infrastructure("notify", SCHEMA, SCHEMA_SQL, settings, tracer_provider) as infra, \
             new_http_client(settings) as http:
         tracer = infra.tracer_provider.get_tracer("antibully.notify")
         links = Links(settings.link_key) if settings.link_key else None
         if links is None:
             log.warning("LINK_KEY is not set: notices carry no link to their page")
-        channels = build_channels(settings, http)
-        log.info("channels: %s", ", ".join(f"{k}: {'/'.join(c.provider for c in v)}" for k, v in channels.items()))
-        failover = Failover(channels)
-        # The lease covers a whole failover round; a replica that finds it held leaves the message alone.
         sealer = Sealer(settings.notify_data_key, "NOTIFY_DATA_KEY") if settings.notify_data_key else None
         if sealer is None:
             log.warning("NOTIFY_DATA_KEY is not set: a link's page shows the case reference only")
-        handlers = NotifyHandlers(infra.pool, infra.relay, failover, infra.registry, tracer,
-                                  lease_s=settings.ack_wait_s, deps=infra.deps, links=links,
-                                  public_base_url=settings.public_base_url, link_ttl_s=settings.link_ttl_s,
-                                  sealer=sealer)
-        # Few in flight: a crash can leave at most this many sends with an unknown outcome.
-        infra.consumers.subscribe(NotificationRequested, handlers.on_requested, concurrency=4)
+
+        made: list[NotifyHandlers] = []
+
+        def make_handlers(pool: asyncpg.Pool, channels: dict[str, list[Channel]], robots: RobotDigests | None
+                          ) -> NotifyHandlers:
+            # The lease covers a whole failover round; a replica that finds it held leaves the message alone.
+            made.append(NotifyHandlers(pool, infra.relay, Failover(channels), infra.registry, tracer,
+                                       lease_s=settings.ack_wait_s, deps=infra.deps, links=links,
+                                       public_base_url=settings.public_base_url, link_ttl_s=settings.link_ttl_s,
+                                       sealer=sealer, robots=robots, outcomes=made[0].outcomes if made else None))
+            return made[-1]
+
+        # One consumer per priority lane, each with its own slots; robots digest when throttled (lanes.py).
+        wired = subscribe_lanes(infra, settings, http, sealer, pool_for_urgent, make_handlers)
+        channels = wired.channels
+        log.info("channels: %s", ", ".join(f"{k}: {'/'.join(c.provider for c in v)}"
+                                           for k, v in channels.items()))
+        failover = Failover(channels)
         await infra.start()
         check = ReachabilityCheck(settings.directory_file, {ChannelKind(k) for k in channels}, infra.pool,
                                   infra.registry, admin_alert(settings.directory_file, failover))
         loops = [every("reachability-check", settings.reachability_interval_s, check.check, infra.deps),
-                 notice_purge(infra.pool, settings.link_ttl_s, infra.deps)]
+                 notice_purge(infra.pool, settings.link_ttl_s, infra.deps), *wired.loops]
         for loop in loops:
             loop.start()
         deps = NotifyDeps(infra.pool, infra.relay, links, infra.tracer_provider, infra.registry, sealer)

@@ -4,7 +4,9 @@ Pure orchestration over injected channels (no I/O of its own besides the injecte
 Within one delivery it retries a transient failure a few times with jittered backoff, then
 falls over to the next provider of the same kind, then to the next address. Long waits are
 not done here: the outcome says `retry_later` with a delay, and the caller naks the JetStream
-message with that delay; `failed` means every attempt was refused for good.
+message with that delay; `failed` means every attempt was refused for good. Our own shared rate
+limits (`RateLimited`) are never waited for: the next provider or address at once. A throttled
+robot (`Park`) ends the round as `parked`: the notice joins the robot's digest (robot_digest.py).
 
 Attempt records carry kinds, providers and codes only, never an address.
 """
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from services.notify.channels.base import Channel, ChannelError, OutboundMessage, SendResult, TransientError
+from services.notify.channels.ratelimit import Park, RateLimited
 from shared.bus import safe_error
 
 log = logging.getLogger("antibully.notify.failover")
@@ -52,6 +55,7 @@ class Status(StrEnum):
     delivered = "delivered"
     retry_later = "retry_later"  # at least one failure was transient: nak with `retry_after_s`
     failed = "failed"  # every attempt was permanent (or there was nothing to try)
+    parked = "parked"  # a throttled robot: the last attempt's address joins the robot's digest queue
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class Attempt:
     code: str
     transient: bool = False
     retry_after_s: float | None = None
+    limited: bool = False  # our own shared limit said "not now": no floor on the wait
 
     @property
     def reason(self) -> str:
@@ -114,6 +119,8 @@ class Failover:
             for channel in providers:
                 attempt, result = await self._try_channel(index, channel, message)
                 attempts.append(attempt)
+                if attempt.code == Park.CODE:
+                    return Outcome(Status.parked, tuple(attempts), channel_kind=channel.kind)
                 if result is not None:
                     return Outcome(Status.delivered, tuple(attempts), result, channel.kind)
                 log.warning("channel %s/%s failed after %d tries: %s", channel.kind, channel.provider,
@@ -129,6 +136,11 @@ class Failover:
             error: TransientError
             try:
                 result = await channel.send(message)
+            except Park as exc:
+                return Attempt(index, channel.kind, channel.provider, tries, Park.CODE, True, exc.retry_after_s), None
+            except RateLimited as exc:  # never waited for here: the next provider or address, or later
+                return Attempt(index, channel.kind, channel.provider, tries, exc.code, True, exc.retry_after_s,
+                               limited=True), None
             except TransientError as exc:
                 error = exc
             except ChannelError as exc:
@@ -149,6 +161,11 @@ class Failover:
         if not transient:
             return Outcome(Status.failed, attempts)
         p = self.policy
+
+        def wait(a: Attempt) -> float:
+            hint = a.retry_after_s if a.retry_after_s is not None else p.later_default_s
+            return max(0.05 if a.limited else p.later_min_s, hint)
+
         # The earliest moment any provider may take it again.
-        delay = min(a.retry_after_s if a.retry_after_s is not None else p.later_default_s for a in transient)
-        return Outcome(Status.retry_later, attempts, retry_after_s=min(p.later_max_s, max(p.later_min_s, delay)))
+        delay = min(wait(a) for a in transient)
+        return Outcome(Status.retry_later, attempts, retry_after_s=min(p.later_max_s, delay))

@@ -11,6 +11,8 @@ Which channel: the recipient's addresses in order of preference, each kind throu
 providers in order (failover.py). Only when all refuse is NotificationFailed published;
 when some failure was transient, JetStream redelivers later, for as long as it takes. A send
 that outlasts ack_wait keeps both its message (the consumer's heartbeat) and its lease here.
+A notice for a throttled robot is parked ('queued') for the robot's next digest and its message
+acked; the digest loop records it sent (robot_digest.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from services.notify import repository
 from services.notify.channels.base import OutboundMessage
 from services.notify.failover import Address, Failover, Outcome, Status
 from services.notify.links import LinkClaims, Links
+from services.notify.robot_digest import RobotDigests
+from services.notify.robot_text import digest_line
 from services.notify.templates import FAMILY_ROLES, render, render_short
 from shared.consumer import Delivery
 from shared.contracts import NotificationDelivered, NotificationFailed, NotificationRequested
@@ -46,8 +50,10 @@ def notice_aad(notification_id: uuid.UUID) -> bytes:
 class NotifyHandlers:
     def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, failover: Failover, registry: CollectorRegistry,
                  tracer: Tracer, lease_s: float, deps: Dependencies, links: Links | None = None,
-                 public_base_url: str = "", link_ttl_s: int = 0, sealer: Sealer | None = None) -> None:
+                 public_base_url: str = "", link_ttl_s: int = 0, sealer: Sealer | None = None,
+                 robots: RobotDigests | None = None, outcomes: Counter | None = None) -> None:
         self.deps = deps
+        self.robots = robots
         self.sealer = sealer
         self.links = links
         self.public_base_url = public_base_url.rstrip("/")
@@ -57,8 +63,9 @@ class NotifyHandlers:
         self.relay = relay
         self.failover = failover
         self.lease_s = lease_s
-        self.outcomes = Counter("antibully_notify_outcomes", "Notification outcomes", ["role", "outcome"],
-                                registry=registry)
+        # one counter for the lanes' handlers together (a registry takes a name once)
+        self.outcomes = outcomes if outcomes is not None else Counter(
+            "antibully_notify_outcomes", "Notification outcomes", ["role", "outcome"], registry=registry)
 
     async def on_requested(self, req: NotificationRequested, delivery: Delivery) -> None:
         role = req.recipient.role.value
@@ -108,6 +115,14 @@ class NotifyHandlers:
             return
         if outcome.status == Status.failed:
             await self._fail(req, "no_contact" if not routes else "all_refused", attempt.attempts, outcome)
+            return
+        if outcome.status == Status.parked and self.robots is not None:
+            # a throttled robot: the notice joins the robot's next digest and its message is done here
+            address = routes[outcome.attempts[-1].address_index]
+            async with self.pool.acquire() as conn, conn.transaction():
+                await self.robots.park(conn, req.notification_id, req.incident_id, role, address.kind, address.value,
+                                       digest_line(short.params))
+            self.outcomes.labels(role, "parked").inc()
             return
         async with self.pool.acquire() as conn:
             await repository.finish(conn, req.notification_id, "retry_wait", error=",".join(outcome.reasons)[:500])

@@ -19,7 +19,7 @@ class Attempt:
 
     @property
     def done(self) -> bool:
-        return self.status in ("sent", "failed")
+        return self.status in ("sent", "failed", "queued")  # queued: the robot digest loop finishes it
 
 
 class Leased(Exception):
@@ -45,7 +45,7 @@ async def begin_attempt(
         notification_id,
     )
     assert row is not None  # it conflicted, so it exists (rows are never deleted)
-    if row["status"] in ("sent", "failed"):
+    if row["status"] in ("sent", "failed", "queued"):
         return Attempt(row["status"], row["attempts"], ambiguous=False)
     if row["status"] == "sending" and row["leased"]:
         raise Leased(str(notification_id))

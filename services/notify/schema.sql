@@ -42,3 +42,40 @@ CREATE TABLE IF NOT EXISTS family_messages (
     at              timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS family_messages_notice ON family_messages (notification_id, at);
+
+-- lanes (issue 12) ------------------------------------------------------------------------------
+-- A provider's limit shared by every notify replica: one token bucket per key, taken in one statement.
+-- Keys are HMACs of robot addresses and phone numbers (services/notify/limits.py), never the values.
+CREATE TABLE IF NOT EXISTS rate_buckets (
+    key     text PRIMARY KEY,
+    tokens  float8 NOT NULL,
+    at      timestamptz NOT NULL,
+    granted boolean NOT NULL DEFAULT true
+);
+
+-- Notices waiting for a throttled robot; sent as one digest message when its next token comes. The robot
+-- address and the notice's line are sealed (NOTIFY_DATA_KEY); robot_key is an HMAC of the address.
+CREATE TABLE IF NOT EXISTS robot_queue (
+    notification_id uuid PRIMARY KEY,
+    robot_key       text NOT NULL,
+    kind            text NOT NULL,
+    incident_id     uuid NOT NULL,
+    role            text NOT NULL,
+    payload_ct      bytea NOT NULL,
+    queued_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
+    lease_until     timestamptz,
+    -- a digest holding it was handed to the robot and the outcome is not recorded yet (a crash: ambiguous)
+    posting         boolean NOT NULL DEFAULT false
+);
+CREATE INDEX IF NOT EXISTS robot_queue_robot ON robot_queue (robot_key, queued_at);
+
+-- 'queued': waiting in robot_queue (acked on the bus; the digest loop finishes it).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'deliveries_status_check'
+                   AND pg_get_constraintdef(oid) LIKE '%queued%') THEN
+        ALTER TABLE deliveries DROP CONSTRAINT IF EXISTS deliveries_status_check;
+        ALTER TABLE deliveries ADD CONSTRAINT deliveries_status_check
+            CHECK (status IN ('sending', 'retry_wait', 'sent', 'failed', 'queued'));
+    END IF;
+END $$;

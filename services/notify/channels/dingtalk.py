@@ -19,7 +19,7 @@ import httpx
 
 from services.notify.channels._http import robot_result, send_request
 from services.notify.channels.base import OutboundMessage, PermanentError, SendResult
-from services.notify.channels.ratelimit import KeyedBuckets
+from services.notify.channels.ratelimit import Limiter
 from services.notify.channels.wecom import robot_limiter, robot_text
 
 DEFAULT_BASE = "https://oapi.dingtalk.com"
@@ -37,7 +37,7 @@ class DingTalkRobot:
     provider = "dingtalk"
 
     def __init__(self, client: httpx.AsyncClient, *, secret: str = "", base_url: str = DEFAULT_BASE,
-                 limiter: KeyedBuckets | None = None, max_wait_s: float | None = None,
+                 limiter: Limiter | None = None, max_wait_s: float | None = None,
                  clock_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
         self._client = client
         self._secret = secret
@@ -46,12 +46,21 @@ class DingTalkRobot:
         self._max_wait_s = max_wait_s
         self._clock_ms = clock_ms
 
+    @staticmethod
+    def robot_id(address: str) -> str:
+        """What identifies the robot (and its rate limit) in an address: the token, not its secret."""
+        return address.partition(":")[0]
+
     async def send(self, message: OutboundMessage) -> SendResult:
+        await self._limiter.acquire(self.robot_id(message.address), self._max_wait_s)
+        return await self.post(message)
+
+    async def post(self, message: OutboundMessage) -> SendResult:
+        """Send without our own rate limit (the caller took the robot's token)."""
         token, _, secret = message.address.partition(":")
         secret = secret or self._secret
         if not secret:
             raise PermanentError("no_secret")
-        await self._limiter.acquire(token, self._max_wait_s)
         ts = self._clock_ms()
         url = f"{self._url}?access_token={quote_plus(token)}&timestamp={ts}&sign={dingtalk_sign(secret, ts)}"
         body = {"msgtype": "text", "text": {"content": robot_text(message)}}

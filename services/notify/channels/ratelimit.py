@@ -11,12 +11,36 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from services.notify.channels.base import TransientError
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 _EPS = 1e-9
+
+
+class RateLimited(TransientError):
+    """Our own limit (not the provider's refusal) has no token now: try another provider or address, or come
+    back after `retry_after_s`; never wait for it holding a lane's slot."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__("rate_limited", retry_after_s)
+
+
+class Park(TransientError):
+    """A throttled robot: the notice waits in the robot's digest queue (services/notify/robot_digest.py)."""
+
+    CODE = "parked"
+
+    def __init__(self, retry_after_s: float | None = None) -> None:
+        super().__init__(self.CODE, retry_after_s)
+
+
+class Limiter(Protocol):
+    """A limit per target (robot, URL): the wait taken, or TransientError when it would be too long."""
+
+    async def acquire(self, key: str, max_wait_s: float | None = None) -> float: ...
 
 
 class TokenBucket:
