@@ -12,11 +12,12 @@ from faststream.nats import NatsBroker
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
-from shared.bus import ensure_streams, make_broker, publish_raw, stop_broker, stop_consuming
+from shared.bus import ensure_streams, make_broker, stop_broker, stop_consuming
 from shared.config import Settings
 from shared.consumer import DurableConsumers
 from shared.db import create_pool, migrate
 from shared.health import Dependencies
+from shared.jetstream import JetStreamPublisher
 from shared.outbox import OutboxRelay
 from shared.telemetry import make_tracer_provider
 
@@ -59,8 +60,10 @@ async def infrastructure(
             await migrate(pool, schema, schema_sql)
         broker = make_broker(settings, provider, registry)
 
+        publisher = JetStreamPublisher(broker, provider, service)
+
         async def publish(subject: str, payload: bytes, msg_id: str, headers: dict[str, str]) -> object:
-            return await publish_raw(broker, subject, payload, msg_id, timeout_s=5.0, headers=headers)
+            return await publisher.publish_raw(subject, payload, msg_id, timeout_s=5.0, headers=headers)
 
         def nats_connected() -> bool:
             connection = broker._connection
