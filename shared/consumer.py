@@ -102,7 +102,7 @@ class DurableConsumers:
 
     def subscribe(self, model: type[E], handler: Handler[E], concurrency: int = 16, *, lane: str | None = None,
                   limiter: AbstractAsyncContextManager[object] | None = None) -> None:
-        """`concurrency` messages are fetched at once and handled in parallel (FastStream's pull batch).
+        """Up to `concurrency` messages are handled at once; a free handler takes the next at once.
         `lane`: only the events published below the type's subject on this lane (its own durable consumer).
         `limiter`: this subscription's own bound on handlers at once, instead of the service-wide one."""
         own = limiter if limiter is not None else self.limiter
@@ -129,8 +129,10 @@ class DurableConsumers:
             stream=JStream(spec.name, declare=False),
             durable=durable,
             config=config,
-            # A long poll: it returns as soon as messages arrive.
+            # A long poll: it returns as soon as messages arrive. `max_workers`: a sliding window (the next
+            # fetch as soon as a handler is free), not a batch that waits for its slowest message.
             pull_sub=PullSub(batch_size=concurrency, timeout=5.0),
+            max_workers=concurrency,
             ack_policy=AckPolicy.MANUAL,
         )(on_message)
 
