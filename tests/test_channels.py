@@ -72,7 +72,8 @@ CASES: dict[str, tuple[Callable[..., Channel], Callable[[FakeProviders], str]]] 
     "dingtalk": (dingtalk, lambda f: "ding-token-1"),
     "webhook": (webhook, lambda f: f"{f.base_url}/hook/bureau"),
 }
-THROTTLE = {"aliyun": ("isv.BUSINESS_LIMIT_CONTROL", 60.0), "tencent": ("LimitExceeded.PhoneNumberOneHourLimit", None),
+THROTTLE = {"aliyun": ("isv.BUSINESS_LIMIT_CONTROL", 60.0),
+            "tencent": ("LimitExceeded.PhoneNumberOneHourLimit", 3600.0),  # a carrier's window: a wait, not a refusal
             "wecom": ("errcode_45009", 60.0), "dingtalk": ("errcode_130101", 600.0), "webhook": ("http_429", 7.0)}
 HTTP_FAIL = {"aliyun": "http_500", "tencent": "http_502", "wecom": "http_503", "dingtalk": "http_500",
              "webhook": "http_503"}
