@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, AnyStr
 
 from shared.config import ROOT
 
@@ -238,11 +238,12 @@ class SmtpSink:
 
     It counts the connections it was given (`connections`), can drop every open connection
     (`drop_connections()`, as a relay restarting or timing out idle clients would), refuse
-    chosen recipients (`refuse`) and answer each message after `latency_s`.
+    chosen recipients (`refuse`), answer each message after `latency_s` and, to stand for a relay
+    across a network, every reply (the greeting included) after `rtt_s`.
     """
 
     def __init__(self, port: int | None = None, maildir: Path | None = None, on_message: Any = None,
-                 latency_s: float = 0.0) -> None:
+                 latency_s: float = 0.0, rtt_s: float = 0.0) -> None:
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import SMTP
 
@@ -262,6 +263,11 @@ class SmtpSink:
                 if self.transport is not None:
                     sink._open.discard(self.transport)
                 super().connection_lost(error)
+
+            async def push(self, status: AnyStr) -> None:
+                if rtt_s:
+                    await asyncio.sleep(rtt_s)
+                await super().push(status)
 
         class _Controller(Controller):
             def factory(self) -> SMTP:
