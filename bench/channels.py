@@ -8,7 +8,8 @@ taking from one queue, and reports messages/s:
 - e-mail: a new connection per mail (as before the pool), the pool with one mail per send,
   and the pool with `send_batch` (20 a connection);
 - SMS: one `SendSms` per message with 4 and with 8 in flight (and with the bucket raised to
-  200 calls/s), Aliyun `SendBatchSms` (100 a call) and Tencent's multi-number `SendSms` (200 a call).
+  200 calls/s), Aliyun `SendBatchSms` (100 a call) and Tencent's multi-number `SendSms` (200 a
+  call); the batch cases send 10 times as many messages, so that there are calls enough to time.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ async def channel_bench(n_email: int, n_sms: int, smtp_port: int, fakes_env: dic
         ]
         for tag, name, channel, batch, workers in sms_cases:
             await asyncio.sleep(1.0)  # each case starts with its provider's bucket refilled
-            messages = _messages("sms", n_sms, tag)
+            messages = _messages("sms", n_sms * 10 if batch > 1 else n_sms, tag)  # batches: enough calls to time
             send = channel.send_batch if batch > 1 else _one_by_one(channel)
             out[f"sms: {name}"] = got = await _drive(_chunks(messages, batch), workers, send)
             say(f"sms {name}: {got}")
