@@ -142,3 +142,34 @@ async def test_no_server_is_transient_for_send_and_batch() -> None:
     assert exc.value.code == "smtp_unavailable"
     with pytest.raises(TransientError):
         await channel.send_batch([mail(1), mail(2)])
+
+
+async def test_notify_sends_its_notices_over_the_pool(settings: Settings, smtp_sink: SmtpSink) -> None:
+    """The real consumer, 12 e-mail notices: each once, over no more connections than the pool holds."""
+    from services.notify.app import running
+    from shared.contracts import NoticeFacts, NotificationRequested, Recipient, RecipientRole
+    from shared.contracts.base import derive_id, utcnow
+    from shared.contracts.notification import Address, ChannelKind
+    from tests.helpers import publish
+
+    requests = []
+    for i in range(12):
+        nid = derive_id("pool-notice", i)
+        requests.append(NotificationRequested(
+            event_id=nid, incident_id=derive_id("pool-incident", i), notification_id=nid,
+            recipient=Recipient(role=RecipientRole.victim_guardian, display_name="家长",
+                                addresses=[Address(kind=ChannelKind.email, to=f"g{i}@example.cn")]),
+            facts=NoticeFacts(case_ref=f"AB-POOL-{i}", school_id="demo-school", school_name="乐昌市示范中学",
+                              reasons_zh=[], occurred_at=utcnow())))
+    configured = settings.model_copy(update={"smtp_pool_size": 2})
+    async with running(configured):
+        for r in requests:
+            await publish(configured.nats_url, r)
+
+        async def all_there() -> bool:
+            return len(smtp_sink.messages) >= len(requests)
+
+        assert await eventually(all_there, timeout_s=60)
+    assert sorted(m["Message-ID"] for m in smtp_sink.messages) == sorted(
+        smtp_message_id(str(r.notification_id)) for r in requests)
+    assert 1 <= smtp_sink.connections <= 2
