@@ -99,6 +99,8 @@ async def channel_bench(n_email: int, n_sms: int, smtp_port: int, fakes_env: dic
         (f"pool of {size}, 4 in flight", SmtpChannel(SmtpMailer(settings)), 1, 4),
         (f"pool of {size}, send_batch of {settings.smtp_batch_max}", SmtpChannel(SmtpMailer(settings)),
          settings.smtp_batch_max, size),
+        ("pool of 16, 16 in flight", SmtpChannel(SmtpMailer(settings.model_copy(update={"smtp_pool_size": 16}))),
+         1, 16),
     ]
     for name, channel, batch, workers in email_cases:
         messages = _messages("email", n_email, f"e{len(out)}")
