@@ -106,7 +106,7 @@ async def channel_bench(n_email: int, n_sms: int, smtp_port: int, fakes_env: dic
         messages = _messages("email", n_email, f"e{len(out)}")
         send = channel.send_batch if batch > 1 else _one_by_one(channel)
         out[f"email: {name}"] = got = await _drive(_chunks(messages, batch), workers, send)
-        await channel._mailer.pool.aclose()
+        await channel.aclose()
         say(f"email {name}: {got}")
 
     async with httpx.AsyncClient(timeout=10, trust_env=False,

@@ -197,6 +197,7 @@ async def test_unmapped_sms_template_is_permanent(fakes: FakeProviders, http: ht
 async def test_smtp_channel_sends_with_stable_message_id(smtp_sink: SmtpSink) -> None:
     channel = SmtpChannel(SmtpMailer(Settings(smtp_host="127.0.0.1", smtp_port=smtp_sink.port, smtp_timeout_s=5)))
     result = await channel.send(msg("guardian@example.cn"))
+    await channel.aclose()
     [mail] = smtp_sink.messages
     assert result.message_id == mail["Message-ID"] == f"<{KEY}@antibully.notify>"
     assert mail["To"] == "guardian@example.cn" and mail["Subject"] == "校园欺凌事件通知"

@@ -4,6 +4,7 @@ closed, one refused recipient failing only its own message, and the record befor
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -14,14 +15,25 @@ from services.notify.mailer import SmtpMailer, SmtpPool
 from shared.config import Settings
 from tests.helpers import eventually
 
+_MAILERS: list[SmtpMailer] = []
+
+
+@pytest.fixture(autouse=True)
+async def _close_pools() -> AsyncIterator[None]:
+    yield
+    while _MAILERS:
+        await _MAILERS.pop().pool.aclose()
+
 
 def mailer(sink: SmtpSink | None, **pool: float) -> SmtpMailer:
     port = sink.port if sink else free_port()
     settings = Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_timeout_s=5)
     options = {"size": 2, "max_messages": 100, "idle_s": 30.0, "noop_after_s": 2.0} | pool
-    return SmtpMailer(settings, SmtpPool("127.0.0.1", port, 5, size=int(options["size"]),
+    made = SmtpMailer(settings, SmtpPool("127.0.0.1", port, 5, size=int(options["size"]),
                                          max_messages=int(options["max_messages"]), idle_s=options["idle_s"],
                                          noop_after_s=options["noop_after_s"]))
+    _MAILERS.append(made)
+    return made
 
 
 def mail(i: int, to: str | None = None) -> OutboundMessage:

@@ -49,6 +49,10 @@ class SmtpChannel:
         self._mailer = mailer
         self.max_batch = max_batch or mailer.batch_max
 
+    async def aclose(self) -> None:
+        """Close the pool's idle connections (at shutdown; those in use close when they finish)."""
+        await self._mailer.pool.aclose()
+
     async def send(self, message: OutboundMessage) -> SendResult:
         message_id = smtp_message_id(message.idempotency_key)
         try:
