@@ -8,6 +8,9 @@ turn them on with `FakeProviders.realistic()`, constructor arguments, or the env
                                              tencent, wecom, dingtalk name one provider)
     FAKE_LIMITS=realistic                    the limits below (off: none)
 
+The environment applies to every FakeProviders made without those arguments (that is how
+`make run` gets them): leave it unset when running the tests.
+
 Limits (each provider's documentation, defaults of a new account):
 - WeCom and DingTalk group robots: 20 messages a minute per robot; WeCom answers errcode 45009,
   DingTalk errcode 130101 and then refuses that robot for 10 minutes.

@@ -225,3 +225,34 @@ def test_fake_latency_and_limits_from_the_environment() -> None:
     got = latency_from_env("sms=50-150,robot=60")
     assert got == {"aliyun": (50.0, 150.0), "tencent": (50.0, 150.0), "wecom": (60.0, 60.0), "dingtalk": (60.0, 60.0)}
     assert limits_from_env("") is None and limits_from_env("realistic") == FakeLimits()
+
+
+async def test_a_number_over_its_limits_everywhere_falls_to_email_or_waits(limited: FakeProviders,
+                                                                           http: httpx.AsyncClient) -> None:
+    """Both SMS providers refuse the number for frequency: the notice goes by e-mail if the reader has one,
+    else it waits for the shortest window (retry_later), and is never failed."""
+    from services.notify.failover import Address, Failover, Status
+
+    async def no_wait(_: float) -> None:
+        return None
+
+    class Mail:
+        kind, provider = "email", "smtp"
+
+        async def send(self, message: OutboundMessage) -> SendResult:
+            return SendResult("smtp", "<m@x>")
+
+    sms_channels = [aliyun(limited, http), tencent(limited, http)]
+    for channel in sms_channels:  # the number's one-a-minute and 30-second windows are used up
+        await channel.send(sms(9))
+    failover = Failover({"sms": sms_channels, "email": [Mail()]}, sleep=no_wait)
+
+    def compose(address: Address) -> OutboundMessage:
+        return sms(9, address.value) if address.kind == "sms" else sms(9, "g9@example.cn")
+
+    with_mail = await failover.deliver([Address("sms", phone(9)), Address("email", "g9@example.cn")], compose)
+    assert with_mail.status is Status.delivered and with_mail.channel_kind == "email"
+    assert with_mail.reasons == ("sms/aliyun:isv.BUSINESS_LIMIT_CONTROL",
+                                 "sms/tencent:LimitExceeded.PhoneNumberThirtySecondLimit")
+    only_sms = await failover.deliver([Address("sms", phone(9))], compose)
+    assert only_sms.status is Status.retry_later and only_sms.retry_after_s == 30.0
