@@ -59,6 +59,7 @@ class SmtpPool:
         self._clock = clock
         self._slots: asyncio.Semaphore | None = None
         self._idle: list[_Connection] = []
+        self._closing = False
         self.opened = 0  # connections made over the pool's life (tests and benchmarks read it)
 
     def _semaphore(self) -> asyncio.Semaphore:
@@ -110,7 +111,7 @@ class SmtpPool:
         return _Connection(client, usable=True)
 
     def _checkin(self, conn: _Connection) -> None:
-        if not (conn.usable and conn.client.is_connected and conn.messages < self._max_messages):
+        if self._closing or not (conn.usable and conn.client.is_connected and conn.messages < self._max_messages):
             _close(conn)
             return
         conn.idle_since = self._clock()
@@ -126,7 +127,8 @@ class SmtpPool:
         _close(conn)
 
     async def aclose(self) -> None:
-        """Close the idle connections (those in use close when their transaction ends)."""
+        """Close the idle connections; those in use close when their transaction ends."""
+        self._closing = True
         idle, self._idle = self._idle, []
         for conn in idle:
             if conn.expiry is not None:
