@@ -74,7 +74,7 @@ class FakeProviders(FakeSms):
 
     def app(self) -> FastAPI:
         app = FastAPI()
-        app.add_api_route("/aliyun/", self.aliyun, methods=["GET"])
+        app.add_api_route("/aliyun/", self.aliyun, methods=["GET", "POST"])
         app.add_api_route("/tencent/", self.tencent, methods=["POST"])
         app.add_api_route("/wecom/cgi-bin/webhook/send", self.wecom, methods=["POST"])
         app.add_api_route("/dingtalk/robot/send", self.dingtalk, methods=["POST"])
@@ -157,7 +157,7 @@ class FakeProviders(FakeSms):
         if key not in self._hook_keys:  # a well-behaved receiver acts once per key
             self._hook_keys.add(key)
             self._accept(Accepted("webhook", f"{self.base_url}/hook/{name}", key, payload))
-        return JSONResponse({"ok": True}, headers={"X-Request-Id": f"hook-{len(self.accepted)}"})
+        return JSONResponse({"ok": True}, headers={"X-Request-Id": f"hook-{self.accepted_count.total()}"})
 
 
 @asynccontextmanager

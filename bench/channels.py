@@ -28,7 +28,7 @@ def _messages(kind: str, n: int, tag: str) -> list[OutboundMessage]:
         return [OutboundMessage(f"g{tag}{i}@example.cn", "致家长的一封信", "各位家长：……", f"{tag}-{run}-{i}")
                 for i in range(n)]
     # distinct numbers per case and run, so no per-number limit is in the way
-    base = {"s1": 0, "s4": 1, "s8": 2, "ab": 3, "tb": 4}.get(tag, 5) * 10**7
+    base = {"s1": 0, "s4": 1, "s8": 2, "ab": 3, "tb": 4, "la": 5, "lt": 6}.get(tag, 7) * 10**7
     return [OutboundMessage(f"+86139{base + i:08d}", "致家长的一封信", "请查收。", f"{tag}-{run}-{i}",
                             sms_params={"title": "致家长的一封信"}) for i in range(n)]
 
@@ -75,7 +75,7 @@ def _chunks(messages: list[OutboundMessage], size: int) -> list[list[OutboundMes
 
 
 async def channel_bench(n_email: int, n_sms: int, smtp_port: int, fakes_env: dict[str, str],
-                        say: Callable[[str], None]) -> dict[str, Any]:
+                        say: Callable[[str], None], letter: int = 0) -> dict[str, Any]:
     import httpx
 
     from services.notify.channels import build_channels
@@ -130,5 +130,14 @@ async def channel_bench(n_email: int, n_sms: int, smtp_port: int, fakes_env: dic
             messages = _messages("sms", n_sms * 10 if batch > 1 else n_sms, tag)  # batches: enough calls to time
             send = channel.send_batch if batch > 1 else _one_by_one(channel)
             out[f"sms: {name}"] = got = await _drive(_chunks(messages, batch), workers, send)
+            say(f"sms {name}: {got}")
+        for tag, name, channel, batch in (("la", "letter by Aliyun SendBatchSms", aliyun, 100),
+                                          ("lt", "letter by Tencent SendSms", tencent, 200)):
+            if not letter:
+                break
+            await asyncio.sleep(1.0)
+            messages = _messages("sms", letter, tag)
+            name = f"{name}, {letter:,} parents, 2 calls in flight"
+            out[f"sms: {name}"] = got = await _drive(_chunks(messages, batch), 2, channel.send_batch)
             say(f"sms {name}: {got}")
     return out

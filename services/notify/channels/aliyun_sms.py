@@ -108,7 +108,7 @@ class AliyunSms:
         self._max_wait_s = max_wait_s
         self._clock = clock
 
-    def _signed(self, action: str, params: dict[str, str]) -> str:
+    def _signed(self, action: str, params: dict[str, str], method: str = "GET") -> str:
         params = {
             **params,
             "AccessKeyId": self._key_id,
@@ -121,7 +121,7 @@ class AliyunSms:
             "Timestamp": self._clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "Version": API_VERSION,
         }
-        signature = pop_signature(params, self._secret)
+        signature = pop_signature(params, self._secret, method)
         return f"Signature={pop_encode(signature)}&{pop_canonical_query(params)}"
 
     def _template(self, message: OutboundMessage) -> str:
@@ -139,19 +139,25 @@ class AliyunSms:
             "TemplateParam": _json(dict(message.sms_params)),
         })
 
-    def signed_batch_query(self, messages: Sequence[OutboundMessage]) -> str:
-        """One SendBatchSms call: one template, a number, signature and parameters per message."""
+    def signed_batch_form(self, messages: Sequence[OutboundMessage]) -> str:
+        """One SendBatchSms call, signed for POST (a form body: 100 numbers and their parameters
+        would make a URL too long for some gateways): one template, a number, signature and
+        parameters per message."""
         return self._signed("SendBatchSms", {
             "OutId": batch_context([m.idempotency_key for m in messages]),
             "PhoneNumberJson": _json([aliyun_phone(m.address) for m in messages]),
             "SignNameJson": _json([self._sign_name] * len(messages)),
             "TemplateCode": self._template(messages[0]),
             "TemplateParamJson": _json([dict(m.sms_params) for m in messages]),
-        })
+        }, "POST")
 
-    async def _call(self, query: str) -> str:
+    async def _call(self, query: str, method: str = "GET") -> str:
         """The BizId of an accepted call; a refusal raised as its channel error."""
-        response = await send_request(self._client, "GET", f"{self._endpoint}?{query}")
+        if method == "POST":
+            response = await send_request(self._client, "POST", self._endpoint, content=query,
+                                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+        else:
+            response = await send_request(self._client, "GET", f"{self._endpoint}?{query}")
         body = json_object(response)
         code = body.get("Code")
         if code == "OK" and response.is_success:
@@ -195,7 +201,7 @@ class AliyunSms:
             if len(idx) == 1:
                 biz_id = await self._call(self.signed_query(messages[idx[0]]))
             else:
-                biz_id = await self._call(self.signed_batch_query([messages[i] for i in idx]))
+                biz_id = await self._call(self.signed_batch_form([messages[i] for i in idx]), "POST")
         except Exception as exc:  # noqa: BLE001 - other calls' outcomes must survive a broken one
             if not isinstance(exc, ChannelError):
                 exc = TransientError(f"unexpected_{type(exc).__name__}")
