@@ -222,7 +222,7 @@ class _Collect:
         assert isinstance(msg, EmailMessage)
         with self._lock:
             self.messages.append(msg)
-            key = id(server)
+            key = getattr(server, "connection_no", id(server))
             self.per_connection[key] = self.per_connection.get(key, 0) + 1
         if self._maildir:
             name = f"{time.time_ns()}.{uuid.uuid4().hex[:8]}.eml"
@@ -256,6 +256,7 @@ class SmtpSink:
         class _Counted(SMTP):
             def connection_made(self, transport: asyncio.BaseTransport) -> None:
                 sink.connections += 1
+                self.connection_no = sink.connections  # ids of closed connections are reused; this is not
                 sink._open.add(transport)
                 super().connection_made(transport)
 
