@@ -4,6 +4,11 @@ Each route checks what the real service checks, with its own implementation of t
 signature (not the one under test): Aliyun's POP signature from the received query,
 Tencent's TC3 from the received headers and body, DingTalk's sign, our webhook HMAC. It
 records what it accepted and can be told to fail the next requests in a provider's own way.
+
+Both SMS fakes take batches as the providers do (Aliyun `SendBatchSms`, Tencent's `SendSms` with
+up to 200 numbers). Latency and the providers' documented limits (antibully/fake_limits.py) are
+off unless asked for; the counters (`robot_messages`, `batch_sizes`, `refusals`) let tests and
+benchmarks see what the limits did.
 """
 
 from __future__ import annotations
@@ -13,61 +18,30 @@ import base64
 import hashlib
 import hmac
 import json
-import re
 import threading
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from functools import reduce
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote_plus
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from antibully.fake_limits import REALISTIC_LATENCY_MS, FakeLimits, Window
+from antibully.fake_sms import FAULTS, Accepted, FakeSms
 from antibully.infra import free_port
 from shared.http import serve
 
-FAULTS = ("http500", "throttle", "permanent")
+__all__ = ["FAULTS", "Accepted", "FakeProviders", "FakeProvidersThread", "running_fakes"]
 
 
 @dataclass
-class Accepted:
-    provider: str
-    address: str
-    idempotency_key: str
-    payload: dict[str, Any]
-
-
-@dataclass
-class FakeProviders:
-    aliyun_keys: dict[str, str] = field(default_factory=lambda: {"LTAI-test": "aliyun-secret"})
-    aliyun_templates: set[str] = field(default_factory=lambda: {"SMS_100001"})
-    tencent_keys: dict[str, str] = field(default_factory=lambda: {"AKID-test": "tencent-secret"})
-    tencent_app_id: str = "1400000001"
-    wecom_keys: set[str] = field(default_factory=lambda: {"wecom-robot-1", "wecom-robot-2"})
-    dingtalk_robots: dict[str, str] = field(default_factory=lambda: {"ding-token-1": "SECding-secret"})
-    webhook_secret: str = "hook-secret"
-    accepted: list[Accepted] = field(default_factory=list)
-    requests: dict[str, int] = field(default_factory=dict)
-    base_url: str = ""
-    on_accept: Callable[[Accepted], None] | None = None
-    _faults: dict[str, list[str]] = field(default_factory=dict)
-    _nonces: set[str] = field(default_factory=set)
-    _hook_keys: set[str] = field(default_factory=set)
-
-    def fail_next(self, provider: str, n: int, mode: str) -> None:
-        """The next `n` requests to `provider` fail as `mode` (http500 | throttle | permanent)."""
-        assert mode in FAULTS
-        self._faults.setdefault(provider, []).extend([mode] * n)
-
-    def _accept(self, accepted: Accepted) -> None:
-        self.accepted.append(accepted)
-        if self.on_accept is not None:
-            self.on_accept(accepted)
+class FakeProviders(FakeSms):
+    @classmethod
+    def realistic(cls, **kwargs: Any) -> FakeProviders:
+        """Latency (SMS 50-150 ms, robots 60 ms, webhooks 20 ms) and the documented limits."""
+        return cls(**{"latency_ms": dict(REALISTIC_LATENCY_MS), "limits": FakeLimits(), **kwargs})
 
     def env(self) -> dict[str, str]:
         """The settings (as environment variables) that point notify's channels at these fakes."""
@@ -84,115 +58,33 @@ class FakeProviders:
             "DINGTALK_SECRET": ding_secret, "WEBHOOK_SECRET": self.webhook_secret,
         }
 
-    def accepted_by(self, provider: str) -> list[Accepted]:
-        return [a for a in self.accepted if a.provider == provider]
-
-    def _fault(self, provider: str) -> str | None:
-        self.requests[provider] = self.requests.get(provider, 0) + 1
-        queue = self._faults.get(provider)
-        return queue.pop(0) if queue else None
+    def _robot_over(self, provider: str, robot: str) -> bool:
+        """A robot past its messages a minute (and DingTalk's penalty after that)."""
+        if self.limits is None:
+            return False
+        key = f"{provider}:{robot}"
+        if time.monotonic() < self._penalty_until.get(key, 0.0):
+            return True
+        if self._windows.full(key, (Window(60, self.limits.robot_per_minute, "minute"),)):
+            if provider == "dingtalk":
+                self._penalty_until[key] = time.monotonic() + self.limits.dingtalk_penalty_s
+            return True
+        self._windows.add(key)
+        return False
 
     def app(self) -> FastAPI:
         app = FastAPI()
-        app.add_api_route("/aliyun/", self.aliyun, methods=["GET"])
+        app.add_api_route("/aliyun/", self.aliyun, methods=["GET", "POST"])
         app.add_api_route("/tencent/", self.tencent, methods=["POST"])
         app.add_api_route("/wecom/cgi-bin/webhook/send", self.wecom, methods=["POST"])
         app.add_api_route("/dingtalk/robot/send", self.dingtalk, methods=["POST"])
         app.add_api_route("/hook/{name}", self.webhook, methods=["POST"])
         return app
 
-    # --- Aliyun SMS (RPC, POP signature v1.0) -------------------------------------------------
-
-    async def aliyun(self, request: Request) -> Response:
-        fault = self._fault("aliyun")
-        if fault == "http500":
-            return PlainTextResponse("upstream trouble", status_code=500)
-        params = dict(request.query_params.multi_items())
-        signature = params.pop("Signature", "")
-        fixed = {"Action": "SendSms", "Version": "2017-05-25", "SignatureMethod": "HMAC-SHA1",
-                 "SignatureVersion": "1.0", "Format": "JSON"}
-        if any(params.get(k) != v for k, v in fixed.items()):
-            return _aliyun_error(400, "MissingParameter")
-        secret = self.aliyun_keys.get(params.get("AccessKeyId", ""))
-        if secret is None:
-            return _aliyun_error(404, "InvalidAccessKeyId.NotFound")
-
-        def enc(s: str) -> str:  # the spec's recipe: form-encode, then fix +, * and ~
-            return quote_plus(s, safe="", encoding="utf-8").replace("+", "%20").replace("*", "%2A").replace(
-                "%7E", "~")
-
-        canonical = "&".join(enc(k) + "=" + enc(params[k]) for k in sorted(params))
-        to_sign = "GET&" + enc("/") + "&" + enc(canonical)
-        expected = base64.b64encode(hmac.new((secret + "&").encode(), to_sign.encode(), "sha1").digest()).decode()
-        if not hmac.compare_digest(expected, signature):
-            return _aliyun_error(400, "SignatureDoesNotMatch")
-        stamp = datetime.strptime(params.get("Timestamp", ""), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-        if abs((datetime.now(UTC) - stamp).total_seconds()) > 900:
-            return _aliyun_error(400, "InvalidTimeStamp.Expired")
-        if params["SignatureNonce"] in self._nonces:
-            return _aliyun_error(400, "SignatureNonceUsed")
-        self._nonces.add(params["SignatureNonce"])
-        if not params.get("SignName"):
-            return _aliyun_error(200, "isv.SMS_SIGNATURE_ILLEGAL")
-        if params.get("TemplateCode") not in self.aliyun_templates:
-            return _aliyun_error(200, "isv.SMS_TEMPLATE_ILLEGAL")
-        if not isinstance(json.loads(params.get("TemplateParam", "null")), dict):
-            return _aliyun_error(200, "isv.INVALID_JSON_PARAM")
-        if fault == "throttle":
-            return _aliyun_error(200, "isv.BUSINESS_LIMIT_CONTROL")
-        if fault == "permanent" or not re.fullmatch(r"1\d{10}", params.get("PhoneNumbers", "")):
-            return _aliyun_error(200, "isv.MOBILE_NUMBER_ILLEGAL")
-        self._accept(Accepted("aliyun", params["PhoneNumbers"], params.get("OutId", ""), params))
-        return JSONResponse({"Code": "OK", "Message": "OK", "BizId": f"biz-{len(self.accepted)}",
-                             "RequestId": str(uuid.uuid4())})
-
-    # --- Tencent Cloud SMS (API 3.0, TC3-HMAC-SHA256) -----------------------------------------
-
-    async def tencent(self, request: Request) -> Response:
-        fault = self._fault("tencent")
-        if fault == "http500":
-            return PlainTextResponse("bad gateway", status_code=502)
-        body = await request.body()
-        h = request.headers
-        m = re.fullmatch(r"TC3-HMAC-SHA256 Credential=([^/]+)/(\d{4}-\d{2}-\d{2})/sms/tc3_request, "
-                         r"SignedHeaders=content-type;host, Signature=([0-9a-f]{64})", h.get("authorization", ""))
-        if m is None:
-            return _tencent_error("AuthFailure.InvalidAuthorization")
-        secret_id, date, signature = m.groups()
-        if (h.get("x-tc-action"), h.get("x-tc-version")) != ("SendSms", "2021-01-11") or not h.get("x-tc-region"):
-            return _tencent_error("InvalidAction")
-        secret = self.tencent_keys.get(secret_id)
-        if secret is None:
-            return _tencent_error("AuthFailure.SecretIdNotFound")
-        ts = int(h.get("x-tc-timestamp", "0"))
-        if abs(time.time() - ts) > 300 or datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d") != date:
-            return _tencent_error("AuthFailure.SignatureExpire")
-        canonical = (f"POST\n/\n\ncontent-type:{h.get('content-type', '')}\nhost:{h.get('host', '')}\n\n"
-                     f"content-type;host\n{hashlib.sha256(body).hexdigest()}")
-        to_sign = f"TC3-HMAC-SHA256\n{ts}\n{date}/sms/tc3_request\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        key = reduce(lambda k, part: hmac.new(k, part.encode(), hashlib.sha256).digest(),
-                     [date, "sms", "tc3_request"], ("TC3" + secret).encode())
-        if not hmac.compare_digest(hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest(), signature):
-            return _tencent_error("AuthFailure.SignatureFailure")
-        payload = json.loads(body)
-        if payload.get("SmsSdkAppId") != self.tencent_app_id:
-            return _tencent_error("InvalidParameterValue.SdkAppIdNotExist")
-        if not (payload.get("SignName") and payload.get("TemplateId")
-                and all(isinstance(p, str) for p in payload.get("TemplateParamSet", [None]))):
-            return _tencent_error("InvalidParameterValue.TemplateParameterFormatError")
-        phones = payload.get("PhoneNumberSet")
-        if fault == "throttle":
-            return _tencent_status(payload, "LimitExceeded.PhoneNumberOneHourLimit")
-        if fault == "permanent" or not (isinstance(phones, list) and len(phones) == 1
-                                        and re.fullmatch(r"\+861\d{10}", phones[0])):
-            return _tencent_status(payload, "InvalidParameterValue.IncorrectPhoneNumber")
-        self._accept(Accepted("tencent", phones[0], payload.get("SessionContext", ""), payload))
-        return _tencent_status(payload, "Ok", serial=f"serial-{len(self.accepted)}")
-
     # --- WeCom group robot --------------------------------------------------------------------
 
     async def wecom(self, request: Request) -> Response:
-        fault = self._fault("wecom")
+        fault = await self._fault("wecom")
         if fault == "http500":
             return PlainTextResponse("busy", status_code=503, headers={"Retry-After": "2"})
         key = request.query_params.get("key", "")
@@ -206,13 +98,17 @@ class FakeProviders:
             return JSONResponse({"errcode": 45009, "errmsg": "api freq out of limit"})
         if fault == "permanent":
             return JSONResponse({"errcode": 93000, "errmsg": "invalid webhook url"})
+        if self._robot_over("wecom", key):
+            self._refused("errcode_45009")
+            return JSONResponse({"errcode": 45009, "errmsg": "api freq out of limit"})
+        self.robot_messages[key] += 1
         self._accept(Accepted("wecom", key, "", payload))
         return JSONResponse({"errcode": 0, "errmsg": "ok"})
 
     # --- DingTalk robot, signed mode ----------------------------------------------------------
 
     async def dingtalk(self, request: Request) -> Response:
-        fault = self._fault("dingtalk")
+        fault = await self._fault("dingtalk")
         if fault == "http500":
             return PlainTextResponse("busy", status_code=500)
         q = request.query_params
@@ -231,13 +127,17 @@ class FakeProviders:
             return JSONResponse({"errcode": 130101, "errmsg": "send too fast"})
         if fault == "permanent":
             return JSONResponse({"errcode": 310000, "errmsg": "keywords not in content"})
+        if self._robot_over("dingtalk", q["access_token"]):
+            self._refused("errcode_130101")
+            return JSONResponse({"errcode": 130101, "errmsg": "send too fast, exceed 20 times per minute"})
+        self.robot_messages[q["access_token"]] += 1
         self._accept(Accepted("dingtalk", q["access_token"], "", payload))
         return JSONResponse({"errcode": 0, "errmsg": "ok"})
 
     # --- A receiver of our signed webhook ------------------------------------------------------
 
     async def webhook(self, name: str, request: Request) -> Response:
-        fault = self._fault("webhook")
+        fault = await self._fault("webhook")
         if fault == "http500":
             return PlainTextResponse("down", status_code=503)
         if fault == "throttle":
@@ -257,23 +157,7 @@ class FakeProviders:
         if key not in self._hook_keys:  # a well-behaved receiver acts once per key
             self._hook_keys.add(key)
             self._accept(Accepted("webhook", f"{self.base_url}/hook/{name}", key, payload))
-        return JSONResponse({"ok": True}, headers={"X-Request-Id": f"hook-{len(self.accepted)}"})
-
-
-def _aliyun_error(status: int, code: str) -> JSONResponse:
-    return JSONResponse({"Code": code, "Message": "fake", "RequestId": str(uuid.uuid4())}, status_code=status)
-
-
-def _tencent_error(code: str) -> JSONResponse:
-    return JSONResponse({"Response": {"Error": {"Code": code, "Message": "fake"}, "RequestId": str(uuid.uuid4())}})
-
-
-def _tencent_status(payload: dict[str, Any], code: str, serial: str = "") -> JSONResponse:
-    phones = payload.get("PhoneNumberSet") or [""]
-    return JSONResponse({"Response": {"SendStatusSet": [{
-        "SerialNo": serial, "PhoneNumber": phones[0], "Fee": 1 if code == "Ok" else 0,
-        "SessionContext": payload.get("SessionContext", ""), "Code": code, "Message": "fake", "IsoCode": "CN",
-    }], "RequestId": str(uuid.uuid4())}})
+        return JSONResponse({"ok": True}, headers={"X-Request-Id": f"hook-{self.accepted_count.total()}"})
 
 
 @asynccontextmanager

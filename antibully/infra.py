@@ -5,6 +5,7 @@ Everything listens on loopback only and is stopped by its owner.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email
 import email.policy
@@ -21,7 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, AnyStr
 
 from shared.config import ROOT
 
@@ -188,10 +189,17 @@ async def drop_database(base_url: str, url: str) -> None:
 
 
 class _Collect:
-    """aiosmtpd handler: keep every accepted message; optionally write it to a Maildir."""
+    """aiosmtpd handler: keep every accepted message; optionally write it to a Maildir.
 
-    def __init__(self, maildir: Path | None, on_message: Any = None) -> None:
+    `refuse` holds recipient addresses answered 550 at RCPT; `latency_s` delays each DATA reply
+    (a relay's own work, for benchmarks); `per_connection` counts messages per connection.
+    """
+
+    def __init__(self, maildir: Path | None, on_message: Any = None, latency_s: float = 0.0) -> None:
         self.messages: list[EmailMessage] = []
+        self.refuse: set[str] = set()
+        self.latency_s = latency_s
+        self.per_connection: dict[int, int] = {}
         self._lock = threading.Lock()
         self._maildir = maildir
         self._on_message = on_message
@@ -199,12 +207,23 @@ class _Collect:
             for sub in ("new", "cur", "tmp"):
                 (maildir / sub).mkdir(parents=True, exist_ok=True)
 
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: N802 - aiosmtpd API
+                          rcpt_options: list[str]) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd API
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
         raw: bytes = envelope.original_content or envelope.content
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(msg, EmailMessage)
         with self._lock:
             self.messages.append(msg)
+            key = getattr(server, "connection_no", id(server))
+            self.per_connection[key] = self.per_connection.get(key, 0) + 1
         if self._maildir:
             name = f"{time.time_ns()}.{uuid.uuid4().hex[:8]}.eml"
             (self._maildir / "tmp" / name).write_bytes(raw)
@@ -215,22 +234,82 @@ class _Collect:
 
 
 class SmtpSink:
-    """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
+    """A real SMTP server (aiosmtpd) on loopback that keeps what it receives.
 
-    def __init__(self, port: int | None = None, maildir: Path | None = None, on_message: Any = None) -> None:
+    It counts the connections it was given (`connections`), can drop every open connection
+    (`drop_connections()`, as a relay restarting or timing out idle clients would), refuse
+    chosen recipients (`refuse`), answer each message after `latency_s` and, to stand for a relay
+    across a network, every reply (the greeting included) after `rtt_s`.
+    """
+
+    def __init__(self, port: int | None = None, maildir: Path | None = None, on_message: Any = None,
+                 latency_s: float = 0.0, rtt_s: float = 0.0) -> None:
         from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import SMTP
 
         self.port = port or free_port()
-        self._handler = _Collect(maildir, on_message)
-        self._controller = Controller(self._handler, hostname="127.0.0.1", port=self.port)
+        self._handler = _Collect(maildir, on_message, latency_s)
+        self._open: set[asyncio.BaseTransport] = set()
+        self.connections = 0
+        sink = self
+
+        class _Counted(SMTP):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                sink.connections += 1
+                self.connection_no = sink.connections  # ids of closed connections are reused; this is not
+                sink._open.add(transport)
+                super().connection_made(transport)
+
+            def connection_lost(self, error: Exception | None) -> None:
+                if self.transport is not None:
+                    sink._open.discard(self.transport)
+                super().connection_lost(error)
+
+            async def push(self, status: AnyStr) -> None:
+                if rtt_s:
+                    await asyncio.sleep(rtt_s)
+                await super().push(status)
+
+        class _Controller(Controller):
+            def factory(self) -> SMTP:
+                return _Counted(self.handler, **self.SMTP_kwargs)
+
+        self._controller = _Controller(self._handler, hostname="127.0.0.1", port=self.port)
 
     @property
     def messages(self) -> list[EmailMessage]:
         with self._handler._lock:
             return list(self._handler.messages)
 
+    @property
+    def refuse(self) -> set[str]:
+        """Recipient addresses the sink answers with 550 at RCPT (add to it)."""
+        return self._handler.refuse
+
+    @property
+    def messages_per_connection(self) -> list[int]:
+        with self._handler._lock:
+            return list(self._handler.per_connection.values())
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._open)
+
+    def drop_connections(self) -> None:
+        """Close every open connection from the server's side, and wait until it is done."""
+        done = threading.Event()
+
+        def drop() -> None:
+            for transport in list(self._open):
+                transport.close()
+            done.set()
+
+        self._controller.loop.call_soon_threadsafe(drop)
+        done.wait(5)
+
     def start(self) -> SmtpSink:
         self._controller.start()
+        self.connections = 0  # the controller's own check that the server is up is not a client
         return self
 
     def stop(self) -> None:

@@ -134,6 +134,20 @@ class Settings(BaseSettings):
                                       "sms_per_number_window_s, shared across replicas (0: only the carrier's own "
                                       "refusal, which waits or falls over).")
     sms_per_number_window_s: float = Field(default=60.0, gt=0, description="Window of sms_per_number_limit.")
+    # channel throughput (issue 12): the SMTP pool, and how many sends of a kind one replica keeps
+    # in flight (each is one delivery row under lease; see docs/notify.md "Sends in flight").
+    smtp_pool_size: int = Field(default=4, ge=1, description="SMTP connections per notify replica.")
+    smtp_max_messages_per_connection: int = Field(default=100, ge=1, description="Messages over one SMTP "
+                                                  "connection before it is closed and a new one made.")
+    smtp_idle_s: float = Field(default=30.0, description="An SMTP connection unused this long is closed.")
+    smtp_noop_after_s: float = Field(default=2.0, description="A pooled SMTP connection idle this long is checked "
+                                     "with NOOP before use (and replaced if the server has dropped it).")
+    smtp_batch_max: int = Field(default=20, ge=1, description="Messages per SmtpChannel.send_batch call (one "
+                                "connection): the most a crash can leave sent but unrecorded per batch.")
+    email_concurrency: int = Field(default=4, ge=1, description="E-mail sends in flight per notify replica; "
+                                   "above smtp_pool_size they only wait for a connection.")
+    sms_concurrency: int = Field(default=8, ge=1, description="SMS sends (API calls) in flight per notify "
+                                 "replica; ~ provider rate × latency, with room.")
 
 
     @property

@@ -72,7 +72,8 @@ CASES: dict[str, tuple[Callable[..., Channel], Callable[[FakeProviders], str]]] 
     "dingtalk": (dingtalk, lambda f: "ding-token-1"),
     "webhook": (webhook, lambda f: f"{f.base_url}/hook/bureau"),
 }
-THROTTLE = {"aliyun": ("isv.BUSINESS_LIMIT_CONTROL", 60.0), "tencent": ("LimitExceeded.PhoneNumberOneHourLimit", None),
+THROTTLE = {"aliyun": ("isv.BUSINESS_LIMIT_CONTROL", 60.0),
+            "tencent": ("LimitExceeded.PhoneNumberOneHourLimit", 3600.0),  # a carrier's window: a wait, not a refusal
             "wecom": ("errcode_45009", 60.0), "dingtalk": ("errcode_130101", 600.0), "webhook": ("http_429", 7.0)}
 HTTP_FAIL = {"aliyun": "http_500", "tencent": "http_502", "wecom": "http_503", "dingtalk": "http_500",
              "webhook": "http_503"}
@@ -196,6 +197,7 @@ async def test_unmapped_sms_template_is_permanent(fakes: FakeProviders, http: ht
 async def test_smtp_channel_sends_with_stable_message_id(smtp_sink: SmtpSink) -> None:
     channel = SmtpChannel(SmtpMailer(Settings(smtp_host="127.0.0.1", smtp_port=smtp_sink.port, smtp_timeout_s=5)))
     result = await channel.send(msg("guardian@example.cn"))
+    await channel.aclose()
     [mail] = smtp_sink.messages
     assert result.message_id == mail["Message-ID"] == f"<{KEY}@antibully.notify>"
     assert mail["To"] == "guardian@example.cn" and mail["Subject"] == "校园欺凌事件通知"

@@ -2,6 +2,9 @@
 
 Reference: Tencent Cloud "Signature v3". The signed headers are content-type and host; the
 host signed is the one sent, so a configurable endpoint (a fake, a proxy) signs correctly.
+
+One `SendSms` takes up to 200 numbers with one TemplateParamSet for all, and answers per number
+(SendStatusSet: Code and SerialNo each), so a batch is one call per template and parameters.
 """
 
 from __future__ import annotations
@@ -10,21 +13,32 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from services.notify.channels._http import json_object, raise_for_transient_status, send_request
-from services.notify.channels.base import OutboundMessage, PermanentError, SendResult, TransientError
+from services.notify.channels._sms import batch_context, groups, until_next_day_s
+from services.notify.channels.base import ChannelError, OutboundMessage, PermanentError, SendResult, TransientError
 from services.notify.channels.ratelimit import TokenBucket
 
 DEFAULT_ENDPOINT = "https://sms.tencentcloudapi.com/"
 API_VERSION = "2021-01-11"
 SERVICE = "sms"
 CONTENT_TYPE = "application/json; charset=utf-8"
+MAX_BATCH = 200  # numbers per SendSms
 _TRANSIENT_PREFIXES = ("LimitExceeded", "RequestLimitExceeded", "InternalError", "ResourceUnavailable")
+# Carriers' and Tencent's per-number frequency limits (defaults: same content 1/30 s, 5/h, 10/day),
+# and the account's daily quotas: wait for the window, or go elsewhere meanwhile.
+_WAIT_S = {
+    "LimitExceeded.PhoneNumberThirtySecondLimit": 30.0,
+    "LimitExceeded.PhoneNumberOneHourLimit": 3600.0,
+    "RequestLimitExceeded": 1.0,
+}
+_UNTIL_NEXT_DAY = ("LimitExceeded.PhoneNumberDailyLimit", "LimitExceeded.PhoneNumberSameContentDailyLimit",
+                   "LimitExceeded.AppDailyLimit", "LimitExceeded.DailyLimit")
 
 
 def _hmac(key: bytes, msg: str) -> bytes:
@@ -56,7 +70,12 @@ def tencent_phone(number: str) -> str:
     return f"+{number}"
 
 
-def classify(code: str) -> TransientError | PermanentError:
+def classify(code: str, now: float | None = None) -> TransientError | PermanentError:
+    """A refusal as transient (with how long to wait, where the code says) or permanent."""
+    if code in _WAIT_S:
+        return TransientError(code, _WAIT_S[code])
+    if code in _UNTIL_NEXT_DAY:
+        return TransientError(code, until_next_day_s(datetime.fromtimestamp(now or time.time(), UTC)))
     if code.startswith(_TRANSIENT_PREFIXES):
         return TransientError(code)
     return PermanentError(code)
@@ -65,6 +84,7 @@ def classify(code: str) -> TransientError | PermanentError:
 class TencentSms:
     kind = "sms"
     provider = "tencent"
+    max_batch = MAX_BATCH
 
     def __init__(self, client: httpx.AsyncClient, secret_id: str, secret_key: str, sdk_app_id: str, sign_name: str,
                  templates: Mapping[str, str], *, endpoint: str = DEFAULT_ENDPOINT, region: str = "ap-guangzhou",
@@ -84,16 +104,21 @@ class TencentSms:
         self._clock = clock
 
     def signed_request(self, message: OutboundMessage) -> tuple[dict[str, str], bytes]:
-        template = self._templates.get(message.sms_template)
+        return self.signed_batch_request([message])
+
+    def signed_batch_request(self, messages: Sequence[OutboundMessage]) -> tuple[dict[str, str], bytes]:
+        """One SendSms for these messages: one template and one parameter set (the first's) for all."""
+        template = self._templates.get(messages[0].sms_template)
         if template is None:
             raise PermanentError("template_unmapped")
         body = json.dumps({
-            "PhoneNumberSet": [tencent_phone(message.address)],
+            "PhoneNumberSet": [tencent_phone(m.address) for m in messages],
             "SmsSdkAppId": self._app_id,
             "SignName": self._sign_name,
             "TemplateId": template,
-            "TemplateParamSet": list(message.sms_params.values()),  # positional: {1}, {2}, ...
-            "SessionContext": message.idempotency_key,  # echoed in the response and receipts
+            "TemplateParamSet": list(messages[0].sms_params.values()),  # positional: {1}, {2}, ...
+            # echoed in the response and receipts: our key for one message, a digest for a batch
+            "SessionContext": batch_context([m.idempotency_key for m in messages]),
         }, ensure_ascii=False, separators=(",", ":")).encode()
         timestamp = int(self._clock())
         date = datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
@@ -110,10 +135,11 @@ class TencentSms:
         }
         return headers, body
 
-    async def send(self, message: OutboundMessage) -> SendResult:
+    async def _call(self, messages: Sequence[OutboundMessage]) -> list[SendResult | ChannelError]:
+        """One SendSms; an error for the request as a whole is raised, per-number outcomes returned."""
         if self._limiter:
             await self._limiter.acquire(self._max_wait_s)
-        headers, body = self.signed_request(message)  # signed after any wait: the timestamp must be fresh
+        headers, body = self.signed_batch_request(messages)  # signed after any wait: the timestamp must be fresh
         response = await send_request(self._client, "POST", self._endpoint, headers=headers, content=body)
         raise_for_transient_status(response)
         reply: Any = json_object(response).get("Response")
@@ -121,12 +147,46 @@ class TencentSms:
             raise TransientError("bad_response")
         error = reply.get("Error")
         if isinstance(error, dict):
-            raise classify(str(error.get("Code", "unknown")))
+            raise classify(str(error.get("Code", "unknown")), self._clock())
         statuses = reply.get("SendStatusSet")
-        if not (isinstance(statuses, list) and statuses and isinstance(statuses[0], dict)):
+        if not isinstance(statuses, list):
             raise TransientError("bad_response")
-        status = statuses[0]
-        code = str(status.get("Code", "unknown"))
-        if code != "Ok":
-            raise classify(code)
-        return SendResult(self.provider, str(status.get("SerialNo", "")))
+        by_number = {str(st.get("PhoneNumber", "")): st for st in statuses if isinstance(st, dict)}
+        if len(messages) == 1 and len(statuses) == 1 and isinstance(statuses[0], dict):
+            by_number = {tencent_phone(messages[0].address): statuses[0]}
+        out: list[SendResult | ChannelError] = []
+        for m in messages:
+            status = by_number.get(tencent_phone(m.address))
+            if status is None:  # no word on this number: unknown, as a timeout would be
+                out.append(TransientError("bad_response"))
+                continue
+            code = str(status.get("Code", "unknown"))
+            out.append(SendResult(self.provider, str(status.get("SerialNo", ""))) if code == "Ok"
+                       else classify(code, self._clock()))
+        return out
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        [result] = await self._call([message])
+        if isinstance(result, ChannelError):
+            raise result
+        return result
+
+    async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[SendResult | ChannelError]:
+        """One SendSms per template and parameter set (≤200 numbers); an outcome per message, in order.
+
+        Nothing is raised: a request refused as a whole gives its error to each of its messages,
+        and the other requests' outcomes stand.
+        """
+        results: list[SendResult | ChannelError] = [TransientError("not_sent")] * len(messages)
+        for call in groups(messages, lambda m: (m.sms_template, tuple(m.sms_params.items())),
+                           lambda m: tencent_phone(m.address), MAX_BATCH):
+            batch = [messages[i] for i in call]
+            try:
+                outcomes = await self._call(batch)
+            except ChannelError as exc:
+                outcomes = [exc] * len(batch)
+            except Exception as exc:  # noqa: BLE001 - other calls' outcomes must survive a broken one
+                outcomes = [TransientError(f"unexpected_{type(exc).__name__}")] * len(batch)
+            for i, outcome in zip(call, outcomes, strict=True):
+                results[i] = outcome
+        return results
