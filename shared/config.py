@@ -112,6 +112,10 @@ class Settings(BaseSettings):
                                  "addresses that do not carry their own as 'token:secret'.")
     robot_per_minute: int = Field(default=20, description="Messages per minute per WeCom/DingTalk robot.")
     webhook_secret: str = Field(default="", description="Signs outgoing webhooks (HMAC-SHA256); empty disables them.")
+    # letters (issue 12)
+    letter_batches_in_flight: int = Field(default=4, ge=1, le=32, description="Letter batches (≤ 500 parents "
+                                          "each) one notify replica sends at once; a crash leaves at most these "
+                                          "with an unknown outcome.")
 
 
     @property

@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 
 from services.intake.deps import IntakeDeps
-from services.intake.routes import duties, hazards, help_requests, help_resolutions, incidents
+from services.intake.routes import duties, hazards, help_requests, help_resolutions, incidents, rosters
 from shared.http import install_common
 
 
@@ -23,4 +23,5 @@ def create_app(deps: IntakeDeps) -> FastAPI:
     app.include_router(help_requests.router(deps))
     app.include_router(duties.router(deps))
     app.include_router(help_resolutions.router(deps))
+    app.include_router(rosters.router(deps))
     return app

@@ -14,6 +14,8 @@ from services.notify.channels import build_channels, new_http_client
 from services.notify.failover import Failover
 from services.notify.family_messages import family_messages_router
 from services.notify.handlers import NotifyHandlers
+from services.notify.letter_page import letter_router
+from services.notify.letters import LetterSender
 from services.notify.links import Links
 from services.notify.reachability import ReachabilityCheck, admin_alert
 from services.notify.receipts_api import receipts_router
@@ -21,6 +23,7 @@ from services.notify.repository import SCHEMA
 from services.notify.retention import notice_purge
 from shared.config import Settings
 from shared.contracts import NotificationRequested
+from shared.contracts.letters import LetterBatchRequested
 from shared.contracts.notification import ChannelKind
 from shared.crypto import Sealer
 from shared.http import serve
@@ -52,6 +55,9 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
                                   sealer=sealer)
         # Few in flight: a crash can leave at most this many sends with an unknown outcome.
         infra.consumers.subscribe(NotificationRequested, handlers.on_requested, concurrency=4)
+        letters = LetterSender(infra.pool, infra.relay, channels, links, settings.public_base_url,
+                               settings.link_ttl_s, settings.ack_wait_s, infra.deps, infra.registry)
+        infra.consumers.subscribe(LetterBatchRequested, letters.on_batch, concurrency=settings.letter_batches_in_flight)
         await infra.start()
         check = ReachabilityCheck(settings.directory_file, {ChannelKind(k) for k in channels}, infra.pool,
                                   infra.registry, admin_alert(settings.directory_file, failover))
@@ -63,6 +69,7 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         app = create_app(deps)
         app.include_router(receipts_router(deps, settings.receipt_token))
         app.include_router(family_messages_router(deps))
+        app.include_router(letter_router(deps))
         try:
             async with serve(app, settings.notify_host, settings.notify_port, infra.deps):
                 yield infra

@@ -42,3 +42,25 @@ CREATE TABLE IF NOT EXISTS family_messages (
     at              timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS family_messages_notice ON family_messages (notification_id, at);
+-- Issue 12 item 5: the letter to every parent. One row per (letter, parent) claimed in bulk with a lease
+-- before anything goes out (exactly once across redeliveries and replicas, like deliveries), settled in
+-- bulk after the batch's sends. No contacts here: the key is intake's pseudonymous roster key.
+CREATE TABLE IF NOT EXISTS letter_texts (
+    letter_id uuid PRIMARY KEY,
+    title     text NOT NULL,
+    body      text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS letter_sends (
+    letter_id     uuid NOT NULL,
+    recipient_key text NOT NULL,
+    school_id     text NOT NULL,
+    batch_no      int NOT NULL,
+    state         text NOT NULL CHECK (state IN ('sending', 'sent', 'failed', 'retry')),
+    attempts      int NOT NULL DEFAULT 1,
+    lease_until   timestamptz,
+    channel       text,                   -- kind/provider that accepted it
+    error         text,                   -- codes only
+    sent_at       timestamptz,
+    read_at       timestamptz,
+    PRIMARY KEY (letter_id, recipient_key)
+);

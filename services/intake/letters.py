@@ -1,0 +1,57 @@
+"""Intake's part of the letter to every parent: on LetterApproved, the schools' rosters become batches.
+
+All in one transaction with the inbox claim: the batches and the LetterFannedOut summary go to the
+outbox, so a crash or a redelivery neither loses a school nor sends one twice. Schools of the audience
+without a roster are listed (has_roster false) so the bureau sees whom the letter did not reach.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+
+from services.intake import repository_rosters as sql
+from services.intake.letter_batches import batches_for, recipients_of
+from shared.consumer import Delivery
+from shared.contracts.base import derive_id
+from shared.contracts.letters import LetterApproved, LetterFannedOut, SchoolShare
+from shared.crypto import Sealer
+from shared.directory import Directory
+from shared.outbox import OutboxRelay, claim, enqueue
+
+log = logging.getLogger("antibully.intake.letters")
+
+
+class LetterFanOut:
+    def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, sealer: Sealer | None, directory: Directory) -> None:
+        self.pool = pool
+        self.relay = relay
+        self.sealer = sealer
+        self.directory = directory
+
+    async def on_letter_approved(self, letter: LetterApproved, _: Delivery) -> None:
+        if self.sealer is None:
+            raise RuntimeError("INTAKE_DATA_KEY is not set: rosters cannot be read")
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not await claim(conn, str(letter.event_id), letter.subject):
+                return
+            listed = letter.audience.school_ids or await sql.schools(conn)
+            schools = [s for s in listed if self.directory.jurisdiction_of(s) == letter.jurisdiction]
+            with_roster = await sql.schools_with_roster(conn, schools)
+            shares = []
+            for school in schools:
+                if school not in with_roster:
+                    shares.append(SchoolShare(school_id=school, recipients=0, no_contact=0, batches=0,
+                                              has_roster=False))
+                    continue
+                rows = await sql.audience_rows(conn, school, letter.audience.grades)
+                recipients, no_contact = recipients_of(rows, school, self.sealer)
+                batches = batches_for(letter, school, recipients)
+                await enqueue(conn, *batches)
+                shares.append(SchoolShare(school_id=school, recipients=len(recipients), no_contact=no_contact,
+                                          batches=len(batches)))
+            await enqueue(conn, LetterFannedOut(event_id=derive_id("letter-fanned-out", letter.letter_id),
+                                                letter_id=letter.letter_id, schools=shares))
+        log.info("letter %s: %d schools, %d batches", letter.letter_id, len(shares), sum(s.batches for s in shares))
+        self.relay.kick()
