@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shared.crypto import Sealer
 from shared.errors import FieldError
@@ -31,8 +31,8 @@ class RosterRow:
     key: str
     grade: str
     class_name: str | None
-    phone: str | None
-    email: str | None
+    phone: str | None = field(repr=False)
+    email: str | None = field(repr=False)
 
     def contact_json(self) -> bytes:
         return json.dumps({"phone": self.phone, "email": self.email}, separators=(",", ":")).encode()

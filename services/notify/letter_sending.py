@@ -7,12 +7,21 @@ refusal was transient: a provider away or throttled; the batch is retried later 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from services.notify.channels.base import Channel, ChannelError, OutboundMessage, SendResult, TransientError, send_each
+from services.notify.channels.base import (
+    BatchChannel,
+    Channel,
+    ChannelError,
+    OutboundMessage,
+    SendResult,
+    TransientError,
+    send_each,
+)
 from shared.bus import safe_error
 from shared.contracts.notification import Address
 
@@ -24,7 +33,7 @@ Compose = Callable[[str, Address], OutboundMessage]
 @dataclass
 class Parent:
     key: str
-    routes: list[Address]
+    routes: list[Address] = field(repr=False)
     position: int = 0
     transient: bool = False
     tried: list[str] = field(default_factory=list)
@@ -38,7 +47,20 @@ class Settled:
     error: str | None
 
 
+PARALLEL = 8  # calls to one provider in flight per batch: a provider's own limiter (lanes) still applies
+
+
 async def _send(channel: Channel, messages: Sequence[OutboundMessage]) -> list[SendResult | ChannelError]:
+    """The batch in up to PARALLEL parts at once (each part in the provider's batch calls where it has
+    them), every outcome in its message's place."""
+    size = max(1, -(-len(messages) // PARALLEL))
+    if isinstance(channel, BatchChannel):
+        size = max(size, channel.max_batch)
+    parts = await asyncio.gather(*(_send_part(channel, messages[i:i + size]) for i in range(0, len(messages), size)))
+    return [r for part in parts for r in part]
+
+
+async def _send_part(channel: Channel, messages: Sequence[OutboundMessage]) -> list[SendResult | ChannelError]:
     try:
         return await send_each(channel, messages)
     except ChannelError as exc:  # the call as a whole: every message of it
