@@ -3,6 +3,7 @@ sending at notify (SMS at the fake providers, e-mail at the SMTP sink), figures 
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections import Counter
@@ -13,6 +14,7 @@ from typing import Any
 
 import httpx
 import nats
+import openpyxl
 import pytest
 
 from antibully.cli import add_school
@@ -175,6 +177,14 @@ async def test_a_letter_reaches_every_parent_once_with_figures_per_school(city: 
     assert [s["school_id"] for s in mine["schools"]] == ["demo-school"]  # a school sees its own share only
     listed = (await city.archive.get("/v1/letters", headers=approver)).json()
     assert [(x["title"], x["sent"], x["read"], x["no_contact"]) for x in listed] == [("防欺凌家长信", 5, 1, 1)]
+
+    # and in the ledger export: a sheet of the letters' figures per school
+    r = await city.archive.get("/v1/ledger.xlsx", headers=approver)
+    assert r.status_code == 200, r.text
+    sheet = openpyxl.load_workbook(io.BytesIO(r.content))["致家长的信"]
+    rows = [list(row) for row in sheet.iter_rows(min_row=2, max_row=4, values_only=True)]
+    assert [(x[2], x[3], x[4], x[5], x[7], x[10]) for x in rows] == [
+        ("demo-school", "是", 3, 3, 1, 1), ("second-school", "是", 2, 2, 0, 0), ("third-school", "否", 0, 0, 0, 0)]
 
 
 async def test_a_grade_audience_reaches_only_that_grade(city: City) -> None:

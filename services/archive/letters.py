@@ -115,6 +115,16 @@ async def letter_figures(pool: asyncpg.Pool, official: Official, letter_id: uuid
             "schools": schools}
 
 
+async def ledger_rows(pool: asyncpg.Pool, official: Official, school: str | None, since: datetime,
+                      until: datetime) -> list[dict[str, Any]]:
+    """The letters' figures per school for the ledger export, within the reader's authority."""
+    jurisdiction, own = _scope(official)
+    if own is not None and school not in (None, own):
+        return []
+    async with pool.acquire() as conn:
+        return await sql.letter_figures_for_ledger(conn, jurisdiction, own or school, since, until)
+
+
 # --- projection -------------------------------------------------------------------------------------
 
 async def project_letter(conn: Conn, event: LetterEvent, directory: Directory) -> None:

@@ -58,14 +58,15 @@ async def letter_schools(conn: Executor, letter_id: uuid.UUID, school_id: str | 
     return [dict(r) for r in rows]
 
 
-async def letter_figures_for_ledger(conn: Executor, jurisdiction: str | None,
-                                    school_id: str | None) -> list[dict[str, Any]]:
-    """One row per letter and school, for the ledger export's letters sheet."""
+async def letter_figures_for_ledger(conn: Executor, jurisdiction: str | None, school_id: str | None,
+                                    since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """One row per letter and school, for the ledger export's letters sheet (letters approved in the period)."""
     rows = await conn.fetch(
         f"SELECT l.letter_id, l.title, l.approved_at, s.school_id, s.has_roster, {', '.join('s.' + f for f in FIGURES)}"
         " FROM letters l JOIN letter_schools s ON s.letter_id = l.letter_id"
         " WHERE ($1::text IS NULL OR s.jurisdiction = $1) AND ($2::text IS NULL OR s.school_id = $2)"
-        " ORDER BY l.approved_at, l.letter_id, s.school_id", jurisdiction, school_id)
+        " AND l.approved_at >= $3 AND l.approved_at < $4"
+        " ORDER BY l.approved_at, l.letter_id, s.school_id", jurisdiction, school_id, since, until)
     return [dict(r) for r in rows]
 
 
