@@ -1,0 +1,80 @@
+"""Two notify replicas and duplicated batches: every parent still gets exactly one message, and each
+batch is reported once. A school's corrected number is what the next letter uses."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from contextlib import AsyncExitStack
+
+import httpx
+
+from antibully.cli import add_school
+from antibully.fakes import running_fakes
+from antibully.infra import SmtpSink, free_port
+from services.intake.app import running as intake
+from services.intake.letter_batches import batches_for
+from services.notify.app import running as notify
+from shared.config import Settings
+from shared.contracts.letters import LetterApproved, LetterAudience, LetterBatchSent, LetterRecipient
+from shared.contracts.notification import Address, ChannelKind
+from shared.subjects import NOTIFY
+from tests.helpers import eventually, publish, stream_messages
+
+N = 1200  # three batches
+
+
+async def _reported(nats_url: str) -> list[LetterBatchSent] | None:
+    sent = [LetterBatchSent.model_validate_json(m.data) for m in await stream_messages(nats_url, NOTIFY.name)
+            if m.subject == LetterBatchSent.subject]
+    return sent if len(sent) >= 3 else None
+
+
+async def test_two_replicas_and_duplicated_batches_send_each_parent_once(settings: Settings,
+                                                                        smtp_sink: SmtpSink) -> None:
+    letter = LetterApproved(event_id=uuid.uuid4(), letter_id=uuid.uuid4(), jurisdiction="lechang", title="复本测试信",
+                            body="正文", audience=LetterAudience(), created_by="a", approved_by="b")
+    recipients = [LetterRecipient(key=f"{i:032x}", grade="七年级", addresses=[
+        Address(kind=ChannelKind.sms, to=f"139{i:08d}") if i % 4 else Address(kind=ChannelKind.email,
+                                                                              to=f"p{i}@example.cn")])
+        for i in range(N)]
+    batches = batches_for(letter, "demo-school", recipients)
+    async with running_fakes() as fakes, AsyncExitStack() as stack:
+        env = {k.lower(): v for k, v in fakes.env().items()} | {"wecom_webhook_base": "", "dingtalk_webhook_base": "",
+                                                                "sms_rate_per_s": 1000.0}
+        s = settings.model_copy(update=env)
+        await stack.enter_async_context(notify(s))
+        await stack.enter_async_context(notify(s.model_copy(update={"notify_port": free_port()})))
+        for copy in range(3):  # every batch three times: the original and two redeliveries by hand
+            for b in batches:
+                await publish(s.nats_url, b, msg_id=f"{b.event_id}-{copy}")
+        reported = await eventually(lambda: _reported(s.nats_url), timeout_s=60)
+
+    assert sorted(r.batch_no for r in reported) == [1, 2, 3]
+    assert sum(r.sent for r in reported) == N and sum(r.failed for r in reported) == 0
+    assert sum(r.by_email for r in reported) == N // 4
+    phones = Counter(a.address.removeprefix("+86") for a in fakes.accepted)
+    assert len(phones) == N - N // 4 and set(phones.values()) == {1}
+    mails = Counter(str(m["To"]) for m in smtp_sink.messages)
+    assert len(mails) == N // 4 and set(mails.values()) == {1}
+
+
+async def test_a_school_corrects_a_wrong_number(settings: Settings) -> None:
+    async with intake(settings):
+        key = await add_school(settings.database_url, "demo-school", "乐昌市示范中学")
+        school = {"Authorization": f"Bearer {key}"}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.intake_port}", timeout=10) as c:
+            r = await c.put("/v1/rosters", content="grade,student_ref,phone\n七年级,S-1,13800000001\n".encode(),
+                            headers=school | {"Content-Type": "text/csv"})
+            assert r.status_code == 200, r.text
+            row_key = r.json()["rows"][0]["key"]
+            r = await c.patch(f"/v1/rosters/rows/{row_key}", json={"phone": "1380000"}, headers=school)
+            assert r.status_code == 422 and r.json()["errors"][0]["field"] == "phone", r.text
+            r = await c.patch(f"/v1/rosters/rows/{row_key}", json={"email": "parent@example.cn"}, headers=school)
+            assert r.status_code == 200, r.text
+            assert (r.json()["version"], r.json()["with_phone"], r.json()["with_email"]) == (2, 0, 1)
+            r = await c.patch("/v1/rosters/rows/no-such-row", json={"phone": "13800000002"}, headers=school)
+            assert r.status_code == 404
+            r = await c.put("/v1/rosters", content=b"grade,phone\n,1\n", headers=school | {"Content-Type": "text/csv"})
+            assert r.status_code == 422  # nothing valid: the roster stays as it was
+            assert (await c.get("/v1/rosters", headers=school)).json()["rows"] == 1
