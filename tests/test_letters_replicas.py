@@ -3,17 +3,20 @@ batch is reported once. A school's corrected number is what the next letter uses
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections import Counter
 from contextlib import AsyncExitStack
 
 import httpx
+import xlsxwriter
 
 from antibully.cli import add_school
 from antibully.fakes import running_fakes
 from antibully.infra import SmtpSink, free_port
 from services.intake.app import running as intake
 from services.intake.letter_batches import batches_for
+from services.intake.roster_xlsx import XLSX
 from services.notify.app import running as notify
 from shared.config import Settings
 from shared.contracts.letters import LetterApproved, LetterAudience, LetterBatchSent, LetterRecipient
@@ -78,3 +81,24 @@ async def test_a_school_corrects_a_wrong_number(settings: Settings) -> None:
             r = await c.put("/v1/rosters", content=b"grade,phone\n,1\n", headers=school | {"Content-Type": "text/csv"})
             assert r.status_code == 422  # nothing valid: the roster stays as it was
             assert (await c.get("/v1/rosters", headers=school)).json()["rows"] == 1
+
+
+async def test_a_roster_uploaded_as_xlsx(settings: Settings) -> None:
+    buf = io.BytesIO()
+    book = xlsxwriter.Workbook(buf, {"in_memory": True})
+    sheet = book.add_worksheet("花名册")
+    for i, row in enumerate([["grade", "class", "phone", "email"], ["七年级", "1班", 13800000001, None],
+                             ["七年级", "2班", None, "p@example.cn"], ["八年级", None, 12345, None]]):
+        sheet.write_row(i, 0, row)
+    book.close()
+    async with intake(settings):
+        key = await add_school(settings.database_url, "demo-school", "乐昌市示范中学")
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.intake_port}", timeout=10) as c:
+            r = await c.put("/v1/rosters", content=buf.getvalue(), headers={
+                "Authorization": f"Bearer {key}", "Content-Type": XLSX})
+            assert r.status_code == 200, r.text
+            assert (r.json()["accepted"], r.json()["rejected"]) == (2, 1)
+            assert [e["field"] for x in r.json()["rows"] for e in x.get("errors") or []] == ["phone"]
+            r = await c.put("/v1/rosters", content=b"PK not a workbook", headers={
+                "Authorization": f"Bearer {key}", "Content-Type": XLSX})
+            assert r.status_code == 422 and r.json()["error"] == "invalid_csv", r.text

@@ -11,6 +11,7 @@ from services.intake import repository_rosters as sql
 from services.intake.auth import Principal
 from services.intake.deps import ERRORS, IntakeDeps
 from services.intake.roster_rows import MAX_ROWS, OPTIONAL, REQUIRED, check_sheet, contact_aad, normalise_phone
+from services.intake.roster_xlsx import XLSX, xlsx_as_csv
 from shared.crypto import Sealer
 from shared.errors import ApiError, FieldError
 
@@ -55,7 +56,8 @@ class ContactFix(BaseModel):
     email: str | None = Field(default=None, max_length=254)
 
 
-_DOC = (f"`Content-Type: text/csv` (UTF-8). Header: `{'`, `'.join(REQUIRED + OPTIONAL)}` (only `grade` required), "
+_DOC = ("`Content-Type: text/csv` (UTF-8), or an XLSX workbook (its first sheet). "
+        f"Header: `{'`, `'.join(REQUIRED + OPTIONAL)}` (only `grade` required), "
         f"at most {MAX_ROWS} rows. No names: `student_ref` is your own reference. The upload **replaces** your "
         "roster with its accepted rows; rejected rows are named with their errors (fix them and upload again, "
         "or PATCH a row). A row with neither phone nor e-mail is kept and counted as without contact.")
@@ -74,14 +76,17 @@ def router(deps: IntakeDeps) -> APIRouter:
     @r.put("/v1/rosters", response_model=RosterAnswer, summary="Upload the school's guardian roster (replaces it)",
            description=_DOC, responses={**ERRORS, 415: ERRORS[422]},
            openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {
-               "schema": {"type": "string"}, "example": CSV_EXAMPLE}}}})
+               "schema": {"type": "string"}, "example": CSV_EXAMPLE}, XLSX: {"schema": {"type": "string",
+                                                                             "format": "binary"}}}}})
     async def upload(request: Request, school: School) -> RosterAnswer:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media not in ("text/csv", "application/csv"):
-            raise ApiError(415, "unsupported_media_type", "Send the sheet with 'Content-Type: text/csv'.",
-                           "请以 Content-Type: text/csv 上传表格。")
+        if media not in ("text/csv", "application/csv", XLSX):
+            raise ApiError(415, "unsupported_media_type", "Send the sheet as text/csv or as an XLSX workbook.",
+                           "请以 CSV（Content-Type: text/csv）或 XLSX 格式上传花名册。")
         sealer = _sealer(deps)
-        checks = check_sheet(await request.body(), school.school_id, sealer)
+        data = await request.body()
+        sheet = xlsx_as_csv(data, MAX_ROWS) if media == XLSX else data
+        checks = check_sheet(sheet, school.school_id, sealer)
         good = [c.roster_row for c in checks if c.roster_row is not None]
         answers = [RosterRowAnswer(row=c.row, status="accepted", key=c.roster_row.key) if c.roster_row
                    else RosterRowAnswer(row=c.row, status="rejected", errors=c.errors) for c in checks]
