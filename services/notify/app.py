@@ -57,7 +57,9 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         infra.consumers.subscribe(NotificationRequested, handlers.on_requested, concurrency=4)
         letters = LetterSender(infra.pool, infra.relay, channels, links, settings.public_base_url,
                                settings.link_ttl_s, settings.ack_wait_s, infra.deps, infra.registry)
-        infra.consumers.subscribe(LetterBatchRequested, letters.on_batch, concurrency=settings.letter_batches_in_flight)
+        # at most half the handler slots: notices always keep the other half (and their own consumers)
+        infra.consumers.subscribe(LetterBatchRequested, letters.on_batch, concurrency=min(
+            settings.letter_batches_in_flight, max(1, settings.handler_concurrency // 2)))
         await infra.start()
         check = ReachabilityCheck(settings.directory_file, {ChannelKind(k) for k in channels}, infra.pool,
                                   infra.registry, admin_alert(settings.directory_file, failover))
