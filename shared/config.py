@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     letter_batches_in_flight: int = Field(default=4, ge=1, le=32, description="Letter batches (≤ 500 parents "
                                           "each) one notify replica sends at once; a crash leaves at most these "
                                           "with an unknown outcome.")
+    letter_sends_in_flight: int = Field(default=8, ge=1, le=64, description="Provider calls for letters one notify "
+                                        "replica has in flight at once (across batches): at most this many letter "
+                                        "sends are ever ahead of a notice in a provider's rate bucket.")
 
 
     @property

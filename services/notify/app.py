@@ -56,7 +56,8 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         # Few in flight: a crash can leave at most this many sends with an unknown outcome.
         infra.consumers.subscribe(NotificationRequested, handlers.on_requested, concurrency=4)
         letters = LetterSender(infra.pool, infra.relay, channels, links, settings.public_base_url,
-                               settings.link_ttl_s, settings.ack_wait_s, infra.deps, infra.registry)
+                               settings.link_ttl_s, settings.ack_wait_s, infra.deps, infra.registry,
+                               settings.letter_sends_in_flight)
         # at most half the handler slots: notices always keep the other half (and their own consumers)
         infra.consumers.subscribe(LetterBatchRequested, letters.on_batch, concurrency=min(
             settings.letter_batches_in_flight, max(1, settings.handler_concurrency // 2)))

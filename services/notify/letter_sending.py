@@ -50,19 +50,23 @@ class Settled:
 PARALLEL = 8  # calls to one provider in flight per batch: a provider's own limiter (lanes) still applies
 
 
-async def _send(channel: Channel, messages: Sequence[OutboundMessage]) -> list[SendResult | ChannelError]:
+async def _send(channel: Channel, messages: Sequence[OutboundMessage], gate: asyncio.Semaphore
+                ) -> list[SendResult | ChannelError]:
     """The batch in up to PARALLEL parts at once (each part in the provider's batch calls where it has
     them), every outcome in its message's place."""
     size = max(1, -(-len(messages) // PARALLEL))
     if isinstance(channel, BatchChannel):
         size = max(size, channel.max_batch)
-    parts = await asyncio.gather(*(_send_part(channel, messages[i:i + size]) for i in range(0, len(messages), size)))
+    parts = await asyncio.gather(*(_send_part(channel, messages[i:i + size], gate)
+                                   for i in range(0, len(messages), size)))
     return [r for part in parts for r in part]
 
 
-async def _send_part(channel: Channel, messages: Sequence[OutboundMessage]) -> list[SendResult | ChannelError]:
+async def _send_part(channel: Channel, messages: Sequence[OutboundMessage], gate: asyncio.Semaphore
+                     ) -> list[SendResult | ChannelError]:
     try:
-        return await send_each(channel, messages)
+        async with gate:  # the replica's letter sends in flight: what a notice may find ahead in a rate bucket
+            return await send_each(channel, messages)
     except ChannelError as exc:  # the call as a whole: every message of it
         return [exc] * len(messages)
     except Exception as exc:  # noqa: BLE001 - a broken adapter must not stop the batch
@@ -70,8 +74,10 @@ async def _send_part(channel: Channel, messages: Sequence[OutboundMessage]) -> l
         return [TransientError(f"unexpected_{type(exc).__name__}")] * len(messages)
 
 
-async def send_batch(channels: Mapping[str, Sequence[Channel]], parents: list[Parent],
-                     compose: Compose) -> list[Settled]:
+async def send_batch(channels: Mapping[str, Sequence[Channel]], parents: list[Parent], compose: Compose,
+                     gate: asyncio.Semaphore | None = None) -> list[Settled]:
+    """`gate`: shared by every batch of the replica, it bounds the letter sends in flight at once."""
+    gate = gate or asyncio.Semaphore(PARALLEL)
     out: list[Settled] = []
     todo = [p for p in parents if p.routes]
     out += [Settled(p.key, "failed", None, "no_contact") for p in parents if not p.routes]
@@ -85,7 +91,7 @@ async def send_batch(channels: Mapping[str, Sequence[Channel]], parents: list[Pa
             for channel in channels.get(kind, ()):
                 if not remaining:
                     break
-                results = await _send(channel, [compose(p.key, p.routes[p.position]) for p in remaining])
+                results = await _send(channel, [compose(p.key, p.routes[p.position]) for p in remaining], gate)
                 still = []
                 for p, result in zip(remaining, results, strict=True):
                     if isinstance(result, SendResult):

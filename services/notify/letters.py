@@ -11,6 +11,7 @@ every parent is settled, `LetterBatchSent` (counts only) goes out through the ou
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -57,7 +58,7 @@ def email_text(body: str, link: str) -> str:
 class LetterSender:
     def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, channels: dict[str, list[Channel]],
                  links: Links | None, public_base_url: str, link_ttl_s: int, lease_s: float, deps: Dependencies,
-                 registry: CollectorRegistry) -> None:
+                 registry: CollectorRegistry, sends_in_flight: int = 8) -> None:
         self.pool = pool
         self.relay = relay
         self.channels = channels
@@ -66,6 +67,7 @@ class LetterSender:
         self.link_ttl_s = link_ttl_s
         self.lease_s = lease_s
         self.deps = deps
+        self.gate = asyncio.Semaphore(sends_in_flight)
         self.outcomes = Counter("antibully_notify_letters", "Letters to parents, by outcome", ["outcome"],
                                 registry=registry)
 
@@ -101,7 +103,7 @@ class LetterSender:
                                    {"kind": "致家长的一封信", "school": "教育局", "level": batch.title,
                                     "ask": "请点击阅读", "ref": "", "link": link})
 
-        settled = await send_batch(self.channels, parents, compose)
+        settled = await send_batch(self.channels, parents, compose, self.gate)
 
         async def record() -> None:
             async with self.pool.acquire() as conn:
