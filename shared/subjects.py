@@ -39,6 +39,7 @@ LETTER_FANNED_OUT = "ab.notify.letter_fanned_out"
 LETTER_BATCH_REQUESTED = "ab.notify.letter_batch"
 LETTER_BATCH_SENT = "ab.notify.letter_sent"
 LETTER_READ = "ab.notify.letter_read"
+LETTER_WRONG_NUMBER = "ab.notify.letter_wrong_number"
 DEAD_LETTER_PREFIX = "ab.dlq"
 
 DAY = 24 * 3600.0

@@ -174,17 +174,44 @@ async def test_a_letter_reaches_every_parent_once_with_figures_per_school(city: 
     school_reader = await official_headers(city.archive, city.settings.database_url, "principal.demo",
                                            role="school", school="demo-school")
     mine = await eventually(read_once)
+
+    # a letter that reached the wrong person: 号码有误 flags the row for the school, which corrects it
+    [sms] = [a for a in city.fakes.accepted if a.address.endswith("13800000001")]
+    sms_link = json.loads(sms.payload["TemplateParam"])["link"]
+    async with httpx.AsyncClient(timeout=10) as stranger:
+        assert (await stranger.post(f"{sms_link}/wrong")).status_code == 200
+        assert (await stranger.post(f"{sms_link}/wrong")).status_code == 200
+        assert "已收到您的反馈" in (await stranger.get(sms_link)).text
+
+    async def flagged() -> list[dict[str, Any]] | None:
+        got = (await city.intake.get("/v1/rosters", headers=city.school("demo-school"))).json()["reported_wrong"]
+        return got or None
+
+    [row] = await eventually(flagged)
+    assert (row["student_ref"], row["relation"], row["grade"]) == ("S-001", "母亲", "七年级")
+    assert "13800000001" not in json.dumps(row)
+    r = await city.intake.patch(f"/v1/rosters/rows/{row['key']}", json={"phone": "13800000009"},
+                                headers=city.school("demo-school"))
+    assert r.status_code == 200 and r.json()["reported_wrong"] == [], r.text
+
+    async def counted_wrong() -> dict[str, Any] | None:
+        f = await _figures(city, school_reader, letter_id)
+        return f if f and f["totals"]["wrong_number"] == 1 else None
+
+    await eventually(counted_wrong)
     assert [s["school_id"] for s in mine["schools"]] == ["demo-school"]  # a school sees its own share only
     listed = (await city.archive.get("/v1/letters", headers=approver)).json()
-    assert [(x["title"], x["sent"], x["read"], x["no_contact"]) for x in listed] == [("防欺凌家长信", 5, 1, 1)]
+    assert [(x["title"], x["sent"], x["read"], x["no_contact"], x["wrong_number"]) for x in listed] == [
+        ("防欺凌家长信", 5, 1, 1, 1)]
 
     # and in the ledger export: a sheet of the letters' figures per school
     r = await city.archive.get("/v1/ledger.xlsx", headers=approver)
     assert r.status_code == 200, r.text
     sheet = openpyxl.load_workbook(io.BytesIO(r.content))["致家长的信"]
     rows = [list(row) for row in sheet.iter_rows(min_row=2, max_row=4, values_only=True)]
-    assert [(x[2], x[3], x[4], x[5], x[7], x[10]) for x in rows] == [
-        ("demo-school", "是", 3, 3, 1, 1), ("second-school", "是", 2, 2, 0, 0), ("third-school", "否", 0, 0, 0, 0)]
+    assert [(x[2], x[3], x[4], x[5], x[7], x[10], x[11]) for x in rows] == [
+        ("demo-school", "是", 3, 3, 1, 1, 1), ("second-school", "是", 2, 2, 0, 0, 0),
+        ("third-school", "否", 0, 0, 0, 0, 0)]
 
 
 async def test_a_grade_audience_reaches_only_that_grade(city: City) -> None:

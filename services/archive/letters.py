@@ -20,6 +20,7 @@ from shared.contracts.letters import (
     LetterEvent,
     LetterFannedOut,
     LetterRead,
+    LetterWrongNumberReported,
 )
 from shared.db import Conn
 from shared.directory import Directory
@@ -139,7 +140,11 @@ async def project_letter(conn: Conn, event: LetterEvent, directory: Directory) -
             await sql.batch_sent(conn, event.letter_id, event.school_id, directory.jurisdiction_of(event.school_id),
                                  event.sent, event.failed, event.by_sms, event.by_email)
         case LetterRead():
-            await sql.letter_read(conn, event.letter_id, event.school_id, directory.jurisdiction_of(event.school_id))
+            await sql.count_one(conn, event.letter_id, event.school_id, directory.jurisdiction_of(event.school_id),
+                                "read")
+        case LetterWrongNumberReported():
+            await sql.count_one(conn, event.letter_id, event.school_id, directory.jurisdiction_of(event.school_id),
+                                "wrong_number")
 
 
 def letter_summary(event: LetterEvent) -> dict[str, Any]:
@@ -156,7 +161,7 @@ def letter_summary(event: LetterEvent) -> dict[str, Any]:
         case LetterBatchSent():
             return {"school_id": event.school_id, "batch_no": event.batch_no, "sent": event.sent,
                     "failed": event.failed, "by_sms": event.by_sms, "by_email": event.by_email}
-        case LetterRead():
+        case LetterRead() | LetterWrongNumberReported():
             return {"school_id": event.school_id}
         case LetterBatchRequested():
             return {"school_id": event.school_id, "batch_no": event.batch_no, "batches": event.batches,

@@ -427,6 +427,7 @@ CREATE TABLE IF NOT EXISTS letter_schools (
     by_sms       int NOT NULL DEFAULT 0,
     by_email     int NOT NULL DEFAULT 0,
     read         int NOT NULL DEFAULT 0,
+    wrong_number int NOT NULL DEFAULT 0,       -- reached someone who pressed 号码有误
     PRIMARY KEY (letter_id, school_id)
 );
 CREATE INDEX IF NOT EXISTS letter_schools_school ON letter_schools (school_id, letter_id);

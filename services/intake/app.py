@@ -20,7 +20,7 @@ from services.intake.submissions import Submissions
 from shared.config import Settings
 from shared.contracts.acts import OfficialActed
 from shared.contracts.duties import DutyUpdated
-from shared.contracts.letters import LetterApproved
+from shared.contracts.letters import LetterApproved, LetterWrongNumberReported
 from shared.crypto import Sealer
 from shared.directory import load_directory
 from shared.http import serve
@@ -38,6 +38,7 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         sealer = Sealer(settings.intake_data_key, "INTAKE_DATA_KEY") if settings.intake_data_key else None
         fan_out = LetterFanOut(infra.pool, infra.relay, sealer, load_directory(settings.directory_file))
         infra.consumers.subscribe(LetterApproved, fan_out.on_letter_approved, concurrency=1)
+        infra.consumers.subscribe(LetterWrongNumberReported, fan_out.on_wrong_number, concurrency=4)
         # reports are published directly (202 after the PubAck); the relay carries the letters' batches
         await infra.start()
         limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)

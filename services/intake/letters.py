@@ -15,7 +15,7 @@ from services.intake import repository_rosters as sql
 from services.intake.letter_batches import batches_for, recipients_of
 from shared.consumer import Delivery
 from shared.contracts.base import derive_id
-from shared.contracts.letters import LetterApproved, LetterFannedOut, SchoolShare
+from shared.contracts.letters import LetterApproved, LetterFannedOut, LetterWrongNumberReported, SchoolShare
 from shared.crypto import Sealer
 from shared.directory import Directory
 from shared.outbox import OutboxRelay, claim, enqueue
@@ -55,3 +55,9 @@ class LetterFanOut:
                                                 letter_id=letter.letter_id, schools=shares))
         log.info("letter %s: %d schools, %d batches", letter.letter_id, len(shares), sum(s.batches for s in shares))
         self.relay.kick()
+
+    async def on_wrong_number(self, report: LetterWrongNumberReported, _: Delivery) -> None:
+        """Flag the row for its school (GET /v1/rosters lists it until a PATCH corrects it)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await claim(conn, str(report.event_id), report.subject):
+                await sql.flag_wrong(conn, report.school_id, report.recipient_key)

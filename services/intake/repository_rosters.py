@@ -20,11 +20,18 @@ async def replace_roster(conn: Conn, school_id: str, rows: list[tuple[str, str, 
     return int(version)
 
 
+async def row_contact(conn: Executor, school_id: str, row_key: str) -> bytes | None:
+    value = await conn.fetchval("SELECT contact FROM roster_rows WHERE school_id = $1 AND row_key = $2",
+                                school_id, row_key)
+    return bytes(value) if value is not None else None
+
+
 async def update_row(conn: Conn, school_id: str, row_key: str, has_phone: bool, has_email: bool,
                      contact: bytes) -> bool:
+    """A corrected contact; a 号码有误 flag on the row is cleared with it."""
     done = await conn.execute(
-        "UPDATE roster_rows SET has_phone = $3, has_email = $4, contact = $5 WHERE school_id = $1 AND row_key = $2",
-        school_id, row_key, has_phone, has_email, contact)
+        "UPDATE roster_rows SET has_phone = $3, has_email = $4, contact = $5, wrong_at = NULL"
+        " WHERE school_id = $1 AND row_key = $2", school_id, row_key, has_phone, has_email, contact)
     if done.endswith(" 0"):
         return False
     await conn.execute("UPDATE rosters SET version = version + 1, uploaded_at = now() WHERE school_id = $1",
@@ -58,3 +65,15 @@ async def audience_rows(conn: Executor, school_id: str, grades: list[str]) -> li
     return list(await conn.fetch(
         "SELECT row_key, grade, has_phone, has_email, contact FROM roster_rows WHERE school_id = $1"
         " AND (cardinality($2::text[]) = 0 OR grade = ANY($2::text[])) ORDER BY row_key", school_id, grades))
+
+
+async def flag_wrong(conn: Executor, school_id: str, row_key: str) -> None:
+    await conn.execute("UPDATE roster_rows SET wrong_at = now() WHERE school_id = $1 AND row_key = $2",
+                       school_id, row_key)
+
+
+async def wrong_rows(conn: Executor, school_id: str, limit: int = 1000) -> list[Any]:
+    """Rows someone reported as reaching the wrong person, oldest report first."""
+    return list(await conn.fetch(
+        "SELECT row_key, grade, class_name, contact, wrong_at FROM roster_rows WHERE school_id = $1"
+        " AND wrong_at IS NOT NULL ORDER BY wrong_at LIMIT $2", school_id, limit))

@@ -33,9 +33,13 @@ class RosterRow:
     class_name: str | None
     phone: str | None = field(repr=False)
     email: str | None = field(repr=False)
+    student_ref: str | None = field(default=None, repr=False)
+    relation: str | None = field(default=None, repr=False)
 
     def contact_json(self) -> bytes:
-        return json.dumps({"phone": self.phone, "email": self.email}, separators=(",", ":")).encode()
+        """What is sealed: the contact, and the school's own reference (answered back only to the school)."""
+        return json.dumps({"phone": self.phone, "email": self.email, "ref": self.student_ref,
+                           "relation": self.relation}, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,8 @@ def check_record(number: int, cells: dict[str, str], school_id: str, sealer: Sea
     if not ref and not (phone or email):
         basis = f"row\x1f{number}"  # nothing names this parent: counted as no contact, keyed by its place
     key = sealer.mac("roster", f"{school_id}\x1f{basis}").hex()[:32]
-    return RowCheck(number, RosterRow(key, grade, cells.get("class") or None, phone, email), [])
+    return RowCheck(number, RosterRow(key, grade, cells.get("class") or None, phone, email, ref or None,
+                                      cells.get("relation") or None), [])
 
 
 def check_sheet(data: bytes, school_id: str, sealer: Sealer) -> list[RowCheck]:

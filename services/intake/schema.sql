@@ -150,7 +150,8 @@ CREATE TABLE IF NOT EXISTS roster_rows (
     class_name text,
     has_phone  boolean NOT NULL,
     has_email  boolean NOT NULL,
-    contact    bytea NOT NULL,              -- sealed {"phone", "email"}
+    contact    bytea NOT NULL,              -- sealed {"phone", "email", "ref", "relation"}
+    wrong_at   timestamptz,                 -- someone who got a letter for this row pressed 号码有误
     PRIMARY KEY (school_id, row_key)
 );
 CREATE INDEX IF NOT EXISTS roster_rows_grade ON roster_rows (school_id, grade);

@@ -64,7 +64,7 @@ async def batch_counts(conn: Executor, letter_id: uuid.UUID, keys: list[str]) ->
 
 async def letter_page(conn: Executor, letter_id: uuid.UUID, key: str) -> dict[str, Any] | None:
     row = await conn.fetchrow(
-        "SELECT t.title, t.body, s.read_at, s.school_id FROM letter_texts t JOIN letter_sends s"
+        "SELECT t.title, t.body, s.read_at, s.wrong_at, s.school_id FROM letter_texts t JOIN letter_sends s"
         " ON s.letter_id = t.letter_id AND s.recipient_key = $2 WHERE t.letter_id = $1", letter_id, key)
     return dict(row) if row else None
 
@@ -73,5 +73,13 @@ async def mark_read(conn: Executor, letter_id: uuid.UUID, key: str) -> str | Non
     """The parent's school the first time they read it; None after (counted once)."""
     value = await conn.fetchval(
         "UPDATE letter_sends SET read_at = now() WHERE letter_id = $1 AND recipient_key = $2 AND read_at IS NULL"
+        " RETURNING school_id", letter_id, key)
+    return str(value) if value is not None else None
+
+
+async def mark_wrong(conn: Executor, letter_id: uuid.UUID, key: str) -> str | None:
+    """The parent's school the first time 号码有误 is pressed for this letter; None after."""
+    value = await conn.fetchval(
+        "UPDATE letter_sends SET wrong_at = now() WHERE letter_id = $1 AND recipient_key = $2 AND wrong_at IS NULL"
         " RETURNING school_id", letter_id, key)
     return str(value) if value is not None else None

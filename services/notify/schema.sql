@@ -62,5 +62,6 @@ CREATE TABLE IF NOT EXISTS letter_sends (
     error         text,                   -- codes only
     sent_at       timestamptz,
     read_at       timestamptz,
+    wrong_at      timestamptz,            -- whoever got it pressed 号码有误
     PRIMARY KEY (letter_id, recipient_key)
 );

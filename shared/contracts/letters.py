@@ -20,7 +20,14 @@ from pydantic import Field
 
 from shared.contracts.base import Event, Strict
 from shared.contracts.notification import Address
-from shared.subjects import LETTER_APPROVED, LETTER_BATCH_REQUESTED, LETTER_BATCH_SENT, LETTER_FANNED_OUT, LETTER_READ
+from shared.subjects import (
+    LETTER_APPROVED,
+    LETTER_BATCH_REQUESTED,
+    LETTER_BATCH_SENT,
+    LETTER_FANNED_OUT,
+    LETTER_READ,
+    LETTER_WRONG_NUMBER,
+)
 
 MAX_BATCH = 500
 Grade = str
@@ -111,6 +118,17 @@ class LetterRead(LetterEvent):
 
     event_type: ClassVar[str] = "LetterRead"
     subject: ClassVar[str] = LETTER_READ
+
+    school_id: str
+    recipient_key: str
+
+
+class LetterWrongNumberReported(LetterEvent):
+    """Whoever got the letter pressed "号码有误" on its page: the roster row's contact reached someone else.
+    Intake flags the row for its school to correct; the archive counts it per school. Once per parent."""
+
+    event_type: ClassVar[str] = "LetterWrongNumberReported"
+    subject: ClassVar[str] = LETTER_WRONG_NUMBER
 
     school_id: str
     recipient_key: str

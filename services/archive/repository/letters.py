@@ -9,7 +9,8 @@ from typing import Any
 
 from shared.db import Conn, Executor
 
-FIGURES = ("recipients", "no_contact", "batches", "batches_done", "sent", "failed", "by_sms", "by_email", "read")
+FIGURES = ("recipients", "no_contact", "batches", "batches_done", "sent", "failed", "by_sms", "by_email", "read",
+           "wrong_number")
 
 
 async def add_letter(conn: Executor, letter_id: uuid.UUID, jurisdiction: str, title: str, body: str,
@@ -94,10 +95,12 @@ async def batch_sent(conn: Conn, letter_id: uuid.UUID, school_id: str, jurisdict
         letter_id, school_id, jurisdiction, sent, failed, by_sms, by_email)
 
 
-async def letter_read(conn: Conn, letter_id: uuid.UUID, school_id: str, jurisdiction: str) -> None:
+async def count_one(conn: Conn, letter_id: uuid.UUID, school_id: str, jurisdiction: str, figure: str) -> None:
+    """One more read or wrong number (the archive's inbox makes sure each parent's is counted once)."""
+    assert figure in ("read", "wrong_number")
     await conn.execute(
-        "INSERT INTO letter_schools (letter_id, school_id, jurisdiction, read) VALUES ($1, $2, $3, 1)"
-        " ON CONFLICT (letter_id, school_id) DO UPDATE SET read = letter_schools.read + 1",
+        f"INSERT INTO letter_schools (letter_id, school_id, jurisdiction, {figure}) VALUES ($1, $2, $3, 1)"
+        f" ON CONFLICT (letter_id, school_id) DO UPDATE SET {figure} = letter_schools.{figure} + 1",
         letter_id, school_id, jurisdiction)
 
 

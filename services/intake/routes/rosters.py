@@ -2,6 +2,7 @@
 a row, read the summary. Contacts are sealed at rest and never answered back in clear."""
 
 import json
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -41,6 +42,15 @@ class GradeCounts(BaseModel):
     without_contact: int
 
 
+class WrongRow(BaseModel):
+    key: str
+    grade: str
+    class_name: str | None
+    student_ref: str | None = Field(description="Your own reference for the row, as uploaded.")
+    relation: str | None
+    reported_at: datetime
+
+
 class RosterSummary(BaseModel):
     version: int
     rows: int
@@ -48,6 +58,8 @@ class RosterSummary(BaseModel):
     with_email: int
     without_contact: int
     grades: list[GradeCounts]
+    reported_wrong: list[WrongRow] = Field(default_factory=list, description="Rows whose letter reached someone "
+                                           "who pressed 号码有误: correct them with PATCH (clears the flag).")
 
 
 class ContactFix(BaseModel):
@@ -115,11 +127,15 @@ def router(deps: IntakeDeps) -> APIRouter:
         if errors:
             raise ApiError(422, "validation_failed", "The request has invalid fields.", "请求中有字段不符合要求。",
                            errors=errors)
-        contact = sealer.seal(json.dumps({"phone": phone, "email": fix.email or None}, separators=(",", ":")).encode(),
-                              contact_aad(school.school_id, key))
+        aad = contact_aad(school.school_id, key)
         async with deps.pool.acquire() as conn, conn.transaction():
-            if not await sql.update_row(conn, school.school_id, key, phone is not None, bool(fix.email), contact):
+            sealed = await sql.row_contact(conn, school.school_id, key)
+            if sealed is None:
                 raise ApiError(404, "not_found", "Your roster has no row with this key.", "花名册中没有该行。")
+            kept = json.loads(sealer.open(sealed, aad))
+            contact = sealer.seal(json.dumps({**kept, "phone": phone, "email": fix.email or None},
+                                             ensure_ascii=False, separators=(",", ":")).encode(), aad)
+            await sql.update_row(conn, school.school_id, key, phone is not None, bool(fix.email), contact)
         return await summary(school)
 
     @r.get("/v1/rosters", response_model=RosterSummary, responses={**ERRORS, 404: ERRORS[403]},
@@ -127,13 +143,22 @@ def router(deps: IntakeDeps) -> APIRouter:
     async def summary(school: School) -> RosterSummary:
         async with deps.pool.acquire() as conn:
             found = await sql.roster_summary(conn, school.school_id)
+            wrong = await sql.wrong_rows(conn, school.school_id)
         if found is None:
             raise ApiError(404, "not_found", "No roster uploaded yet.", "尚未上传花名册。")
+        sealer = _sealer(deps)
+        reported = []
+        for w in wrong:  # the school's own references, so that it knows whose contact to correct
+            kept = json.loads(sealer.open(bytes(w["contact"]), contact_aad(school.school_id, w["row_key"])))
+            reported.append(WrongRow(key=w["row_key"], grade=w["grade"], class_name=w["class_name"],
+                                     student_ref=kept.get("ref"), relation=kept.get("relation"),
+                                     reported_at=w["wrong_at"]))
         grades = [GradeCounts(**g) for g in found["grades"]]
         return RosterSummary(version=found["version"], rows=sum(g.rows for g in grades),
                              with_phone=sum(g.with_phone for g in grades),
                              with_email=sum(g.with_email for g in grades),
-                             without_contact=sum(g.without_contact for g in grades), grades=grades)
+                             without_contact=sum(g.without_contact for g in grades), grades=grades,
+                             reported_wrong=reported)
 
     return r
 
