@@ -70,7 +70,7 @@ def ledger_csv(ledger: Ledger) -> bytes:
 
 def ledger_xlsx(ledger: Ledger, letters: Sequence[dict[str, Any]] = ()) -> bytes:
     """Sheet 台账: the same rows as the CSV; sheet 说明: the period and what each column counts;
-    sheet 致家长的信: the letters to parents approved in the period, per school."""
+    sheet 致家长的信 (when any was approved in the period): the letters to parents, per school."""
     buf = io.BytesIO()
     book = xlsxwriter.Workbook(buf, {"in_memory": True})
     bold = book.add_format({"bold": True})
@@ -89,7 +89,8 @@ def ledger_xlsx(ledger: Ledger, letters: Sequence[dict[str, Any]] = ()) -> bytes
         notes.write_row(i, 0, [zh, Counts.model_fields[field].description or zh])
     notes.set_column(0, 0, 22)
     notes.set_column(1, 1, 70)
-    add_letters_sheet(book, letters, bold)
+    if letters:
+        add_letters_sheet(book, letters, bold)
     book.close()
     return buf.getvalue()
 
