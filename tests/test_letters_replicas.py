@@ -19,8 +19,17 @@ from services.intake.letter_batches import batches_for
 from services.intake.roster_xlsx import XLSX
 from services.notify.app import running as notify
 from shared.config import Settings
+from shared.contracts.base import utcnow
+from shared.contracts.escalation import RecipientRole
 from shared.contracts.letters import LetterApproved, LetterAudience, LetterBatchSent, LetterRecipient
-from shared.contracts.notification import Address, ChannelKind
+from shared.contracts.notification import (
+    Address,
+    ChannelKind,
+    NoticeFacts,
+    NotificationRequested,
+    Priority,
+    Recipient,
+)
 from shared.subjects import NOTIFY
 from tests.helpers import eventually, publish, stream_messages
 
@@ -102,3 +111,42 @@ async def test_a_roster_uploaded_as_xlsx(settings: Settings) -> None:
             r = await c.put("/v1/rosters", content=b"PK not a workbook", headers={
                 "Authorization": f"Bearer {key}", "Content-Type": XLSX})
             assert r.status_code == 422 and r.json()["error"] == "invalid_csv", r.text
+
+
+async def test_a_police_sms_is_not_queued_behind_a_letter(settings: Settings) -> None:
+    """The SMS bucket is shared (20 calls/s here): 1,200 letters would hold it for a minute, yet the police
+    SMS goes out among the first few after it is requested, not after the letters (no clock involved:
+    the order in which the provider accepted them)."""
+    letter = LetterApproved(event_id=uuid.uuid4(), letter_id=uuid.uuid4(), jurisdiction="lechang", title="排队测试信",
+                            body="正文", audience=LetterAudience(), created_by="a", approved_by="b")
+    recipients = [LetterRecipient(key=f"{i:032x}", grade="七年级", addresses=[
+        Address(kind=ChannelKind.sms, to=f"139{i:08d}")]) for i in range(N)]
+    incident_id = uuid.uuid4()
+    police = NotificationRequested(
+        event_id=incident_id, incident_id=incident_id, notification_id=incident_id, priority=Priority.urgent,
+        recipient=Recipient(role=RecipientRole.police, display_name="公安",
+                            addresses=[Address(kind=ChannelKind.sms, to="13700000110")]),
+        facts=NoticeFacts(case_ref="AB-POLICE1", school_id="demo-school", school_name="乐昌市示范中学",
+                          reasons_zh=["测试"], occurred_at=utcnow()))
+    async with running_fakes() as fakes, AsyncExitStack() as stack:
+        env = {k.lower(): v for k, v in fakes.env().items()} | {"wecom_webhook_base": "", "dingtalk_webhook_base": "",
+                                                                "sms_rate_per_s": 20.0}
+        s = settings.model_copy(update=env)
+        await stack.enter_async_context(notify(s))
+        for b in batches_for(letter, "demo-school", recipients):
+            await publish(s.nats_url, b)
+
+        async def letters_going() -> int | None:
+            return len(fakes.accepted) if len(fakes.accepted) >= 20 else None
+
+        before = await eventually(letters_going)
+        await publish(s.nats_url, police)
+
+        async def police_sent() -> int | None:
+            return next((i for i, a in enumerate(fakes.accepted) if a.address.endswith("13700000110")), None)
+
+        at = await eventually(police_sent)
+    # ahead of it: what was in the bucket when it was asked (≤ LETTER_SENDS_IN_FLIGHT calls) and a margin
+    # for the letters accepted while the request travelled through NATS to notify
+    assert at - before <= 8 + 20, (before, at)
+    assert len(fakes.accepted) < N
