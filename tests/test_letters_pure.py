@@ -64,8 +64,11 @@ def test_recipients_sms_first_and_batches_with_stable_ids() -> None:
         contact = json.dumps({"phone": phone, "email": email})
         rows.append({"row_key": key, "grade": "七年级", "has_phone": phone is not None, "has_email": email is not None,
                      "contact": SEALER.seal(contact.encode(), contact_aad("s", key))})
-    recipients, no_contact = recipients_of(rows, "s", SEALER)
-    assert no_contact == 1
+    share = recipients_of(rows, "s", SEALER)
+    recipients = share.recipients
+    assert (share.no_contact, share.merged) == (1, 0)
+    again = recipients_of(rows, "s", SEALER, {"13800000001"})  # the same parent through a sibling's row
+    assert ([r.key for r in again.recipients], again.merged) == (["key-00000001"], 1)
     assert [[a.kind.value for a in r.addresses] for r in recipients] == [["sms", "email"], ["email"]]
     letter = _letter()
     many = [recipients[0].model_copy(update={"key": f"k-{i:06d}"}) for i in range(1001)]

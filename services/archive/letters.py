@@ -135,7 +135,7 @@ async def project_letter(conn: Conn, event: LetterEvent, directory: Directory) -
                 await sql.school_share(conn, event.letter_id, share.school_id,
                                        directory.jurisdiction_of(share.school_id), has_roster=share.has_roster,
                                        recipients=share.recipients, no_contact=share.no_contact,
-                                       batches=share.batches)
+                                       merged=share.merged, batches=share.batches)
         case LetterBatchSent():
             await sql.batch_sent(conn, event.letter_id, event.school_id, directory.jurisdiction_of(event.school_id),
                                  event.sent, event.failed, event.by_sms, event.by_email)
@@ -157,6 +157,7 @@ def letter_summary(event: LetterEvent) -> dict[str, Any]:
         case LetterFannedOut():
             return {"schools": len(event.schools), "recipients": sum(s.recipients for s in event.schools),
                     "no_contact": sum(s.no_contact for s in event.schools),
+                    "merged": sum(s.merged for s in event.schools),
                     "without_roster": sum(1 for s in event.schools if not s.has_roster)}
         case LetterBatchSent():
             return {"school_id": event.school_id, "batch_no": event.batch_no, "sent": event.sent,

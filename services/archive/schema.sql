@@ -420,6 +420,7 @@ CREATE TABLE IF NOT EXISTS letter_schools (
     has_roster   boolean NOT NULL DEFAULT true,
     recipients   int NOT NULL DEFAULT 0,
     no_contact   int NOT NULL DEFAULT 0,
+    merged       int NOT NULL DEFAULT 0,       -- a parent already reached through another row (siblings)
     batches      int NOT NULL DEFAULT 0,
     batches_done int NOT NULL DEFAULT 0,
     sent         int NOT NULL DEFAULT 0,

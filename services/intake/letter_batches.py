@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from services.intake.roster_rows import contact_aad
@@ -18,19 +19,32 @@ from shared.contracts.notification import Address, ChannelKind
 from shared.crypto import Sealer
 
 
-def recipients_of(rows: Sequence[Any], school_id: str, sealer: Sealer) -> tuple[list[LetterRecipient], int]:
-    """The rows' recipients with their routes, and how many rows have no contact at all."""
-    out: list[LetterRecipient] = []
-    no_contact = 0
+@dataclass
+class Share:
+    recipients: list[LetterRecipient] = field(default_factory=list)
+    no_contact: int = 0
+    merged: int = 0  # rows whose parent the letter already reaches through another row (siblings)
+
+
+def recipients_of(rows: Sequence[Any], school_id: str, sealer: Sealer, seen: set[str] | None = None) -> Share:
+    """The rows' recipients with their routes; rows without any contact, and rows whose phone (or, without
+    one, e-mail) is already in `seen` (a parent of two pupils gets one letter), are only counted."""
+    seen = set() if seen is None else seen
+    share = Share()
     for row in rows:
         if not (row["has_phone"] or row["has_email"]):
-            no_contact += 1
+            share.no_contact += 1
             continue
         contact = json.loads(sealer.open(row["contact"], contact_aad(school_id, row["row_key"])))
+        who = contact.get("phone") or str(contact.get("email", "")).lower()
+        if who in seen:
+            share.merged += 1
+            continue
+        seen.add(who)
         routes = [Address(kind=ChannelKind.sms, to=contact["phone"])] if contact.get("phone") else []
         routes += [Address(kind=ChannelKind.email, to=contact["email"])] if contact.get("email") else []
-        out.append(LetterRecipient(key=row["row_key"], grade=row["grade"], addresses=routes))
-    return out, no_contact
+        share.recipients.append(LetterRecipient(key=row["row_key"], grade=row["grade"], addresses=routes))
+    return share
 
 
 def batches_for(letter: LetterApproved, school_id: str, recipients: list[LetterRecipient],

@@ -40,17 +40,18 @@ class LetterFanOut:
             schools = [s for s in listed if self.directory.jurisdiction_of(s) == letter.jurisdiction]
             with_roster = await sql.schools_with_roster(conn, schools)
             shares = []
+            seen: set[str] = set()  # across the schools: a parent of pupils at two schools gets one letter
             for school in schools:
                 if school not in with_roster:
                     shares.append(SchoolShare(school_id=school, recipients=0, no_contact=0, batches=0,
                                               has_roster=False))
                     continue
                 rows = await sql.audience_rows(conn, school, letter.audience.grades)
-                recipients, no_contact = recipients_of(rows, school, self.sealer)
-                batches = batches_for(letter, school, recipients)
+                share = recipients_of(rows, school, self.sealer, seen)
+                batches = batches_for(letter, school, share.recipients)
                 await enqueue(conn, *batches)
-                shares.append(SchoolShare(school_id=school, recipients=len(recipients), no_contact=no_contact,
-                                          batches=len(batches)))
+                shares.append(SchoolShare(school_id=school, recipients=len(share.recipients),
+                                          no_contact=share.no_contact, merged=share.merged, batches=len(batches)))
             await enqueue(conn, LetterFannedOut(event_id=derive_id("letter-fanned-out", letter.letter_id),
                                                 letter_id=letter.letter_id, schools=shares))
         log.info("letter %s: %d schools, %d batches", letter.letter_id, len(shares), sum(s.batches for s in shares))

@@ -85,6 +85,8 @@ class SchoolShare(Strict):
     school_id: str
     recipients: int = Field(ge=0, description="Parents with a contact, in batches.")
     no_contact: int = Field(ge=0, description="Roster rows of the audience with neither phone nor e-mail.")
+    merged: int = Field(default=0, ge=0, description="Rows whose parent the letter already reaches through "
+                        "another row (a parent of two pupils gets one letter).")
     batches: int = Field(ge=0)
     has_roster: bool = True
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from shared.db import Conn, Executor
 
-FIGURES = ("recipients", "no_contact", "batches", "batches_done", "sent", "failed", "by_sms", "by_email", "read",
-           "wrong_number")
+FIGURES = ("recipients", "no_contact", "merged", "batches", "batches_done", "sent", "failed", "by_sms", "by_email",
+           "read", "wrong_number")
 
 
 async def add_letter(conn: Executor, letter_id: uuid.UUID, jurisdiction: str, title: str, body: str,
@@ -74,13 +74,13 @@ async def letter_figures_for_ledger(conn: Executor, jurisdiction: str | None, sc
 # --- projection (archive's consumer) ------------------------------------------------------------
 
 async def school_share(conn: Conn, letter_id: uuid.UUID, school_id: str, jurisdiction: str, *, has_roster: bool,
-                       recipients: int, no_contact: int, batches: int) -> None:
+                       recipients: int, no_contact: int, merged: int, batches: int) -> None:
     await conn.execute(
-        "INSERT INTO letter_schools (letter_id, school_id, jurisdiction, has_roster, recipients, no_contact, batches)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (letter_id, school_id) DO UPDATE SET"
+        "INSERT INTO letter_schools (letter_id, school_id, jurisdiction, has_roster, recipients, no_contact, merged,"
+        " batches) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (letter_id, school_id) DO UPDATE SET"
         " has_roster = EXCLUDED.has_roster, recipients = EXCLUDED.recipients, no_contact = EXCLUDED.no_contact,"
-        " batches = EXCLUDED.batches",
-        letter_id, school_id, jurisdiction, has_roster, recipients, no_contact, batches)
+        " merged = EXCLUDED.merged, batches = EXCLUDED.batches",
+        letter_id, school_id, jurisdiction, has_roster, recipients, no_contact, merged, batches)
 
 
 async def batch_sent(conn: Conn, letter_id: uuid.UUID, school_id: str, jurisdiction: str, sent: int, failed: int,

@@ -50,6 +50,7 @@ class LetterSummary(BaseModel):
     schools: int
     recipients: int
     no_contact: int
+    merged: int
     batches: int
     batches_done: int
     sent: int
@@ -94,8 +95,10 @@ def router(deps: ArchiveDeps) -> APIRouter:
            summary="A letter and its figures per school (sent, failed, no contact, read)")
     async def letter(letter_id: uuid.UUID, official: Actor) -> dict[str, Any]:
         """`sent`: a gateway accepted it; `failed`: every address refused; `no_contact`: roster rows with
-        neither phone nor e-mail; `read`: parents who pressed 已阅 (once each); `wrong_number`: letters that
-        reached someone who pressed 号码有误 (the school corrects the row). A school sees its own row."""
+        neither phone nor e-mail; `merged`: rows whose parent the letter reached through another row (a
+        parent of two pupils gets one letter); `read`: parents who pressed 已阅 (once each); `wrong_number`:
+        letters that reached someone who pressed 号码有误 (the school corrects the row). A school sees its
+        own row."""
         return await letters.letter_figures(deps.pool, official, letter_id)
 
     return r
