@@ -80,7 +80,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                    **({"SMS_RATE_PER_S": str(args.sms_rate)} if args.sms_rate else {}),
                    **{f"{k.upper()}_PORT": str(v) for k, v in ports.items()},
                    **{k: new_key_b64() for k in ("ARCHIVE_KEK", "ARCHIVE_DATA_KEY", "INTAKE_DATA_KEY", "PSEUDONYM_KEY",
-                                                 "LINK_KEY", "NOTIFY_DATA_KEY", "DEAD_LETTER_KEY")}}
+                                                 "LINK_KEY", "NOTIFY_DATA_KEY", "DEAD_LETTER_KEY",
+                                                 "LETTER_CONTACT_KEY")}}
             fleet = ServiceProcesses(env, Path(tmp))
             try:
                 for name in ("intake", "archive", "notify"):

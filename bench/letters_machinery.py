@@ -55,9 +55,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     from shared.consumer import Delivery
     from shared.contracts.letters import LetterApproved, LetterAudience, LetterRecipient
     from shared.contracts.notification import Address, ChannelKind
-    from shared.crypto import new_key_b64
+    from shared.crypto import Sealer, new_key_b64
     from shared.db import create_pool, migrate
     from shared.health import Dependencies
+    from shared.letter_routes import seal_routes
     from shared.outbox import OutboxRelay
 
     with tempfile.TemporaryDirectory(prefix="bench-letters-machinery-") as tmp:
@@ -71,16 +72,18 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     return None
 
                 relay = OutboxRelay(pool, publish, deps)
+                routes = Sealer(new_key_b64())
                 sender = LetterSender(pool, relay, {"sms": [AcceptAll("sms")], "email": [AcceptAll("email")]},
                                       Links(new_key_b64()), "https://example.cn", 30 * 86400, 30.0, deps,
-                                      CollectorRegistry())
+                                      CollectorRegistry(), routes_sealer=routes)
                 body = "尊敬的家长：" + "防治学生欺凌。" * 200
                 letter = LetterApproved(event_id=uuid.uuid4(), letter_id=uuid.uuid4(), jurisdiction="lechang",
                                         title="致全市中小学生家长的一封信", body=body, audience=LetterAudience(),
                                         created_by="a", approved_by="b")
-                recipients = [LetterRecipient(key=f"{i:032x}", grade="七年级", addresses=[
-                    Address(kind=ChannelKind.sms, to=f"139{i:08d}"),
-                    Address(kind=ChannelKind.email, to=f"p{i}@example.cn")]) for i in range(args.parents)]
+                recipients = [LetterRecipient(key=f"{i:032x}", grade="七年级", sealed_routes=seal_routes(
+                    routes, letter.letter_id, f"{i:032x}", [Address(kind=ChannelKind.sms, to=f"139{i:08d}"),
+                                                            Address(kind=ChannelKind.email, to=f"p{i}@example.cn")]))
+                              for i in range(args.parents)]
                 batches = batches_for(letter, "school-0001", recipients)
                 queue: asyncio.Queue[Any] = asyncio.Queue()
                 for b in batches:

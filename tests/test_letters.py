@@ -25,6 +25,7 @@ from services.intake.app import running as intake
 from services.notify.app import running as notify
 from shared.config import Settings
 from shared.contracts.letters import LetterBatchRequested
+from shared.crypto import new_key_b64
 from shared.subjects import NOTIFY
 from tests.helpers import eventually, official_headers, publish, stream_messages
 
@@ -65,7 +66,8 @@ class City:
 @pytest.fixture
 async def city(settings: Settings, smtp_sink: SmtpSink) -> AsyncIterator[City]:
     async with running_fakes() as fakes, AsyncExitStack() as stack:
-        env = {k.lower(): v for k, v in fakes.env().items()} | {"wecom_webhook_base": "", "dingtalk_webhook_base": ""}
+        env = {k.lower(): v for k, v in fakes.env().items()} | {"wecom_webhook_base": "", "dingtalk_webhook_base": "",
+                                                                "letter_contact_key": new_key_b64()}
         s = settings.model_copy(update=env)
         for running in (intake, notify, archive):
             await stack.enter_async_context(running(s))

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
+from cryptography.exceptions import InvalidTag
 
 from services.archive.letters import approval_problem
 from services.intake.letter_batches import batches_for, recipients_of
@@ -25,9 +26,11 @@ from shared.contracts.letters import LetterApproved, LetterAudience
 from shared.contracts.notification import Address, ChannelKind
 from shared.crypto import Sealer, new_key_b64
 from shared.identity import Official, OfficialRole
+from shared.letter_routes import open_routes
 
 pytestmark = pytest.mark.pure
 SEALER = Sealer(new_key_b64(), "TEST")
+ROUTES = Sealer(new_key_b64(), "LETTER_CONTACT_KEY")
 
 
 def test_roster_rows_are_checked_one_by_one_and_keyed_stably() -> None:
@@ -64,13 +67,18 @@ def test_recipients_sms_first_and_batches_with_stable_ids() -> None:
         contact = json.dumps({"phone": phone, "email": email})
         rows.append({"row_key": key, "grade": "七年级", "has_phone": phone is not None, "has_email": email is not None,
                      "contact": SEALER.seal(contact.encode(), contact_aad("s", key))})
-    share = recipients_of(rows, "s", SEALER)
+    letter = _letter()
+    share = recipients_of(rows, "s", SEALER, letter.letter_id, ROUTES)
     recipients = share.recipients
     assert (share.no_contact, share.merged) == (1, 0)
-    again = recipients_of(rows, "s", SEALER, {"13800000001"})  # the same parent through a sibling's row
+    again = recipients_of(rows, "s", SEALER, letter.letter_id, ROUTES, {"13800000001"})  # a sibling's row
     assert ([r.key for r in again.recipients], again.merged) == (["key-00000001"], 1)
-    assert [[a.kind.value for a in r.addresses] for r in recipients] == [["sms", "email"], ["email"]]
-    letter = _letter()
+    routes = [open_routes(ROUTES, letter.letter_id, r.key, r.sealed_routes) for r in recipients]
+    assert [[(a.kind.value, a.to) for a in r] for r in routes] == [[("sms", "13800000001"), ("email", "x@y.cn")],
+                                                                   [("email", "z@y.cn")]]
+    assert "1380000" not in json.dumps([r.model_dump(mode="json") for r in recipients])  # sealed on the bus
+    with pytest.raises(InvalidTag):  # bound to its parent: not movable to another key
+        open_routes(ROUTES, letter.letter_id, recipients[1].key, recipients[0].sealed_routes)
     many = [recipients[0].model_copy(update={"key": f"k-{i:06d}"}) for i in range(1001)]
     batches = batches_for(letter, "s", many)
     assert [len(b.recipients) for b in batches] == [500, 500, 1] and {b.batches for b in batches} == {3}

@@ -30,10 +30,19 @@ from shared.contracts.notification import (
     Priority,
     Recipient,
 )
+from shared.crypto import Sealer, new_key_b64
+from shared.letter_routes import seal_routes
 from shared.subjects import NOTIFY
 from tests.helpers import eventually, publish, stream_messages
 
 N = 1200  # three batches
+ROUTES_KEY = new_key_b64()
+
+
+def _recipient(letter: LetterApproved, i: int, address: Address) -> LetterRecipient:
+    key = f"{i:032x}"
+    return LetterRecipient(key=key, grade="七年级", sealed_routes=seal_routes(
+        Sealer(ROUTES_KEY), letter.letter_id, key, [address]))
 
 
 async def _reported(nats_url: str) -> list[LetterBatchSent] | None:
@@ -46,14 +55,13 @@ async def test_two_replicas_and_duplicated_batches_send_each_parent_once(setting
                                                                         smtp_sink: SmtpSink) -> None:
     letter = LetterApproved(event_id=uuid.uuid4(), letter_id=uuid.uuid4(), jurisdiction="lechang", title="复本测试信",
                             body="正文", audience=LetterAudience(), created_by="a", approved_by="b")
-    recipients = [LetterRecipient(key=f"{i:032x}", grade="七年级", addresses=[
-        Address(kind=ChannelKind.sms, to=f"139{i:08d}") if i % 4 else Address(kind=ChannelKind.email,
-                                                                              to=f"p{i}@example.cn")])
-        for i in range(N)]
+    recipients = [_recipient(letter, i, Address(kind=ChannelKind.sms, to=f"139{i:08d}") if i % 4 else
+                             Address(kind=ChannelKind.email, to=f"p{i}@example.cn")) for i in range(N)]
     batches = batches_for(letter, "demo-school", recipients)
     async with running_fakes() as fakes, AsyncExitStack() as stack:
-        env = {k.lower(): v for k, v in fakes.env().items()} | {"wecom_webhook_base": "", "dingtalk_webhook_base": "",
-                                                                "sms_rate_per_s": 1000.0}
+        env = {k.lower(): v for k, v in fakes.env().items()} | {
+            "wecom_webhook_base": "", "dingtalk_webhook_base": "", "sms_rate_per_s": 1000.0,
+            "letter_contact_key": ROUTES_KEY}
         s = settings.model_copy(update=env)
         await stack.enter_async_context(notify(s))
         await stack.enter_async_context(notify(s.model_copy(update={"notify_port": free_port()})))
@@ -119,8 +127,7 @@ async def test_a_police_sms_is_not_queued_behind_a_letter(settings: Settings) ->
     the order in which the provider accepted them)."""
     letter = LetterApproved(event_id=uuid.uuid4(), letter_id=uuid.uuid4(), jurisdiction="lechang", title="排队测试信",
                             body="正文", audience=LetterAudience(), created_by="a", approved_by="b")
-    recipients = [LetterRecipient(key=f"{i:032x}", grade="七年级", addresses=[
-        Address(kind=ChannelKind.sms, to=f"139{i:08d}")]) for i in range(N)]
+    recipients = [_recipient(letter, i, Address(kind=ChannelKind.sms, to=f"139{i:08d}")) for i in range(N)]
     incident_id = uuid.uuid4()
     police = NotificationRequested(
         event_id=incident_id, incident_id=incident_id, notification_id=incident_id, priority=Priority.urgent,
@@ -129,8 +136,9 @@ async def test_a_police_sms_is_not_queued_behind_a_letter(settings: Settings) ->
         facts=NoticeFacts(case_ref="AB-POLICE1", school_id="demo-school", school_name="乐昌市示范中学",
                           reasons_zh=["测试"], occurred_at=utcnow()))
     async with running_fakes() as fakes, AsyncExitStack() as stack:
-        env = {k.lower(): v for k, v in fakes.env().items()} | {"wecom_webhook_base": "", "dingtalk_webhook_base": "",
-                                                                "sms_rate_per_s": 20.0}
+        env = {k.lower(): v for k, v in fakes.env().items()} | {
+            "wecom_webhook_base": "", "dingtalk_webhook_base": "", "sms_rate_per_s": 20.0,
+            "letter_contact_key": ROUTES_KEY}
         s = settings.model_copy(update=env)
         await stack.enter_async_context(notify(s))
         for b in batches_for(letter, "demo-school", recipients):

@@ -24,6 +24,7 @@ from shared.contracts.letters import LetterApproved, LetterWrongNumberReported
 from shared.crypto import Sealer
 from shared.directory import load_directory
 from shared.http import serve
+from shared.letter_routes import SETTING
 from shared.service import Infra, infrastructure
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
@@ -36,7 +37,8 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         infra.consumers.subscribe(DutyUpdated, DutyProjection(infra.pool).on_duty_updated)
         infra.consumers.subscribe(OfficialActed, HelpContests(infra.pool).on_official_acted)
         sealer = Sealer(settings.intake_data_key, "INTAKE_DATA_KEY") if settings.intake_data_key else None
-        fan_out = LetterFanOut(infra.pool, infra.relay, sealer, load_directory(settings.directory_file))
+        routes_sealer = Sealer(settings.letter_contact_key, SETTING) if settings.letter_contact_key else None
+        fan_out = LetterFanOut(infra.pool, infra.relay, sealer, routes_sealer, load_directory(settings.directory_file))
         infra.consumers.subscribe(LetterApproved, fan_out.on_letter_approved, concurrency=1)
         infra.consumers.subscribe(LetterWrongNumberReported, fan_out.on_wrong_number, concurrency=4)
         # reports are published directly (202 after the PubAck); the relay carries the letters' batches

@@ -8,6 +8,7 @@ relay's Nats-Msg-Id makes a republished batch a duplicate JetStream drops.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from shared.contracts.base import derive_id
 from shared.contracts.letters import MAX_BATCH, LetterApproved, LetterBatchRequested, LetterRecipient
 from shared.contracts.notification import Address, ChannelKind
 from shared.crypto import Sealer
+from shared.letter_routes import seal_routes
 
 
 @dataclass
@@ -26,9 +28,11 @@ class Share:
     merged: int = 0  # rows whose parent the letter already reaches through another row (siblings)
 
 
-def recipients_of(rows: Sequence[Any], school_id: str, sealer: Sealer, seen: set[str] | None = None) -> Share:
-    """The rows' recipients with their routes; rows without any contact, and rows whose phone (or, without
-    one, e-mail) is already in `seen` (a parent of two pupils gets one letter), are only counted."""
+def recipients_of(rows: Sequence[Any], school_id: str, sealer: Sealer, letter_id: uuid.UUID, routes_sealer: Sealer,
+                  seen: set[str] | None = None) -> Share:
+    """The rows' recipients with their routes (sealed for notify with `routes_sealer`); rows without any
+    contact, and rows whose phone (or, without one, e-mail) is already in `seen` (a parent of two pupils
+    gets one letter), are only counted."""
     seen = set() if seen is None else seen
     share = Share()
     for row in rows:
@@ -43,7 +47,8 @@ def recipients_of(rows: Sequence[Any], school_id: str, sealer: Sealer, seen: set
         seen.add(who)
         routes = [Address(kind=ChannelKind.sms, to=contact["phone"])] if contact.get("phone") else []
         routes += [Address(kind=ChannelKind.email, to=contact["email"])] if contact.get("email") else []
-        share.recipients.append(LetterRecipient(key=row["row_key"], grade=row["grade"], addresses=routes))
+        share.recipients.append(LetterRecipient(key=row["row_key"], grade=row["grade"], sealed_routes=seal_routes(
+            routes_sealer, letter_id, row["row_key"], routes)))
     return share
 
 

@@ -24,15 +24,18 @@ log = logging.getLogger("antibully.intake.letters")
 
 
 class LetterFanOut:
-    def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, sealer: Sealer | None, directory: Directory) -> None:
+    def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, sealer: Sealer | None, routes_sealer: Sealer | None,
+                 directory: Directory) -> None:
         self.pool = pool
         self.relay = relay
         self.sealer = sealer
+        self.routes_sealer = routes_sealer
         self.directory = directory
 
     async def on_letter_approved(self, letter: LetterApproved, _: Delivery) -> None:
-        if self.sealer is None:
-            raise RuntimeError("INTAKE_DATA_KEY is not set: rosters cannot be read")
+        if self.sealer is None or self.routes_sealer is None:
+            # fails the same way every time: a dead letter someone is told about, replayed once configured
+            raise RuntimeError("INTAKE_DATA_KEY or LETTER_CONTACT_KEY is not set: no letters")
         async with self.pool.acquire() as conn, conn.transaction():
             if not await claim(conn, str(letter.event_id), letter.subject):
                 return
@@ -47,7 +50,7 @@ class LetterFanOut:
                                               has_roster=False))
                     continue
                 rows = await sql.audience_rows(conn, school, letter.audience.grades)
-                share = recipients_of(rows, school, self.sealer, seen)
+                share = recipients_of(rows, school, self.sealer, letter.letter_id, self.routes_sealer, seen)
                 batches = batches_for(letter, school, share.recipients)
                 await enqueue(conn, *batches)
                 shares.append(SchoolShare(school_id=school, recipients=len(share.recipients),

@@ -27,6 +27,7 @@ from shared.contracts.letters import LetterBatchRequested
 from shared.contracts.notification import ChannelKind
 from shared.crypto import Sealer
 from shared.http import serve
+from shared.letter_routes import SETTING
 from shared.service import Infra, infrastructure
 from shared.tasks import every
 
@@ -57,7 +58,8 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         infra.consumers.subscribe(NotificationRequested, handlers.on_requested, concurrency=4)
         letters = LetterSender(infra.pool, infra.relay, channels, links, settings.public_base_url,
                                settings.link_ttl_s, settings.ack_wait_s, infra.deps, infra.registry,
-                               settings.letter_sends_in_flight)
+                               settings.letter_sends_in_flight, Sealer(settings.letter_contact_key, SETTING)
+                               if settings.letter_contact_key else None)
         # at most half the handler slots: notices always keep the other half (and their own consumers)
         infra.consumers.subscribe(LetterBatchRequested, letters.on_batch, concurrency=min(
             settings.letter_batches_in_flight, max(1, settings.handler_concurrency // 2)))

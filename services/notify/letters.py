@@ -27,8 +27,10 @@ from shared.consumer import Delivery
 from shared.contracts.base import derive_id
 from shared.contracts.letters import LetterBatchRequested, LetterBatchSent
 from shared.contracts.notification import Address, ChannelKind
+from shared.crypto import Sealer
 from shared.failures import NotYet, backoff_s
 from shared.health import Dependencies
+from shared.letter_routes import open_routes
 from shared.outbox import OutboxRelay, enqueue
 
 log = logging.getLogger("antibully.notify.letters")
@@ -58,7 +60,7 @@ def email_text(body: str, link: str) -> str:
 class LetterSender:
     def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, channels: dict[str, list[Channel]],
                  links: Links | None, public_base_url: str, link_ttl_s: int, lease_s: float, deps: Dependencies,
-                 registry: CollectorRegistry, sends_in_flight: int = 8) -> None:
+                 registry: CollectorRegistry, sends_in_flight: int = 8, routes_sealer: Sealer | None = None) -> None:
         self.pool = pool
         self.relay = relay
         self.channels = channels
@@ -67,6 +69,7 @@ class LetterSender:
         self.link_ttl_s = link_ttl_s
         self.lease_s = lease_s
         self.deps = deps
+        self.routes_sealer = routes_sealer
         self.gate = asyncio.Semaphore(sends_in_flight)
         self.outcomes = Counter("antibully_notify_letters", "Letters to parents, by outcome", ["outcome"],
                                 registry=registry)
@@ -78,6 +81,9 @@ class LetterSender:
         return f"{self.base}/letter/{self.links.sign(claims)}"
 
     async def on_batch(self, batch: LetterBatchRequested, delivery: Delivery) -> None:
+        if self.routes_sealer is None:
+            # fails the same way every time: a dead letter someone is told about, replayed once configured
+            raise RuntimeError("LETTER_CONTACT_KEY is not set: letters cannot be sent")
         keys = [r.key for r in batch.recipients]
         async with self.pool.acquire() as conn, conn.transaction():
             await sql.keep_text(conn, batch.letter_id, batch.title, batch.body)
@@ -92,7 +98,9 @@ class LetterSender:
         await self._finish(batch, keys, delivery)
 
     async def _send(self, batch: LetterBatchRequested, claimed: dict[str, int]) -> None:
-        parents = [Parent(r.key, list(r.addresses)) for r in batch.recipients if r.key in claimed]
+        assert self.routes_sealer is not None
+        parents = [Parent(r.key, open_routes(self.routes_sealer, batch.letter_id, r.key, r.sealed_routes))
+                   for r in batch.recipients if r.key in claimed]
 
         def compose(key: str, address: Address) -> OutboundMessage:
             link = self._link(batch.letter_id, batch.school_id, key)

@@ -7,8 +7,8 @@ Notify sends each batch once per parent and reports counts per batch (`LetterBat
 parent's first "已阅" (`LetterRead`). Every event's case is the letter: its record is one chain.
 
 A recipient is a pseudonymous key (an HMAC of the roster row at intake), a grade and its contact
-routes; contacts travel only in `LetterBatchRequested` (like a notice's recipient) and never in the
-counts, logs or subjects.
+routes sealed for notify (LETTER_CONTACT_KEY, shared/letter_routes.py): no contact is readable on the
+bus, in JetStream's files or in the archive; counts, logs and subjects never hold one.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from typing import ClassVar
 from pydantic import Field
 
 from shared.contracts.base import Event, Strict
-from shared.contracts.notification import Address
 from shared.subjects import (
     LETTER_APPROVED,
     LETTER_BATCH_REQUESTED,
@@ -66,7 +65,8 @@ class LetterApproved(LetterEvent):
 class LetterRecipient(Strict):
     key: str = Field(min_length=8, max_length=64, description="Pseudonymous: the same parent, the same key.")
     grade: Grade
-    addresses: list[Address] = Field(min_length=1, description="In order: SMS first, then e-mail.")
+    sealed_routes: str = Field(min_length=16, max_length=4000, description="The parent's addresses in order (SMS "
+                               "first, then e-mail), sealed for notify (shared/letter_routes.py).")
 
 
 class LetterBatchRequested(LetterEvent):
