@@ -11,12 +11,9 @@ import base64
 import json
 import uuid
 
-from pydantic import TypeAdapter
-
-from shared.contracts.notification import Address
+from shared.contracts.notification import Address, ChannelKind
 from shared.crypto import Sealer
 
-_ROUTES = TypeAdapter(list[Address])
 SETTING = "LETTER_CONTACT_KEY"
 
 
@@ -25,9 +22,11 @@ def _aad(letter_id: uuid.UUID, key: str) -> bytes:
 
 
 def seal_routes(sealer: Sealer, letter_id: uuid.UUID, key: str, routes: list[Address]) -> str:
-    plain = json.dumps([r.model_dump(mode="json") for r in routes], separators=(",", ":")).encode()
+    plain = json.dumps([{"kind": r.kind.value, "to": r.to} for r in routes], separators=(",", ":")).encode()
     return base64.b64encode(sealer.seal(plain, _aad(letter_id, key))).decode()
 
 
 def open_routes(sealer: Sealer, letter_id: uuid.UUID, key: str, sealed: str) -> list[Address]:
-    return _ROUTES.validate_json(sealer.open(base64.b64decode(sealed), _aad(letter_id, key)))
+    """Authenticated (only intake could seal it), so built without validating again: 200,000 of them per letter."""
+    plain = json.loads(sealer.open(base64.b64decode(sealed), _aad(letter_id, key)))
+    return [Address.model_construct(kind=ChannelKind(r["kind"]), to=r["to"]) for r in plain]
