@@ -85,6 +85,9 @@ class LetterSender:
             # fails the same way every time: a dead letter someone is told about, replayed once configured
             raise RuntimeError("LETTER_CONTACT_KEY is not set: letters cannot be sent")
         keys = [r.key for r in batch.recipients]
+        # opened before anything is claimed: a batch sealed under another key claims nobody
+        routes = {r.key: open_routes(self.routes_sealer, batch.letter_id, r.key, r.sealed_routes)
+                  for r in batch.recipients}
         async with self.pool.acquire() as conn, conn.transaction():
             await sql.keep_text(conn, batch.letter_id, batch.title, batch.body)
             claimed = await sql.claim(conn, batch.letter_id, batch.school_id, batch.batch_no, keys, self.lease_s)
@@ -94,13 +97,10 @@ class LetterSender:
             resent = sum(1 for n in claimed.values() if n > 1)
             if resent:
                 self.outcomes.labels("resend").inc(resent)
-            await self._send(batch, claimed)
+            await self._send(batch, [Parent(k, routes[k]) for k in keys if k in claimed])
         await self._finish(batch, keys, delivery)
 
-    async def _send(self, batch: LetterBatchRequested, claimed: dict[str, int]) -> None:
-        assert self.routes_sealer is not None
-        parents = [Parent(r.key, open_routes(self.routes_sealer, batch.letter_id, r.key, r.sealed_routes))
-                   for r in batch.recipients if r.key in claimed]
+    async def _send(self, batch: LetterBatchRequested, parents: list[Parent]) -> None:
 
         def compose(key: str, address: Address) -> OutboundMessage:
             link = self._link(batch.letter_id, batch.school_id, key)
