@@ -76,7 +76,6 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             env = {**os.environ, **fakes.fakes.env(), "NATS_URL": infra.nats_url,
                    "DATABASE_URL": infra.database_url, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(sink.port),
                    "WECOM_WEBHOOK_BASE": "", "DINGTALK_WEBHOOK_BASE": "", "LOG_LEVEL": "WARNING",
-                   "MAX_BODY_BYTES": str(4 * 1024 * 1024),
                    **({"SMS_RATE_PER_S": str(args.sms_rate)} if args.sms_rate else {}),
                    **{f"{k.upper()}_PORT": str(v) for k, v in ports.items()},
                    **{k: new_key_b64() for k in ("ARCHIVE_KEK", "ARCHIVE_DATA_KEY", "INTAKE_DATA_KEY", "PSEUDONYM_KEY",

@@ -158,3 +158,18 @@ async def test_a_police_sms_is_not_queued_behind_a_letter(settings: Settings) ->
     # for the letters accepted while the request travelled through NATS to notify
     assert at - before <= 8 + 20, (before, at)
     assert len(fakes.accepted) < N
+
+
+async def test_a_big_school_roster_fits_its_own_body_limit(settings: Settings) -> None:
+    sheet = ("grade,class,student_ref,relation,phone,email\n" + "".join(
+        f"七年级,{i % 20}班,S-{i:05d},母亲,139{i:08d},parent{i}@example.cn\n" for i in range(8000))).encode()
+    assert len(sheet) > settings.max_body_bytes  # more than any other request may carry
+    async with intake(settings):
+        key = await add_school(settings.database_url, "demo-school", "乐昌市示范中学")
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.intake_port}", timeout=30) as c:
+            r = await c.put("/v1/rosters", content=sheet, headers={"Authorization": f"Bearer {key}",
+                                                                  "Content-Type": "text/csv"})
+            assert r.status_code == 200 and r.json()["accepted"] == 8000, r.text[:300]
+            r = await c.post("/v1/hazards/batch.csv", content=sheet, headers={"Authorization": f"Bearer {key}",
+                                                                             "Content-Type": "text/csv"})
+            assert r.status_code == 413  # the larger limit is the roster's alone

@@ -17,7 +17,8 @@ def create_app(deps: IntakeDeps) -> FastAPI:
             "field with a reason in English and Chinese."
         ),
     )
-    install_common(app, deps.tracer_provider, deps.registry, deps.settings.max_body_bytes)
+    install_common(app, deps.tracer_provider, deps.registry, deps.settings.max_body_bytes,
+                   {"/v1/rosters": max(deps.settings.max_body_bytes, deps.settings.roster_max_bytes)})
     app.include_router(incidents.router(deps))
     app.include_router(hazards.router(deps))
     app.include_router(help_requests.router(deps))
