@@ -40,6 +40,7 @@ LETTER_BATCH_REQUESTED = "ab.notify.letter_batch"
 LETTER_BATCH_SENT = "ab.notify.letter_sent"
 LETTER_READ = "ab.notify.letter_read"
 LETTER_WRONG_NUMBER = "ab.notify.letter_wrong_number"
+LETTER_RECEIPTS = "ab.notify.letter_receipts"
 DEAD_LETTER_PREFIX = "ab.dlq"
 
 DAY = 24 * 3600.0

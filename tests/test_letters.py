@@ -67,7 +67,8 @@ class City:
 async def city(settings: Settings, smtp_sink: SmtpSink) -> AsyncIterator[City]:
     async with running_fakes() as fakes, AsyncExitStack() as stack:
         env = {k.lower(): v for k, v in fakes.env().items()} | {"wecom_webhook_base": "", "dingtalk_webhook_base": "",
-                                                                "letter_contact_key": new_key_b64()}
+                                                                "letter_contact_key": new_key_b64(),
+                                                                "receipt_token": "receipt-secret"}
         s = settings.model_copy(update=env)
         for running in (intake, notify, archive):
             await stack.enter_async_context(running(s))
@@ -151,6 +152,21 @@ async def test_a_letter_reaches_every_parent_once_with_figures_per_school(city: 
     mails = [m for m in city.sink.messages if "防欺凌家长信" in str(m["Subject"])]
     assert [m["To"] for m in mails] == ["p2@example.cn"]
 
+    # the SMS provider's delivery report (回执): counted per school, once per parent however often it comes
+    [(index, sms)] = [(i, a) for i, a in enumerate(city.fakes.accepted) if a.address.endswith("13800000001")]
+    report = [{"phone_number": "13800000001", "success": True, "biz_id": f"biz-{index + 1}", "err_code": "DELIVERED",
+               "out_id": sms.idempotency_key, "report_time": "2026-11-30 10:00:00"}]
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{city.settings.notify_port}", timeout=10) as n:
+        for _ in range(2):
+            r = await n.post("/receipts/aliyun/receipt-secret", json=report)
+            assert r.status_code == 200, r.text
+
+    async def delivered() -> dict[str, Any] | None:
+        f = await _figures(city, approver, letter_id)
+        return f if f and f["totals"]["delivered"] == 1 else None
+
+    assert {s["school_id"]: s["delivered"] for s in (await eventually(delivered))["schools"]}["demo-school"] == 1
+
     # a redelivered batch sends nothing twice
     batches = [m for m in await stream_messages(city.settings.nats_url, NOTIFY.name)
                if m.subject == LetterBatchRequested.subject]
@@ -204,17 +220,17 @@ async def test_a_letter_reaches_every_parent_once_with_figures_per_school(city: 
     await eventually(counted_wrong)
     assert [s["school_id"] for s in mine["schools"]] == ["demo-school"]  # a school sees its own share only
     listed = (await city.archive.get("/v1/letters", headers=approver)).json()
-    assert [(x["title"], x["sent"], x["read"], x["no_contact"], x["wrong_number"]) for x in listed] == [
-        ("防欺凌家长信", 5, 1, 1, 1)]
+    assert [(x["title"], x["sent"], x["delivered"], x["read"], x["no_contact"], x["wrong_number"])
+            for x in listed] == [("防欺凌家长信", 5, 1, 1, 1, 1)]
 
     # and in the ledger export: a sheet of the letters' figures per school
     r = await city.archive.get("/v1/ledger.xlsx", headers=approver)
     assert r.status_code == 200, r.text
     sheet = openpyxl.load_workbook(io.BytesIO(r.content))["致家长的信"]
     rows = [list(row) for row in sheet.iter_rows(min_row=2, max_row=4, values_only=True)]
-    assert [(x[2], x[3], x[4], x[5], x[7], x[10], x[11]) for x in rows] == [
-        ("demo-school", "是", 3, 3, 1, 1, 1), ("second-school", "是", 2, 2, 0, 0, 0),
-        ("third-school", "否", 0, 0, 0, 0, 0)]
+    assert [(x[2], x[3], x[4], x[5], x[7], x[10], x[11], x[12]) for x in rows] == [
+        ("demo-school", "是", 3, 3, 1, 1, 1, 1), ("second-school", "是", 2, 2, 0, 0, 0, 0),
+        ("third-school", "否", 0, 0, 0, 0, 0, 0)]
 
 
 async def test_a_grade_audience_reaches_only_that_grade(city: City) -> None:

@@ -20,6 +20,7 @@ from shared.contracts.letters import (
     LetterEvent,
     LetterFannedOut,
     LetterRead,
+    LetterReceipts,
     LetterWrongNumberReported,
 )
 from shared.db import Conn
@@ -142,6 +143,9 @@ async def project_letter(conn: Conn, event: LetterEvent, directory: Directory) -
         case LetterRead():
             await sql.count_one(conn, event.letter_id, event.school_id, directory.jurisdiction_of(event.school_id),
                                 "read")
+        case LetterReceipts():
+            await sql.receipts(conn, event.letter_id, event.school_id, directory.jurisdiction_of(event.school_id),
+                               event.delivered, event.undelivered)
         case LetterWrongNumberReported():
             await sql.count_one(conn, event.letter_id, event.school_id, directory.jurisdiction_of(event.school_id),
                                 "wrong_number")
@@ -164,6 +168,8 @@ def letter_summary(event: LetterEvent) -> dict[str, Any]:
                     "failed": event.failed, "by_sms": event.by_sms, "by_email": event.by_email}
         case LetterRead() | LetterWrongNumberReported():
             return {"school_id": event.school_id}
+        case LetterReceipts():
+            return {"school_id": event.school_id, "delivered": event.delivered, "undelivered": event.undelivered}
         case LetterBatchRequested():
             return {"school_id": event.school_id, "batch_no": event.batch_no, "batches": event.batches,
                     "recipients": len(event.recipients)}

@@ -427,6 +427,8 @@ CREATE TABLE IF NOT EXISTS letter_schools (
     failed       int NOT NULL DEFAULT 0,
     by_sms       int NOT NULL DEFAULT 0,
     by_email     int NOT NULL DEFAULT 0,
+    delivered    int NOT NULL DEFAULT 0,       -- SMS delivery reports: the handset got it
+    undelivered  int NOT NULL DEFAULT 0,       -- SMS delivery reports: the carrier gave up
     read         int NOT NULL DEFAULT 0,
     wrong_number int NOT NULL DEFAULT 0,       -- reached someone who pressed 号码有误
     PRIMARY KEY (letter_id, school_id)

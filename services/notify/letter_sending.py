@@ -45,6 +45,7 @@ class Settled:
     state: str  # sent | failed | retry
     channel: str | None
     error: str | None
+    message_id: str | None = None
 
 
 PARALLEL = 8  # calls to one provider in flight per batch: a provider's own limiter (lanes) still applies
@@ -95,7 +96,7 @@ async def send_batch(channels: Mapping[str, Sequence[Channel]], parents: list[Pa
                 still = []
                 for p, result in zip(remaining, results, strict=True):
                     if isinstance(result, SendResult):
-                        out.append(Settled(p.key, "sent", f"{kind}/{channel.provider}", None))
+                        out.append(Settled(p.key, "sent", f"{kind}/{channel.provider}", None, result.message_id))
                         continue
                     p.transient = p.transient or isinstance(result, TransientError)
                     p.tried.append(f"{kind}/{channel.provider}:{result.code}")

@@ -115,7 +115,8 @@ class LetterSender:
 
         async def record() -> None:
             async with self.pool.acquire() as conn:
-                await sql.settle(conn, batch.letter_id, [(s.key, s.state, s.channel, s.error) for s in settled])
+                await sql.settle(conn, batch.letter_id, [(s.key, s.state, s.channel, s.error, s.message_id)
+                                                         for s in settled])
 
         # What went out must be recorded even if the database went away meanwhile, or it goes out twice.
         await self.deps.until_done("recording a letter batch", record)

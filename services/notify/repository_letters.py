@@ -36,18 +36,30 @@ async def extend_lease(conn: Executor, letter_id: uuid.UUID, keys: list[str], le
                        letter_id, keys, lease_s)
 
 
-async def settle(conn: Executor, letter_id: uuid.UUID, outcomes: list[tuple[str, str, str | None, str | None]]
-                 ) -> None:
-    """(key, state, channel, error) for each parent of the batch handled now, in one statement."""
+async def settle(conn: Executor, letter_id: uuid.UUID,
+                 outcomes: list[tuple[str, str, str | None, str | None, str | None]]) -> None:
+    """(key, state, channel, error, provider message id) for each parent handled now, in one statement."""
     if not outcomes:
         return
-    keys, states, channels, errors = (list(x) for x in zip(*outcomes, strict=True))
+    keys, states, channels, errors, message_ids = (list(x) for x in zip(*outcomes, strict=True))
     await conn.execute(
         "UPDATE letter_sends s SET state = u.state, channel = u.channel, error = u.error, lease_until = NULL,"
-        " sent_at = CASE WHEN u.state = 'sent' THEN now() END"
-        " FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS u(k, state, channel, error)"
+        " message_id = u.mid, sent_at = CASE WHEN u.state = 'sent' THEN now() END"
+        " FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(k, state, channel, error, mid)"
         " WHERE s.letter_id = $1 AND s.recipient_key = u.k AND s.state = 'sending'",
-        letter_id, keys, states, channels, errors)
+        letter_id, keys, states, channels, errors, message_ids)
+
+
+async def record_receipts(conn: Executor, provider: str, reports: list[tuple[str, bool]]) -> list[Any]:
+    """(provider message id, delivered) → the letters' rows they settle, each only the first time."""
+    if not reports:
+        return []
+    ids, oks = (list(x) for x in zip(*reports, strict=True))
+    return list(await conn.fetch(
+        "UPDATE letter_sends s SET received_at = now(), receipt_ok = u.ok"
+        " FROM unnest($2::text[], $3::boolean[]) AS u(mid, ok)"
+        " WHERE s.message_id = u.mid AND s.channel = $1 AND s.received_at IS NULL"
+        " RETURNING s.letter_id, s.school_id, s.message_id, u.ok", f"sms/{provider}", ids, oks))
 
 
 async def batch_counts(conn: Executor, letter_id: uuid.UUID, keys: list[str]) -> dict[str, int]:

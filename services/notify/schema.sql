@@ -59,9 +59,13 @@ CREATE TABLE IF NOT EXISTS letter_sends (
     attempts      int NOT NULL DEFAULT 1,
     lease_until   timestamptz,
     channel       text,                   -- kind/provider that accepted it
+    message_id    text,                   -- the provider's id, which its delivery report names
+    received_at   timestamptz,            -- the delivery report, once
+    receipt_ok    boolean,
     error         text,                   -- codes only
     sent_at       timestamptz,
     read_at       timestamptz,
     wrong_at      timestamptz,            -- whoever got it pressed 号码有误
     PRIMARY KEY (letter_id, recipient_key)
 );
+CREATE INDEX IF NOT EXISTS letter_sends_message ON letter_sends (message_id) WHERE message_id IS NOT NULL;

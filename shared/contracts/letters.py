@@ -25,6 +25,7 @@ from shared.subjects import (
     LETTER_BATCH_SENT,
     LETTER_FANNED_OUT,
     LETTER_READ,
+    LETTER_RECEIPTS,
     LETTER_WRONG_NUMBER,
 )
 
@@ -134,3 +135,15 @@ class LetterWrongNumberReported(LetterEvent):
 
     school_id: str
     recipient_key: str
+
+
+class LetterReceipts(LetterEvent):
+    """SMS providers' delivery reports (回执) for one school's letters, counted per report push: how many
+    handsets got it and how many the carrier gave up on. Each parent's report is counted once."""
+
+    event_type: ClassVar[str] = "LetterReceipts"
+    subject: ClassVar[str] = LETTER_RECEIPTS
+
+    school_id: str
+    delivered: int = Field(ge=0)
+    undelivered: int = Field(ge=0)

@@ -10,7 +10,7 @@ from typing import Any
 from shared.db import Conn, Executor
 
 FIGURES = ("recipients", "no_contact", "merged", "batches", "batches_done", "sent", "failed", "by_sms", "by_email",
-           "read", "wrong_number")
+           "delivered", "undelivered", "read", "wrong_number")
 
 
 async def add_letter(conn: Executor, letter_id: uuid.UUID, jurisdiction: str, title: str, body: str,
@@ -93,6 +93,16 @@ async def batch_sent(conn: Conn, letter_id: uuid.UUID, school_id: str, jurisdict
         " failed = letter_schools.failed + EXCLUDED.failed, by_sms = letter_schools.by_sms + EXCLUDED.by_sms,"
         " by_email = letter_schools.by_email + EXCLUDED.by_email",
         letter_id, school_id, jurisdiction, sent, failed, by_sms, by_email)
+
+
+async def receipts(conn: Conn, letter_id: uuid.UUID, school_id: str, jurisdiction: str, delivered: int,
+                   undelivered: int) -> None:
+    await conn.execute(
+        "INSERT INTO letter_schools (letter_id, school_id, jurisdiction, delivered, undelivered)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (letter_id, school_id) DO UPDATE SET"
+        " delivered = letter_schools.delivered + EXCLUDED.delivered,"
+        " undelivered = letter_schools.undelivered + EXCLUDED.undelivered",
+        letter_id, school_id, jurisdiction, delivered, undelivered)
 
 
 async def count_one(conn: Conn, letter_id: uuid.UUID, school_id: str, jurisdiction: str, figure: str) -> None:

@@ -57,6 +57,8 @@ class LetterSummary(BaseModel):
     failed: int
     by_sms: int
     by_email: int
+    delivered: int
+    undelivered: int
     read: int
     wrong_number: int
 
@@ -94,7 +96,8 @@ def router(deps: ArchiveDeps) -> APIRouter:
     @r.get("/v1/letters/{letter_id}", responses=_ERRORS,
            summary="A letter and its figures per school (sent, failed, no contact, read)")
     async def letter(letter_id: uuid.UUID, official: Actor) -> dict[str, Any]:
-        """`sent`: a gateway accepted it; `failed`: every address refused; `no_contact`: roster rows with
+        """`sent`: a gateway accepted it; `delivered` / `undelivered`: the SMS providers' delivery reports
+        (the handset got it / the carrier gave up); `failed`: every address refused; `no_contact`: roster rows with
         neither phone nor e-mail; `merged`: rows whose parent the letter reached through another row (a
         parent of two pupils gets one letter); `read`: parents who pressed 已阅 (once each); `wrong_number`:
         letters that reached someone who pressed 号码有误 (the school corrects the row). A school sees its
