@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from services.notify.channels.base import (
@@ -48,19 +48,16 @@ class Settled:
     message_id: str | None = None
 
 
-PARALLEL = 8  # calls to one provider in flight per batch: a provider's own limiter (lanes) still applies
+PARALLEL = 8  # parts of one batch to one provider in flight (and the default gate across batches)
+PART = 16  # messages per part to a provider without batch calls: what one crash may leave unknown per part
+
+OnSent = Callable[[list["Settled"]], Awaitable[None]]
 
 
-async def _send(channel: Channel, messages: Sequence[OutboundMessage], gate: asyncio.Semaphore
-                ) -> list[SendResult | ChannelError]:
-    """The batch in up to PARALLEL parts at once (each part in the provider's batch calls where it has
-    them), every outcome in its message's place."""
-    size = max(1, -(-len(messages) // PARALLEL))
-    if isinstance(channel, BatchChannel):
-        size = max(size, channel.max_batch)
-    parts = await asyncio.gather(*(_send_part(channel, messages[i:i + size], gate)
-                                   for i in range(0, len(messages), size)))
-    return [r for part in parts for r in part]
+def _parts(channel: Channel, n: int) -> list[tuple[int, int]]:
+    """Where the messages are cut: PART each, or the provider's own batch size where it has batch calls."""
+    size = max(1, channel.max_batch) if isinstance(channel, BatchChannel) else PART
+    return [(i, min(n, i + size)) for i in range(0, n, size)]
 
 
 async def _send_part(channel: Channel, messages: Sequence[OutboundMessage], gate: asyncio.Semaphore
@@ -76,8 +73,10 @@ async def _send_part(channel: Channel, messages: Sequence[OutboundMessage], gate
 
 
 async def send_batch(channels: Mapping[str, Sequence[Channel]], parents: list[Parent], compose: Compose,
-                     gate: asyncio.Semaphore | None = None) -> list[Settled]:
-    """`gate`: shared by every batch of the replica, it bounds the letter sends in flight at once."""
+                     gate: asyncio.Semaphore | None = None, on_sent: OnSent | None = None) -> list[Settled]:
+    """`gate`: shared by every batch of the replica, it bounds the parts in flight at once. `on_sent`: told
+    each part's sent parents as soon as the part returns, so that a crash leaves unknown only the parts
+    in flight (≤ gate × PART parents, or gate × the provider's batch size), not the whole batch."""
     gate = gate or asyncio.Semaphore(PARALLEL)
     out: list[Settled] = []
     todo = [p for p in parents if p.routes]
@@ -92,11 +91,21 @@ async def send_batch(channels: Mapping[str, Sequence[Channel]], parents: list[Pa
             for channel in channels.get(kind, ()):
                 if not remaining:
                     break
-                results = await _send(channel, [compose(p.key, p.routes[p.position]) for p in remaining], gate)
+
+                async def part(chunk: list[Parent], channel: Channel = channel, kind: str = kind
+                               ) -> list[tuple[Parent, SendResult | ChannelError]]:
+                    results = await _send_part(channel, [compose(p.key, p.routes[p.position]) for p in chunk], gate)
+                    sent = [Settled(p.key, "sent", f"{kind}/{channel.provider}", None, r.message_id)
+                            for p, r in zip(chunk, results, strict=True) if isinstance(r, SendResult)]
+                    if sent and on_sent is not None:
+                        await on_sent(sent)
+                    out.extend(sent)
+                    return list(zip(chunk, results, strict=True))
+
+                done = await asyncio.gather(*(part(remaining[a:b]) for a, b in _parts(channel, len(remaining))))
                 still = []
-                for p, result in zip(remaining, results, strict=True):
+                for p, result in (pair for chunk in done for pair in chunk):
                     if isinstance(result, SendResult):
-                        out.append(Settled(p.key, "sent", f"{kind}/{channel.provider}", None, result.message_id))
                         continue
                     p.transient = p.transient or isinstance(result, TransientError)
                     p.tried.append(f"{kind}/{channel.provider}:{result.code}")

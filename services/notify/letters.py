@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from services.notify import repository_letters as sql
 from services.notify.channels.base import DEFAULT_SMS_TEMPLATE, Channel, OutboundMessage
-from services.notify.letter_sending import Parent, send_batch
+from services.notify.letter_sending import Parent, Settled, send_batch
 from services.notify.links import LinkClaims, Links
 from shared.consumer import Delivery
 from shared.contracts.base import derive_id
@@ -111,15 +111,18 @@ class LetterSender:
                                    {"kind": "致家长的一封信", "school": "教育局", "level": batch.title,
                                     "ask": "请点击阅读", "ref": "", "link": link})
 
-        settled = await send_batch(self.channels, parents, compose, self.gate)
+        async def record(settled: list[Settled]) -> None:
+            async def step() -> None:
+                async with self.pool.acquire() as conn:
+                    await sql.settle(conn, batch.letter_id, [(s.key, s.state, s.channel, s.error, s.message_id)
+                                                             for s in settled])
 
-        async def record() -> None:
-            async with self.pool.acquire() as conn:
-                await sql.settle(conn, batch.letter_id, [(s.key, s.state, s.channel, s.error, s.message_id)
-                                                         for s in settled])
+            # What went out must be recorded even if the database went away meanwhile, or it goes out twice.
+            await self.deps.until_done("recording letters", step)
 
-        # What went out must be recorded even if the database went away meanwhile, or it goes out twice.
-        await self.deps.until_done("recording a letter batch", record)
+        # each part's sent parents as soon as the part returns; the refused ones once failover is done
+        settled = await send_batch(self.channels, parents, compose, self.gate, on_sent=record)
+        await record([s for s in settled if s.state != "sent"])
         for s in settled:
             self.outcomes.labels(s.state).inc()
 
