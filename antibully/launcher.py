@@ -48,6 +48,7 @@ def _secrets(home: Path) -> dict[str, str]:
     data.setdefault("archive_kek", new_key_b64())
     data.setdefault("archive_signing_key", new_key_b64())  # 32 random bytes: an Ed25519 seed
     data.setdefault("intake_data_key", new_key_b64())
+    data.setdefault("letter_contact_key", new_key_b64())
     data.setdefault("pseudonym_key", new_key_b64())
     data.setdefault("escalation_data_key", new_key_b64())
     data.setdefault("link_key", new_key_b64())
@@ -217,6 +218,7 @@ def run() -> int:
         env.setdefault("LINK_KEY", keys["link_key"])
         env.setdefault("NOTIFY_DATA_KEY", keys["notify_data_key"])
         env.setdefault("DEAD_LETTER_KEY", keys["dead_letter_key"])
+        env.setdefault("LETTER_CONTACT_KEY", keys["letter_contact_key"])
         if factor := int(os.environ.get("DEMO_DEADLINES", "0") or 0):
             env["POLICY_FILE"] = str(_demo_policy(home, factor))
             env.setdefault("WATCHDOG_INTERVAL_S", "1")

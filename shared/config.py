@@ -112,6 +112,17 @@ class Settings(BaseSettings):
                                  "addresses that do not carry their own as 'token:secret'.")
     robot_per_minute: int = Field(default=20, description="Messages per minute per WeCom/DingTalk robot.")
     webhook_secret: str = Field(default="", description="Signs outgoing webhooks (HMAC-SHA256); empty disables them.")
+    # letters (issue 12)
+    roster_max_bytes: int = Field(default=2 * 1024 * 1024, description="Largest roster upload (PUT /v1/rosters): "
+                                  "20,000 rows of a CSV or XLSX sheet.")
+    letter_contact_key: str = Field(default="", description="Seals parents' contacts in letter batches from intake "
+                                    "to notify (base64 of 32 bytes; intake and notify only). Unset: no letters.")
+    letter_batches_in_flight: int = Field(default=4, ge=1, le=32, description="Letter batches (≤ 500 parents "
+                                          "each) one notify replica sends at once; a crash leaves at most these "
+                                          "with an unknown outcome.")
+    letter_sends_in_flight: int = Field(default=8, ge=1, le=64, description="Provider calls for letters one notify "
+                                        "replica has in flight at once (across batches): at most this many letter "
+                                        "sends are ever ahead of a notice in a provider's rate bucket.")
 
     # lanes (issue 12): one consumer per priority lane, provider limits shared across notify replicas
     notify_urgent_concurrency: int = Field(default=4, ge=1, description="Urgent notices handled at once per "

@@ -34,7 +34,9 @@ def error(status: int, code: str, message: str, message_zh: str, headers: dict[s
     return ApiError(status, code, message, message_zh, headers=headers).response()
 
 
-def install_common(app: FastAPI, tracer_provider: TracerProvider, registry: CollectorRegistry, max_body: int) -> None:
+def install_common(app: FastAPI, tracer_provider: TracerProvider, registry: CollectorRegistry, max_body: int,
+                   larger_bodies: dict[str, int] | None = None) -> None:
+    """`larger_bodies`: path → limit for the few routes that take a whole sheet (a school's roster)."""
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(ApiError, on_api_error)
@@ -49,7 +51,7 @@ def install_common(app: FastAPI, tracer_provider: TracerProvider, registry: Coll
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(BodyLimit, max_bytes=max_body)
+    app.add_middleware(BodyLimit, max_bytes=max_body, larger=larger_bodies or {})
     app.add_middleware(ServerSpan, tracer=tracer_provider.get_tracer("antibully.http"))
 
 
@@ -104,17 +106,19 @@ class ServerSpan:
 class BodyLimit:
     """413 before reading past the limit, whether or not Content-Length is honest."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        most = self.larger.get(scope.get("path", ""), self.max_bytes)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > most:
+            await self._reject(scope, receive, send, most)
             return
         seen = 0
 
@@ -122,18 +126,17 @@ class BodyLimit:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
+            if seen > most:
                 raise _TooLarge
             return message
 
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await self._reject(scope, receive, send)
+            await self._reject(scope, receive, send, most)
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error(413, "payload_too_large", f"The body exceeds {self.max_bytes} bytes.",
-                         f"请求体超过 {self.max_bytes} 字节。")
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, most: int) -> None:
+        response = error(413, "payload_too_large", f"The body exceeds {most} bytes.", f"请求体超过 {most} 字节。")
         await response(scope, receive, send)
 
 

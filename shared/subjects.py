@@ -32,6 +32,15 @@ OFFICIAL_ACTED = "ab.official.acted"
 DUTY_UPDATED = "ab.duty.updated"
 DUTY_DISCHARGED = "ab.duty.discharged"
 FAMILY_MESSAGE_ADDED = "ab.notify.family_message"
+# letters to every parent (issue 12): approved at archive, fanned out at intake, sent at notify.
+# Not below ab.notify.requested: notify consumes batches on their own durable consumer, away from notices.
+LETTER_APPROVED = "ab.official.letter_approved"
+LETTER_FANNED_OUT = "ab.notify.letter_fanned_out"
+LETTER_BATCH_REQUESTED = "ab.notify.letter_batch"
+LETTER_BATCH_SENT = "ab.notify.letter_sent"
+LETTER_READ = "ab.notify.letter_read"
+LETTER_WRONG_NUMBER = "ab.notify.letter_wrong_number"
+LETTER_RECEIPTS = "ab.notify.letter_receipts"
 DEAD_LETTER_PREFIX = "ab.dlq"
 
 DAY = 24 * 3600.0

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.archive.deps import ArchiveDeps
-from services.archive.routes import access_log, acts, auth, cases, duties, ledger, lookbacks, official_acts
+from services.archive.routes import access_log, acts, auth, cases, duties, ledger, letters, lookbacks, official_acts
 from shared.http import install_common
 
 __all__ = ["ArchiveDeps", "create_app"]
@@ -25,4 +25,5 @@ def create_app(deps: ArchiveDeps) -> FastAPI:
     app.include_router(ledger.router(deps))
     app.include_router(duties.router(deps))
     app.include_router(lookbacks.router(deps))
+    app.include_router(letters.router(deps))
     return app

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import xlsxwriter
 
@@ -20,6 +22,7 @@ from services.archive.ledger import (
     SchoolLedger,
     SchoolSummary,
 )
+from services.archive.letter_exports import add_letters_sheet
 from services.archive.listing import SHANGHAI
 
 HEADERS_ZH = ["管辖区域", "学校代码", "学校名称", "月份", *COLUMNS_ZH.values()]
@@ -65,8 +68,9 @@ def ledger_csv(ledger: Ledger) -> bytes:
     return "\ufeff".encode() + out.getvalue().encode("utf-8")
 
 
-def ledger_xlsx(ledger: Ledger) -> bytes:
-    """Sheet 台账: the same rows as the CSV; sheet 说明: the period and what each column counts."""
+def ledger_xlsx(ledger: Ledger, letters: Sequence[dict[str, Any]] = ()) -> bytes:
+    """Sheet 台账: the same rows as the CSV; sheet 说明: the period and what each column counts;
+    sheet 致家长的信 (when any was approved in the period): the letters to parents, per school."""
     buf = io.BytesIO()
     book = xlsxwriter.Workbook(buf, {"in_memory": True})
     bold = book.add_format({"bold": True})
@@ -85,6 +89,8 @@ def ledger_xlsx(ledger: Ledger) -> bytes:
         notes.write_row(i, 0, [zh, Counts.model_fields[field].description or zh])
     notes.set_column(0, 0, 22)
     notes.set_column(1, 1, 70)
+    if letters:
+        add_letters_sheet(book, letters, bold)
     book.close()
     return buf.getvalue()
 

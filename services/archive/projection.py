@@ -6,6 +6,7 @@ import uuid
 
 from services.archive import repository
 from services.archive.duties import duty_row
+from services.archive.letters import project_letter
 from shared.contracts import (
     DeadlineMissed,
     EscalationDecided,
@@ -22,6 +23,7 @@ from shared.contracts.base import Event
 from shared.contracts.duties import DutyUpdated
 from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import Author, HelpConverted, HelpMessageAdded, HelpRequested, HelpResolved
+from shared.contracts.letters import LetterEvent
 from shared.contracts.notification import NotificationReceived
 from shared.contracts.officials import ChangeResolved, LookBackCompleted
 from shared.db import Conn
@@ -91,6 +93,8 @@ async def project(conn: Conn, event: Event, directory: Directory) -> None:
                                         wide=event.act is Act.flag_public_attention)
         case DutyUpdated():
             await repository.upsert_duty(conn, duty_row(event, directory.jurisdiction_of(event.school_id)))
+        case LetterEvent():
+            await project_letter(conn, event, directory)
 
 
 async def _opened(conn: Conn, event: Event, kind: str, case_ref: str, school_id: str, directory: Directory,

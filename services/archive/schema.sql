@@ -396,3 +396,41 @@ CREATE TABLE IF NOT EXISTS lookback_requests (
 );
 CREATE INDEX IF NOT EXISTS lookback_requests_school ON lookback_requests (school_id, requested_at);
 CREATE INDEX IF NOT EXISTS cases_school_lookbacks ON cases (school_id, reported_at) WHERE kind = 'lookback';
+-- Issue 12 item 5: the letter to every parent. A bureau official writes it, a second one approves it
+-- (approved_by <> created_by); the approval enqueues LetterApproved in the same transaction.
+CREATE TABLE IF NOT EXISTS letters (
+    letter_id    uuid PRIMARY KEY,
+    jurisdiction text NOT NULL,
+    title        text NOT NULL,
+    body         text NOT NULL,
+    audience     jsonb NOT NULL,
+    created_by   text NOT NULL,
+    created_at   timestamptz NOT NULL,
+    approved_by  text,
+    approved_at  timestamptz,
+    CHECK (approved_by IS NULL OR approved_by <> created_by)
+);
+CREATE INDEX IF NOT EXISTS letters_jurisdiction ON letters (jurisdiction, created_at DESC);
+-- Per-school figures, projected from LetterFannedOut, LetterBatchSent and LetterRead (each event counted
+-- once: the archive's inbox). Counts only; contacts never reach the archive's clear columns.
+CREATE TABLE IF NOT EXISTS letter_schools (
+    letter_id    uuid NOT NULL,
+    school_id    text NOT NULL,
+    jurisdiction text NOT NULL,
+    has_roster   boolean NOT NULL DEFAULT true,
+    recipients   int NOT NULL DEFAULT 0,
+    no_contact   int NOT NULL DEFAULT 0,
+    merged       int NOT NULL DEFAULT 0,       -- a parent already reached through another row (siblings)
+    batches      int NOT NULL DEFAULT 0,
+    batches_done int NOT NULL DEFAULT 0,
+    sent         int NOT NULL DEFAULT 0,
+    failed       int NOT NULL DEFAULT 0,
+    by_sms       int NOT NULL DEFAULT 0,
+    by_email     int NOT NULL DEFAULT 0,
+    delivered    int NOT NULL DEFAULT 0,       -- SMS delivery reports: the handset got it
+    undelivered  int NOT NULL DEFAULT 0,       -- SMS delivery reports: the carrier gave up
+    read         int NOT NULL DEFAULT 0,
+    wrong_number int NOT NULL DEFAULT 0,       -- reached someone who pressed 号码有误
+    PRIMARY KEY (letter_id, school_id)
+);
+CREATE INDEX IF NOT EXISTS letter_schools_school ON letter_schools (school_id, letter_id);

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from services.archive.letters import letter_summary
 from shared.contracts import (
     ChangeProposed,
     DeadlineMissed,
@@ -22,6 +23,7 @@ from shared.contracts.duties import DutyDischarged, DutyUpdated
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import HelpConverted, HelpMessageAdded, HelpRequested, HelpResolved
+from shared.contracts.letters import LetterEvent
 from shared.contracts.notification import FamilyMessageAdded, NotificationReceived
 from shared.contracts.officials import ChangeApproved, ChangeResolved, LookBackCompleted
 
@@ -136,4 +138,6 @@ def summarise(event: Event) -> dict[str, Any]:
             return {"resolution": event.resolution.value, "by": event.by}
         case FamilyMessageAdded():
             return {"notification_id": str(event.notification_id), "role": event.role.value}
+        case LetterEvent():
+            return letter_summary(event)
     return {}

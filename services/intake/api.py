@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 
 from services.intake.deps import IntakeDeps
-from services.intake.routes import duties, hazards, help_requests, help_resolutions, incidents
+from services.intake.routes import duties, hazards, help_requests, help_resolutions, incidents, rosters
 from shared.http import install_common
 
 
@@ -17,10 +17,12 @@ def create_app(deps: IntakeDeps) -> FastAPI:
             "field with a reason in English and Chinese."
         ),
     )
-    install_common(app, deps.tracer_provider, deps.registry, deps.settings.max_body_bytes)
+    install_common(app, deps.tracer_provider, deps.registry, deps.settings.max_body_bytes,
+                   {"/v1/rosters": max(deps.settings.max_body_bytes, deps.settings.roster_max_bytes)})
     app.include_router(incidents.router(deps))
     app.include_router(hazards.router(deps))
     app.include_router(help_requests.router(deps))
     app.include_router(duties.router(deps))
     app.include_router(help_resolutions.router(deps))
+    app.include_router(rosters.router(deps))
     return app

@@ -13,14 +13,18 @@ from services.intake.auth import SchoolAuth
 from services.intake.contests import HelpContests
 from services.intake.deps import IntakeDeps
 from services.intake.duties import DutyProjection
+from services.intake.letters import LetterFanOut
 from services.intake.ratelimit import RateLimiter
 from services.intake.repository import SCHEMA
 from services.intake.submissions import Submissions
 from shared.config import Settings
 from shared.contracts.acts import OfficialActed
 from shared.contracts.duties import DutyUpdated
+from shared.contracts.letters import LetterApproved, LetterWrongNumberReported
 from shared.crypto import Sealer
+from shared.directory import load_directory
 from shared.http import serve
+from shared.letter_routes import SETTING
 from shared.service import Infra, infrastructure
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
@@ -32,7 +36,13 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         # its one consumer: the duties a school reads with its key (GET /v1/duties)
         infra.consumers.subscribe(DutyUpdated, DutyProjection(infra.pool).on_duty_updated)
         infra.consumers.subscribe(OfficialActed, HelpContests(infra.pool).on_official_acted)
-        await infra.start(relay=False)  # intake publishes directly and waits for the PubAck
+        sealer = Sealer(settings.intake_data_key, "INTAKE_DATA_KEY") if settings.intake_data_key else None
+        routes_sealer = Sealer(settings.letter_contact_key, SETTING) if settings.letter_contact_key else None
+        fan_out = LetterFanOut(infra.pool, infra.relay, sealer, routes_sealer, load_directory(settings.directory_file))
+        infra.consumers.subscribe(LetterApproved, fan_out.on_letter_approved, concurrency=1)
+        infra.consumers.subscribe(LetterWrongNumberReported, fan_out.on_wrong_number, concurrency=4)
+        # reports are published directly (202 after the PubAck); the relay carries the letters' batches
+        await infra.start()
         limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         deps = IntakeDeps(
             settings, infra.pool, infra.broker, infra.tracer_provider, infra.registry,
@@ -40,7 +50,7 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
             submissions=Submissions(infra.pool, infra.broker, settings.publish_timeout_s, settings.retry_after_s,
                                     infra.registry),
             code_limiter=RateLimiter(settings.access_code_rate_per_s, settings.access_code_burst),
-            help_sealer=Sealer(settings.intake_data_key, "INTAKE_DATA_KEY") if settings.intake_data_key else None,
+            help_sealer=sealer,
         )
         async with serve(create_app(deps), settings.intake_host, settings.intake_port, infra.deps):
             yield infra

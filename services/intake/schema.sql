@@ -135,3 +135,23 @@ BEGIN
             CHECK (status IN ('open', 'answered', 'converted', 'resolved'));
     END IF;
 END $$;
+-- Issue 12 item 5: guardian rosters for the letter to every parent. One roster per school, replaced whole
+-- by a re-upload (version + 1); a row is corrected by PATCH. Contacts sealed (INTAKE_DATA_KEY, bound to
+-- the school and the row's key); grade and the has_* flags in clear for the summary and the audience.
+CREATE TABLE IF NOT EXISTS rosters (
+    school_id   text PRIMARY KEY,
+    version     int NOT NULL,
+    uploaded_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS roster_rows (
+    school_id  text NOT NULL,
+    row_key    text NOT NULL,               -- HMAC of the school and the student ref + relation (or contact)
+    grade      text NOT NULL,
+    class_name text,
+    has_phone  boolean NOT NULL,
+    has_email  boolean NOT NULL,
+    contact    bytea NOT NULL,              -- sealed {"phone", "email", "ref", "relation"}
+    wrong_at   timestamptz,                 -- someone who got a letter for this row pressed 号码有误
+    PRIMARY KEY (school_id, row_key)
+);
+CREATE INDEX IF NOT EXISTS roster_rows_grade ON roster_rows (school_id, grade);

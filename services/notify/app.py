@@ -16,16 +16,21 @@ from services.notify.failover import Failover
 from services.notify.family_messages import family_messages_router
 from services.notify.handlers import NotifyHandlers
 from services.notify.lanes import subscribe_lanes, urgent_pool
+from services.notify.letter_page import letter_router
+from services.notify.letters import LetterSender
 from services.notify.links import Links
+from services.notify.priority_gate import LaneSlot
 from services.notify.reachability import ReachabilityCheck, admin_alert
 from services.notify.receipts_api import receipts_router
 from services.notify.repository import SCHEMA
 from services.notify.retention import notice_purge
 from services.notify.robot_digest import RobotDigests
 from shared.config import Settings
+from shared.contracts.letters import LetterBatchRequested
 from shared.contracts.notification import ChannelKind
 from shared.crypto import Sealer
 from shared.http import serve
+from shared.letter_routes import SETTING
 from shared.service import Infra, infrastructure
 from shared.tasks import every
 
@@ -63,6 +68,14 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         log.info("channels: %s", ", ".join(f"{k}: {'/'.join(c.provider for c in v)}"
                                            for k, v in channels.items()))
         failover = Failover(channels)
+        letters = LetterSender(infra.pool, infra.relay, channels, links, settings.public_base_url,
+                               settings.link_ttl_s, settings.ack_wait_s, infra.deps, infra.registry,
+                               settings.letter_sends_in_flight, Sealer(settings.letter_contact_key, SETTING)
+                               if settings.letter_contact_key else None)
+        # Bulk: at most half the handler slots, and yielding to urgent notices like the bulk lane (priority_gate.py).
+        n_letters = min(settings.letter_batches_in_flight, max(1, settings.handler_concurrency // 2))
+        infra.consumers.subscribe(LetterBatchRequested, letters.on_batch, concurrency=n_letters,
+                                  limiter=LaneSlot(n_letters, wired.gate, urgent=False))
         await infra.start()
         check = ReachabilityCheck(settings.directory_file, {ChannelKind(k) for k in channels}, infra.pool,
                                   infra.registry, admin_alert(settings.directory_file, failover))
@@ -74,6 +87,7 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         app = create_app(deps)
         app.include_router(receipts_router(deps, settings.receipt_token))
         app.include_router(family_messages_router(deps))
+        app.include_router(letter_router(deps))
         try:
             async with serve(app, settings.notify_host, settings.notify_port, infra.deps):
                 yield infra

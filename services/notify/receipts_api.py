@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from services.notify import repository
 from services.notify.api import NotifyDeps
+from services.notify.letter_receipts import letter_receipts
 from services.notify.receipts import Receipt, ReceiptError, parse_aliyun_report, parse_tencent_report
 from shared.contracts import RecipientRole
 from shared.contracts.base import derive_id
@@ -39,15 +40,19 @@ def receipts_router(deps: NotifyDeps, token: str) -> APIRouter:
         except ReceiptError as exc:
             raise HTTPException(422, f"Not a {provider} delivery report ({exc}).") from None
         async with deps.pool.acquire() as conn, conn.transaction():
+            not_notices = []
             for r in receipts:
                 first = await repository.record_receipt(conn, provider, r.message_id, r.code)
                 if first is None:
-                    continue  # unknown message or a repeated report
+                    not_notices.append(r)  # a letter's, an unknown message or a repeated report
+                    continue
                 notification_id, incident_id, role = first
                 await enqueue(conn, NotificationReceived(
                     event_id=derive_id("notification-received", notification_id), incident_id=incident_id,
                     notification_id=notification_id, role=RecipientRole(role), provider=provider,
                     delivered=r.delivered, code=r.code))
+            if letters := await letter_receipts(conn, provider, not_notices):
+                await enqueue(conn, *letters)
         deps.relay.kick()
         return JSONResponse(ok)
 

@@ -79,3 +79,31 @@ BEGIN
             CHECK (status IN ('sending', 'retry_wait', 'sent', 'failed', 'queued'));
     END IF;
 END $$;
+
+-- Issue 12 item 5: the letter to every parent. One row per (letter, parent) claimed in bulk with a lease
+-- before anything goes out (exactly once across redeliveries and replicas, like deliveries), settled in
+-- bulk after the batch's sends. No contacts here: the key is intake's pseudonymous roster key.
+CREATE TABLE IF NOT EXISTS letter_texts (
+    letter_id uuid PRIMARY KEY,
+    title     text NOT NULL,
+    body      text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS letter_sends (
+    letter_id     uuid NOT NULL,
+    recipient_key text NOT NULL,
+    school_id     text NOT NULL,
+    batch_no      int NOT NULL,
+    state         text NOT NULL CHECK (state IN ('sending', 'sent', 'failed', 'retry')),
+    attempts      int NOT NULL DEFAULT 1,
+    lease_until   timestamptz,
+    channel       text,                   -- kind/provider that accepted it
+    message_id    text,                   -- the provider's id, which its delivery report names
+    received_at   timestamptz,            -- the delivery report, once
+    receipt_ok    boolean,
+    error         text,                   -- codes only
+    sent_at       timestamptz,
+    read_at       timestamptz,
+    wrong_at      timestamptz,            -- whoever got it pressed 号码有误
+    PRIMARY KEY (letter_id, recipient_key)
+);
+CREATE INDEX IF NOT EXISTS letter_sends_message ON letter_sends (message_id) WHERE message_id IS NOT NULL;

@@ -6,10 +6,21 @@ frozen sample payload (tests/fixtures/payloads_v1/).
 
 from __future__ import annotations
 
-from shared.contracts import acts, duties, escalation, follow_up, hazard, help, incident, notification, officials
+from shared.contracts import (
+    acts,
+    duties,
+    escalation,
+    follow_up,
+    hazard,
+    help,
+    incident,
+    letters,
+    notification,
+    officials,
+)
 from shared.contracts.base import Event
 
-MODULES = (incident, follow_up, hazard, help, escalation, duties, notification, officials, acts)
+MODULES = (incident, follow_up, hazard, help, escalation, duties, notification, officials, acts, letters)
 
 
 def _concrete(cls: type[Event]) -> list[type[Event]]:

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse, Response
 
-from services.archive import ledger_reads
+from services.archive import ledger_reads, letters
 from services.archive.deps import ERRORS, ArchiveDeps, stated_purpose
 from services.archive.exports import ledger_csv, ledger_xlsx
 from services.archive.ledger import Ledger, LedgerInputError, Period, SchoolSummary
@@ -77,7 +77,9 @@ def router(deps: ArchiveDeps) -> APIRouter:
     async def get_ledger_xlsx(official: Reader, purpose: Purpose, first: From = None, last: To = None,
                               school: School = None) -> Response:
         found = await read(official, first, last, school, "export", "xlsx", purpose)
-        return Response(ledger_xlsx(found), media_type=XLSX,
+        span = period(first, last)
+        sent = await letters.ledger_rows(deps.pool, official, school, span.since(), span.until())
+        return Response(ledger_xlsx(found, sent), media_type=XLSX,
                         headers=_attachment(f"ledger-{found.period_from}-{found.period_to}.xlsx"))
 
     async def school_summary(official: Official, first: str | None, last: str | None, school: str | None,
