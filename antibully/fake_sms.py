@@ -34,6 +34,7 @@ class Accepted:
     address: str
     idempotency_key: str
     payload: dict[str, Any]
+    provider_id: str = ""  # what the provider answered for it (Aliyun's BizId of the call)
 
 
 @dataclass
@@ -160,12 +161,12 @@ class FakeSms(FakeBase):
                                          f"触发{over.name}流控Permits:{over.count}")
             for phone in phones:
                 self._windows.add(("aliyun", phone))
+        biz_id = f"biz-{self.accepted_count.total() + len(phones)}"
         for phone, template_param in zip(phones, template_params, strict=True):
             self._accept(Accepted("aliyun", phone, params.get("OutId", ""),
-                                  {**params, "TemplateParam": json.dumps(template_param, ensure_ascii=False)}))
+                                  {**params, "TemplateParam": json.dumps(template_param, ensure_ascii=False)}, biz_id))
         self.batch_sizes.append(("aliyun", len(phones)))
-        return JSONResponse({"Code": "OK", "Message": "OK", "BizId": f"biz-{self.accepted_count.total()}",
-                             "RequestId": str(uuid.uuid4())})
+        return JSONResponse({"Code": "OK", "Message": "OK", "BizId": biz_id, "RequestId": str(uuid.uuid4())})
 
     # --- Tencent Cloud SMS (API 3.0, TC3-HMAC-SHA256) -----------------------------------------
 

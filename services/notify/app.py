@@ -85,7 +85,7 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
             loop.start()
         deps = NotifyDeps(infra.pool, infra.relay, links, infra.tracer_provider, infra.registry, sealer)
         app = create_app(deps)
-        app.include_router(receipts_router(deps, settings.receipt_token))
+        app.include_router(receipts_router(deps, settings.receipt_token, settings.aliyun_access_key_secret))
         app.include_router(family_messages_router(deps))
         app.include_router(letter_router(deps))
         try:

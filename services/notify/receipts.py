@@ -1,6 +1,7 @@
 """Delivery reports (回执) pushed by SMS providers, parsed into codes and ids (pure).
 
-Phone numbers in the reports are dropped here: the rest of notify matches a receipt by the
+Phone numbers in the reports are dropped after matching (an Aliyun batch call's number is found
+by its keyed digest, aliyun_sms.number_message_id): the rest of notify matches a receipt by the
 provider's message id (BizId / SerialNo, which `SendResult.message_id` holds) or by our own
 idempotency key (Aliyun's out_id). Pydantic's own errors quote the input, so a bad payload
 becomes a ReceiptError with a code only.
@@ -8,7 +9,7 @@ becomes a ReceiptError with a code only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,7 @@ class Receipt:
     delivered: bool
     code: str  # the carrier's status code, e.g. DELIVERED / DELIVRD / MK:0001
     reported_at: datetime | None  # UTC
+    phone: str | None = field(default=None, repr=False, compare=False)  # Aliyun's, to match a batch call's number; never kept
 
 
 class _AliyunReport(BaseModel):
@@ -36,6 +38,7 @@ class _AliyunReport(BaseModel):
     success: bool
     err_code: str = ""
     biz_id: str
+    phone_number: str | None = None
     out_id: str | None = None
     report_time: str | None = None
 
@@ -70,7 +73,7 @@ def parse_aliyun_report(body: bytes | str) -> list[Receipt]:
         raise ReceiptError("aliyun_report_invalid") from None
     return [
         Receipt("aliyun", r.biz_id, r.out_id or None, r.success, r.err_code or ("DELIVERED" if r.success else ""),
-                _shanghai_time(r.report_time))
+                _shanghai_time(r.report_time), r.phone_number)
         for r in reports
     ]
 

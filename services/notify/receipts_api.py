@@ -27,7 +27,7 @@ PARSERS: dict[str, tuple[Callable[[bytes], list[Receipt]], dict[str, object]]] =
 }
 
 
-def receipts_router(deps: NotifyDeps, token: str) -> APIRouter:
+def receipts_router(deps: NotifyDeps, token: str, aliyun_secret: str = "") -> APIRouter:
     router = APIRouter()
 
     @router.post("/receipts/{provider}/{secret}", include_in_schema=False)
@@ -51,7 +51,7 @@ def receipts_router(deps: NotifyDeps, token: str) -> APIRouter:
                     event_id=derive_id("notification-received", notification_id), incident_id=incident_id,
                     notification_id=notification_id, role=RecipientRole(role), provider=provider,
                     delivered=r.delivered, code=r.code))
-            if letters := await letter_receipts(conn, provider, not_notices):
+            if letters := await letter_receipts(conn, provider, not_notices, aliyun_secret):
                 await enqueue(conn, *letters)
         deps.relay.kick()
         return JSONResponse(ok)
