@@ -16,6 +16,7 @@ from services.intake.duties import DutyProjection
 from services.intake.ratelimit import RateLimiter
 from services.intake.repository import SCHEMA
 from services.intake.submissions import Submissions
+from services.intake.workers import worker_settings
 from shared.config import Settings
 from shared.contracts.acts import OfficialActed
 from shared.contracts.duties import DutyUpdated
@@ -28,6 +29,8 @@ SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 
 @asynccontextmanager
 async def running(settings: Settings, tracer_provider: TracerProvider | None = None) -> AsyncIterator[Infra]:
+    """One intake; with INTAKE_WORKERS > 1, one of the workers sharing the port (services/intake/workers.py)."""
+    settings = worker_settings(settings)
     async with infrastructure("intake", SCHEMA, SCHEMA_SQL, settings, tracer_provider) as infra:
         # its one consumer: the duties a school reads with its key (GET /v1/duties)
         infra.consumers.subscribe(DutyUpdated, DutyProjection(infra.pool).on_duty_updated)
@@ -42,5 +45,6 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
             code_limiter=RateLimiter(settings.access_code_rate_per_s, settings.access_code_burst),
             help_sealer=Sealer(settings.intake_data_key, "INTAKE_DATA_KEY") if settings.intake_data_key else None,
         )
-        async with serve(create_app(deps), settings.intake_host, settings.intake_port, infra.deps):
+        async with serve(create_app(deps), settings.intake_host, settings.intake_port, infra.deps,
+                         reuse_port=settings.intake_workers > 1):
             yield infra
