@@ -46,8 +46,13 @@ class Submissions:
     async def once(
         self, school_id: str, key: str, endpoint: str, body: BaseModel,
         accept: Callable[[], Awaitable[tuple[int, dict[str, Any]]]],
+        record: Callable[[int, dict[str, Any]], Awaitable[None]] | None = None,
     ) -> Answer:
-        """Run `accept` for a new key, replay the stored answer for a repeated one, 409 for a reused one."""
+        """Run `accept` for a new key, replay the stored answer for a repeated one, 409 for a reused one.
+
+        `record` stores the answer together with what the endpoint must still write once the submission is
+        durable (one round trip instead of two); its failure fails the request (503: retry with the key).
+        """
         mark = fingerprint(endpoint, body)
         try:
             prior = await repository.claim_request(self.pool, school_id, key, endpoint, mark)
@@ -63,6 +68,10 @@ class Submissions:
             self.outcomes.labels(endpoint, "replayed").inc()
             return Answer(prior.status_code, prior.response, replayed=True)
         status, response = await accept()
+        if record is not None:
+            await record(status, response)
+            self.outcomes.labels(endpoint, "accepted").inc()
+            return Answer(status, response, replayed=False)
         try:
             await repository.complete_request(self.pool, school_id, key, status, response)
         except (OSError, asyncpg.PostgresError) as exc:
