@@ -13,6 +13,7 @@ from services.intake.auth import SchoolAuth
 from services.intake.contests import HelpContests
 from services.intake.deps import IntakeDeps
 from services.intake.duties import DutyProjection
+from services.intake.publisher import JetStreamPublisher
 from services.intake.ratelimit import RateLimiter
 from services.intake.repository import SCHEMA
 from services.intake.submissions import Submissions
@@ -40,8 +41,8 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         deps = IntakeDeps(
             settings, infra.pool, infra.broker, infra.tracer_provider, infra.registry,
             auth=SchoolAuth(infra.pool, limiter, infra.registry, settings.retry_after_s),
-            submissions=Submissions(infra.pool, infra.broker, settings.publish_timeout_s, settings.retry_after_s,
-                                    infra.registry),
+            submissions=Submissions(infra.pool, JetStreamPublisher(infra.broker, infra.tracer_provider),
+                                    settings.publish_timeout_s, settings.retry_after_s, infra.registry),
             code_limiter=RateLimiter(settings.access_code_rate_per_s, settings.access_code_burst),
             help_sealer=Sealer(settings.intake_data_key, "INTAKE_DATA_KEY") if settings.intake_data_key else None,
         )
