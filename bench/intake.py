@@ -316,6 +316,13 @@ def _process_cpu_s(pids: list[int]) -> float:
     return total / ticks
 
 
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs so far (Linux /proc/stat): whoever uses them, us or not."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return sum(values) - idle, sum(values)
+
+
 def _wait_ready(fleet: ServiceProcesses, names: list[str], logs: Path, timeout_s: float = 60.0) -> None:
     """Every worker, not just one, has logged that it is ready: the kernel gives a connection to any of them."""
     deadline = time.monotonic() + timeout_s
@@ -396,13 +403,17 @@ async def _bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     async def in_child(fn: Callable[..., Summary], *fn_args: Any) -> Summary:
         return await loop.run_in_executor(pool, fn, *fn_args)
 
+    busy_share = [0.0]  # the machine's CPUs busy (%) over the last measured phase, all processes
+
     async def measured(cpu_clock: Callable[[], float], fn: Callable[..., Summary], *fn_args: Any
                        ) -> tuple[Summary, float]:
         """The phase's summary and ≈ intake's CPU ms per accepted request (all its workers); the warm-up's
         requests, not in the summary, are estimated as if accepted at the measured share."""
-        cpu = cpu_clock()
+        cpu, (busy, total) = cpu_clock(), _machine_busy()
         s = await in_child(fn, *fn_args)
         used_ms = (cpu_clock() - cpu) * 1000.0
+        busy_after, total_after = _machine_busy()
+        busy_share[0] = round(100.0 * (busy_after - busy) / max(1, total_after - total), 1)
         return s, round(used_ms / max(1.0, s.ok * (args.seconds + WARMUP_S) / args.seconds), 2)
 
     try:
@@ -456,11 +467,13 @@ async def _bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                     profiler.disable()
                     profiler.dump_stats(args.profile)
                     pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
-            run["intake_ceiling"] = {**asdict(ceiling), "intake_cpu_ms_per_req": cpu_ms}
+            run["intake_ceiling"] = {**asdict(ceiling), "intake_cpu_ms_per_req": cpu_ms,
+                                     "machine_busy_pct": busy_share[0], "load_avg_1m": os.getloadavg()[0]}
             run["ceiling_ratio"] = round(ceiling.ok_per_s / floor.ok_per_s, 3) if floor.ok_per_s else 0.0
             results["runs"].append(run)
             print(f"  intake ceiling: {ceiling.ok_per_s} accepted/s, p50 {ceiling.p50_ms} ms, "
-                  f"p99 {ceiling.p99_ms} ms, {cpu_ms} ms CPU/req, {run['ceiling_ratio']:.2f} of the floor",
+                  f"p99 {ceiling.p99_ms} ms, {cpu_ms} ms CPU/req, {run['ceiling_ratio']:.2f} of the floor, "
+                  f"machine {busy_share[0]} % busy, load {os.getloadavg()[0]:.1f}",
                   flush=True)
             await asyncio.sleep(1.0)
     finally:
@@ -500,16 +513,17 @@ def report(results: dict[str, Any]) -> str:
     lines += [
         "",
         f"| ceiling (closed loop, {n} concurrent) | ops/s | failures | p50 ms | p99 ms | max ms | CPU ms/req "
-        "| ratio to floor |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| ratio to floor | machine busy % | load 1 min |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         f"| floor: bare nats-py JetStream publish | {floor['ok_per_s']} | {floor['not_ok']} | "
-        f"{floor['p50_ms']} | {floor['p99_ms']} | {floor['max_ms']} | | 1 |",
+        f"{floor['p50_ms']} | {floor['p99_ms']} | {floor['max_ms']} | | 1 | | |",
     ]
     for run in results["runs"]:
         c = run["intake_ceiling"]
         lines.append(f"| intake, {_workers_label(run['workers'])} worker(s): POST /v1/incidents | {c['ok_per_s']} | "
                      f"{c['not_ok']} | {c['p50_ms']} | {c['p99_ms']} | {c['max_ms']} | "
-                     f"{c['intake_cpu_ms_per_req']} | {run['ceiling_ratio']:.2f} |")
+                     f"{c['intake_cpu_ms_per_req']} | {run['ceiling_ratio']:.2f} | {c['machine_busy_pct']} | "
+                     f"{c['load_avg_1m']:.1f} |")
     lines.append("")
     for run in results["runs"]:
         label = f"{_workers_label(run['workers'])} worker(s)"
