@@ -352,6 +352,9 @@ async def _intake_workers(workers: int, nats_url: str, database_url: str, port: 
         await asyncio.to_thread(_wait_ready, fleet, names, logs)
         pids = [fleet.procs[name].pid for name in names]
         yield lambda: _process_cpu_s(pids)
+        if dead := {name: fleet.procs[name].returncode for name in names if fleet.procs[name].poll() is not None}:
+            fleet.print_logs(40)
+            raise RuntimeError(f"intake workers exited during the benchmark: {dead}")
     finally:
         fleet.stop_all()
 
