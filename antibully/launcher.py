@@ -27,6 +27,7 @@ from antibully.infra import (
     port_open,
     wait_port,
 )
+from services.intake.workers import connections_needed, worker_env, worker_names
 from shared.config import ROOT
 
 SERVICES = ("intake", "escalation", "notify", "archive")
@@ -133,6 +134,33 @@ def _demo_policy(home: Path, factor: int) -> Path:
     return path
 
 
+def _intake_workers(env: dict[str, str]) -> int:
+    """INTAKE_WORKERS (default 1), capped so that intake's pools fit PostgreSQL's max_connections next to the
+    other three services'; sets it in `env` for every worker."""
+    wanted = int(env.get("INTAKE_WORKERS", "1") or 1)
+    pool = int(env.get("DB_POOL_SIZE", "10") or 10)
+    limit = asyncio.run(_max_connections(env["DATABASE_URL"]))
+    others = 3 * pool + 10  # escalation, notify, archive, and room for the CLI and psql
+    workers = wanted
+    while workers > 1 and connections_needed(pool, workers) + others > limit:
+        workers -= 1
+    if workers != wanted:
+        print(f"INTAKE_WORKERS={wanted} would need {connections_needed(pool, wanted)} connections for intake; "
+              f"PostgreSQL allows {limit}: running {workers}", flush=True)
+    env["INTAKE_WORKERS"] = str(workers)
+    return workers
+
+
+async def _max_connections(database_url: str) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(await conn.fetchval("SHOW max_connections"))
+    finally:
+        await conn.close()
+
+
 def _mask(address: str) -> str:
     return address[:6] + "****" + address[-2:] if len(address) > 8 else "****"
 
@@ -231,11 +259,16 @@ def run() -> int:
         demo_code = asyncio.run(_demo_access_code(env["DATABASE_URL"], home))
         asyncio.run(_demo_officials(env["DATABASE_URL"], keys))
 
-        def start(name: str) -> None:
-            children[name] = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env, cwd=ROOT,
-                                              **child_process_options())
+        workers = _intake_workers(env)
+        service_of = {name: name for name in SERVICES} | {name: "intake" for name in worker_names(workers)}
+        envs = {name: env for name in SERVICES} | {
+            name: worker_env(env, i) for i, name in enumerate(worker_names(workers))}
 
-        for name in SERVICES:
+        def start(name: str) -> None:
+            children[name] = subprocess.Popen([sys.executable, "-m", f"services.{service_of[name]}"],
+                                              env=envs[name], cwd=ROOT, **child_process_options())
+
+        for name in service_of:
             start(name)
         wait_port(intake_port, timeout_s=60, proc=children["intake"])
         wait_port(archive_port, timeout_s=60, proc=children["archive"])
@@ -277,6 +310,7 @@ def _banner(
 antibully is running. Ctrl-C stops everything.
 
   intake API      http://127.0.0.1:{intake}/v1/incidents    docs: http://127.0.0.1:{intake}/docs
+                  ({env["INTAKE_WORKERS"]} intake worker(s) on this port; INTAKE_WORKERS=n make run for more)
   archive API     http://127.0.0.1:{archive}/v1/cases    docs: http://127.0.0.1:{archive}/docs
   demo school     demo-school (乐昌市示范中学)
   API key         {key}

@@ -328,6 +328,15 @@ class ServiceProcesses:
                                             env={**self.env, **extra, **env}, cwd=release or ROOT, stdout=log,
                                             stderr=subprocess.STDOUT, **child_process_options())
 
+    def start_intake(self, workers: int = 1, release: Path | None = None, **env: str) -> list[str]:
+        """intake as `workers` processes sharing one port (INTAKE_WORKERS, SO_REUSEPORT); their names."""
+        from services.intake.workers import worker_env, worker_names
+
+        names = worker_names(workers)
+        for i, name in enumerate(names):
+            self.start(name, "intake", release, **worker_env({**self.env, **env, "INTAKE_WORKERS": str(workers)}, i))
+        return names
+
     def stop(self, name: str) -> int:
         """SIGTERM, as an orchestrator stops a process; its exit code."""
         self.procs[name].send_signal(signal.SIGTERM)

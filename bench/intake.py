@@ -1,16 +1,19 @@
 """Load benchmark of intake's `POST /v1/incidents`, run by hand (never part of pytest).
 
-    .venv/bin/python -m bench.intake [--rates 100,200,500] [--seconds 10] [--json PATH] [--profile PATH]
+    .venv/bin/python -m bench.intake [--rates 100,200,500] [--seconds 10] [--workers 1,2] [--json PATH]
+    .venv/bin/python -m bench.intake --workers 0 --profile PATH   # intake in this process, cProfiled
 
-The main process starts its own nats-server, a fresh database and intake in-process, all on
-loopback. Every load generator runs in a separate (spawned) process so that the client does not
-share intake's event loop. Phases:
+The main process starts its own nats-server and a fresh database, all on loopback. For each worker
+count, intake runs as that many processes sharing one port (INTAKE_WORKERS, as `make run` starts
+them; 0: inside this process). Every load generator runs in a separate (spawned) process. Phases:
 
-* open model at each offered rate: requests are scheduled at fixed intervals whatever the
-  completions; latency runs from the *scheduled* send time, so queueing (also in the client)
-  counts and coordinated omission is avoided. ~1 s of warm-up at the same rate is not counted;
-* floor ceiling: a bare nats-py JetStream publisher, N concurrent, same subject and payload size;
-* intake ceiling: N concurrent HTTP clients in a closed loop.
+* floor (once): a bare nats-py JetStream publisher, open model at each rate and N concurrent
+  in a closed loop, same subject and payload size;
+* per worker count, open model at each offered rate: requests are scheduled at fixed intervals
+  whatever the completions; latency runs from the *scheduled* send time, so queueing (also in the
+  client) counts and coordinated omission is avoided. ~1 s of warm-up at the same rate is not counted;
+* per worker count, intake ceiling: N concurrent HTTP clients in a closed loop, and its ratio to
+  the floor ceiling. CPU per request is all the workers' CPU (from /proc) over accepted requests.
 
 See docs/performance.md.
 """
@@ -24,17 +27,19 @@ import contextlib
 import cProfile
 import json
 import multiprocessing
+import os
 import pstats
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from antibully.processes import ServiceProcesses
 from bench.common import finish, machine, run_loop
 
 INCIDENTS_PATH = "/v1/incidents"
@@ -301,16 +306,101 @@ def _payload_and_body() -> tuple[bytes, bytes]:
     return event.model_dump_json().encode(), body
 
 
+def _process_cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs so far (Linux /proc/stat): whoever uses them, us or not."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return sum(values) - idle, sum(values)
+
+
+def _wait_ready(fleet: ServiceProcesses, names: list[str], logs: Path, timeout_s: float = 60.0) -> None:
+    """Every worker, not just one, has logged that it is ready: the kernel gives a connection to any of them."""
+    deadline = time.monotonic() + timeout_s
+    waiting = set(names)
+    while waiting:
+        for name in list(waiting):
+            if fleet.procs[name].poll() is not None:
+                fleet.print_logs()
+                raise RuntimeError(f"{name} exited with {fleet.procs[name].returncode} during start-up")
+            if "intake ready" in (logs / f"{name}.log").read_text(errors="replace"):
+                waiting.discard(name)
+        if time.monotonic() > deadline:
+            fleet.print_logs()
+            raise TimeoutError(f"intake workers {sorted(waiting)} not ready after {timeout_s} s")
+        time.sleep(0.1)
+
+
+@contextlib.asynccontextmanager
+async def _intake_workers(workers: int, nats_url: str, database_url: str, port: int, logs: Path
+                          ) -> AsyncIterator[Callable[[], float]]:
+    """intake as `workers` processes sharing `port` (as `make run` starts them); yields their CPU clock."""
+    env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": database_url, "INTAKE_HOST": "127.0.0.1",
+           "INTAKE_PORT": str(port), "LOG_LEVEL": "INFO", **RAISED_RATE_LIMIT}
+    fleet = ServiceProcesses(env, logs)
+    try:
+        names = fleet.start_intake(workers)
+        await asyncio.to_thread(_wait_ready, fleet, names, logs)
+        pids = [fleet.procs[name].pid for name in names]
+        yield lambda: _process_cpu_s(pids)
+        if dead := {name: fleet.procs[name].returncode for name in names if fleet.procs[name].poll() is not None}:
+            fleet.print_logs(40)
+            raise RuntimeError(f"intake workers exited during the benchmark: {dead}")
+    finally:
+        fleet.stop_all()
+
+
+@contextlib.asynccontextmanager
+async def _intake_in_process(nats_url: str, database_url: str, port: int, windows: list[float]
+                             ) -> AsyncIterator[Callable[[], float]]:
+    """intake in this process (profilable); yields this process's CPU clock. While it runs, `windows`
+    gets intake's CPU ms per accepted report in each second with more than 50 of them: their minimum
+    and median are less sensitive to other processes on the machine than a whole phase's average."""
+    from services.intake.app import running
+    from shared.config import Settings
+
+    settings = Settings(nats_url=nats_url, database_url=database_url, intake_host="127.0.0.1", intake_port=port)
+    if RAISED_RATE_LIMIT:
+        settings = settings.model_copy(update={"rate_limit_per_s": 1e9, "rate_limit_burst": 10**9})
+    async with running(settings) as infra:
+
+        def accepted() -> float:
+            return infra.registry.get_sample_value(
+                "antibully_intake_submissions_total", {"endpoint": "POST /v1/incidents", "outcome": "accepted"}) or 0.0
+
+        async def sample() -> None:
+            while True:
+                cpu, n = time.process_time(), accepted()
+                await asyncio.sleep(1.0)
+                if (done := accepted() - n) > 50:
+                    windows.append((time.process_time() - cpu) * 1000.0 / done)
+
+        sampler = asyncio.create_task(sample())
+        try:
+            yield time.process_time
+        finally:
+            sampler.cancel()
+
+
+# One key sends everything: the per-key limit (a guard against a runaway school system) would
+# answer 429 and hide the capacity measured here. `--keep-rate-limit` leaves it.
+RAISED_RATE_LIMIT = {"RATE_LIMIT_PER_S": "1e9", "RATE_LIMIT_BURST": str(10**9)}
 
 
 async def _bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     from antibully.cli import add_school
     from antibully.infra import free_port
     from bench.common import bench_infrastructure
-    from services.intake.app import running
-    from shared.config import Settings
-    from shared.crypto import new_key_b64
+    from shared.bus import ensure_streams
 
     payload, body = _payload_and_body()
     run_id = uuid.uuid4().hex[:8]
@@ -322,9 +412,11 @@ async def _bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "concurrency": args.concurrency,
         "request_body_bytes": len(body),
         "event_payload_bytes": len(payload),
-        "open": [],
         "floor_open": [],
+        "runs": [],
     }
+    if args.keep_rate_limit:
+        RAISED_RATE_LIMIT.clear()
     # spawn, not fork: this process has a running event loop and threads.
     pool = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
     loop = asyncio.get_running_loop()
@@ -333,124 +425,157 @@ async def _bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     async def in_child(fn: Callable[..., Summary], *fn_args: Any) -> Summary:
         return await loop.run_in_executor(pool, fn, *fn_args)
 
-    async def measured(fn: Callable[..., Summary], *fn_args: Any) -> tuple[Summary, float]:
-        """The phase's summary and ≈ this process's (intake's) CPU ms per accepted request; the warm-up's
+    busy_share = [0.0]  # the machine's CPUs busy (%) over the last measured phase, all processes
+
+    async def measured(cpu_clock: Callable[[], float], fn: Callable[..., Summary], *fn_args: Any
+                       ) -> tuple[Summary, float]:
+        """The phase's summary and ≈ intake's CPU ms per accepted request (all its workers); the warm-up's
         requests, not in the summary, are estimated as if accepted at the measured share."""
-        cpu = time.process_time()
+        cpu, (busy, total) = cpu_clock(), _machine_busy()
         s = await in_child(fn, *fn_args)
-        used_ms = (time.process_time() - cpu) * 1000.0
+        used_ms = (cpu_clock() - cpu) * 1000.0
+        busy_after, total_after = _machine_busy()
+        busy_share[0] = round(100.0 * (busy_after - busy) / max(1, total_after - total), 1)
         return s, round(used_ms / max(1.0, s.ok * (args.seconds + WARMUP_S) / args.seconds), 2)
 
     try:
         infra = await stack.enter_async_context(bench_infrastructure(tmp))
         database_url = infra.database_url
-        settings = Settings(
-            nats_url=infra.nats_url,
-            database_url=database_url,
-            intake_host="127.0.0.1",
-            intake_port=free_port(),
-            archive_data_key=new_key_b64(),
-        )
-        if not args.keep_rate_limit:
-            # One key sends everything: the per-key limit (a guard against a runaway school system)
-            # would answer 429 and hide the capacity measured here.
-            settings = settings.model_copy(update={"rate_limit_per_s": 1e9, "rate_limit_burst": 10**9})
         token = await add_school(database_url, "demo-school", "示范中学")
-        async with running(settings):
-            target = HttpTarget(f"http://127.0.0.1:{settings.intake_port}", token, body, f"bench-{run_id}")
+        # The floor first, once: it does not depend on intake (but needs the streams intake would create).
+        await ensure_streams(infra.nats_url)
+        for rate in args.rates:
+            f = await in_child(child_floor_open, infra.nats_url, payload, f"floor-{run_id}-r{rate}",
+                               float(rate), args.seconds)
+            results["floor_open"].append({"offered_per_s": rate, **asdict(f)})
+            print(f"  floor {rate:>5}/s: {f.ok_per_s:>7.1f} acks/s, p50 {f.p50_ms} ms, p99 {f.p99_ms} ms",
+                  flush=True)
+        floor = await in_child(child_floor_ceiling, infra.nats_url, payload, f"floor-{run_id}",
+                               args.concurrency, args.seconds)
+        results["floor_ceiling"] = asdict(floor)
+        print(f"  floor ceiling: {floor.ok_per_s} publishes/s, p50 {floor.p50_ms} ms, p99 {floor.p99_ms} ms",
+              flush=True)
 
-            def http(phase: str) -> HttpTarget:
-                return HttpTarget(target.base_url, target.token, target.body, f"{target.key_prefix}-{phase}")
+        for workers in args.workers:
+            port = free_port()
+            label = "in-process" if workers == 0 else f"{workers} worker(s)"
+            print(f"intake, {label}:", flush=True)
+            windows: list[float] = []
+            intake = (_intake_in_process(infra.nats_url, database_url, port, windows) if workers == 0 else
+                      _intake_workers(workers, infra.nats_url, database_url, port, logs_dir(tmp, workers)))
+            run: dict[str, Any] = {"workers": workers, "open": []}
+            async with intake as cpu_clock:
+                target = HttpTarget(f"http://127.0.0.1:{port}", token, body, f"bench-{run_id}-w{workers}")
 
-            # Start the child and warm both sides (imports, connections) before measuring.
-            await in_child(child_http_open, http("warm"), 50.0, 1.0)
+                def http(phase: str, target: HttpTarget = target) -> HttpTarget:
+                    return HttpTarget(target.base_url, target.token, target.body, f"{target.key_prefix}-{phase}")
 
-            for rate in args.rates:
-                s, cpu_ms = await measured(child_http_open, http(f"r{rate}"), float(rate), args.seconds)
-                results["open"].append({"offered_per_s": rate, **asdict(s), "intake_cpu_ms_per_req": cpu_ms})
-                print(f"  open {rate:>5}/s: {s.ok_per_s:>7.1f} accepted/s, non-202 {s.not_ok}, "
-                      f"p50 {s.p50_ms} ms, p99 {s.p99_ms} ms, max {s.max_ms} ms", flush=True)
-                await asyncio.sleep(1.0)
-                f = await in_child(child_floor_open, infra.nats_url, payload, f"floor-{run_id}-r{rate}",
-                                   float(rate), args.seconds)
-                results["floor_open"].append({"offered_per_s": rate, **asdict(f)})
-                print(f"  floor {rate:>5}/s: {f.ok_per_s:>7.1f} acks/s, p50 {f.p50_ms} ms, p99 {f.p99_ms} ms",
-                      flush=True)
-                await asyncio.sleep(1.0)
+                # Start the child and warm both sides (imports, connections) before measuring.
+                await in_child(child_http_open, http("warm"), 50.0, 1.0)
+                for rate in args.rates:
+                    s, cpu_ms = await measured(cpu_clock, child_http_open, http(f"r{rate}"), float(rate),
+                                               args.seconds)
+                    run["open"].append({"offered_per_s": rate, **asdict(s), "intake_cpu_ms_per_req": cpu_ms})
+                    print(f"  open {rate:>5}/s: {s.ok_per_s:>7.1f} accepted/s, non-202 {s.not_ok}, "
+                          f"p50 {s.p50_ms} ms, p99 {s.p99_ms} ms, max {s.max_ms} ms, {cpu_ms} ms CPU/req",
+                          flush=True)
+                    await asyncio.sleep(1.0)
 
-            floor = await in_child(child_floor_ceiling, infra.nats_url, payload, f"floor-{run_id}",
-                                   args.concurrency, args.seconds)
-            results["floor_ceiling"] = asdict(floor)
-            print(f"  floor ceiling: {floor.ok_per_s} publishes/s, p50 {floor.p50_ms} ms, p99 {floor.p99_ms} ms",
+                profiler = cProfile.Profile() if args.profile and workers == 0 else None
+                if profiler:
+                    profiler.enable()
+                windows.clear()
+                ceiling, cpu_ms = await measured(cpu_clock, child_http_ceiling, http("ceil"), args.concurrency,
+                                                 args.seconds)
+                if profiler:
+                    profiler.disable()
+                    profiler.dump_stats(args.profile)
+                    pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+            run["intake_ceiling"] = {**asdict(ceiling), "intake_cpu_ms_per_req": cpu_ms,
+                                     "machine_busy_pct": busy_share[0], "load_avg_1m": os.getloadavg()[0]}
+            if windows:
+                windows.sort()
+                run["intake_cpu_ms_per_req_windows"] = {"n": len(windows), "min": round(windows[0], 2),
+                                                        "median": round(windows[len(windows) // 2], 2)}
+                print(f"  intake CPU ms/report per 1-s window: min {windows[0]:.2f}, "
+                      f"median {windows[len(windows) // 2]:.2f} ({len(windows)} windows)", flush=True)
+            run["ceiling_ratio"] = round(ceiling.ok_per_s / floor.ok_per_s, 3) if floor.ok_per_s else 0.0
+            results["runs"].append(run)
+            print(f"  intake ceiling: {ceiling.ok_per_s} accepted/s, p50 {ceiling.p50_ms} ms, "
+                  f"p99 {ceiling.p99_ms} ms, {cpu_ms} ms CPU/req, {run['ceiling_ratio']:.2f} of the floor, "
+                  f"machine {busy_share[0]} % busy, load {os.getloadavg()[0]:.1f}",
                   flush=True)
             await asyncio.sleep(1.0)
-
-            profiler = cProfile.Profile() if args.profile else None
-            if profiler:
-                profiler.enable()
-            ceiling, cpu_ms = await measured(child_http_ceiling, http("ceil"), args.concurrency, args.seconds)
-            if profiler:
-                profiler.disable()
-                profiler.dump_stats(args.profile)
-                pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
-            results["intake_ceiling"] = {**asdict(ceiling), "intake_cpu_ms_per_req": cpu_ms}
-            print(f"  intake ceiling: {ceiling.ok_per_s} accepted/s, p50 {ceiling.p50_ms} ms, "
-                  f"p99 {ceiling.p99_ms} ms", flush=True)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         await stack.aclose()
-    results["ceiling_ratio"] = (
-        round(results["intake_ceiling"]["ok_per_s"] / results["floor_ceiling"]["ok_per_s"], 3)
-        if results["floor_ceiling"]["ok_per_s"] else 0.0
-    )
     return results
+
+
+def logs_dir(tmp: Path, workers: int) -> Path:
+    path = tmp / f"logs-w{workers}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _workers_label(workers: int) -> str:
+    return "in-process" if workers == 0 else str(workers)
 
 
 def report(results: dict[str, Any]) -> str:
     floor_at = {row["offered_per_s"]: row for row in results["floor_open"]}
+    floor, n = results["floor_ceiling"], results["concurrency"]
     lines = [
         f"intake benchmark {results['date']} — {results['machine']['nproc']} CPUs, {results['seconds']} s per phase "
         f"(+{results['warmup_s']} s warm-up), body {results['request_body_bytes']} B, "
         f"event {results['event_payload_bytes']} B",
         "",
-        "| offered/s | accepted/s | non-202 | p50 ms | p99 ms | max ms | intake CPU ms/req "
+        "| workers | offered/s | accepted/s | non-202 | p50 ms | p99 ms | max ms | intake CPU ms/req "
         "| floor p50 ms | floor p99 ms |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for row in results["open"]:
-        f = floor_at.get(row["offered_per_s"], {})
-        lines.append(f"| {row['offered_per_s']} | {row['ok_per_s']} | {row['not_ok']} | {row['p50_ms']} | "
-                     f"{row['p99_ms']} | {row['max_ms']} | {row['intake_cpu_ms_per_req']} | "
-                     f"{f.get('p50_ms', '')} | {f.get('p99_ms', '')} |")
-    floor, ceiling, n = results["floor_ceiling"], results["intake_ceiling"], results["concurrency"]
+    for run in results["runs"]:
+        for row in run["open"]:
+            f = floor_at.get(row["offered_per_s"], {})
+            lines.append(f"| {_workers_label(run['workers'])} | {row['offered_per_s']} | {row['ok_per_s']} | "
+                         f"{row['not_ok']} | {row['p50_ms']} | {row['p99_ms']} | {row['max_ms']} | "
+                         f"{row['intake_cpu_ms_per_req']} | {f.get('p50_ms', '')} | {f.get('p99_ms', '')} |")
     lines += [
         "",
-        "| ceiling (closed loop) | ops/s | failures | p50 ms | p99 ms | max ms |",
-        "|---|---:|---:|---:|---:|---:|",
-        f"| floor: bare nats-py JetStream publish, {n} concurrent | {floor['ok_per_s']} | {floor['not_ok']} | "
-        f"{floor['p50_ms']} | {floor['p99_ms']} | {floor['max_ms']} |",
-        f"| intake: POST /v1/incidents, {n} concurrent | {ceiling['ok_per_s']} | {ceiling['not_ok']} | "
-        f"{ceiling['p50_ms']} | {ceiling['p99_ms']} | {ceiling['max_ms']} |",
-        "",
-        f"intake CPU per accepted request at its ceiling: {ceiling['intake_cpu_ms_per_req']} ms "
-        f"(→ at most ~{1000 / max(ceiling['intake_cpu_ms_per_req'], 0.001):.0f}/s on one core)",
-        "",
-        f"intake ceiling / floor ceiling = {results['ceiling_ratio']:.2f}",
+        f"| ceiling (closed loop, {n} concurrent) | ops/s | failures | p50 ms | p99 ms | max ms | CPU ms/req "
+        "| ratio to floor | machine busy % | load 1 min |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| floor: bare nats-py JetStream publish | {floor['ok_per_s']} | {floor['not_ok']} | "
+        f"{floor['p50_ms']} | {floor['p99_ms']} | {floor['max_ms']} | | 1 | | |",
     ]
-    for row in results["open"]:
-        if row["not_ok"]:
-            lines.append(f"non-202 at {row['offered_per_s']}/s: {row['statuses']}")
-    at_target = [r for r in results["open"] if r["offered_per_s"] == TARGET_P99_RATE]
-    if at_target:
-        p99 = at_target[0]["p99_ms"]
-        verdict = "PASS" if p99 <= TARGET_P99_MS and at_target[0]["not_ok"] == 0 else "FAIL"
-        lines.append(f"{verdict}: p99 at {TARGET_P99_RATE} req/s = {p99} ms "
-                     f"(target ≤ {TARGET_P99_MS:g} ms, no non-202)")
-    else:
-        lines.append(f"SKIP: p99 target needs {TARGET_P99_RATE} in --rates")
-    ratio = results["ceiling_ratio"]
-    verdict = "PASS" if ratio >= TARGET_CEILING_RATIO else "FAIL"
-    lines.append(f"{verdict}: intake ceiling = {ratio:.0%} of the floor (target ≥ {TARGET_CEILING_RATIO:.0%})")
+    for run in results["runs"]:
+        c = run["intake_ceiling"]
+        lines.append(f"| intake, {_workers_label(run['workers'])} worker(s): POST /v1/incidents | {c['ok_per_s']} | "
+                     f"{c['not_ok']} | {c['p50_ms']} | {c['p99_ms']} | {c['max_ms']} | "
+                     f"{c['intake_cpu_ms_per_req']} | {run['ceiling_ratio']:.2f} | {c['machine_busy_pct']} | "
+                     f"{c['load_avg_1m']:.1f} |")
+    lines.append("")
+    for run in results["runs"]:
+        if w := run.get("intake_cpu_ms_per_req_windows"):
+            lines.append(f"in-process intake CPU ms/report at its ceiling, per 1-s window: min {w['min']}, "
+                         f"median {w['median']} ({w['n']} windows)")
+    for run in results["runs"]:
+        label = f"{_workers_label(run['workers'])} worker(s)"
+        for row in run["open"]:
+            if row["not_ok"]:
+                lines.append(f"{label}: non-202 at {row['offered_per_s']}/s: {row['statuses']}")
+        at_target = [r for r in run["open"] if r["offered_per_s"] == TARGET_P99_RATE]
+        if at_target:
+            p99 = at_target[0]["p99_ms"]
+            verdict = "PASS" if p99 <= TARGET_P99_MS and at_target[0]["not_ok"] == 0 else "FAIL"
+            lines.append(f"{label}: {verdict}: p99 at {TARGET_P99_RATE} req/s = {p99} ms "
+                         f"(target ≤ {TARGET_P99_MS:g} ms, no non-202)")
+        else:
+            lines.append(f"{label}: SKIP: p99 target needs {TARGET_P99_RATE} in --rates")
+        ratio = run["ceiling_ratio"]
+        verdict = "PASS" if ratio >= TARGET_CEILING_RATIO else "FAIL"
+        lines.append(f"{label}: {verdict}: intake ceiling = {ratio:.0%} of the floor "
+                     f"(target ≥ {TARGET_CEILING_RATIO:.0%})")
     return "\n".join(lines)
 
 
@@ -463,9 +588,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--keep-rate-limit", action="store_true",
                         help="keep intake's per-key rate limit (by default raised out of the way)")
-    parser.add_argument("--profile", type=Path, help="cProfile intake's process during its ceiling phase")
+    parser.add_argument("--workers", default=",".join(str(w) for w in sorted({1, 2, os.cpu_count() or 1})),
+                        help="intake worker counts to measure, comma-separated (processes sharing the port, as "
+                        "INTAKE_WORKERS starts them); 0: intake inside the benchmark's process (needed by --profile)")
+    parser.add_argument("--profile", type=Path, help="cProfile intake's ceiling phase (with --workers 0)")
     args = parser.parse_args(argv)
     args.rates = [int(r) for r in args.rates.split(",") if r.strip()]
+    args.workers = [int(w) for w in args.workers.split(",") if w.strip()]
+    if args.profile and 0 not in args.workers:
+        parser.error("--profile needs --workers 0 (intake in this process)")
 
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="antibully-bench-") as tmp:

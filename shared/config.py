@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     retry_after_s: int = 5
     rate_limit_per_s: float = Field(default=20.0, description="Sustained requests per second per API key.")
     rate_limit_burst: int = 200
+    # intake workers (issue 12)
+    intake_workers: int = Field(default=1, ge=1, le=64, description="intake processes sharing intake_port "
+                                "(SO_REUSEPORT; the kernel spreads connections). Each is a full intake with its own "
+                                "NATS connection and a pool of max(3, ceil(db_pool_size / intake_workers)).")
     access_code_rate_per_s: float = Field(default=0.5, description="Help requests per second per access code.")
     access_code_burst: int = 20
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -152,14 +153,33 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
+def reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A listening-ready socket that other processes may bind to the same address too (SO_REUSEPORT):
+    the kernel then spreads new connections over them, so several workers serve one port."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                         flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 @asynccontextmanager
-async def serve(app: FastAPI, host: str, port: int, deps: Dependencies | None = None
+async def serve(app: FastAPI, host: str, port: int, deps: Dependencies | None = None, *, reuse_port: bool = False
                 ) -> AsyncIterator[uvicorn.Server]:
-    """Run uvicorn inside the current event loop; stop it on exit. With `deps`, it answers `/readyz`."""
+    """Run uvicorn inside the current event loop; stop it on exit. With `deps`, it answers `/readyz`.
+    With `reuse_port`, other processes can serve the same port (each calls this with `reuse_port`)."""
     if deps is not None:
         install_readiness(app, deps)
     server = _QuietServer(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False))
-    task = asyncio.create_task(server.serve())
+    sockets = [reuse_port_socket(host, port)] if reuse_port else None
+    task = asyncio.create_task(server.serve(sockets=sockets))
     while not server.started:
         if task.done():
             task.result()

@@ -17,6 +17,7 @@ from services.intake.letters import LetterFanOut
 from services.intake.ratelimit import RateLimiter
 from services.intake.repository import SCHEMA
 from services.intake.submissions import Submissions
+from services.intake.workers import worker_settings
 from shared.config import Settings
 from shared.contracts.acts import OfficialActed
 from shared.contracts.duties import DutyUpdated
@@ -24,6 +25,7 @@ from shared.contracts.letters import LetterApproved, LetterWrongNumberReported
 from shared.crypto import Sealer
 from shared.directory import load_directory
 from shared.http import serve
+from shared.jetstream import JetStreamPublisher
 from shared.letter_routes import SETTING
 from shared.service import Infra, infrastructure
 
@@ -32,6 +34,8 @@ SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 
 @asynccontextmanager
 async def running(settings: Settings, tracer_provider: TracerProvider | None = None) -> AsyncIterator[Infra]:
+    """One intake; with INTAKE_WORKERS > 1, one of the workers sharing the port (services/intake/workers.py)."""
+    settings = worker_settings(settings)
     async with infrastructure("intake", SCHEMA, SCHEMA_SQL, settings, tracer_provider) as infra:
         # its one consumer: the duties a school reads with its key (GET /v1/duties)
         infra.consumers.subscribe(DutyUpdated, DutyProjection(infra.pool).on_duty_updated)
@@ -47,10 +51,11 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         deps = IntakeDeps(
             settings, infra.pool, infra.broker, infra.tracer_provider, infra.registry,
             auth=SchoolAuth(infra.pool, limiter, infra.registry, settings.retry_after_s),
-            submissions=Submissions(infra.pool, infra.broker, settings.publish_timeout_s, settings.retry_after_s,
-                                    infra.registry),
+            submissions=Submissions(infra.pool, JetStreamPublisher(infra.broker, infra.tracer_provider, "intake"),
+                                    settings.publish_timeout_s, settings.retry_after_s, infra.registry),
             code_limiter=RateLimiter(settings.access_code_rate_per_s, settings.access_code_burst),
             help_sealer=sealer,
         )
-        async with serve(create_app(deps), settings.intake_host, settings.intake_port, infra.deps):
+        async with serve(create_app(deps), settings.intake_host, settings.intake_port, infra.deps,
+                         reuse_port=settings.intake_workers > 1):
             yield infra

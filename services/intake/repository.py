@@ -108,16 +108,27 @@ async def complete_request(conn: Executor, school_id: str, key: str, status: int
 
 # --- incidents and follow-ups -----------------------------------------------------------
 
-async def register_incident(conn: Executor, incident_id: uuid.UUID, school_id: str) -> None:
+async def register_incident_with_students(conn: Executor, incident_id: uuid.UUID, school_id: str,
+                                          refs: list[str]) -> None:
+    """The incident (not yet accepted) and the report's student refs, in one round trip (the students'
+    foreign key is checked at the statement's end, when the incident row is there)."""
     await conn.execute(
-        "INSERT INTO incidents (incident_id, school_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        incident_id, school_id,
+        "WITH incident AS (INSERT INTO incidents (incident_id, school_id) VALUES ($1, $2) ON CONFLICT DO NOTHING)"
+        " INSERT INTO incident_students (incident_id, ref) SELECT $1, ref FROM unnest($3::text[]) AS ref"
+        " ON CONFLICT DO NOTHING",
+        incident_id, school_id, refs,
     )
 
 
-async def mark_incident_accepted(conn: Executor, incident_id: uuid.UUID) -> None:
+async def accept_incident(conn: Executor, incident_id: uuid.UUID, school_id: str, key: str, status: int,
+                          response: dict[str, Any]) -> None:
+    """Once JetStream has the report: the incident accepted (follow-ups may name it) and the answer kept for
+    a retried key, in one round trip."""
     await conn.execute(
-        "UPDATE incidents SET accepted_at = coalesce(accepted_at, now()) WHERE incident_id = $1", incident_id
+        "WITH accepted AS (UPDATE incidents SET accepted_at = coalesce(accepted_at, now()) WHERE incident_id = $5)"
+        " UPDATE requests SET status_code = $3, response = $4::jsonb, completed_at = now()"
+        " WHERE school_id = $1 AND idem_key = $2",
+        school_id, key, status, json.dumps(response), incident_id,
     )
 
 

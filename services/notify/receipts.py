@@ -30,7 +30,8 @@ class Receipt:
     delivered: bool
     code: str  # the carrier's status code, e.g. DELIVERED / DELIVRD / MK:0001
     reported_at: datetime | None  # UTC
-    phone: str | None = field(default=None, repr=False, compare=False)  # Aliyun's, to match a batch call's number; never kept
+    # Aliyun's, to match a batch call's number (never kept)
+    phone: str | None = field(default=None, repr=False, compare=False)
 
 
 class _AliyunReport(BaseModel):

@@ -43,14 +43,19 @@ def router(deps: IntakeDeps) -> APIRouter:
         event = reported_event(without_national_ids(report, deps.settings.pseudonym_key), idempotency_key)
 
         async def accept() -> tuple[int, dict[str, object]]:
-            await repository.register_incident(deps.pool, event.incident_id, school.school_id)
-            await repository.register_students(deps.pool, event.incident_id, [s.ref for s in report.students])
+            await repository.register_incident_with_students(deps.pool, event.incident_id, school.school_id,
+                                                             [s.ref for s in report.students])
             await deps.submissions.publish(event)
-            await repository.mark_incident_accepted(deps.pool, event.incident_id)
             return 202, {"incident_id": str(event.incident_id)}
 
+        async def record(status: int, body: dict[str, object]) -> None:
+            # Durable: follow-ups may name it now. A failure here is a 503, and the retry (same key)
+            # publishes again (deduplicated) and records then.
+            await repository.accept_incident(deps.pool, event.incident_id, school.school_id, idempotency_key,
+                                             status, body)
+
         return respond(await deps.submissions.once(
-            school.school_id, idempotency_key, "POST /v1/incidents", report, accept))
+            school.school_id, idempotency_key, "POST /v1/incidents", report, accept, record))
 
     @r.post("/v1/incidents/{incident_id}/follow-ups", status_code=202, response_model=FollowUpAccepted,
             responses={**ERRORS, 404: ERRORS[403] | {"description": "No such incident."}},
