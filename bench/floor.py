@@ -130,3 +130,56 @@ class Floor:
             await conn.execute("INSERT INTO floor.entries (case_id, payload) VALUES ($1, $2)", report_id, msg.data)
         self.run.record_send(report_id)
         await msg.ack()
+
+
+async def letters_floor(n: int, in_flight: int = 2, batch: int = 100) -> dict[str, Any]:
+    """The letters' raw floor: a row per parent written in bulk, Aliyun `SendBatchSms` calls of `batch`
+    numbers (`in_flight` at once) to the fakes at realistic latency, each call's rows marked sent."""
+    import tempfile
+    from pathlib import Path
+
+    import asyncpg
+    import httpx
+
+    from antibully.fake_limits import FakeLimits
+    from antibully.fakes import FakeProviders, FakeProvidersThread
+    from antibully.infra import free_port
+    from bench.common import bench_infrastructure
+    from services.notify.channels.aliyun_sms import AliyunSms
+    from services.notify.channels.base import OutboundMessage
+
+    fakes = FakeProviders.realistic(limits=FakeLimits(aliyun_per_number=(), tencent_same_content=(),
+                                                      tencent_per_number=()), keep_accepted=False)
+    thread = FakeProvidersThread(fakes, free_port()).start()
+    env = fakes.env()
+    with tempfile.TemporaryDirectory(prefix="bench-letters-floor-") as tmp:
+        async with bench_infrastructure(Path(tmp)) as infra, httpx.AsyncClient(timeout=30) as http:
+            conn = await asyncpg.connect(infra.database_url)
+            sms = AliyunSms(http, env["ALIYUN_ACCESS_KEY_ID"], env["ALIYUN_ACCESS_KEY_SECRET"],
+                            env["ALIYUN_SMS_SIGN_NAME"], {"notice": env["ALIYUN_SMS_TEMPLATE"]},
+                            endpoint=env["ALIYUN_SMS_ENDPOINT"])
+            try:
+                await conn.execute("CREATE TABLE floor_letters (k int PRIMARY KEY, state text NOT NULL)")
+                started = time.monotonic()
+                await conn.copy_records_to_table("floor_letters", records=[(i, "sending") for i in range(n)])
+                calls: asyncio.Queue[list[int]] = asyncio.Queue()
+                for start in range(0, n, batch):
+                    calls.put_nowait(list(range(start, min(n, start + batch))))
+                lock = asyncio.Lock()
+
+                async def worker() -> None:
+                    while not calls.empty():
+                        keys = calls.get_nowait()
+                        await sms.send_batch([OutboundMessage(f"139{k:08d}", "", "", f"floor-{k}",
+                                                             sms_params={"link": f"https://x/{k}"}) for k in keys])
+                        async with lock:
+                            await conn.execute("UPDATE floor_letters SET state = 'sent' WHERE k = ANY($1::int[])",
+                                               keys)
+
+                await asyncio.gather(*(worker() for _ in range(in_flight)))
+                took = time.monotonic() - started
+            finally:
+                await conn.close()
+                thread.stop()
+    return {"letters": n, "handed_s": round(took, 1), "letters_per_s": round(n / took, 1),
+            "accepted_by_fake": fakes.accepted_count["aliyun"]}

@@ -71,7 +71,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-letters-") as tmp:
         async with bench_infrastructure(Path(tmp)) as infra:
             sink = SmtpSink().start()
-            fakes = FakeProvidersThread(FakeProviders(), free_port()).start()
+            # the providers' latency and documented limits (every parent has a number of its own)
+            fakes = FakeProvidersThread(FakeProviders.realistic(keep_accepted=False), free_port()).start()
             ports = {name: free_port() for name in ("intake", "archive", "notify")}
             env = {**os.environ, **fakes.fakes.env(), "NATS_URL": infra.nats_url,
                    "DATABASE_URL": infra.database_url, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(sink.port),

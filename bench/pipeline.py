@@ -1,18 +1,26 @@
 """Benchmark of the whole pipeline against its raw floor, run by hand (never part of pytest).
 
-    .venv/bin/python -m bench.pipeline [--rates 10,20,50] [--seconds 30] [--backlog 1000] [--json PATH]
+    .venv/bin/python -m bench.pipeline [--rates 10,20,50] [--seconds 30] [--backlog 1000] [--letters 200000]
+                                       [--notify-replicas 2] [--intake-workers 1] [--json PATH]
 
 The four services run as processes (as in production) on their own nats-server (fsync always), a fresh
-database, an SMTP sink and the provider fakes (SMS, robots) with `make run`'s directory: families by SMS or
-e-mail, the police by SMS, the bureau on its DingTalk robot, the school and its counsellor by e-mail.
+database, an SMTP sink and the provider fakes at realistic latency and limits (SMS 50-150 ms, robots 60 ms
+and 20 messages a minute; the carriers' per-number limits off, since every report names the same example
+families) with `make run`'s directory: families by SMS or e-mail, the police by SMS, the bureau on its
+DingTalk robot, the school and its counsellor by e-mail; `--notify-replicas` notify processes.
 - **Open loop** at each rate: severe reports posted to intake for `--seconds`; each notice's latency is the
   time from intake's 202 to notify recording it sent (the provider's acceptance); p50/p99/max per role.
 - **Backlog**: `--backlog` reports accepted while escalation, notify and archive are stopped, then started:
   the time until every notice is sent and every event archived.
+- **Letters**: bench/letters.py's run (rosters for `--letters` parents uploaded, a letter approved, the time
+  until every parent is handed to a gateway) with `--notify-replicas` replicas.
 - **Floor** (bench/floor.py): the same durable writes and sends per report with bare nats-py, asyncpg and
-  aiosmtplib, at the same rates and backlog. Each result is given as a ratio to the floor.
+  aiosmtplib, at the same rates and backlog; for letters, bare asyncpg rows and the Aliyun batch API (100
+  numbers a call, as many calls in flight as replicas) to the same fakes. Each result is given as a ratio
+  to the floor.
 Targets (printed PASS/FAIL, not asserted): police p99 ≤ 300 ms at 20 reports/s; backlog throughput ≥ 50 % of
-the floor's. Results and their reading: docs/performance.md.
+the floor's; 200,000 letters handed to the gateways in ≤ 5 minutes with two notify replicas. Results and their
+reading: docs/performance.md.
 """
 
 from __future__ import annotations
@@ -48,15 +56,20 @@ def stats(values: list[float]) -> dict[str, float]:
 class System:
     """The four services as processes against the benchmark's infrastructure and the provider fakes."""
 
-    def __init__(self, nats_url: str, database_url: str, tmp: Path) -> None:
+    def __init__(self, nats_url: str, database_url: str, tmp: Path, notify_replicas: int = 1,
+                 intake_workers: int = 1) -> None:
+        from antibully.fake_limits import FakeLimits
         from antibully.fakes import FakeProviders, FakeProvidersThread
         from antibully.infra import SmtpSink, free_port
         from antibully.processes import ServiceProcesses
         from shared.crypto import new_key_b64
 
         self.sink = SmtpSink().start()
-        fakes = FakeProviders(wecom_keys={"demo-school-robot"},
-                              dingtalk_robots={"demo-bureau-robot": "SECdemo-dingtalk-secret"})
+        limits = FakeLimits(aliyun_per_number=(), tencent_same_content=(), tencent_per_number=())
+        fakes = FakeProviders.realistic(wecom_keys={"demo-school-robot"}, limits=limits,
+                                        dingtalk_robots={"demo-bureau-robot": "SECdemo-dingtalk-secret"})
+        self.notify_replicas = notify_replicas
+        self.intake_workers = intake_workers
         self.fakes = FakeProvidersThread(fakes, free_port()).start()
         self.intake_port = free_port()
         self.env = {**os.environ, **fakes.env(), "NATS_URL": nats_url, "DATABASE_URL": database_url,
@@ -71,17 +84,24 @@ class System:
 
     async def start(self, names: tuple[str, ...] = ("intake", "escalation", "notify", "archive")) -> None:
         from antibully.cli import add_school
-        from antibully.infra import wait_port
+        from antibully.infra import free_port, wait_port
 
         for name in names:
+            if name == "intake":
+                self.fleet.start_intake(self.intake_workers)
+                continue
             self.fleet.start(name)
+            if name == "notify":
+                for replica in range(2, self.notify_replicas + 1):
+                    self.fleet.start(f"notify-{replica}", "notify", NOTIFY_PORT=str(free_port()))
         for name in names:
-            wait_port(int(self.env[f"{name.upper()}_PORT"]), timeout_s=60, proc=self.fleet.procs[name])
+            proc = self.fleet.procs.get(name) or next(p for n, p in self.fleet.procs.items() if n.startswith(name))
+            wait_port(int(self.env[f"{name.upper()}_PORT"]), timeout_s=60, proc=proc)
         if not self.key:
             self.key = await add_school(self.env["DATABASE_URL"], "demo-school", "乐昌市示范中学")
 
     def stop(self, names: tuple[str, ...]) -> None:
-        for name in names:
+        for name in [n for n in self.fleet.procs if n.split("-")[0] in names]:
             self.fleet.stop(name)
 
     def close(self) -> None:
@@ -237,21 +257,46 @@ def reading(results: dict[str, Any]) -> str:
     ratio = system["backlog"]["notices_per_s"] / floor["backlog"]["notices_per_s"]
     lines.append(f"backlog: {system['backlog']['notices_per_s']} notices/s vs floor {floor['backlog']['notices_per_s']}"
                  f" → {ratio:.0%} of the floor → {'PASS' if ratio >= 0.5 else 'FAIL'} (≥ 50 %)")
+    if letters := results.get("letters"):
+        run, lf = letters["system"], letters["floor"]
+        rate = run.get("letters_per_s") or 0
+        projected = 200_000 / rate if rate else None
+        lines.append(f"letters: {run['parents']} parents handed to the gateways in {run['handed_s']} s ({rate}/s) vs "
+                     f"floor {lf['letters_per_s']}/s → {rate / lf['letters_per_s']:.0%} of the floor; 200,000 at "
+                     f"this rate: {projected:.0f} s → {'PASS' if projected <= 300 else 'FAIL'} (≤ 300 s)"
+                     if projected else "letters: not all handed to the gateways in time → FAIL")
     return "\n".join(lines)
+
+
+async def letters_phase(args: argparse.Namespace) -> dict[str, Any]:
+    """bench/letters.py's run with the same replicas, and its floor."""
+    from bench import letters
+    from bench.floor import letters_floor
+
+    say(f"letters: {args.letters} parents, {args.notify_replicas} notify replicas")
+    run = await letters.main(argparse.Namespace(parents=args.letters, schools=max(1, args.letters // 2000),
+                                                replicas=args.notify_replicas, email_share=0.1, sms_rate=None,
+                                                timeout_s=args.drain_s, json=None))
+    say(f"  {letters.reading(run)}")
+    say(f"floor: {args.letters} letters (asyncpg rows, Aliyun batch calls to the fakes)")
+    floor = await letters_floor(args.letters, in_flight=args.notify_replicas)
+    say(f"  {floor}")
+    return {"system": {k: v for k, v in run.items() if k != "samples"}, "floor": floor}
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         async with bench_infrastructure(Path(tmp)) as infra:
-            system = System(infra.nats_url, infra.database_url, Path(tmp))
+            system = System(infra.nats_url, infra.database_url, Path(tmp), args.notify_replicas, args.intake_workers)
             try:
                 await system.start()
                 system_results = await system_phase(system, args)
             finally:
                 system.close()
             floor_results = await floor_phase(infra.nats_url, infra.database_url, args)
+    letter_results = await letters_phase(args) if args.letters else None
     return {"machine": machine(), "args": {k: v for k, v in vars(args).items() if k != "json"},
-            "system": system_results, "floor": floor_results}
+            "system": system_results, "floor": floor_results, "letters": letter_results}
 
 
 def cli() -> int:
@@ -259,6 +304,9 @@ def cli() -> int:
     parser.add_argument("--rates", type=lambda s: [float(x) for x in s.split(",")], default=[10.0, 20.0, 50.0])
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--backlog", type=int, default=1000)
+    parser.add_argument("--letters", type=int, default=200_000, help="parents for the letter phase (0: none)")
+    parser.add_argument("--notify-replicas", type=int, default=2)
+    parser.add_argument("--intake-workers", type=int, default=1)
     parser.add_argument("--drain-s", type=float, default=900.0, help="longest wait for a phase's notices")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
