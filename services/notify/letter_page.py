@@ -8,6 +8,7 @@ to correct (PATCH /v1/rosters/rows/{key}), and is counted per school at the arch
 
 import html
 import uuid
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
@@ -15,9 +16,13 @@ from fastapi.responses import HTMLResponse
 from services.notify import repository_letters as sql
 from services.notify.api import NotifyDeps, link_claims, page
 from services.notify.letters import parse_ref
-from shared.contracts.base import derive_id
+from shared.contracts.base import Event, derive_id
 from shared.contracts.letters import LetterRead, LetterWrongNumberReported
+from shared.db import Executor
 from shared.outbox import enqueue
+
+Mark = Callable[[Executor, uuid.UUID, str], Awaitable[str | None]]  # the school, the first time only
+Made = Callable[[uuid.UUID, str, str], Event]
 
 _GONE = ("链接无效", "<p>该链接无效，请从短信或邮件中重新打开。</p>")
 
@@ -64,30 +69,26 @@ def letter_router(deps: NotifyDeps) -> APIRouter:
                     f'<p>如果您并非本校学生家长（号码有误），请点击：</p><form method="post" action="{token}/wrong">'
                     '<button type="submit">号码有误</button></form>')
 
-    @r.post("/letter/{token}", response_class=HTMLResponse)
-    async def read(token: str) -> HTMLResponse:
+    async def _mark(token: str, mark: Mark, event: Made, title: str, text: str) -> HTMLResponse:
+        """Record the parent's answer once (and its event with it), whatever the button was pressed for."""
         opened = await _open(token)
         if isinstance(opened, HTMLResponse):
             return opened
         letter_id, _, key, _ = opened
         async with deps.pool.acquire() as conn, conn.transaction():
-            school = await sql.mark_read(conn, letter_id, key)
+            school = await mark(conn, letter_id, key)
             if school is not None:
-                await enqueue(conn, letter_read_event(letter_id, school, key))
+                await enqueue(conn, event(letter_id, school, key))
         deps.relay.kick()
-        return page("已阅", "<p>已记录您已阅读本信，谢谢您的支持。</p>")
+        return page(title, f"<p>{text}</p>")
+
+    @r.post("/letter/{token}", response_class=HTMLResponse)
+    async def read(token: str) -> HTMLResponse:
+        return await _mark(token, sql.mark_read, letter_read_event, "已阅", "已记录您已阅读本信，谢谢您的支持。")
 
     @r.post("/letter/{token}/wrong", response_class=HTMLResponse)
     async def wrong_number(token: str) -> HTMLResponse:
-        opened = await _open(token)
-        if isinstance(opened, HTMLResponse):
-            return opened
-        letter_id, _, key, _ = opened
-        async with deps.pool.acquire() as conn, conn.transaction():
-            school = await sql.mark_wrong(conn, letter_id, key)
-            if school is not None:
-                await enqueue(conn, wrong_number_event(letter_id, school, key))
-        deps.relay.kick()
-        return page("已反馈", "<p>已收到您的反馈，学校将更正联系方式。给您带来打扰，敬请谅解。</p>")
+        return await _mark(token, sql.mark_wrong, wrong_number_event, "已反馈",
+                           "已收到您的反馈，学校将更正联系方式。给您带来打扰，敬请谅解。")
 
     return r
