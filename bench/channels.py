@@ -15,11 +15,12 @@ taking from one queue, and reports messages/s:
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from services.notify.channels.base import ChannelError, OutboundMessage, SendResult
+from services.notify.channels.base import ChannelError, OutboundMessage, SendResult, send_one_by_one
 
 
 def _messages(kind: str, n: int, tag: str) -> list[OutboundMessage]:
@@ -59,15 +60,7 @@ async def _drive(units: Sequence[Sequence[OutboundMessage]], workers: int,
 
 
 def _one_by_one(channel: Any) -> Callable[[Sequence[OutboundMessage]], Awaitable[list[SendResult | ChannelError]]]:
-    async def send(unit: Sequence[OutboundMessage]) -> list[SendResult | ChannelError]:
-        out: list[SendResult | ChannelError] = []
-        for m in unit:
-            try:
-                out.append(await channel.send(m))
-            except ChannelError as exc:
-                out.append(exc)
-        return out
-    return send
+    return functools.partial(send_one_by_one, channel)
 
 
 def _chunks(messages: list[OutboundMessage], size: int) -> list[list[OutboundMessage]]:

@@ -19,6 +19,7 @@ from services.notify.channels.base import (
     PermanentError,
     SendResult,
     TransientError,
+    send_one_by_one,
 )
 from services.notify.letter_sending import Parent, send_batch
 from services.notify.letters import letter_ref, parse_ref
@@ -106,13 +107,7 @@ class FakeBatchChannel(FakeChannel):
 
     async def send_batch(self, messages: Sequence[OutboundMessage]) -> list[SendResult | ChannelError]:
         self.calls += 1
-        out: list[SendResult | ChannelError] = []
-        for m in messages:
-            try:
-                out.append(await self.send(m))
-            except ChannelError as exc:
-                out.append(exc)
-        return out
+        return await send_one_by_one(self, messages)
 
 
 def _compose(key: str, address: Address) -> OutboundMessage:

@@ -95,6 +95,11 @@ async def send_each(channel: Channel, messages: Sequence[OutboundMessage]) -> li
         for start in range(0, len(messages), max(1, channel.max_batch)):
             out.extend(await channel.send_batch(messages[start:start + channel.max_batch]))
         return out
+    return await send_one_by_one(channel, messages)
+
+
+async def send_one_by_one(channel: Channel, messages: Sequence[OutboundMessage]) -> list[SendResult | ChannelError]:
+    """One `send` per message, each outcome (a result or its ChannelError) in its place."""
     results: list[SendResult | ChannelError] = []
     for message in messages:
         try:
