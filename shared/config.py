@@ -165,6 +165,21 @@ class Settings(BaseSettings):
                                  "replica; ~ provider rate × latency, with room.")
 
 
+    # the console (issue 13): officials', school staff's and families' web pages
+    console_host: str = "127.0.0.1"
+    console_port: int = Field(default=8088, description="The console's HTTP port.")
+    console_session_key: str = Field(default="", description="Base64 of 32 bytes; seals the console's session "
+                                     "cookies. Empty: a random key per process (sessions end at a restart).")
+    console_dev_mode: bool = Field(default=False, description="Cookies without the Secure flag, for plain-HTTP "
+                                   "loopback (make run, tests). Never in production.")
+    console_idle_timeout_s: int = Field(default=15 * 60, ge=1, description="A console session idle this long ends.")
+    console_archive_url: str = Field(default="", description="The archive's API as the console reaches it; empty: "
+                                     "http://archive_host:archive_port.")
+    console_intake_url: str = Field(default="", description="Intake's API as the console reaches it; empty: "
+                                    "http://intake_host:intake_port.")
+    console_login_per_minute: int = Field(default=10, ge=1, description="Login attempts per minute per client "
+                                          "address (the archive also locks a name after repeated failures).")
+
     @property
     def handler_concurrency(self) -> int:
         """Handlers of one service process running at once: the pool less two connections kept for the

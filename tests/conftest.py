@@ -16,6 +16,8 @@ from antibully.infra import EmbeddedPostgres, NatsServer, SmtpSink, create_datab
 from shared.config import ROOT, Settings
 from shared.crypto import new_key_b64
 
+pytest_plugins = ["tests.console_rig"]
+
 
 @pytest.fixture(scope="session")
 def pg_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

@@ -1,0 +1,108 @@
+"""The console's calls to the services that own the data, on the visitor's behalf.
+
+The archive is called with the official's own bearer token (and the purpose they stated); intake
+with a short identity assertion the archive signs for that token, so intake authorises the
+person without sharing the archive's database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from services.console.session import Session
+
+
+class SessionEnded(Exception):
+    """The archive no longer knows the token (idle too long, logged out, account disabled)."""
+
+
+class Unavailable(Exception):
+    """A service did not answer: the page says so and asks to try again."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
+    headers: httpx.Headers
+    content: bytes
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def field_errors(self) -> dict[str, str]:
+        """Field path → the reason in Chinese, for showing next to the form field."""
+        if not isinstance(self.body, dict):
+            return {}
+        return {str(e.get("field", "")): str(e.get("reason_zh") or e.get("reason") or "")
+                for e in self.body.get("errors") or [] if isinstance(e, dict)}
+
+    def message_zh(self) -> str:
+        if isinstance(self.body, dict) and self.body.get("message_zh"):
+            return str(self.body["message_zh"])
+        return "操作未能完成，请稍后重试。"
+
+
+def _answer(response: httpx.Response) -> Answer:
+    body: Any = None
+    if response.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+    return Answer(response.status_code, body, response.headers, response.content)
+
+
+class Backend:
+    def __init__(self, archive_url: str, intake_url: str, timeout_s: float = 15.0) -> None:
+        self.archive_http = httpx.AsyncClient(base_url=archive_url, timeout=timeout_s)
+        self.intake_http = httpx.AsyncClient(base_url=intake_url, timeout=timeout_s)
+
+    async def close(self) -> None:
+        await self.archive_http.aclose()
+        await self.intake_http.aclose()
+
+    async def _call(self, client: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> Answer:
+        try:
+            return _answer(await client.request(method, path, **kwargs))
+        except httpx.HTTPError as exc:
+            raise Unavailable(path) from exc
+
+    async def archive(self, session: Session, method: str, path: str, *, purpose: str | None = None,
+                      **kwargs: Any) -> Answer:
+        headers = {"Authorization": f"Bearer {session.token}", **kwargs.pop("headers", {})}
+        if purpose is not None:
+            headers["X-Access-Purpose"] = quote(purpose)
+        answer = await self._call(self.archive_http, method, path, headers=headers, **kwargs)
+        if answer.status == 401:
+            raise SessionEnded
+        return answer
+
+    async def login(self, username: str, password: str) -> Answer:
+        return await self._call(self.archive_http, "POST", "/v1/auth/token",
+                                json={"username": username, "password": password})
+
+    async def logout(self, session: Session) -> None:
+        with contextlib.suppress(SessionEnded, Unavailable):  # the cookie goes anyway; an idle token ends itself
+            await self.archive(session, "POST", "/v1/auth/logout")
+
+    async def intake_as(self, session: Session, method: str, path: str, **kwargs: Any) -> Answer:
+        """Intake, as this member of staff: the archive vouches for them for two minutes."""
+        vouched = await self.archive(session, "POST", "/v1/auth/assertion")
+        if not vouched.ok:
+            return vouched
+        headers = {"Authorization": f"Bearer {vouched.body['assertion']}", **kwargs.pop("headers", {})}
+        answer = await self._call(self.intake_http, method, path, headers=headers, **kwargs)
+        if answer.status == 401:
+            raise SessionEnded
+        return answer
+
+    async def intake_public(self, method: str, path: str, **kwargs: Any) -> Answer:
+        """Intake's pages for families: no account, the access code or the case code and passcode."""
+        return await self._call(self.intake_http, method, path, **kwargs)

@@ -1,0 +1,61 @@
+"""Signing in and out, and the home page each role starts from."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from services.console.session import Session
+from services.console.throttle import Throttle
+from services.console.web import ConsoleDeps
+
+
+def router(deps: ConsoleDeps) -> APIRouter:
+    r = APIRouter()
+    throttle = Throttle(deps.settings.console_login_per_minute, 60.0)
+
+    @r.get("/")
+    async def home(request: Request) -> Response:
+        session = deps.visitor(request)
+        if session is None:
+            return deps.render(request, "login.html", notice=None, errors={})
+        return deps.render(request, "home.html")
+
+    @r.get("/login")
+    async def login_page(request: Request) -> Response:
+        if deps.visitor(request) is not None:
+            return deps.redirect("/")
+        return deps.render(request, "login.html", notice=None, errors={})
+
+    @r.post("/login")
+    async def login(request: Request) -> Response:
+        form = await deps.form(request)
+        username, password = str(form.get("username") or "").strip(), str(form.get("password") or "")
+        errors = {k: "请填写此项" for k, v in (("username", username), ("password", password)) if not v}
+        if errors:
+            return deps.render(request, "login.html", 422, notice=None, errors=errors, username=username)
+        client = request.client.host if request.client else "-"
+        if (wait := throttle.acquire(client)) is not None:
+            return deps.render(request, "login.html", 429, notice=f"登录尝试过于频繁，请 {int(wait) + 1} 秒后再试。",
+                               errors={}, username=username)
+        answer = await deps.backend.login(username, password)
+        if not answer.ok:
+            return deps.render(request, "login.html", answer.status if answer.status in (401, 422, 429) else 503,
+                               notice=answer.message_zh(), errors={}, username=username)
+        who = answer.body["official"]
+        deps.start_session(request, Session(
+            token=answer.body["access_token"], account_id=who["account_id"], name=who["display_name"],
+            role=who["role"], jurisdiction=who["jurisdiction"], school_id=who.get("school_id"),
+            title=who.get("title"), last_seen=deps.clock().timestamp()))
+        return deps.redirect("/")
+
+    @r.post("/logout")
+    async def logout(request: Request) -> Response:
+        await deps.form(request)
+        session = deps.visitor(request)
+        if session is not None:
+            await deps.backend.logout(session)
+        deps.end_session(request)
+        return deps.render(request, "login.html", notice="您已安全退出。", errors={})
+
+    return r

@@ -1,0 +1,62 @@
+"""What every page gets: strict headers, no caching, and a CSRF check on every form.
+
+CSRF: each visitor has a random secret in an HttpOnly, SameSite=Lax cookie; every form carries
+HMAC(key, secret). A form posted from another site has neither, so it is refused. The secret is
+renewed at login, so a token seen before login is worthless after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"cache-control", b"no-store"),
+    (b"pragma", b"no-cache"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+STATIC_HEADERS = [(b"cache-control", b"public, max-age=3600"), (b"x-content-type-options", b"nosniff")]
+
+
+class SecurityHeaders:
+    """Plain ASGI: every answer of the console carries the headers; static assets may be cached."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = STATIC_HEADERS if str(scope.get("path", "")).startswith("/static/") else HEADERS
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {k for k, _ in extra}
+                message["headers"] = [h for h in message.get("headers", []) if h[0] not in names] + extra
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class Csrf:
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    @staticmethod
+    def new_secret() -> str:
+        return secrets.token_urlsafe(24)
+
+    def token(self, secret: str) -> str:
+        return hmac.new(self._key, f"csrf\x1f{secret}".encode(), hashlib.sha256).hexdigest()
+
+    def valid(self, secret: str | None, token: str | None) -> bool:
+        return bool(secret and token) and hmac.compare_digest(self.token(secret or ""), token or "")
