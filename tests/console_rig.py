@@ -11,7 +11,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ class ConsoleSystem:
     url: str
     school_key: str
     access_code: str
-    shots: list[Path] = field(default_factory=list)
+    console: Any = None  # the console's ConsoleDeps: a test may move its clock
 
     def at(self, path: str) -> str:
         return self.url + path
@@ -79,13 +79,14 @@ async def console_system(settings: Settings, tmp_path: Path) -> AsyncIterator[Co
         "console_port": port, "console_dev_mode": True, "console_session_key": new_key_b64(),
         "escalation_data_key": new_key_b64()})
     async with AsyncExitStack() as stack:
-        for running in (intake, escalation, notify, archive, console):
+        for running in (intake, escalation, notify, archive):
             await stack.enter_async_context(running(settings))  # type: ignore[operator]
+        deps = await stack.enter_async_context(console(settings))
         key = await add_school(settings.database_url, SCHOOL, "乐昌市示范中学")
         await add_school(settings.database_url, "other-school", "乐昌市第二中学")
         code = await add_access_code(settings.database_url, SCHOOL)
         await _add_accounts(settings.database_url)
-        system = ConsoleSystem(settings, f"http://127.0.0.1:{port}", key, code)
+        system = ConsoleSystem(settings, f"http://127.0.0.1:{port}", key, code, deps)
         yield system
 
 

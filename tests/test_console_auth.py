@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +58,19 @@ async def test_login_is_throttled_per_address(console_system: ConsoleSystem) -> 
                   ).status_code for i in range(console_system.settings.console_login_per_minute + 1)]
     assert codes[:-1] == [401] * console_system.settings.console_login_per_minute
     assert codes[-1] == 429
+
+
+async def test_an_idle_session_ends_after_15_minutes(console_system: ConsoleSystem, page: Any) -> None:
+    await login(page, console_system, "head-li")
+    deps = console_system.console
+    later = deps.clock() + timedelta(minutes=14)
+    deps.clock = lambda: later
+    await page.goto(console_system.at("/"))
+    assert await page.locator("text=退出").count() == 1  # 14 minutes idle: still signed in, and the clock restarts
+    much_later = later + timedelta(minutes=15, seconds=5)
+    deps.clock = lambda: much_later
+    await page.goto(console_system.at("/"))
+    assert await page.locator("#f-password").count() == 1
+    assert "15 分钟未操作" in await page.locator(".notice").inner_text()
+    cookies = {c["name"] for c in await page.context.cookies()}
+    assert "ab_session" not in cookies

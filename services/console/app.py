@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.console import pages
 from services.console.backend import Backend, SessionEnded, Unavailable
+from services.console.pages.auth import IDLE_NOTICE
 from services.console.security import Csrf, SecurityHeaders
 from services.console.session import SessionCodec
 from services.console.web import ConsoleDeps, CsrfRefused, Forbidden, LoginRequired
@@ -40,7 +41,7 @@ def create_app(deps: ConsoleDeps, tracer_provider: TracerProvider, registry: Col
         if request.method == "GET" and not exc.ended:
             return deps.redirect("/login")
         deps.end_session(request)
-        notice = "您已 15 分钟未操作，为保护信息安全已自动退出，请重新登录。" if exc.ended else "请先登录。"
+        notice = IDLE_NOTICE if exc.ended else "请先登录。"
         return deps.render(request, "login.html", 401, notice=notice, errors={})
 
     @app.exception_handler(SessionEnded)

@@ -9,6 +9,12 @@ from services.console.session import Session
 from services.console.throttle import Throttle
 from services.console.web import ConsoleDeps
 
+IDLE_NOTICE = "您已 15 分钟未操作，为保护信息安全已自动退出，请重新登录。"
+
+
+def ended_notice(request: Request) -> str | None:
+    return IDLE_NOTICE if getattr(request.state, "session_ended", False) else None
+
 
 def router(deps: ConsoleDeps) -> APIRouter:
     r = APIRouter()
@@ -16,16 +22,15 @@ def router(deps: ConsoleDeps) -> APIRouter:
 
     @r.get("/")
     async def home(request: Request) -> Response:
-        session = deps.visitor(request)
-        if session is None:
-            return deps.render(request, "login.html", notice=None, errors={})
+        if deps.visitor(request) is None:
+            return deps.render(request, "login.html", notice=ended_notice(request), errors={})
         return deps.render(request, "home.html")
 
     @r.get("/login")
     async def login_page(request: Request) -> Response:
         if deps.visitor(request) is not None:
             return deps.redirect("/")
-        return deps.render(request, "login.html", notice=None, errors={})
+        return deps.render(request, "login.html", notice=ended_notice(request), errors={})
 
     @r.post("/login")
     async def login(request: Request) -> Response:
