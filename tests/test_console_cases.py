@@ -7,7 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from services.console.pages.acts import beijing, request_for
+from services.console.pages.case_acts import case_acts, higher_levels, offered_acts
+from services.console.session import Session
 from tests.console_rig import PASSWORD, ConsoleSystem, login, shoot
 from tests.helpers import eventually, report
 
@@ -174,7 +178,47 @@ async def test_police_see_referred_cases_and_another_school_sees_nothing(
     await page.goto(console_system.at(f"/cases/{severe_id}"))
     await page.check("input[value='依职责办理本案']")
     await page.click("button:has-text('查看案件')")
+    await page.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing wider than the screen
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
     link = page.locator("a:has-text('报告后续进展')")
     assert await link.get_attribute("href") == f"/school/cases/{severe_id}/follow-up"
     await page.goto(console_system.at("/duties"))
     assert page.url.endswith("/school/duties")
+
+
+def _session(role: str) -> Session:
+    return Session(token="t", account_id="a", name="n", role=role, jurisdiction="lechang",
+                   school_id="demo-school" if role == "school" else None, title=None, last_seen=0.0)
+
+
+@pytest.mark.pure
+def test_each_role_is_offered_only_its_acts() -> None:
+    case = {"kind": "incident", "status": "open", "level": "severe", "referred_to_police": True,
+            "public_attention_wide": False, "duties": [
+                {"obligation_id": "n1", "kind": "notice", "role": "bureau", "notification_id": "x",
+                 "state": "delivered"},
+                {"obligation_id": "n2", "kind": "notice", "role": "police", "notification_id": "y",
+                 "state": "acknowledged"},
+                {"obligation_id": "t1", "kind": "task", "role": "bureau", "notification_id": None, "state": "open"}]}
+    bureau = offered_acts(_session("bureau"), case)
+    assert "refer_to_police" not in bureau["case"] and "add_note" in bureau["case"]
+    assert "waive_duty" not in bureau["case"]  # per duty, not per case
+    assert bureau["ack"] == {"n1"} and bureau["task"] == {"t1"} and bureau["waive"] == {"n1", "t1"}
+    police = offered_acts(_session("police"), case)
+    assert police["case"] == [a for a in police["case"] if a.startswith("police_")] and police["ack"] == set()
+    assert offered_acts(_session("school"), case)["case"] == [] == case_acts(_session("stability_office"), case)
+    closed = case | {"status": "closed"}
+    assert case_acts(_session("bureau"), closed) == ["add_note"]
+    assert higher_levels("serious") == ["severe", "criminal"] and higher_levels(None)[0] == "minor"
+
+
+@pytest.mark.pure
+def test_an_act_becomes_the_apis_request() -> None:
+    from starlette.datastructures import FormData
+
+    form = FormData({"reason": " 请续报 ", "due_at": "2026-12-05T17:00", "level": "x"})
+    assert request_for("order_follow_up", {}, form) == (
+        "/acts", {"act": "order_follow_up", "reason": "请续报", "due_at": "2026-12-05T17:00:00+08:00"})
+    assert request_for("waive_duty", {}, form) is None  # which duty? only from the case page's button
+    assert request_for("ack", {"notification_id": "n"}, form) == ("/acknowledgements", {"notification_id": "n"})
+    assert beijing("tomorrow") == "tomorrow"  # the archive says what is wrong with it
