@@ -131,6 +131,7 @@ async def test_bureau_opens_a_severe_case_with_a_purpose_and_acts(
     await page.click("button:has-text('确认提交')")
     assert "续报期限须晚于当前时间" in await page.locator(".field.invalid .error[data-field=due_at]").inner_text()
     assert await page.locator("#f-reason").input_value() == "请报告心理辅导落实情况。"  # kept
+    await shoot(page, tmp_path, "case-act")
 
     # my duties: the bureau's open duties, linking to their cases
     await page.click("nav >> text=我的待办")
@@ -140,7 +141,7 @@ async def test_bureau_opens_a_severe_case_with_a_purpose_and_acts(
 
 
 async def test_police_see_referred_cases_and_another_school_sees_nothing(
-        console_system: ConsoleSystem, page: Any) -> None:
+        console_system: ConsoleSystem, page: Any, tmp_path: Path) -> None:
     archive = await Archive(console_system).login("bureau-wang")
     minor_id = await _report(console_system, **MINOR)
     minor = await archive.record_when(minor_id, lambda rec: rec.get("case_ref") and rec.get("level"))
@@ -180,6 +181,9 @@ async def test_police_see_referred_cases_and_another_school_sees_nothing(
     await page.click("button:has-text('查看案件')")
     await page.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing wider than the screen
     assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await page.screenshot(path=str(tmp_path / "case-phone.png"))  # looked at, not kept
+    await page.locator("table.duties").scroll_into_view_if_needed()
+    await page.screenshot(path=str(tmp_path / "case-phone-duties.png"))
     link = page.locator("a:has-text('报告后续进展')")
     assert await link.get_attribute("href") == f"/school/cases/{severe_id}/follow-up"
     await page.goto(console_system.at("/duties"))
