@@ -226,3 +226,61 @@ def test_an_act_becomes_the_apis_request() -> None:
     assert request_for("waive_duty", {}, form) is None  # which duty? only from the case page's button
     assert request_for("ack", {"notification_id": "n"}, form) == ("/acknowledgements", {"notification_id": "n"})
     assert beijing("tomorrow") == "tomorrow"  # the archive says what is wrong with it
+
+
+async def _purpose(page: Any, system: ConsoleSystem, case_id: str, purpose: str) -> None:
+    await page.goto(system.at(f"/cases/{case_id}"))
+    await page.check(f"input[value='{purpose}']")
+    await page.click("button:has-text('查看案件')")
+
+
+async def test_bureau_approves_a_proposal_reports_its_task_done_and_completes_a_look_back(
+        console_system: ConsoleSystem, page: Any) -> None:
+    archive = await Archive(console_system).login("bureau-wang")
+    case_id = await _report(console_system)
+    await archive.record_when(case_id, _delivered_to("bureau"))
+    async with httpx.AsyncClient(timeout=10) as client:
+        posted = await client.post(
+            f"http://127.0.0.1:{console_system.settings.intake_port}/v1/incidents/{case_id}/follow-ups",
+            json={"outcome": "各项处置已落实。", "propose_closure": True},
+            headers={"Authorization": f"Bearer {console_system.school_key}", "Idempotency-Key": str(uuid.uuid4())})
+    assert posted.status_code == 202, posted.text
+    await archive.record_when(case_id, lambda rec: any(e["event_type"] == "ChangeProposed" for e in rec["timeline"]))
+
+    await login(page, console_system, "bureau-wang")
+    await _purpose(page, console_system, case_id, "复核回访")
+    await page.click("a:has-text('审批同意')")
+    assert await page.locator("h1").inner_text() == "审批学校的变更申请"
+    assert "结案" in await page.locator("main").inner_text()
+    await page.fill("#f-comment", "同意结案。")
+    await page.click("button:has-text('确认提交')")
+    assert "已记录您的审批意见" in await page.locator(".notice.ok").inner_text()
+    await archive.record_when(case_id, lambda rec: any(
+        e["event_type"] == "ChangeApproved" for e in rec["timeline"]))
+
+    # the bureau's own task (the special-school assessment): reported done with where the evidence is
+    row = page.locator("table.duties tbody tr", has=page.locator("a:has-text('报告已办结')")).first
+    label = (await row.locator("td").first.inner_text()).splitlines()[0]
+    await row.locator("a:has-text('报告已办结')").click()
+    assert label in await page.locator("main").inner_text()
+    await page.fill("#f-note", "经评估，暂不需要转入专门学校。")
+    await page.fill("#f-evidence_ref", "乐教专评〔2026〕12号")
+    await page.click("button:has-text('确认提交')")
+    assert "已记录该事项办结" in await page.locator(".notice.ok").inner_text()
+    done = await archive.record_when(case_id, lambda rec: any(
+        d["label_zh"] == label and d["state"] == "done" for d in rec["duties"]))
+    [task] = [d for d in done["duties"] if d["label_zh"] == label]
+    assert task["settled_by"] == "bureau-wang" and task["evidence_ref"] == "乐教专评〔2026〕12号"
+
+    # the school's first incident brought a look-back review (回头看), which the bureau reports done
+    async def lookbacks() -> list[dict[str, Any]] | None:
+        listed = await archive.get("/v1/cases", kind="lookback")
+        return listed["items"] if listed else None
+    [lookback] = await eventually(lookbacks)
+    await _purpose(page, console_system, lookback["case_id"], "督办检查")
+    await page.click("a:has-text('报告“回头看”复查完成')")
+    await page.fill("#f-findings", "学校已落实各项整改措施。")
+    await page.click("button:has-text('确认提交')")
+    assert "已记录“回头看”复查完成" in await page.locator(".notice.ok").inner_text()
+    await archive.record_when(lookback["case_id"], lambda rec: any(
+        e["event_type"] == "LookBackCompleted" for e in rec["timeline"]))
