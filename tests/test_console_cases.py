@@ -163,6 +163,12 @@ async def test_police_see_referred_cases_and_another_school_sees_nothing(
     assert await page.locator("#case-level").inner_text() == "严重"
     assert await page.locator("a:has-text('公安机关已接收')").count() == 1  # the police's acts, not the bureau's
     assert await page.locator("a:has-text('添加备注')").count() == 0
+    await page.click("a:has-text('登记公安案件编号')")
+    await page.fill("#f-police_case_number", "乐公（治）受案字〔2026〕1234号")
+    await page.fill("#f-reason", "已受案。")
+    await page.click("button:has-text('确认提交')")
+    assert "已记录" in await page.locator(".notice.ok").inner_text()
+    await _reload_until(page, ".acts", "乐公（治）受案字〔2026〕1234号")
     await page.click("button:has-text('退出')")
 
     await login(page, console_system, "other-head")
