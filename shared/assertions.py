@@ -72,9 +72,10 @@ def public_key_from_b64(key_b64: str, setting: str = "IDENTITY_PUBLIC_KEY") -> b
     return key
 
 
-def public_key_b64(seed_b64: str) -> str:
-    """IDENTITY_PUBLIC_KEY for a given IDENTITY_SIGNING_KEY (what the launcher hands intake)."""
-    key = Ed25519PrivateKey.from_private_bytes(seed_from_b64(seed_b64)).public_key()
+def public_key_b64(seed_b64: str, setting: str = "IDENTITY_SIGNING_KEY") -> str:
+    """The base64 raw public key of an Ed25519 seed given in base64: IDENTITY_PUBLIC_KEY for
+    IDENTITY_SIGNING_KEY (what the launcher hands intake), and the checkpoints' key for auditors."""
+    key = Ed25519PrivateKey.from_private_bytes(seed_from_b64(seed_b64, setting)).public_key()
     return base64.b64encode(key.public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
 
 
