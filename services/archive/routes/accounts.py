@@ -1,8 +1,6 @@
 """School staff's personal accounts (issue 13): the bureau and a school's head list, create and disable them
 (services/archive/staff.py says who may manage whom)."""
 
-from __future__ import annotations
-
 import asyncio
 import logging
 from typing import Annotated
