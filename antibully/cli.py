@@ -102,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="check every archive chain and signed checkpoint (uses DATABASE_URL)")
     verify.add_argument("--public-key", help="base64 Ed25519 public key the checkpoints must be signed with")
     sub.add_parser("archive-public-key", help="print the public key of ARCHIVE_SIGNING_KEY (for auditors)")
+    sub.add_parser("identity-public-key", help="print IDENTITY_PUBLIC_KEY (for intake) of IDENTITY_SIGNING_KEY")
     sub.add_parser("archive-migrate", help="create or update archive's tables and grant its role (as the owner)")
     schools.add_parser("access-code", help="print a new help-request access code for a school").add_argument(
         "school_id")
@@ -115,6 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     official.add_argument("--role", required=True, choices=["school", "bureau", "police", "stability_office"])
     official.add_argument("--jurisdiction", required=True)
     official.add_argument("--school", dest="school_id", help="the school, for (and only for) a school account")
+    official.add_argument("--title", choices=["head", "head_teacher", "counsellor"],
+                          help="a school account's staff title (default: head)")
     official.add_argument("--name", required=True, help="display name")
     official.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     officials.add_parser("disable", help="stop an account: no more logins, its tokens end now "
@@ -140,11 +143,11 @@ def _add_official(args: argparse.Namespace) -> int:
         return 0
 
     try:
-        check_account(args.role, args.school_id)
+        check_account(args.role, args.school_id, args.title)
         password = read_password(args.password_stdin)
         asyncio.run(add_official(get_settings().database_url, args.account_id, role=args.role,
                                  jurisdiction=args.jurisdiction, name=args.name, password=password,
-                                 school_id=args.school_id))
+                                 school_id=args.school_id, title=args.title))
     except AccountError as exc:
         print(f"antibully officials add: {exc}", file=sys.stderr)
         return 2
@@ -158,6 +161,14 @@ def main(argv: list[str] | None = None) -> int:
         from antibully.launcher import run
 
         return run()
+    if args.command == "identity-public-key":
+        from shared.assertions import public_key_b64
+
+        if not (seed := get_settings().identity_signing_key):
+            print("IDENTITY_SIGNING_KEY is not set", file=sys.stderr)
+            return 1
+        print(public_key_b64(seed))
+        return 0
     if args.command in ("verify", "archive-public-key", "archive-migrate"):
         return _archive(args)
     if args.command == "officials":
