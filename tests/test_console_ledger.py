@@ -1,0 +1,124 @@
+"""The ledger (台账), its downloads and the access log in the console, in a real Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import openpyxl
+
+from tests.console_rig import ConsoleSystem, login, shoot
+from tests.helpers import eventually, report
+
+
+async def _severe_incident_archived(system: ConsoleSystem) -> str:
+    """A severe incident reported by the school's system, and the archive's ledger counting it."""
+    intake = f"http://127.0.0.1:{system.settings.intake_port}"
+    archive = f"http://127.0.0.1:{system.settings.archive_port}"
+    async with httpx.AsyncClient(timeout=10) as client:
+        posted = await client.post(f"{intake}/v1/incidents", json=report(),
+                                   headers={"Authorization": f"Bearer {system.school_key}",
+                                            "Idempotency-Key": "console-ledger-severe-1"})
+        assert posted.status_code == 202, posted.text
+        token = (await client.post(f"{archive}/v1/auth/token",
+                                   json={"username": "bureau-wang", "password": "correct horse battery staple"})
+                 ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}", "X-Access-Purpose": "test"}
+
+        async def counted() -> bool:
+            r = await client.get(f"{archive}/v1/ledger", headers=headers)
+            return r.status_code == 200 and r.json()["jurisdictions"][0]["totals"]["severe"] == 1
+
+        await eventually(counted, timeout_s=30)
+    return str(posted.json()["incident_id"])
+
+
+def this_month() -> str:
+    return f"{datetime.now(ZoneInfo('Asia/Shanghai')):%Y-%m}"
+
+
+async def test_the_bureau_reads_and_downloads_the_ledger(console_system: ConsoleSystem, page: Any,
+                                                          tmp_path: Path) -> None:
+    await _severe_incident_archived(console_system)
+    await login(page, console_system, "bureau-wang")
+    await page.click("nav >> text=台账")
+    assert await page.locator("h1").inner_text() == "台账"
+    month = page.locator("table.ledger").nth(1).locator("tr", has=page.locator(f"th:text-is('{this_month()}')"))
+    assert await month.locator("td[data-col=incidents]").inner_text() == "1"
+    assert await month.locator("td[data-col=severe]").inner_text() == "1"
+    school = page.locator("table.ledger").first.locator("tr", has=page.locator("th:text-is('乐昌市示范中学')"))
+    assert await school.locator("td[data-col=severe]").inner_text() == "1"
+    assert "情节严重" in await page.locator("table.ledger").first.locator("thead").inner_text()
+    await shoot(page, tmp_path, "ledger")
+
+    async with page.expect_download() as csv_download:
+        await page.click("text=下载 CSV")
+    got = await csv_download.value
+    assert got.suggested_filename.endswith(".csv") and "台账" in got.suggested_filename
+    text = (await asyncio.to_thread(Path(await got.path()).read_bytes)).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert len({len(r) for r in rows}) == 1 and len(rows) >= 2  # rectangular: valid CSV
+    assert any("乐昌市示范中学" in cell or "demo-school" in cell for r in rows for cell in r)
+
+    async with page.expect_download() as xlsx_download:
+        await page.click("text=下载 Excel")
+    got = await xlsx_download.value
+    assert got.suggested_filename.endswith(".xlsx")
+    saved = tmp_path / got.suggested_filename
+    await got.save_as(saved)
+    book = await asyncio.to_thread(openpyxl.load_workbook, saved)
+    cells = [str(c) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for c in row if c]
+    assert any("乐昌市示范中学" in c or "demo-school" in c for c in cells)
+
+    await school.locator("text=汇总").click()
+    assert "乐昌市示范中学 台账汇总" in await page.locator("h1").inner_text()
+    assert "严重" in await page.locator("main").inner_text()
+
+    # the access log: the bureau's own ledger read, with the purpose the page stated
+    await page.click("nav >> text=访问日志")
+    log = page.locator("table.access-log tbody")
+    ledger_read = log.locator("tr", has=page.locator("td:text-is('查看台账')")).filter(
+        has=page.locator("td:text-is('bureau-wang')"))
+    assert await ledger_read.count() >= 1
+    assert "查看台账" in await ledger_read.first.inner_text()
+    exported = log.locator("tr", has=page.locator("td:text-is('导出台账')"))
+    assert "下载台账" in await exported.first.inner_text()
+    await shoot(page, tmp_path, "access-log")
+
+    await page.fill("#f-account", "police-zhao")
+    await page.click("button:has-text('查询')")
+    assert "没有符合条件的记录" in await log.inner_text()
+
+
+async def test_a_school_sees_only_itself_and_police_gets_403(console_system: ConsoleSystem, page: Any,
+                                                             tmp_path: Path) -> None:
+    await _severe_incident_archived(console_system)
+    await login(page, console_system, "other-head")
+    await page.goto(console_system.at("/ledger"))
+    main = await page.locator("main").inner_text()
+    assert "乐昌市示范中学" not in main and "各校合计" not in main
+    assert await page.locator("td.num.some").count() == 0  # the other school's severe case is not counted here
+
+    await page.context.clear_cookies()
+    await login(page, console_system, "head-li")
+    await page.goto(console_system.at("/ledger"))
+    month = page.locator("table.ledger tr", has=page.locator(f"th:text-is('{this_month()}')"))
+    assert await month.locator("td[data-col=severe]").inner_text() == "1"
+    assert await page.locator("#f-school").count() == 0  # a school picks no school
+    await page.click("text=本校汇总")
+    assert "台账汇总" in await page.locator("h1").inner_text()
+    refused = await page.goto(console_system.at("/access-log"))
+    assert refused.status == 403
+
+    await page.context.clear_cookies()
+    await login(page, console_system, "police-zhao")
+    for path in ("/ledger", "/access-log", "/ledger.csv"):
+        refused = await page.goto(console_system.at(path))
+        assert refused.status == 403, path
+        assert "无权访问" in await page.locator("h1").inner_text()
