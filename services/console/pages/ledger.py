@@ -58,9 +58,9 @@ def month_rows(months: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def ledger_tables(ledger: dict[str, Any], session: Session, params: dict[str, str]) -> dict[str, Any]:
     """What the page's tables show: per school (the bureau) and per month (the jurisdiction, or the school)."""
-    period = {k: params[k] for k in ("from", "to") if k in params}
+    period: dict[str, str] = {k: params[k] for k in ("from", "to") if k in params}
     schools: list[dict[str, Any]] = [{"label": s["school_name"] or s["school_id"], "counts": s["totals"],
-                "link": "/ledger/summary?" + urlencode({**period, "school": s["school_id"]})}
+                "link": "/ledger/summary?" + urlencode(period | {"school": str(s["school_id"])})}
                for s in ledger["schools"]]
     if session.is_bureau and not params.get("school"):
         months = [m for j in ledger["jurisdictions"] for m in j["months"]]
