@@ -39,7 +39,8 @@ ZH: dict[str, dict[str, str]] = {
                "ledger": "查看台账", "export": "导出台账"},
     "outcome": {"ok": "成功", "not_found": "未找到或无权查阅"},
     "filter": {"from": "起", "to": "止", "school": "学校", "format": "格式", "kind": "类型", "level": "等级",
-               "status": "状态", "account": "账号", "case_id": "案件", "cursor": "翻页"},
+               "status": "状态", "account": "账号", "case_id": "案件", "cursor": "翻页",
+               "limit": "每页条数", "overdue": "逾期", "q": "检索"},
     "format": {"json": "网页", "csv": "CSV", "xlsx": "Excel", "summary": "汇总"},
 }
 

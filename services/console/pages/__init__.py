@@ -2,6 +2,6 @@
 
 from types import ModuleType
 
-from services.console.pages import auth, ledger
+from services.console.pages import accounts, auth, ledger
 
-ALL: list[ModuleType] = [auth, ledger]
+ALL: list[ModuleType] = [auth, ledger, accounts]

@@ -71,9 +71,19 @@ def ledger_tables(ledger: dict[str, Any], session: Session, params: dict[str, st
     return {"columns": columns_of(first), "school_rows": schools, "month_rows": month_rows(months)}
 
 
+FILTER_ORDER = ("from", "to", "school", "account", "case_id", "kind", "level", "status", "format", "cursor")
+
+
+def shown_filter(stated: dict[str, Any]) -> list[tuple[str, Any]]:
+    """An access-log entry's filters in reading order, without the page size the console always sends."""
+    rank = {k: i for i, k in enumerate(FILTER_ORDER)}
+    return sorted(((k, v) for k, v in stated.items() if k != "limit"), key=lambda kv: (rank.get(kv[0], 99), kv[0]))
+
+
 def router(deps: ConsoleDeps) -> APIRouter:
     r = APIRouter()
     directory_file = deps.settings.directory_file
+    deps.env.filters["shown_filter"] = shown_filter
 
     def refused(request: Request, answer: Answer) -> Response:
         status = answer.status if answer.status in (403, 404, 422, 429) else 502
