@@ -92,6 +92,16 @@ async def test_the_bureau_reads_and_downloads_the_ledger(console_system: Console
     assert "下载台账" in await exported.first.inner_text()
     await shoot(page, tmp_path, "access-log")
 
+    # paging by the archive's cursor: two entries a page, the next page older, and back to the first
+    await page.goto(console_system.at("/access-log?limit=2"))
+    first_page = await log.locator("td.purpose").all_inner_texts()
+    assert len(first_page) == 2 and first_page[0] == "监督查阅记录"
+    await page.click("text=下一页")
+    second_page = await log.locator("td.purpose").all_inner_texts()
+    assert len(second_page) == 2 and second_page != first_page
+    await page.click("text=回到第一页")
+    assert await log.locator("td.purpose").count() == 2
+
     await page.fill("#f-account", "police-zhao")
     await page.click("button:has-text('查询')")
     assert "没有符合条件的记录" in await log.inner_text()
@@ -112,6 +122,14 @@ async def test_a_school_sees_only_itself_and_police_gets_403(console_system: Con
     month = page.locator("table.ledger tr", has=page.locator(f"th:text-is('{this_month()}')"))
     assert await month.locator("td[data-col=severe]").inner_text() == "1"
     assert await page.locator("#f-school").count() == 0  # a school picks no school
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await shoot(page, tmp_path, "ledger-phone")
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    await page.fill("#f-from", "2026-05")
+    await page.fill("#f-to", "2026-03")
+    await page.click("button:has-text('查询')")
+    assert "起始月份晚于截止月份" in await page.locator("p.error[data-field=from]").inner_text()
+    await page.goto(console_system.at("/ledger"))
     await page.click("text=本校汇总")
     assert "台账汇总" in await page.locator("h1").inner_text()
     refused = await page.goto(console_system.at("/access-log"))

@@ -19,7 +19,7 @@ EXPORT_PURPOSE = "下载台账"
 SUMMARY_PURPOSE = "查看学校台账汇总"
 ACCESS_LOG_PURPOSE = "监督查阅记录"
 LEDGER_FILTERS = ("from", "to", "school")
-ACCESS_FILTERS = ("from", "to", "account", "case_id")
+ACCESS_FILTERS = ("from", "to", "account", "case_id", "limit")
 ROLES = ("school", "bureau")
 
 
