@@ -80,6 +80,17 @@ async def test_the_bureau_reads_and_downloads_the_ledger(console_system: Console
     await school.locator("a", has_text="乐昌市示范中学").click()
     assert "乐昌市示范中学 台账汇总" in await page.locator("h1").inner_text()
     assert "严重" in await page.locator("main").inner_text()
+    async with page.expect_download() as md_download:
+        await page.click("text=下载汇总报告")
+    got = await md_download.value
+    report_md = (await asyncio.to_thread(Path(await got.path()).read_text, encoding="utf-8"))
+    assert got.suggested_filename.endswith(".md") and "乐昌市示范中学" in report_md
+
+    raw = await page.request.get(console_system.at(f"/ledger.csv?from={this_month()}&to={this_month()}"))
+    disposition = raw.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="ledger-')
+    assert "filename*=UTF-8''%E5%8F%B0%E8%B4%A6" in disposition  # 台账
+    assert raw.headers["content-type"].startswith("text/csv")
 
     # the access log: the bureau's own ledger read, with the purpose the page stated
     await page.click("nav >> text=访问日志")
