@@ -2,6 +2,6 @@
 
 from types import ModuleType
 
-from services.console.pages import acts, auth, cases, duties
+from services.console.pages import accounts, acts, auth, cases, duties, ledger
 
-ALL: list[ModuleType] = [auth, cases, acts, duties]
+ALL: list[ModuleType] = [auth, cases, acts, duties, ledger, accounts]

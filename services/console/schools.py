@@ -1,0 +1,28 @@
+"""The schools an official may pick from (filters, new accounts): the directory the services share.
+
+The directory is deployment configuration, not case data, so the console reads the same file the
+archive does rather than asking the archive (which would log a read for a drop-down list).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from services.console.session import Session
+from shared.directory import Directory, load_directory
+
+
+@cache
+def _directory(path: Path) -> Directory:
+    return load_directory(path)
+
+
+def schools_for(path: Path, session: Session) -> dict[str, str]:
+    """School id → name, within the visitor's authority (a school sees only itself)."""
+    directory = _directory(path)
+    found = {sid: s.name for sid, s in directory.schools.items()
+             if directory.jurisdiction_of(sid) == session.jurisdiction}
+    if session.school_id is not None:
+        found = {sid: name for sid, name in found.items() if sid == session.school_id}
+    return found
