@@ -115,6 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     official.add_argument("--role", required=True, choices=["school", "bureau", "police", "stability_office"])
     official.add_argument("--jurisdiction", required=True)
     official.add_argument("--school", dest="school_id", help="the school, for (and only for) a school account")
+    official.add_argument("--title", choices=["head", "head_teacher", "counsellor"],
+                          help="a school account's staff title (default: head)")
     official.add_argument("--name", required=True, help="display name")
     official.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     officials.add_parser("disable", help="stop an account: no more logins, its tokens end now "
@@ -140,11 +142,11 @@ def _add_official(args: argparse.Namespace) -> int:
         return 0
 
     try:
-        check_account(args.role, args.school_id)
+        check_account(args.role, args.school_id, args.title)
         password = read_password(args.password_stdin)
         asyncio.run(add_official(get_settings().database_url, args.account_id, role=args.role,
                                  jurisdiction=args.jurisdiction, name=args.name, password=password,
-                                 school_id=args.school_id))
+                                 school_id=args.school_id, title=args.title))
     except AccountError as exc:
         print(f"antibully officials add: {exc}", file=sys.stderr)
         return 2

@@ -28,6 +28,7 @@ from antibully.infra import (
     wait_port,
 )
 from services.intake.workers import connections_needed, worker_env, worker_names
+from shared.assertions import public_key_b64 as identity_public_key
 from shared.config import ROOT
 
 SERVICES = ("intake", "escalation", "notify", "archive")
@@ -48,6 +49,7 @@ def _secrets(home: Path) -> dict[str, str]:
     data.setdefault("archive_data_key", new_key_b64())
     data.setdefault("archive_kek", new_key_b64())
     data.setdefault("archive_signing_key", new_key_b64())  # 32 random bytes: an Ed25519 seed
+    data.setdefault("identity_signing_key", new_key_b64())  # the same: signs officials' identity assertions
     data.setdefault("intake_data_key", new_key_b64())
     data.setdefault("letter_contact_key", new_key_b64())
     data.setdefault("pseudonym_key", new_key_b64())
@@ -58,6 +60,7 @@ def _secrets(home: Path) -> dict[str, str]:
     data.pop("archive_read_token", None)  # replaced by officials' accounts (issue 6)
     data.setdefault("demo_bureau_password", secrets.token_urlsafe(12))
     data.setdefault("demo_school_password", secrets.token_urlsafe(12))
+    data.setdefault("demo_teacher_password", secrets.token_urlsafe(12))
     path.write_text(json.dumps(data, indent=2))
     path.chmod(0o600)
     return data
@@ -107,11 +110,11 @@ async def _demo_access_code(database_url: str, home: Path) -> str:
     return code
 
 
-DEMO_OFFICIALS = ("demo-bureau", "demo-school-head")
+DEMO_OFFICIALS = ("demo-bureau", "demo-school-head", "demo-teacher")
 
 
 async def _demo_officials(database_url: str, keys: dict[str, str]) -> None:
-    """A bureau official of the directory's jurisdiction and the demo school's head, for the archive."""
+    """A bureau official of the directory's jurisdiction, and the demo school's head and a head teacher."""
     from antibully.officials import add_official
     from shared.directory import load_directory
 
@@ -120,7 +123,11 @@ async def _demo_officials(database_url: str, keys: dict[str, str]) -> None:
     await add_official(database_url, DEMO_OFFICIALS[0], role="bureau", jurisdiction=jurisdiction,
                        name="教育局值班员（演示）", password=keys["demo_bureau_password"])
     await add_official(database_url, DEMO_OFFICIALS[1], role="school", jurisdiction=jurisdiction,
-                       name="示范中学校长（演示）", password=keys["demo_school_password"], school_id=DEMO_SCHOOL[0])
+                       name="示范中学校长（演示）", password=keys["demo_school_password"], school_id=DEMO_SCHOOL[0],
+                       title="head")
+    await add_official(database_url, DEMO_OFFICIALS[2], role="school", jurisdiction=jurisdiction,
+                       name="示范中学班主任（演示）", password=keys["demo_teacher_password"], school_id=DEMO_SCHOOL[0],
+                       title="head_teacher")
 
 
 def _demo_policy(home: Path, factor: int) -> Path:
@@ -240,6 +247,8 @@ def run() -> int:
         env.setdefault("ARCHIVE_DATA_KEY", keys["archive_data_key"])
         env.setdefault("ARCHIVE_KEK", keys["archive_kek"])
         env.setdefault("ARCHIVE_SIGNING_KEY", keys["archive_signing_key"])
+        env.setdefault("IDENTITY_SIGNING_KEY", keys["identity_signing_key"])
+        env.setdefault("IDENTITY_PUBLIC_KEY", identity_public_key(env["IDENTITY_SIGNING_KEY"]))
         env.setdefault("INTAKE_DATA_KEY", keys["intake_data_key"])
         env.setdefault("PSEUDONYM_KEY", keys["pseudonym_key"])
         env.setdefault("ESCALATION_DATA_KEY", keys["escalation_data_key"])
@@ -316,7 +325,8 @@ antibully is running. Ctrl-C stops everything.
   API key         {key}
   access code     {code}   (for help requests: students and parents use it without a key)
   archive logins  {DEMO_OFFICIALS[0]} / {keys["demo_bureau_password"]}   (bureau: the whole jurisdiction)
-                  {DEMO_OFFICIALS[1]} / {keys["demo_school_password"]}   (the demo school's own cases)
+                  {DEMO_OFFICIALS[1]} / {keys["demo_school_password"]}   (the demo school's head: its cases, its staff)
+                  {DEMO_OFFICIALS[2]} / {keys["demo_teacher_password"]}   (a head teacher of the demo school)
   mail            {mail}
   SMS, robots     local fakes of Aliyun/Tencent SMS, WeCom and DingTalk print each message here
 

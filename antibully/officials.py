@@ -7,7 +7,7 @@ import os
 import sys
 from typing import TextIO
 
-from shared.identity import OfficialRole
+from shared.identity import OfficialRole, StaffTitle
 
 PASSWORD_ENV = "ANTIBULLY_OFFICIAL_PASSWORD"
 
@@ -16,26 +16,35 @@ class AccountError(ValueError):
     pass
 
 
-def check_account(role: str, school_id: str | None) -> OfficialRole:
-    """A school account names its school; no other role does."""
+def check_account(role: str, school_id: str | None, title: str | None = None
+                  ) -> tuple[OfficialRole, StaffTitle | None]:
+    """A school account names its school and has a staff title (head unless given); no other role has either."""
     try:
         parsed = OfficialRole(role)
     except ValueError:
         raise AccountError(f"unknown role {role!r}; one of: {', '.join(r.value for r in OfficialRole)}") from None
     if (parsed is OfficialRole.school) != (school_id is not None):
         raise AccountError("--school is required for a school account and not allowed for any other role")
-    return parsed
+    if parsed is not OfficialRole.school:
+        if title is not None:
+            raise AccountError("--title is only for a school account")
+        return parsed, None
+    try:
+        return parsed, StaffTitle(title or StaffTitle.head)
+    except ValueError:
+        raise AccountError(f"unknown title {title!r}; one of: {', '.join(t.value for t in StaffTitle)}") from None
 
 
 async def add_official(database_url: str, account_id: str, *, role: str, jurisdiction: str, name: str,
-                       password: str, school_id: str | None = None) -> None:
-    """Create an account, or replace its details and password (a re-enabled account, a reset password)."""
+                       password: str, school_id: str | None = None, title: str | None = None) -> None:
+    """Create an account, or replace its details and password (a re-enabled account, a reset password).
+    A school account is its head unless `title` says otherwise."""
     from services.archive import repository
     from services.archive.accounts import hash_password
     from services.archive.app import SCHEMA_SQL
     from shared.db import create_pool, migrate
 
-    parsed = check_account(role, school_id)
+    parsed, staff_title = check_account(role, school_id, title)
     try:
         password_hash = hash_password(password)
     except ValueError as exc:
@@ -44,7 +53,7 @@ async def add_official(database_url: str, account_id: str, *, role: str, jurisdi
     try:
         await migrate(pool, repository.SCHEMA, SCHEMA_SQL)
         await repository.upsert_official(pool, account_id, name, parsed.value, jurisdiction, school_id,
-                                         password_hash)
+                                         password_hash, staff_title.value if staff_title else None)
     finally:
         await pool.close()
 

@@ -79,9 +79,15 @@ class Settings(BaseSettings):
     escalation_data_key: str = Field(default="", description="Base64 of 32 bytes; seals, in escalation, the families "
                                      "of an open case (child's name, guardians' contacts) so they can be kept "
                                      "informed. Empty: no family updates.")
-    archive_token_ttl_s: int = Field(default=15 * 60, ge=1, description="How long an official's bearer token lasts.")
+    archive_token_ttl_s: int = Field(default=15 * 60, ge=1, description="How long an official's "
+                                     "bearer token lasts unused: each use extends it by this much.")
     archive_login_max_failures: int = Field(default=5, ge=1, description="Failed logins in a row before a lock.")
     archive_login_lock_s: int = Field(default=15 * 60, ge=1, description="How long a login name stays locked.")
+    # signed identity assertions (issue 13): the archive vouches for an official, intake checks it
+    identity_signing_key: str = Field(default="", description="Base64 of the 32-byte Ed25519 seed signing "
+                                      "identity assertions (archive only). Empty: POST /v1/auth/assertion answers 503.")
+    identity_public_key: str = Field(default="", description="Base64 of the raw 32-byte public key of "
+                                     "IDENTITY_SIGNING_KEY (intake). Empty: intake accepts only schools' API keys.")
     metrics_port: int = 0
     notify_data_key: str = Field(default="", description="Base64 of 32 bytes; seals the notice a link's page shows.")
     receipt_token: str = Field(default="", description="Secret path segment of the SMS providers' receipt URLs.")

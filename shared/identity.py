@@ -18,6 +18,14 @@ class OfficialRole(StrEnum):
     stability_office = "stability_office"
 
 
+class StaffTitle(StrEnum):
+    """Which of a school's staff a school account is (issue 13): what it may do follows from it."""
+
+    head = "head"                  # 校长: manages the school's staff accounts
+    head_teacher = "head_teacher"  # 班主任
+    counsellor = "counsellor"      # 心理辅导老师
+
+
 class Official(BaseModel):
     """An authenticated official. `school_id` is set for a school account, never for others."""
 
@@ -28,3 +36,4 @@ class Official(BaseModel):
     role: OfficialRole
     jurisdiction: str = Field(description="The bureau's jurisdiction the account belongs to.")
     school_id: str | None = None
+    title: StaffTitle | None = Field(default=None, description="Set for a school account, never for others.")

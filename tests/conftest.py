@@ -13,10 +13,12 @@ import httpx
 import pytest
 
 from antibully.infra import EmbeddedPostgres, NatsServer, SmtpSink, create_database, drop_database, free_port
+from shared.assertions import public_key_b64
 from shared.config import ROOT, Settings
 from shared.crypto import new_key_b64
 
 pytest_plugins = ["tests.console_rig"]
+IDENTITY_SEED = new_key_b64()  # the archive's identity-assertion key, one per test session
 
 
 @pytest.fixture(scope="session")
@@ -109,6 +111,8 @@ def settings(nats_server: NatsServer, database: str, smtp_sink: SmtpSink) -> Set
         archive_data_key=new_key_b64(),
         intake_data_key=new_key_b64(),
         pseudonym_key=new_key_b64(),
+        identity_signing_key=IDENTITY_SEED,
+        identity_public_key=public_key_b64(IDENTITY_SEED),
         # no outside robots from tests: only what a test configures against the local fakes
         wecom_webhook_base="",
         dingtalk_webhook_base="",

@@ -118,12 +118,12 @@ PASSWORD = "correct horse battery staple"
 
 async def official_headers(client: Any, database_url: str, account: str, role: str = "bureau",
                            jurisdiction: str = "lechang", school: str | None = None,
-                           purpose: str = "test reading") -> dict[str, str]:
+                           purpose: str = "test reading", title: str | None = None) -> dict[str, str]:
     """Create an official's account, log in on archive's API, return its bearer and purpose headers."""
     from antibully.officials import add_official
 
     await add_official(database_url, account, role=role, jurisdiction=jurisdiction, name=account,
-                       password=PASSWORD, school_id=school)
+                       password=PASSWORD, school_id=school, title=title)
     r = await client.post("/v1/auth/token", json={"username": account, "password": PASSWORD})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}", "X-Access-Purpose": purpose}

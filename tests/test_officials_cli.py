@@ -43,13 +43,14 @@ async def test_an_added_official_logs_in(cli_env: str, monkeypatch: pytest.Monke
         issued = await login(pool, "zhang.school", "a long school password", POLICY, utcnow())
         assert isinstance(issued, Issued)
         assert (issued.official.role, issued.official.school_id) == ("school", "demo-school")
+        assert issued.official.title == "head"  # a school account is its head unless --title says otherwise
         stored = await pool.fetchval("SELECT password_hash FROM officials WHERE account_id = 'zhang.school'")
         assert stored.startswith("$argon2id$") and "a long school password" not in stored
         assert not isinstance(await login(pool, "zhang.school", "wrong password!", POLICY, utcnow()), Issued)
 
         # the head leaves: disabled, the open token ends now and the password no longer logs in
         assert await _in_thread(main, ["officials", "disable", "zhang.school"]) == 0
-        assert await official_from_token(pool, issued.token, utcnow()) is None
+        assert await official_from_token(pool, issued.token, utcnow(), POLICY.token_ttl) is None
         assert not isinstance(await login(pool, "zhang.school", "a long school password", POLICY, utcnow()), Issued)
         assert await _in_thread(main, ["officials", "disable", "zhang.school"]) == 1  # nothing left to disable
     finally:
@@ -59,6 +60,7 @@ async def test_an_added_official_logs_in(cli_env: str, monkeypatch: pytest.Monke
 @pytest.mark.parametrize("argv", [
     ["x", "--role", "school", "--jurisdiction", "lechang", "--name", "无学校"],  # a school account needs --school
     ["x", "--role", "bureau", "--jurisdiction", "lechang", "--school", "s", "--name", "局"],  # others name none
+    ["x", "--role", "bureau", "--jurisdiction", "lechang", "--title", "head", "--name", "局"],  # nor a title
 ])
 async def test_inconsistent_accounts_are_refused(cli_env: str, monkeypatch: pytest.MonkeyPatch,
                                                  argv: list[str]) -> None:

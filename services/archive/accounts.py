@@ -1,4 +1,4 @@
-"""Officials' local accounts: argon2id passwords, short-lived bearer tokens, locking after failures.
+"""Officials' local accounts: argon2id passwords, bearer tokens that end when left idle, locking after failures.
 
 `official_from_token` is the one place a bearer token becomes an Official: the bureau's SSO
 replaces its body (verify the SSO's token, map its claims), and nothing else changes.
@@ -19,7 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from services.archive import repository
 from shared.db import Executor
-from shared.identity import Official, OfficialRole
+from shared.identity import Official, OfficialRole, StaffTitle
 
 log = logging.getLogger("antibully.archive.auth")
 
@@ -76,7 +76,8 @@ class LoginPolicy:
 def _official(row: dict[str, object]) -> Official:
     return Official(account_id=str(row["account_id"]), display_name=str(row["display_name"]),
                     role=OfficialRole(str(row["role"])), jurisdiction=str(row["jurisdiction"]),
-                    school_id=str(row["school_id"]) if row["school_id"] is not None else None)
+                    school_id=str(row["school_id"]) if row["school_id"] is not None else None,
+                    title=StaffTitle(str(row["title"])) if row.get("title") is not None else None)
 
 
 async def login(pool: Executor, account_id: str, password: str, policy: LoginPolicy, now: datetime
@@ -103,9 +104,15 @@ async def login(pool: Executor, account_id: str, password: str, policy: LoginPol
     return Issued(token, expires_at, _official(row))
 
 
-async def official_from_token(pool: Executor, token: str, now: datetime) -> Official | None:
-    """The official a bearer token stands for, or None (unknown, expired, or the account disabled)."""
+async def official_from_token(pool: Executor, token: str, now: datetime, idle: timedelta) -> Official | None:
+    """The official a bearer token stands for, or None (unknown, expired, or the account disabled).
+    Each use keeps the session open for another `idle`."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    row = await repository.session_official(pool, _token_digest(token), now)
+    row = await repository.session_official(pool, _token_digest(token), now, now + idle)
     return _official(row) if row else None
+
+
+async def logout(pool: Executor, token: str) -> None:
+    """The token stops working now."""
+    await repository.end_session(pool, _token_digest(token))

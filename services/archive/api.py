@@ -7,7 +7,18 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.archive.deps import ArchiveDeps
-from services.archive.routes import access_log, acts, auth, cases, duties, ledger, letters, lookbacks, official_acts
+from services.archive.routes import (
+    access_log,
+    accounts,
+    acts,
+    auth,
+    cases,
+    duties,
+    ledger,
+    letters,
+    lookbacks,
+    official_acts,
+)
 from shared.http import install_common
 
 __all__ = ["ArchiveDeps", "create_app"]
@@ -18,6 +29,7 @@ def create_app(deps: ArchiveDeps) -> FastAPI:
                   description="The special records of bullying cases, for officials within their authority.")
     install_common(app, deps.tracer_provider, deps.registry, 128 * 1024)  # a look-back list of 500 schools
     app.include_router(auth.router(deps))
+    app.include_router(accounts.router(deps))
     app.include_router(cases.router(deps))
     app.include_router(access_log.router(deps))
     app.include_router(acts.router(deps))

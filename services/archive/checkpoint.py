@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from services.archive.chain import GENESIS, canonical
+from shared import assertions
 
 Head = tuple[uuid.UUID, int, str]
 _LABEL = b"antibully-archive-checkpoint-v1\n"
@@ -47,7 +48,7 @@ class CheckpointSigner:
 
 def public_key_b64(seed_b64: str) -> str:
     """What to hand auditors for `antibully verify --public-key`."""
-    return base64.b64encode(CheckpointSigner(seed_b64).public_key).decode()
+    return assertions.public_key_b64(seed_b64, "ARCHIVE_SIGNING_KEY")
 
 
 @dataclass(frozen=True)

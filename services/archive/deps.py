@@ -41,15 +41,21 @@ class ArchiveDeps:
                            timedelta(seconds=s.archive_login_lock_s))
 
     async def official(self, authorization: Annotated[str | None, Header()] = None) -> Official:
-        """The reader behind `Authorization: Bearer <token>`; 401 otherwise."""
-        scheme, _, token = (authorization or "").partition(" ")
-        found = await official_from_token(self.pool, token.strip(), self.clock()) if scheme.lower() == "bearer" \
-            else None
+        """The reader behind `Authorization: Bearer <token>`; 401 otherwise. Each use extends the session."""
+        token = bearer_token(authorization)
+        found = await official_from_token(self.pool, token, self.clock(), self.login_policy().token_ttl) \
+            if token else None
         if found is None:
             raise ApiError(401, "unauthorized", "A valid 'Authorization: Bearer <token>' header is required; "
                            "get a token from POST /v1/auth/token.", "需要有效的身份凭证，请先登录获取令牌。",
                            headers={"WWW-Authenticate": "Bearer"})
         return found
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` header, or "" for any other header."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 async def stated_purpose(

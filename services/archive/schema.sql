@@ -298,6 +298,19 @@ CREATE TABLE IF NOT EXISTS officials (
     CHECK ((role = 'school') = (school_id IS NOT NULL))
 );
 
+-- Issue 13: a school account is one of its staff, by title; every school account before it was the head.
+ALTER TABLE officials ADD COLUMN IF NOT EXISTS title text;
+UPDATE officials SET title = 'head' WHERE role = 'school' AND title IS NULL;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'officials_title_check'
+                   AND conrelid = 'officials'::regclass) THEN
+        ALTER TABLE officials ADD CONSTRAINT officials_title_check CHECK (
+            (role = 'school') = (title IS NOT NULL) AND (title IS NULL OR title IN ('head', 'head_teacher', 'counsellor')));
+    END IF;
+END $$;
+CREATE INDEX IF NOT EXISTS officials_school ON officials (school_id) WHERE school_id IS NOT NULL;
+
 -- Bearer tokens, stored only as their SHA-256.
 CREATE TABLE IF NOT EXISTS sessions (
     token_sha256 text PRIMARY KEY,
@@ -306,6 +319,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     expires_at   timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at);
+CREATE INDEX IF NOT EXISTS sessions_account ON sessions (account_id);  -- a disabled account's sessions end
 
 -- Failed logins per login name, keyed by the name's SHA-256 (also for names that do not exist).
 CREATE TABLE IF NOT EXISTS login_failures (

@@ -96,6 +96,11 @@ class TokenIssued(BaseModel):
     official: Official
 
 
+class AssertionIssued(BaseModel):
+    assertion: str = Field(description="`Authorization: Bearer <assertion>` at intake, until expires_at.")
+    expires_at: datetime
+
+
 class AccessLogEntry(BaseModel):
     seq: int
     at: datetime

@@ -18,6 +18,7 @@ from services.intake.ratelimit import RateLimiter
 from services.intake.repository import SCHEMA
 from services.intake.submissions import Submissions
 from services.intake.workers import worker_settings
+from shared import assertions
 from shared.config import Settings
 from shared.contracts.acts import OfficialActed
 from shared.contracts.duties import DutyUpdated
@@ -48,9 +49,11 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         # reports are published directly (202 after the PubAck); the relay carries the letters' batches
         await infra.start()
         limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+        public_key = assertions.public_key_from_b64(settings.identity_public_key) \
+            if settings.identity_public_key else None
         deps = IntakeDeps(
             settings, infra.pool, infra.broker, infra.tracer_provider, infra.registry,
-            auth=SchoolAuth(infra.pool, limiter, infra.registry, settings.retry_after_s),
+            auth=SchoolAuth(infra.pool, limiter, infra.registry, settings.retry_after_s, public_key),
             submissions=Submissions(infra.pool, JetStreamPublisher(infra.broker, infra.tracer_provider, "intake"),
                                     settings.publish_timeout_s, settings.retry_after_s, infra.registry),
             code_limiter=RateLimiter(settings.access_code_rate_per_s, settings.access_code_burst),

@@ -19,10 +19,14 @@ from services.archive.repository.access_log import (
     whole_access_log,
 )
 from services.archive.repository.accounts import (
+    add_official,
     add_session,
     clear_login_failures,
     disable_official,
+    end_session,
+    list_officials,
     login_locked_until,
+    official_by_id,
     official_login,
     purge_sessions,
     record_login_failure,
@@ -83,3 +87,4 @@ __all__ = [
 ]
 __all__ += ["case_acted", "count_entries", "latest_duty"]
 __all__ += ["add_lookback_request", "lock_school", "recent_lookback"]
+__all__ += ["add_official", "end_session", "list_officials", "official_by_id"]

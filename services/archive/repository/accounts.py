@@ -10,21 +10,53 @@ from shared.db import Conn, Executor
 
 async def upsert_official(
     conn: Executor, account_id: str, display_name: str, role: str, jurisdiction: str, school_id: str | None,
-    password_hash: str,
+    password_hash: str, title: str | None = None,
 ) -> None:
     await conn.execute(
-        "INSERT INTO officials (account_id, display_name, role, jurisdiction, school_id, password_hash)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account_id) DO UPDATE SET"
+        "INSERT INTO officials (account_id, display_name, role, jurisdiction, school_id, password_hash, title)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account_id) DO UPDATE SET"
         " display_name = EXCLUDED.display_name, role = EXCLUDED.role, jurisdiction = EXCLUDED.jurisdiction,"
-        " school_id = EXCLUDED.school_id, password_hash = EXCLUDED.password_hash, disabled_at = NULL",
-        account_id, display_name, role, jurisdiction, school_id, password_hash,
+        " school_id = EXCLUDED.school_id, password_hash = EXCLUDED.password_hash, title = EXCLUDED.title,"
+        " disabled_at = NULL",
+        account_id, display_name, role, jurisdiction, school_id, password_hash, title,
     )
+
+
+async def add_official(
+    conn: Executor, account_id: str, display_name: str, role: str, jurisdiction: str, school_id: str | None,
+    title: str | None, password_hash: str,
+) -> bool:
+    """A new account; False when the account id is taken (also by a disabled account)."""
+    added = await conn.fetchval(
+        "INSERT INTO officials (account_id, display_name, role, jurisdiction, school_id, title, password_hash)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account_id) DO NOTHING RETURNING 1",
+        account_id, display_name, role, jurisdiction, school_id, title, password_hash,
+    )
+    return added is not None
+
+
+_LISTED = "account_id, display_name, role, title, jurisdiction, school_id, disabled_at IS NOT NULL AS disabled"
+
+
+async def list_officials(conn: Executor, jurisdiction: str | None, school_id: str | None) -> list[dict[str, Any]]:
+    """The accounts of a jurisdiction, or of one school (when `school_id` is given), by account id."""
+    rows = await conn.fetch(
+        f"SELECT {_LISTED} FROM officials WHERE ($1::text IS NULL OR jurisdiction = $1)"
+        " AND ($2::text IS NULL OR school_id = $2) ORDER BY account_id",
+        jurisdiction, school_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def official_by_id(conn: Executor, account_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(f"SELECT {_LISTED} FROM officials WHERE account_id = $1", account_id)
+    return dict(row) if row else None
 
 
 async def official_login(conn: Executor, account_id: str) -> dict[str, Any] | None:
     """An active account with its password hash, for a login."""
     row = await conn.fetchrow(
-        "SELECT account_id, display_name, role, jurisdiction, school_id, password_hash FROM officials"
+        "SELECT account_id, display_name, role, jurisdiction, school_id, title, password_hash FROM officials"
         " WHERE account_id = $1 AND disabled_at IS NULL",
         account_id,
     )
@@ -48,15 +80,23 @@ async def purge_sessions(conn: Executor, now: datetime) -> None:
     await conn.execute("DELETE FROM sessions WHERE expires_at <= $1", now)
 
 
-async def session_official(conn: Executor, token_sha256: str, now: datetime) -> dict[str, Any] | None:
-    """The active account behind an unexpired token."""
+async def session_official(
+    conn: Executor, token_sha256: str, now: datetime, expires_at: datetime
+) -> dict[str, Any] | None:
+    """The active account behind an unexpired token; the use moves the token's expiry to `expires_at`
+    (idle expiry: a session ends after a while unused, however long it has been in use)."""
     row = await conn.fetchrow(
-        "SELECT o.account_id, o.display_name, o.role, o.jurisdiction, o.school_id FROM sessions s"
-        " JOIN officials o USING (account_id)"
-        " WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND o.disabled_at IS NULL",
-        token_sha256, now,
+        "UPDATE sessions s SET expires_at = GREATEST(s.expires_at, $3) FROM officials o"
+        " WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND o.account_id = s.account_id"
+        " AND o.disabled_at IS NULL"
+        " RETURNING o.account_id, o.display_name, o.role, o.jurisdiction, o.school_id, o.title",
+        token_sha256, now, expires_at,
     )
     return dict(row) if row else None
+
+
+async def end_session(conn: Executor, token_sha256: str) -> None:
+    await conn.execute("DELETE FROM sessions WHERE token_sha256 = $1", token_sha256)
 
 
 async def login_locked_until(conn: Executor, name_sha256: str, now: datetime) -> datetime | None:

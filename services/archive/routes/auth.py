@@ -1,18 +1,25 @@
-"""Officials log in: an account and password (JSON or an HTML form) for a short-lived bearer token."""
+"""Officials log in (an account and password, JSON or an HTML form) for a bearer token that ends when left
+idle, log out, and get signed identity assertions other services (intake) accept for them."""
 
 import json
 import math
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Header, Request, Response
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
-from services.archive.accounts import Issued, login
-from services.archive.deps import ArchiveDeps
-from services.archive.views import TokenIssued
+from services.archive.accounts import Issued, login, logout
+from services.archive.deps import ERRORS, ArchiveDeps, bearer_token
+from services.archive.views import AssertionIssued, TokenIssued
+from shared import assertions
 from shared.errors import ApiError, ErrorBody, FieldError, field_errors
+from shared.identity import Official
+
+ASSERTION_TTL = timedelta(seconds=120)
+ASSERTION_AUDIENCE = "intake"
 
 
 class Credentials(BaseModel):
@@ -52,8 +59,9 @@ def router(deps: ArchiveDeps) -> APIRouter:
     @r.post("/v1/auth/token", response_model=TokenIssued, openapi_extra=_BODY, summary="Log in (officials)",
             responses={401: {"model": ErrorBody}, 422: {"model": ErrorBody}, 429: {"model": ErrorBody}})
     async def token(request: Request) -> TokenIssued:
-        """A bearer token for the archive's read API, valid for ARCHIVE_TOKEN_TTL_S (15 min by default).
-        Repeated failures lock the name for a while (429), whatever the password."""
+        """A bearer token for the archive's API. It ends after ARCHIVE_TOKEN_TTL_S (15 min by default) unused:
+        each authenticated request extends it. Repeated failures lock the name for a while (429), whatever
+        the password."""
         creds = await _credentials(request)
         now = deps.clock()
         outcome = await login(deps.pool, creds.username, creds.password, deps.login_policy(), now)
@@ -69,5 +77,32 @@ def router(deps: ArchiveDeps) -> APIRouter:
         failures.labels("wrong_credentials").inc()
         raise ApiError(401, "invalid_credentials", "Wrong account or password.", "账号或密码错误。",
                        headers={"WWW-Authenticate": "Bearer"})
+
+    seed = assertions.seed_from_b64(deps.settings.identity_signing_key) if deps.settings.identity_signing_key \
+        else None
+    Signed = Annotated[Official, Depends(deps.official)]  # noqa: N806 - a type alias
+
+    @r.post("/v1/auth/logout", status_code=204, responses={401: ERRORS[401]}, summary="Log out (officials)")
+    async def end(official: Signed, authorization: Annotated[str | None, Header()] = None) -> Response:
+        """The bearer token stops working now."""
+        await logout(deps.pool, bearer_token(authorization))
+        return Response(status_code=204)
+
+    @r.post("/v1/auth/assertion", response_model=AssertionIssued, summary="A signed identity assertion for intake",
+            responses={401: ERRORS[401], 503: {"model": ErrorBody}})
+    async def assertion(official: Signed) -> AssertionIssued:
+        """Who the bearer is, signed with IDENTITY_SIGNING_KEY for intake (`Authorization: Bearer abi_…`),
+        valid for 120 s: ask for a new one for each call, or when it is about to expire."""
+        if seed is None:
+            raise ApiError(503, "not_configured", "Identity assertions are not configured here "
+                           "(IDENTITY_SIGNING_KEY).", "本服务尚未配置身份断言签名密钥。",
+                           headers={"Retry-After": "3600"})
+        now = deps.clock()
+        expires_at = now + ASSERTION_TTL
+        claims = assertions.Claims(
+            sub=official.account_id, name=official.display_name, role=official.role, title=official.title,
+            school_id=official.school_id, jurisdiction=official.jurisdiction, iat=int(now.timestamp()),
+            exp=int(expires_at.timestamp()), aud=ASSERTION_AUDIENCE)
+        return AssertionIssued(assertion=assertions.sign(claims, seed), expires_at=expires_at)
 
     return r
