@@ -79,7 +79,7 @@ def _lists(node: Any, sent: str, shown: str, renames: dict[str, str], lists: set
     if not isinstance(node, dict):
         return node
     if node and all(k.isdigit() for k in node):
-        rows = []
+        rows: list[Any] = []
         for k in sorted(node, key=int):
             if not _filled(node[k]):
                 continue

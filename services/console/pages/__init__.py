@@ -2,6 +2,6 @@
 
 from types import ModuleType
 
-from services.console.pages import auth
+from services.console.pages import auth, school, school_forms, school_help
 
-ALL: list[ModuleType] = [auth]
+ALL: list[ModuleType] = [auth, school, school_forms, school_help]
