@@ -58,6 +58,9 @@ async def test_the_head_answers_a_help_request_and_the_student_reads_it(
     assert "班主任会陪你离校" in await page.locator("li.school").inner_text()
     assert "已答复" in await page.locator("h1").inner_text()
     await shoot(page, tmp_path, "school-help-thread")
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await shoot(page, tmp_path, "school-help-thread-phone")
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than a phone
 
     async with _intake(console_system) as intake:
         seen = await intake.get(f"/v1/help-requests/{urgent['case_code']}",
@@ -122,6 +125,7 @@ async def test_the_incident_form_shows_the_reason_next_to_the_field(
     error = page.locator(".error[data-field='students.1.guardians.0.phone']")
     assert await error.inner_text() == "格式不正确"
     assert await page.locator(".field.invalid").count() == 1
+    assert "1 处" in await page.locator(".notice.warn").inner_text()
     assert await page.input_value("[id='f-students.1.name']") == "李小明"  # the input is kept
     assert await page.input_value("[id='f-students.1.guardians.0.phone']") == "电话不知道"
     assert await page.is_checked("[id='f-indicators.violence']")
