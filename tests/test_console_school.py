@@ -174,3 +174,80 @@ async def test_the_head_marks_a_family_told(console_system: ConsoleSystem, page:
     await eventually(told, timeout_s=30, interval_s=0.5)
     await page.goto(console_system.at("/school/duties"))
     assert await page.locator(f"#{row_id}").count() == 0  # no longer open
+
+
+async def test_a_help_request_is_converted_into_the_schools_incident(console_system: ConsoleSystem, page: Any) -> None:
+    asked = await _ask_for_help(console_system, "有两个同学在厕所打我。", urgent=True)
+    async with _intake(console_system) as intake:
+        r = await intake.post("/v1/incidents", json=report(), headers={
+            "Authorization": f"Bearer {console_system.school_key}", "Idempotency-Key": "console-convert-01"})
+    assert r.status_code == 202, r.text
+    incident_id = r.json()["incident_id"]
+    await eventually(lambda: _archive_cases(console_system, "head-li", "incident"))
+    await login(page, console_system, "head-li")
+    await page.goto(console_system.at(f"/school/help/{asked['case_code']}"))
+    await page.fill("#f-incident_typed", "不是编号")
+    await page.click("button:has-text('转为该事件')")
+    assert "应为 UUID" in await page.locator(".error[data-field='incident_id']").inner_text()
+    await page.fill("#f-incident_typed", "")
+    await page.select_option("#f-incident_id", incident_id)  # the school's incidents, from the archive
+    await page.click("button:has-text('转为该事件')")
+    await page.wait_for_selector("h1:has-text('已转为事件')")
+    assert await page.locator("text=说明理由办结").count() == 0
+
+
+async def test_a_hazard_by_form(console_system: ConsoleSystem, page: Any) -> None:
+    await login(page, console_system, "teacher-chen")
+    await page.goto(console_system.at("/school/hazard"))
+    await page.fill("#f-found_at", "2026-11-25T10:20")
+    await page.select_option("#f-kind", "early_sign")
+    await page.fill("#f-observed", "两名学生多次在课间向同班一名学生索要零食并起绰号。")
+    await page.select_option("#f-risk_level", "medium")
+    await page.fill("#f-intervention", "班主任已分别约谈三名学生。")
+    await page.fill("[id='f-students.2.ref']", "S-2031")
+    await page.select_option("[id='f-students.2.role']", "at_risk")
+    await page.fill("[id='f-rectification.plan']", "班主任每日关注该生在校情况。")
+    await page.fill("[id='f-rectification.due_date']", "2026-11-20")  # before it was found
+    await page.fill("[id='f-rectification.responsible']", "德育处")
+    await page.click("button:has-text('提交上报')")
+    assert "整改期限不得早于发现日期" in await page.locator(".error[data-field='rectification']").inner_text()
+    assert await page.input_value("[id='f-students.2.ref']") == "S-2031"
+    await page.fill("[id='f-rectification.due_date']", "2026-12-20")
+    await page.click("button:has-text('提交上报')")
+    await page.wait_for_selector("h1:has-text('隐患线索已受理')")
+    hazard_id = await page.locator(".case-id").inner_text()
+    assert await eventually(lambda: _has(console_system, "hazard", hazard_id))
+
+
+async def _has(system: ConsoleSystem, kind: str, case_id: str) -> bool:
+    return any(c["case_id"] == case_id for c in await _archive_cases(system, "bureau-wang", kind))
+
+
+async def test_a_task_reported_done_by_a_follow_up(console_system: ConsoleSystem, page: Any) -> None:
+    async with _intake(console_system) as intake:
+        r = await intake.post("/v1/incidents", json=report(), headers={
+            "Authorization": f"Bearer {console_system.school_key}", "Idempotency-Key": "console-task-0001"})
+    assert r.status_code == 202, r.text
+    await login(page, console_system, "head-li")
+
+    async def listed() -> bool:
+        await page.goto(console_system.at("/school/duties"))
+        return await page.locator("tr:has-text('对受害学生开展心理辅导') >> text=报告完成").count() == 1
+
+    await eventually(listed, timeout_s=30, interval_s=0.5)
+    row_id = await page.locator("tr:has-text('对受害学生开展心理辅导')").get_attribute("id")
+    await page.click("tr:has-text('对受害学生开展心理辅导') >> text=报告完成")
+    assert await page.input_value("[id='f-completed.0.action']") == "counselling"
+    assert await page.input_value("[id='f-completed.0.student_ref']") == "S-1042"
+    await page.click("button:has-text('提交续报')")  # no time given: the API names it
+    assert "缺少必填字段" in await page.locator(".error[data-field='completed.0.done_at']").inner_text()
+    await page.fill("[id='f-completed.0.done_at']", "2026-11-29T09:00")
+    await page.fill("[id='f-measures_taken.0']", "已约谈双方家长")
+    await page.click("button:has-text('提交续报')")
+    await page.wait_for_selector("h1:has-text('续报已受理')")
+
+    async def done() -> bool:
+        await page.goto(console_system.at("/school/duties?state=all"))
+        return "已完成" in await page.locator(f"#{row_id}").inner_text()
+
+    await eventually(done, timeout_s=30, interval_s=0.5)
