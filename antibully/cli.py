@@ -102,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="check every archive chain and signed checkpoint (uses DATABASE_URL)")
     verify.add_argument("--public-key", help="base64 Ed25519 public key the checkpoints must be signed with")
     sub.add_parser("archive-public-key", help="print the public key of ARCHIVE_SIGNING_KEY (for auditors)")
+    sub.add_parser("identity-public-key", help="print IDENTITY_PUBLIC_KEY (for intake) of IDENTITY_SIGNING_KEY")
     sub.add_parser("archive-migrate", help="create or update archive's tables and grant its role (as the owner)")
     schools.add_parser("access-code", help="print a new help-request access code for a school").add_argument(
         "school_id")
@@ -160,6 +161,14 @@ def main(argv: list[str] | None = None) -> int:
         from antibully.launcher import run
 
         return run()
+    if args.command == "identity-public-key":
+        from shared.assertions import public_key_b64
+
+        if not (seed := get_settings().identity_signing_key):
+            print("IDENTITY_SIGNING_KEY is not set", file=sys.stderr)
+            return 1
+        print(public_key_b64(seed))
+        return 0
     if args.command in ("verify", "archive-public-key", "archive-migrate"):
         return _archive(args)
     if args.command == "officials":

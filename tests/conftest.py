@@ -18,7 +18,6 @@ from shared.config import ROOT, Settings
 from shared.crypto import new_key_b64
 
 pytest_plugins = ["tests.console_rig"]
-IDENTITY_SEED = new_key_b64()  # the archive's identity-assertion key, one per test session
 
 
 @pytest.fixture(scope="session")
@@ -84,6 +83,9 @@ async def intake(settings: Settings) -> AsyncIterator[Intake]:
         key = await add_school(settings.database_url, "demo-school", "乐昌市示范中学")
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.intake_port}", timeout=10) as client:
             yield Intake(client, key, settings)
+
+
+IDENTITY_SEED = new_key_b64()  # the archive's identity-assertion key, one per test session
 
 
 @pytest.fixture

@@ -34,8 +34,9 @@ class Both:
         assert r.status_code == 202, r.text
         return str(r.json()["case_code"])
 
-    async def assertion(self, account: str, **official: str | None) -> str:
-        headers = await official_headers(self.archive, self.settings.database_url, account, **official)
+    async def assertion(self, account: str, role: str, school: str | None = None, title: str | None = None) -> str:
+        headers = await official_headers(self.archive, self.settings.database_url, account, role=role,
+                                         school=school, title=title)
         r = await self.archive.post("/v1/auth/assertion", headers=headers)
         assert r.status_code == 200, r.text
         return str(r.json()["assertion"])

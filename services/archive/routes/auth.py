@@ -80,17 +80,17 @@ def router(deps: ArchiveDeps) -> APIRouter:
 
     seed = assertions.seed_from_b64(deps.settings.identity_signing_key) if deps.settings.identity_signing_key \
         else None
-    Signed = Annotated[Official, Depends(deps.official)]  # noqa: N806 - a type alias
+    Authenticated = Annotated[Official, Depends(deps.official)]  # noqa: N806 - a type alias
 
     @r.post("/v1/auth/logout", status_code=204, responses={401: ERRORS[401]}, summary="Log out (officials)")
-    async def end(official: Signed, authorization: Annotated[str | None, Header()] = None) -> Response:
+    async def end(official: Authenticated, authorization: Annotated[str | None, Header()] = None) -> Response:
         """The bearer token stops working now."""
         await logout(deps.pool, bearer_token(authorization))
         return Response(status_code=204)
 
     @r.post("/v1/auth/assertion", response_model=AssertionIssued, summary="A signed identity assertion for intake",
             responses={401: ERRORS[401], 503: {"model": ErrorBody}})
-    async def assertion(official: Signed) -> AssertionIssued:
+    async def assertion(official: Authenticated) -> AssertionIssued:
         """Who the bearer is, signed with IDENTITY_SIGNING_KEY for intake (`Authorization: Bearer abi_…`),
         valid for 120 s: ask for a new one for each call, or when it is about to expire."""
         if seed is None:
