@@ -197,7 +197,7 @@ async def test_a_help_request_is_converted_into_the_schools_incident(console_sys
     assert await page.locator("text=说明理由办结").count() == 0
 
 
-async def test_a_hazard_by_form(console_system: ConsoleSystem, page: Any) -> None:
+async def test_a_hazard_by_form(console_system: ConsoleSystem, page: Any, tmp_path: Path) -> None:
     await login(page, console_system, "teacher-chen")
     await page.goto(console_system.at("/school/hazard"))
     await page.fill("#f-found_at", "2026-11-25T10:20")
@@ -211,7 +211,8 @@ async def test_a_hazard_by_form(console_system: ConsoleSystem, page: Any) -> Non
     await page.fill("[id='f-rectification.due_date']", "2026-11-20")  # before it was found
     await page.fill("[id='f-rectification.responsible']", "德育处")
     await page.click("button:has-text('提交上报')")
-    assert "整改期限不得早于发现日期" in await page.locator(".error[data-field='rectification']").inner_text()
+    assert "整改期限不得早于发现日期" in await page.locator(".error[data-field='rectification.due_date']").inner_text()
+    await shoot(page, tmp_path, "school-hazard-error")
     assert await page.input_value("[id='f-students.2.ref']") == "S-2031"
     await page.fill("[id='f-rectification.due_date']", "2026-12-20")
     await page.click("button:has-text('提交上报')")
@@ -224,7 +225,8 @@ async def _has(system: ConsoleSystem, kind: str, case_id: str) -> bool:
     return any(c["case_id"] == case_id for c in await _archive_cases(system, "bureau-wang", kind))
 
 
-async def test_a_task_reported_done_by_a_follow_up(console_system: ConsoleSystem, page: Any) -> None:
+async def test_a_task_reported_done_by_a_follow_up(console_system: ConsoleSystem, page: Any, tmp_path: Path
+                                                   ) -> None:
     async with _intake(console_system) as intake:
         r = await intake.post("/v1/incidents", json=report(), headers={
             "Authorization": f"Bearer {console_system.school_key}", "Idempotency-Key": "console-task-0001"})
@@ -242,6 +244,7 @@ async def test_a_task_reported_done_by_a_follow_up(console_system: ConsoleSystem
     assert await page.input_value("[id='f-completed.0.student_ref']") == "S-1042"
     await page.click("button:has-text('提交续报')")  # no time given: the API names it
     assert "缺少必填字段" in await page.locator(".error[data-field='completed.0.done_at']").inner_text()
+    await shoot(page, tmp_path, "school-follow-up-error")
     await page.fill("[id='f-completed.0.done_at']", "2026-11-29T09:00")
     await page.fill("[id='f-measures_taken.0']", "已约谈双方家长")
     await page.click("button:has-text('提交续报')")

@@ -72,6 +72,12 @@ def test_a_follow_up_sends_only_what_was_filled() -> None:
     assert built.form_path("completed.0.done_at") == "completed.1.done_at"
 
 
+def test_an_error_on_a_whole_object_goes_to_its_input() -> None:
+    built = report_forms.hazard({"rectification.students.0.ref": "x"}, "demo-school")
+    assert built.form_errors({"rectification": "整改期限不得早于发现日期", "rectification.plan": "缺少必填字段"}) == {
+        "rectification.due_date": "整改期限不得早于发现日期", "rectification.plan": "缺少必填字段"}
+
+
 def test_values() -> None:
     assert value("  ", "text") is None
     assert value("2026-11-28T16:40:30", "time") == "2026-11-28T16:40:30+08:00"

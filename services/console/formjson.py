@@ -19,10 +19,11 @@ BEIJING = "+08:00"  # what the user types is Beijing time
 class Built:
     body: dict[str, Any]
     renames: dict[str, str] = field(default_factory=dict)  # sent path prefix → form path prefix
+    at: Mapping[str, str] = field(default_factory=dict)  # an error on a whole object → the input it is about
 
     def form_errors(self, errors: Mapping[str, str]) -> dict[str, str]:
         """The API's field errors, keyed by the names of the inputs they are about."""
-        return {self.form_path(path): reason for path, reason in errors.items()}
+        return {self.at.get(path, self.form_path(path)): reason for path, reason in errors.items()}
 
     def form_path(self, path: str) -> str:
         parts = path.split(".")
@@ -45,7 +46,8 @@ def value(raw: str, kind: Kind) -> Any:
     return text
 
 
-def build(form: Mapping[str, str], fields: Mapping[str, Kind], fixed: Mapping[str, Any] | None = None) -> Built:
+def build(form: Mapping[str, str], fields: Mapping[str, Kind], fixed: Mapping[str, Any] | None = None,
+          at: Mapping[str, str] | None = None) -> Built:
     """The JSON body from the inputs named in `fields` (others are ignored), with `fixed` values on top."""
     tree: dict[str, Any] = {}
     for path, kind in fields.items():
@@ -71,7 +73,7 @@ def build(form: Mapping[str, str], fields: Mapping[str, Kind], fixed: Mapping[st
     body = _lists(tree, "", "", renames, lists)
     assert isinstance(body, dict)
     body.update(fixed or {})
-    return Built(body, renames)
+    return Built(body, renames, at or {})
 
 
 def _lists(node: Any, sent: str, shown: str, renames: dict[str, str], lists: set[str]) -> Any:

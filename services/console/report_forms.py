@@ -82,7 +82,8 @@ def incident(form: Mapping[str, str], school_id: str) -> Built:
 
 def hazard(form: Mapping[str, str], school_id: str) -> Built:
     """POST /v1/hazards."""
-    return build(form, HAZARD_FIELDS, {"school_id": school_id})
+    # the contract checks the deadline against the finding on the whole rectification
+    return build(form, HAZARD_FIELDS, {"school_id": school_id}, at={"rectification": "rectification.due_date"})
 
 
 def follow_up(form: Mapping[str, str]) -> Built:
