@@ -83,6 +83,24 @@ ZH: dict[str, dict[str, str]] = {
                "status": "状态", "account": "账号", "case_id": "案件", "cursor": "翻页",
                "limit": "每页条数", "overdue": "逾期", "q": "检索"},
     "format": {"json": "网页", "csv": "CSV", "xlsx": "Excel", "summary": "汇总"},
+    # the school's forms and pages (issue 13, school staff)
+    "category": {"physical": "肢体欺凌", "verbal": "言语欺凌", "relational": "关系欺凌", "cyber": "网络欺凌",
+                 "property": "财物侵害", "other": "其他"},
+    "student_role": {"victim": "受害学生", "perpetrator": "实施欺凌学生", "bystander": "旁观学生"},
+    "injury": {"none": "无伤害", "minor": "轻微伤", "serious": "较重伤害", "grave": "严重伤害"},
+    "public_attention": {"none": "无", "local": "局部关注", "wide": "广泛关注（舆情）"},
+    "proposed_level": {"general": "一般", "minor": "较轻", "moderate": "较重", "severe": "严重",
+                       "criminal": "涉嫌犯罪"},
+    "hazard_kind": {"early_sign": "苗头迹象", "hazard_point": "隐患点"},
+    "hazard_role": {"at_risk": "可能受害学生", "involved": "涉及学生"},
+    "risk_level": {"low": "低", "medium": "中", "high": "高"},
+    "resolution": {"no_bullying": "经核实不属于欺凌", "handled_otherwise": "已妥善处理，无需上报事件"},
+    "told_how": {"in_person": "当面告知", "phone": "电话告知"},
+    "duty_state": {"open": "待办", "delivered": "已送达待确认", "failed": "发送失败", "done": "已完成",
+                   "acknowledged": "已确认", "waived": "已免除", "not_applicable": "无需办理"},
+    "help_status": {"open": "待答复", "answered": "已答复", "converted": "已转为事件", "resolved": "已办结"},
+    "indicator": {"violence": "有暴力行为", "weapon": "使用器械", "group": "多人参与",
+                  "repeated_after_education": "教育后仍反复发生", "suspected_crime": "涉嫌违法犯罪"},
 }
 
 

@@ -2,6 +2,6 @@
 
 from types import ModuleType
 
-from services.console.pages import accounts, acts, auth, cases, duties, ledger
+from services.console.pages import accounts, acts, auth, cases, duties, ledger, school, school_forms, school_help
 
-ALL: list[ModuleType] = [auth, cases, acts, duties, ledger, accounts]
+ALL: list[ModuleType] = [auth, cases, acts, duties, ledger, accounts, school, school_forms, school_help]
