@@ -26,3 +26,11 @@ def schools_for(path: Path, session: Session) -> dict[str, str]:
     if session.school_id is not None:
         found = {sid: name for sid, name in found.items() if sid == session.school_id}
     return found
+
+
+def school_name(path: Path, school_id: str | None) -> str:
+    """A school's name for the pages (its id where the directory does not know it)."""
+    if not school_id:
+        return "—"
+    found = _directory(path).schools.get(school_id)
+    return found.name if found is not None and found.name else school_id

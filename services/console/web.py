@@ -15,6 +15,7 @@ from starlette.datastructures import FormData
 
 from services.console import labels
 from services.console.backend import Backend
+from services.console.schools import school_name
 from services.console.security import Csrf
 from services.console.session import CSRF_COOKIE, SESSION_COOKIE, Session, SessionCodec, idle
 from shared.config import Settings
@@ -52,6 +53,7 @@ class ConsoleDeps:
         self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                                trim_blocks=True, lstrip_blocks=True)
         labels.install(self.env)
+        self.env.filters["school"] = lambda school_id: school_name(self.settings.directory_file, school_id)
 
     # -- the session -------------------------------------------------------------------------
 
