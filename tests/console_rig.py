@@ -95,7 +95,9 @@ async def browser(tmp_path: Path) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        # --lang with Debian's chromium-l10n: date pickers and built-in messages in Chinese, as on a user's PC
+        chromium = await p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox", "--lang=zh-CN"],
+                                           env={**os.environ, "LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN:zh"})
         try:
             yield chromium
         finally:
