@@ -2,6 +2,6 @@
 
 from types import ModuleType
 
-from services.console.pages import auth
+from services.console.pages import auth, public
 
-ALL: list[ModuleType] = [auth]
+ALL: list[ModuleType] = [auth, public]
