@@ -3,12 +3,15 @@ read the school's reply with the case code and passcode, write again; the passco
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from antibully.infra import SmtpSink
 from tests.console_rig import ConsoleSystem, shoot
+from tests.helpers import eventually, report
 
 MESSAGE = "下课后有高年级同学在操场后面堵我，抢我的钱，说告诉老师就打我。"
 
@@ -120,3 +123,30 @@ async def test_the_poster_link_fills_the_code_and_the_page_fits_a_phone(
         await shoot(phone, tmp_path, "help-phone")
     finally:
         await context.close()
+
+
+async def test_the_notice_link_page_has_the_consoles_look(
+        console_system: ConsoleSystem, smtp_sink: SmtpSink, page: Any, tmp_path: Path) -> None:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{console_system.settings.intake_port}") as intake:
+        posted = await intake.post("/v1/incidents", json=report(), headers={
+            "Authorization": f"Bearer {console_system.school_key}", "Idempotency-Key": "public-look-1"})
+        assert posted.status_code == 202, posted.text
+
+    async def police_mail() -> str | None:
+        mails = [m for m in smtp_sink.messages if m["To"] == "police-liaison@police.example.cn"]
+        found = re.search(r"http://\S+/ack/\S+", mails[0].get_content()) if mails else None  # type: ignore[attr-defined]
+        return found.group(0) if found else None
+
+    url = await eventually(police_mail)
+    response = await page.goto(url)
+    assert "style-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["cache-control"] == "no-store"
+    assert await page.locator("link[rel=stylesheet]").get_attribute("href") == "/static/console.css"
+    assert await page.locator("[style], style, script").count() == 0
+    footer = page.locator("footer.emergency")
+    assert "110" in await footer.inner_text() and "12355" in await footer.inner_text()
+    # the stylesheet is the console's and it applies: the footer's warm background
+    assert await footer.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 245, 244)"
+    await shoot(page, tmp_path, "notice-ack")
+    await page.click("button:has-text('确认收到')")
+    assert "已确认收到" in await page.locator("main").inner_text()
