@@ -120,7 +120,7 @@ async def test_the_poster_link_fills_the_code_and_the_page_fits_a_phone(
         overflow = await phone.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0
         assert "110" in await phone.locator("footer").inner_text()
-        await shoot(phone, tmp_path, "help-phone")
+        await phone.screenshot(path=str(tmp_path / "help-phone.png"), full_page=True)  # not kept in the docs
     finally:
         await context.close()
 
