@@ -8,12 +8,32 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from starlette.datastructures import FormData
 
 from antibully.infra import SmtpSink
+from services.console.pages.public import help_body
 from tests.console_rig import ConsoleSystem, shoot
 from tests.helpers import eventually, report
 
 MESSAGE = "下课后有高年级同学在操场后面堵我，抢我的钱，说告诉老师就打我。"
+
+
+@pytest.mark.pure
+def test_the_form_becomes_the_contracts_request() -> None:
+    anonymous = FormData([("access_code", " ab3def9 "), ("message", " 有人打我 "), ("urgent", "1"),
+                          ("requester.kind", "parent"), ("requester.anonymous", "1"), ("requester.name", "王某")])
+    body, errors = help_body(anonymous)
+    assert errors == {}
+    assert body == {"access_code": "AB3DEF9", "message": "有人打我", "urgent": True,
+                    "requester": {"kind": "parent", "anonymous": True}}  # a name typed anyway is not sent
+    named = FormData([("access_code", "AB3DEF9"), ("message", "x"), ("urgent", "0"), ("requester.kind", "other"),
+                      ("requester.anonymous", "0"), ("requester.grade", "初二（3）班")])
+    body, errors = help_body(named)
+    assert errors == {"requester.name": "请填写姓名，或选择匿名求助"}
+    assert body["requester"] == {"kind": "student", "anonymous": False, "grade": "初二（3）班"}
+    assert body["urgent"] is False
+    assert set(help_body(FormData([]))[1]) == {"access_code", "message"}
 
 
 def visited(page: Any) -> list[str]:
