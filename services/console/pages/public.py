@@ -77,7 +77,10 @@ def router(deps: ConsoleDeps) -> APIRouter:
         answer = await deps.backend.intake_public("POST", "/v1/help-requests", json=body,
                                                   headers={"Idempotency-Key": idem})
         if answer.status == 422:
-            return ask_page(request, 422, values, answer.field_errors(), idem=idem)
+            errors = answer.field_errors()
+            if "requester" in errors:  # the contract's own rule on the whole requester: beside the name
+                errors["requester.name"] = errors.pop("requester")
+            return ask_page(request, 422, values, errors, idem=idem)
         if not answer.ok:
             text = TOO_MANY_ZH if answer.status == 429 else answer.message_zh()
             return ask_page(request, answer.status if answer.status < 500 else 503, values, {}, text, idem)
