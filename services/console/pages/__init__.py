@@ -2,6 +2,17 @@
 
 from types import ModuleType
 
-from services.console.pages import accounts, acts, auth, cases, duties, ledger, school, school_forms, school_help
+from services.console.pages import (
+    accounts,
+    acts,
+    auth,
+    cases,
+    duties,
+    ledger,
+    public,
+    school,
+    school_forms,
+    school_help,
+)
 
-ALL: list[ModuleType] = [auth, cases, acts, duties, ledger, accounts, school, school_forms, school_help]
+ALL: list[ModuleType] = [auth, public, cases, acts, duties, ledger, accounts, school, school_forms, school_help]
