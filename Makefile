@@ -33,12 +33,17 @@ browser:
 	@if [ -n "$$CHROMIUM" ] && [ -x "$$CHROMIUM" ]; then exit 0; fi; \
 	if [ -n "$$CHROMIUM" ]; then echo "CHROMIUM=$$CHROMIUM is not an executable file." >&2; exit 1; fi; \
 	if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
-	  if command -v fc-list >/dev/null 2>&1 && ! fc-list :lang=zh | grep -q .; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	     { ! fc-list :lang=zh 2>/dev/null | grep -q . || [ ! -e /usr/lib/chromium/locales/zh-CN.pak ]; }; then \
+	    echo "Installing CJK fonts and Chromium's Chinese UI (fonts-noto-cjk, chromium-l10n) with apt-get."; \
+	    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y fonts-noto-cjk chromium-l10n; } \
+	      || echo "warning: could not install fonts-noto-cjk chromium-l10n; screenshots may lack Chinese glyphs." >&2; \
+	  elif command -v fc-list >/dev/null 2>&1 && ! fc-list :lang=zh | grep -q .; then \
 	    echo "warning: no CJK font found (fc-list :lang=zh); install fonts-noto-cjk for readable screenshots." >&2; fi; \
 	  exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  echo "Chromium is missing: installing chromium and fonts-noto-cjk with apt-get."; \
-	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-cjk && \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-l10n fonts-noto-cjk && \
 	  command -v chromium >/dev/null; \
 	else \
 	  echo "The console's tests need Chromium and CJK fonts, and they could not be installed here" >&2; \
