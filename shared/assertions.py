@@ -50,26 +50,24 @@ def _unb64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _raw32(value_b64: str, error: str) -> bytes:
+    try:
+        raw = base64.b64decode(value_b64, validate=True)
+    except binascii.Error:
+        raw = b""
+    if len(raw) != 32:
+        raise ValueError(error)
+    return raw
+
+
 def seed_from_b64(seed_b64: str, setting: str = "IDENTITY_SIGNING_KEY") -> bytes:
     """The 32-byte Ed25519 seed a setting holds in base64; ValueError naming the setting otherwise."""
-    try:
-        seed = base64.b64decode(seed_b64, validate=True)
-    except binascii.Error:
-        seed = b""
-    if len(seed) != 32:
-        raise ValueError(f"{setting} must be base64 of exactly 32 bytes (an Ed25519 seed)")
-    return seed
+    return _raw32(seed_b64, f"{setting} must be base64 of exactly 32 bytes (an Ed25519 seed)")
 
 
 def public_key_from_b64(key_b64: str, setting: str = "IDENTITY_PUBLIC_KEY") -> bytes:
     """The raw 32-byte Ed25519 public key a setting holds in base64."""
-    try:
-        key = base64.b64decode(key_b64, validate=True)
-    except binascii.Error:
-        key = b""
-    if len(key) != 32:
-        raise ValueError(f"{setting} must be base64 of a raw 32-byte Ed25519 public key")
-    return key
+    return _raw32(key_b64, f"{setting} must be base64 of a raw 32-byte Ed25519 public key")
 
 
 def public_key_b64(seed_b64: str, setting: str = "IDENTITY_SIGNING_KEY") -> str:

@@ -7,6 +7,7 @@ import asyncio
 import copy
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import nats
@@ -14,6 +15,7 @@ from nats.aio.msg import Msg
 
 from antibully.processes import ServiceProcesses as ServiceProcesses  # re-exported: the tests start services
 from services.intake.examples import SEVERE_EXAMPLE
+from shared.config import ROOT
 from shared.contracts.base import Event
 
 T = TypeVar("T")
@@ -74,7 +76,6 @@ def report(**changes: Any) -> dict[str, Any]:
 def default_policy() -> Any:
     """The policy file the system ships with."""
     from services.escalation.policy import parse_policy
-    from shared.config import ROOT
 
     path = ROOT / "deploy" / "policy" / "default.toml"
     return parse_policy(path.read_text(encoding="utf-8"), str(path))
@@ -127,3 +128,19 @@ async def official_headers(client: Any, database_url: str, account: str, role: s
     r = await client.post("/v1/auth/token", json={"username": account, "password": PASSWORD})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}", "X-Access-Purpose": purpose}
+
+
+def directory_with_more_schools(tmp_path: Path) -> Path:
+    """The shipped directory, another school of the same jurisdiction and one of another."""
+    path = tmp_path / "directory.toml"
+    path.write_text((ROOT / "deploy" / "directory.toml").read_text(encoding="utf-8") + """
+[schools.second-school]
+name = "乐昌市第二中学"
+email = "principal@second-school.example.cn"
+
+[schools.far-school]
+name = "仁化县第一中学"
+email = "principal@far-school.example.cn"
+jurisdiction = "renhua"
+""", encoding="utf-8")
+    return path

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from services.archive.app import running
-from shared.config import ROOT, Settings
+from shared.config import Settings
 from shared.contracts.base import utcnow
-from tests.helpers import PASSWORD, official_headers
+from tests.helpers import PASSWORD, directory_with_more_schools, official_headers
 
 STAFF_PASSWORD = "a staff password long enough"
 
@@ -53,18 +53,7 @@ class Archive:
 
 def directory_file(tmp_path: Path) -> Path:
     """The shipped directory, another school of the same jurisdiction and one of another."""
-    path = tmp_path / "directory.toml"
-    path.write_text((ROOT / "deploy" / "directory.toml").read_text(encoding="utf-8") + """
-[schools.second-school]
-name = "乐昌市第二中学"
-email = "principal@second-school.example.cn"
-
-[schools.far-school]
-name = "仁化县第一中学"
-email = "principal@far-school.example.cn"
-jurisdiction = "renhua"
-""", encoding="utf-8")
-    return path
+    return directory_with_more_schools(tmp_path)
 
 
 @pytest.fixture

@@ -18,29 +18,18 @@ import pytest
 from services.archive.app import running as archive
 from services.escalation.app import Escalation
 from services.escalation.app import running as escalation
-from shared.config import ROOT, Settings
+from shared.config import Settings
 from shared.contracts import LookBackScheduled, NotificationRequested
 from shared.contracts.acts import LookBackRequested
 from shared.contracts.officials import LookBackCompleted
 from shared.subjects import ESCALATION, LOOKBACK_REQUESTED, LOOKBACK_SCHEDULED, NOTIFY, OFFICIALS
-from tests.helpers import eventually, official_headers, publish, stream_messages
+from tests.helpers import directory_with_more_schools, eventually, official_headers, publish, stream_messages
 
 REASON = "2024 年曾发生欺凌事件（系统上线前），按专项整治要求开展回头看。"
 
 
 def _directory(tmp_path: Path) -> Path:
-    path = tmp_path / "directory.toml"
-    path.write_text((ROOT / "deploy" / "directory.toml").read_text(encoding="utf-8") + """
-[schools.second-school]
-name = "乐昌市第二中学"
-email = "principal@second-school.example.cn"
-
-[schools.far-school]
-name = "仁化县第一中学"
-email = "principal@far-school.example.cn"
-jurisdiction = "renhua"
-""", encoding="utf-8")
-    return path
+    return directory_with_more_schools(tmp_path)
 
 
 @dataclass
