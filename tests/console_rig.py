@@ -95,9 +95,10 @@ async def browser(tmp_path: Path) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
-        # --lang with Debian's chromium-l10n: date pickers and built-in messages in Chinese, as on a user's PC
+        # --lang and LANGUAGE with Debian's chromium-l10n: date pickers in Chinese, as on a user's PC; LANG a
+        # UTF-8 locale every system has (an uninstalled zh_CN.UTF-8 breaks the downloads' Chinese file names)
         chromium = await p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox", "--lang=zh-CN"],
-                                           env={**os.environ, "LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN:zh"})
+                                           env={**os.environ, "LANG": "C.UTF-8", "LANGUAGE": "zh_CN:zh"})
         try:
             yield chromium
         finally:

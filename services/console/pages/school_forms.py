@@ -76,9 +76,17 @@ def router(deps: ConsoleDeps) -> APIRouter:
                             lambda b: f"/school/reported/hazard/{b['hazard_id']}")
 
     @r.get("/school/cases/{case_id}/follow-up")
-    async def follow_up_form(request: Request, case_id: uuid.UUID, action: str = "", student_ref: str = "") -> Response:
+    async def follow_up_form(request: Request, case_id: uuid.UUID) -> Response:
         deps.require(request, "school")
-        values = {"completed.0.action": action[:64], "completed.0.student_ref": student_ref[:64]} if action else {}
+        return show(request, "school_follow_up.html", case_id=case_id)
+
+    @r.post("/school/cases/{case_id}/follow-up/start")
+    async def follow_up_for_duty(request: Request, case_id: uuid.UUID) -> Response:
+        """The form filled in for one duty (from 本校待办事项): posted, so the student's reference stays out of URLs."""
+        deps.require(request, "school")
+        form = await deps.form(request)
+        values = {"completed.0.action": str(form.get("action") or "")[:64],
+                  "completed.0.student_ref": str(form.get("student_ref") or "")[:64]}
         return show(request, "school_follow_up.html", values=values, case_id=case_id)
 
     @r.post("/school/cases/{case_id}/follow-up")
