@@ -268,6 +268,7 @@ def run() -> int:
         console_port = int(env.setdefault("CONSOLE_PORT", str(_port(8088))))
         env.setdefault("CONSOLE_DEV_MODE", "1")  # plain HTTP on loopback: cookies without the Secure flag
         env.setdefault("CONSOLE_SESSION_KEY", keys["console_session_key"])
+        env.setdefault("CONSOLE_PUBLIC_URL", f"http://127.0.0.1:{console_port}")  # officials' notices link here
         env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{notify_port}")
         demo_key = asyncio.run(_demo_key(env["DATABASE_URL"], home))
         demo_code = asyncio.run(_demo_access_code(env["DATABASE_URL"], home))

@@ -183,6 +183,9 @@ class Settings(BaseSettings):
                                      "http://archive_host:archive_port.")
     console_intake_url: str = Field(default="", description="Intake's API as the console reaches it; empty: "
                                     "http://intake_host:intake_port.")
+    console_public_url: str = Field(default="", description="The console's address as officials and schools open "
+                                    "it (e.g. https://antibully.edu.example.cn): their notices link to the case's "
+                                    "page there. Empty: notices say to look the case up by its reference.")
     console_login_per_minute: int = Field(default=10, ge=1, description="Login attempts per minute per client "
                                           "address (the archive also locks a name after repeated failures).")
 

@@ -77,6 +77,7 @@ async def console_system(settings: Settings, tmp_path: Path) -> AsyncIterator[Co
     port = free_port()
     settings = settings.model_copy(update={
         "console_port": port, "console_dev_mode": True, "console_session_key": new_key_b64(),
+        "console_public_url": f"http://127.0.0.1:{port}",
         "escalation_data_key": new_key_b64()})
     async with AsyncExitStack() as stack:
         for running in (intake, escalation, notify, archive):

@@ -1,8 +1,9 @@
 """Issue 13's "done when", in one run and one Chromium, as the people involved would do it.
 
-A school system reports a severe incident; the bureau finds it in the console, opens it with a
-purpose and acknowledges its notice; a student asks for help with the school's access code; the
-school's head answers that request and reports a duty done; the student reads the answer.
+A school system reports a severe incident; the bureau's mail links to it in the console, where the
+duty officer opens it with a purpose and acknowledges the notice; a student asks for help with the
+school's access code; the school's head answers that request and reports a duty done; the student
+reads the answer.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any
 
 import httpx
 
-from tests.console_rig import ConsoleSystem, login, shoot
+from antibully.infra import SmtpSink
+from tests.console_rig import PASSWORD, ConsoleSystem, login, shoot
 from tests.helpers import eventually, report
 
 
@@ -24,8 +26,12 @@ async def _reloaded_until(page: Any, url: str, selector: str, text: str) -> None
     await eventually(shown, timeout_s=40, interval_s=0.5)
 
 
+def _text(message: Any) -> str:
+    return "".join(part.get_content() for part in message.walk() if part.get_content_type() == "text/plain")
+
+
 async def test_a_severe_report_through_the_console(console_system: ConsoleSystem, browser: Any,
-                                                   tmp_path: Path) -> None:
+                                                   smtp_sink: SmtpSink, tmp_path: Path) -> None:
     system = console_system
     async with httpx.AsyncClient(timeout=10) as client:
         posted = await client.post(f"http://127.0.0.1:{system.settings.intake_port}/v1/incidents", json=report(),
@@ -37,17 +43,27 @@ async def test_a_severe_report_through_the_console(console_system: ConsoleSystem
     def person() -> Any:
         return browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
 
-    # the bureau: the report appears, opened with a purpose, the notice acknowledged
+    # the bureau's duty officer: the mail links to the case's page; after the login, that page asks the purpose
+    link = system.at(f"/cases/{case_id}")
+
+    async def bureau_mail() -> str | None:
+        found = [_text(m) for m in smtp_sink.messages if "bureau-duty@edu.example.cn" in str(m["To"])]
+        return next((text for text in found if link in text), None)
+
+    assert f"详情请登录学生欺凌防治工作平台查阅：{link}" in await eventually(bureau_mail, timeout_s=30)
     bureau_ctx = await person()
     bureau = await bureau_ctx.new_page()
-    await login(bureau, system, "bureau-wang")
-    await _reloaded_until(bureau, system.at("/cases"), "table.cases tbody tr", "严重")
-    await bureau.locator("table.cases tbody tr", has_text="严重").locator("a").first.click()
+    await bureau.goto(link)
+    assert "/login?next=" in bureau.url
+    await bureau.fill("#f-username", "bureau-wang")
+    await bureau.fill("#f-password", PASSWORD)
+    await bureau.click("button:has-text('登录')")
     assert await bureau.locator("h1").inner_text() == "查阅事由"
     await bureau.check("input[value='依职责办理本案']")
     await bureau.click("button:has-text('查看案件')")
     assert await bureau.locator("#case-level").inner_text() == "严重"
     assert "依职责办理本案" in await bureau.locator(".purpose").inner_text()
+    await _reloaded_until(bureau, system.at("/cases"), "table.cases tbody tr", "严重")  # and it is in the list
     await _reloaded_until(bureau, system.at(f"/cases/{case_id}"), "table.duties a", "确认收到")
     await bureau.locator("table.duties a:has-text('确认收到')").first.click()
     await bureau.click("button:has-text('确认提交')")

@@ -70,3 +70,13 @@ def test_the_login_throttle_counts_per_address_within_its_window() -> None:
 def test_codes_are_shown_in_chinese_and_times_in_beijing() -> None:
     assert zh("severe", "level") == "严重" and zh("unknown-code", "level") == "unknown-code" and zh(None, "kind") == "—"
     assert local_time("2026-11-30T08:00:00+00:00") == "2026-11-30 16:00"
+
+
+def test_a_login_returns_only_to_a_page_of_the_console_by_path() -> None:
+    from services.console.pages.auth import safe_next
+
+    case = "/cases/5c5916e3-5cbe-504a-bcde-37da0515c981"
+    assert safe_next(case) == case and safe_next("/school/help/HE8N428Y8MM") == "/school/help/HE8N428Y8MM"
+    for bad in ("//evil.example/cases", "https://evil.example/", "/cases?name=李小明", "/logout", "/cases/../x",
+                None, "/cases/" + "a" * 300, "/help/case"):
+        assert safe_next(bad) == "", bad

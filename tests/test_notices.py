@@ -111,3 +111,18 @@ def test_every_role_and_purpose_renders_in_chinese_without_another_childs_name()
             assert req.facts.case_ref in full and req.recipient.display_name in full
             own = {req.facts.child_name} if purpose in ("first_notice", "level_raised", "family_update") else set()
             assert not [n for n in CHILDREN - own if n in full], (req.recipient.role, purpose)
+
+
+def test_officials_and_the_school_are_linked_to_the_case_in_the_console() -> None:
+    console = "https://antibully.edu.example.cn/"
+    for req in _plan():
+        text = render(req, console_url=console)
+        if req.recipient.role in (RecipientRole.victim_guardian, RecipientRole.perpetrator_guardian):
+            assert "antibully.edu.example.cn" not in text.body  # families have their own link page
+        else:
+            assert f"https://antibully.edu.example.cn/cases/{req.incident_id}" in text.body, req.recipient.role
+            assert "专门档案系统中查阅" not in text.body
+        assert render(req).body.count("antibully.edu.example.cn") == 0  # no console configured: no link
+    [school] = [r for r in _plan() if r.recipient.role is RecipientRole.school]
+    help_notice = render(school.model_copy(update={"purpose": "help_requested"}), console_url=console)
+    assert f"（https://antibully.edu.example.cn/school/help/{school.facts.case_ref}）查看并答复" in help_notice.body

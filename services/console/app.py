@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.console import pages
 from services.console.backend import Backend, SessionEnded, Unavailable
-from services.console.pages.auth import IDLE_NOTICE
+from services.console.pages.auth import IDLE_NOTICE, safe_next
 from services.console.security import Csrf, SecurityHeaders
 from services.console.session import SessionCodec
 from services.console.web import ConsoleDeps, CsrfRefused, Forbidden, LoginRequired
@@ -38,11 +38,12 @@ def create_app(deps: ConsoleDeps, tracer_provider: TracerProvider, registry: Col
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
+        back = safe_next(request.url.path) if request.method == "GET" else ""
         if request.method == "GET" and not exc.ended:
-            return deps.redirect("/login")
+            return deps.redirect(f"/login?next={back}" if back else "/login")
         deps.end_session(request)
         notice = IDLE_NOTICE if exc.ended else "请先登录。"
-        return deps.render(request, "login.html", 401, notice=notice, errors={})
+        return deps.render(request, "login.html", 401, notice=notice, errors={}, next=back)
 
     @app.exception_handler(SessionEnded)
     async def session_ended(request: Request, _: SessionEnded) -> Response:

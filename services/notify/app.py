@@ -59,7 +59,8 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
             made.append(NotifyHandlers(pool, infra.relay, Failover(channels), infra.registry, tracer,
                                        lease_s=settings.ack_wait_s, deps=infra.deps, links=links,
                                        public_base_url=settings.public_base_url, link_ttl_s=settings.link_ttl_s,
-                                       sealer=sealer, robots=robots, outcomes=made[0].outcomes if made else None))
+                                       sealer=sealer, robots=robots, outcomes=made[0].outcomes if made else None,
+                                       console_url=settings.console_public_url))
             return made[-1]
 
         # One consumer per priority lane, each with its own slots; robots digest when throttled (lanes.py).

@@ -51,8 +51,9 @@ class NotifyHandlers:
     def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, failover: Failover, registry: CollectorRegistry,
                  tracer: Tracer, lease_s: float, deps: Dependencies, links: Links | None = None,
                  public_base_url: str = "", link_ttl_s: int = 0, sealer: Sealer | None = None,
-                 robots: RobotDigests | None = None, outcomes: Counter | None = None) -> None:
+                 robots: RobotDigests | None = None, outcomes: Counter | None = None, console_url: str = "") -> None:
         self.deps = deps
+        self.console_url = console_url
         self.robots = robots
         self.sealer = sealer
         self.links = links
@@ -88,9 +89,10 @@ class NotifyHandlers:
             self.outcomes.labels(role, "ambiguous_resend").inc()
             log.warning("notification %s: previous attempt ended unknown; sending again", req.notification_id)
         link = self._link(req)
-        plain = render(req)
+        plain = render(req, console_url=self.console_url)
         # the link is there to confirm, or (for a family) to write back to the school
-        full = render(req, link) if link and (req.facts.ack_required or req.recipient.role in FAMILY_ROLES) else plain
+        wants_link = link and (req.facts.ack_required or req.recipient.role in FAMILY_ROLES)
+        full = render(req, link, self.console_url) if wants_link else plain
         short = render_short(req, link)
         if link and self.sealer:
             # what the link's page shows: the notice itself, to the one holding the link

@@ -127,8 +127,35 @@ def _local(at: datetime) -> str:
     return at.astimezone(SHANGHAI).strftime("%m月%d日 %H:%M")
 
 
-def render(req: NotificationRequested, ack_url: str | None = None) -> Rendered:
-    text = _render(req)
+ARCHIVE_HINT = "详情请凭案件编号在专门档案系统中查阅。"
+HELP_HINT = "求救内容请凭求救编号在专门档案系统中查阅。"
+HELP_ANSWER = "登录系统查看并答复"
+ACT_HINT = "详情请凭编号在专门档案系统中查阅。"
+
+
+def console_link(req: NotificationRequested, console_url: str) -> str:
+    """Where an official or the school reads this notice's case in the console: the help request's page for
+    the school told of one, the case's page otherwise (a case id or help code, never a name)."""
+    if req.purpose == "help_requested":
+        return f"{console_url}/school/help/{req.facts.case_ref}"
+    return f"{console_url}/cases/{req.incident_id}"
+
+
+def _with_console(text: Rendered, req: NotificationRequested, console_url: str) -> Rendered:
+    """Officials and schools are pointed at the console's page of the case rather than told to look it up."""
+    if not console_url or req.recipient.role in FAMILY_ROLES:
+        return text
+    link = console_link(req, console_url.rstrip("/"))
+    body = (text.body.replace(ARCHIVE_HINT, f"详情请登录学生欺凌防治工作平台查阅：{link}")
+            .replace(ACT_HINT, f"详情请登录学生欺凌防治工作平台查阅：{link}")
+            .replace(HELP_HINT, f"求救内容请登录学生欺凌防治工作平台查阅：{link}")
+            .replace(HELP_ANSWER, f"登录学生欺凌防治工作平台（{link}）查看并答复"))
+    return Rendered(text.subject, body)
+
+
+def render(req: NotificationRequested, ack_url: str | None = None, console_url: str = "") -> Rendered:
+    """The notice; with `console_url`, officials' and schools' notices link to the case in the console."""
+    text = _with_console(_render(req), req, console_url)
     if ack_url is None:
         return text
     if req.recipient.role in FAMILY_ROLES:  # the link's page is the family's way to write to the school
@@ -181,7 +208,7 @@ def _render(req: NotificationRequested) -> Rendered:
         f"{req.recipient.display_name}：\n\n{f.school_name}报告校园欺凌事件一起。\n"
         f"认定等级：{level}\n发生时间：{when}\n事件类别：{category}\n认定依据：{'；'.join(f.reasons_zh)}\n\n"
         f"{_ASK.get(role, '')}\n{due}" + (f"需完成的事项：\n{tasks}" if tasks else "")
-        + f"详情请凭案件编号在专门档案系统中查阅。\n\n案件编号：{f.case_ref}\n"
+        + f"{ARCHIVE_HINT}\n\n案件编号：{f.case_ref}\n"
     )
     kind = "续报·等级提升" if req.purpose == "level_raised" else "校园欺凌事件报告"
     return Rendered(subject=f"【{kind}】{f.school_name} {level} {f.case_ref}", body=body)
@@ -197,7 +224,7 @@ def _deadline_missed(req: NotificationRequested) -> Rendered:
     body = (
         f"{req.recipient.display_name}：\n\n{f.school_name}的{case}中，"
         f"“{missed}”应于{was_due}完成，至今未完成。\n按处置规则现报请您督办。{now_due}"
-        f"认定依据：{'；'.join(f.reasons_zh)}\n详情请凭案件编号在专门档案系统中查阅。\n\n案件编号：{f.case_ref}\n"
+        f"认定依据：{'；'.join(f.reasons_zh)}\n{ARCHIVE_HINT}\n\n案件编号：{f.case_ref}\n"
     )
     return Rendered(subject=f"【超时未办】{f.school_name} {f.case_ref}：{missed}", body=body)
 
@@ -222,7 +249,7 @@ def _help_requested(req: NotificationRequested) -> Rendered:
     due = f"请于{_local(f.due_at)}前" if f.due_at else "请尽快"
     body = (
         f"{req.recipient.display_name}：\n\n本校收到一条学生或家长的紧急求救{urgent}。\n"
-        f"{due}登录系统查看并答复，必要时将其转为欺凌事件上报。逾期未答复将报告教育主管部门。\n\n"
+        f"{due}{HELP_ANSWER}，必要时将其转为欺凌事件上报。逾期未答复将报告教育主管部门。\n\n"
         f"求救编号：{f.case_ref}\n"
     )
     return Rendered(subject=f"【紧急求救】{f.school_name} {f.case_ref}{' 紧急' if f.reasons_zh else ''}", body=body)
@@ -236,7 +263,7 @@ def _help_urgent(req: NotificationRequested) -> Rendered:
     body = (
         f"{req.recipient.display_name}：\n\n{f.school_name}收到一条标注为紧急（称正处于危险中）的学生或家长求救。\n"
         f"请立即联系学校核实情况、确保学生安全，必要时协调公安机关，并{due}。逾期未确认将按规定报上级。\n"
-        f"求救内容请凭求救编号在专门档案系统中查阅。\n\n求救编号：{f.case_ref}\n"
+        f"{HELP_HINT}\n\n求救编号：{f.case_ref}\n"
     )
     return Rendered(subject=f"【紧急求救·请立即处置】{f.school_name} {f.case_ref}", body=body)
 
@@ -257,7 +284,7 @@ def _change_resolved(req: NotificationRequested) -> Rendered:
     body = (
         f"{req.recipient.display_name}：\n\n{f.school_name}报告的校园欺凌事件（案件编号 {f.case_ref}）："
         f"{'；'.join(f.reasons_zh)}。\n现行认定等级：{LEVEL_ZH[f.level] if f.level else '—'}。\n"
-        "详情请凭案件编号在专门档案系统中查阅。\n\n"
+        f"{ARCHIVE_HINT}\n\n"
         f"案件编号：{f.case_ref}\n"
     )
     return Rendered(subject=f"【审批结果】{f.school_name} {f.case_ref}", body=body)
@@ -274,7 +301,7 @@ def _official_act(req: NotificationRequested) -> Rendered:
     body = (
         f"{req.recipient.display_name}：\n\n{f.school_name}的{what}：{f.update_zh or _ACT_KIND[req.purpose]}。\n"
         f"{grounds}{_ACT_ASK[req.purpose]}\n{due}" + (f"需完成的事项：\n{tasks}" if tasks else "")
-        + f"详情请凭编号在专门档案系统中查阅。\n\n编号：{f.case_ref}\n"
+        + f"{ACT_HINT}\n\n编号：{f.case_ref}\n"
     )
     return Rendered(subject=f"【{_ACT_KIND[req.purpose]}】{f.school_name} {f.case_ref}", body=body)
 def _family_update(req: NotificationRequested) -> Rendered:
