@@ -7,6 +7,7 @@ import re
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from services.console.home import at_a_glance
 from services.console.session import Session
 from services.console.throttle import Throttle
 from services.console.web import ConsoleDeps
@@ -33,9 +34,10 @@ def router(deps: ConsoleDeps) -> APIRouter:
 
     @r.get("/")
     async def home(request: Request) -> Response:
-        if deps.visitor(request) is None:
+        session = deps.visitor(request)
+        if session is None:
             return deps.render(request, "login.html", notice=ended_notice(request), errors={})
-        return deps.render(request, "home.html")
+        return deps.render(request, "home.html", glance=await at_a_glance(deps, session))
 
     @r.get("/login")
     async def login_page(request: Request) -> Response:
