@@ -132,6 +132,8 @@ def personal_section(view: PersonalView, opened: list[tuple[int, Event | None]])
                 out.facts.append(Fact(seq=seq, event_type=event.event_type, text={"reason": event.reason}))
     # the conversation's own order: its events reach the archive through different consumers, in any order
     out.messages.sort(key=lambda m: m.seq)
+    # families' messages in the order they wrote them (the archive may receive two sent ms apart the other way)
+    out.family_messages.sort(key=lambda m: (m.at, m.seq))
     out.students = _students(view, reported, follow_ups)
     return out
 
