@@ -18,33 +18,15 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from services.archive.listing import SHANGHAI
+from shared.words import LEDGER_ATTENTION_ZH, LEDGER_COLUMNS_ZH
 
 MAX_MONTHS = 36
 LATE_FLAG = "late_report"          # escalation.domain: reported later than policy.timing.late_report_after
 REPEAT_FLAG = "earlier_cases"      # escalation.domain: a perpetrator appeared in an earlier case
 REPEAT_REASON = "repeated_after_education"  # the policy rule the school's own indicator fires
 
-# Field → Chinese column header, in the order bureau staff read them.
-COLUMNS_ZH: dict[str, str] = {
-    "incidents": "欺凌事件数",
-    "minor": "情节轻微",
-    "serious": "情节较重",
-    "severe": "情节严重",
-    "criminal": "涉嫌违法犯罪",
-    "undecided": "等级待认定",
-    "hazards": "苗头隐患数",
-    "hazards_open": "隐患未整改",
-    "hazards_rectified": "隐患已整改",
-    "late_reports": "迟报",
-    "overdue_now": "逾期未办（当前）",
-    "overdue": "曾逾期",
-    "help_requests": "求助数",
-    "help_unanswered": "求助未回复",
-    "repeat_cases": "屡教不改（重复涉事）",
-    "lookbacks": "回头看",
-    "lookbacks_due": "待回头看",
-    "unconverted_tips": "求助未转为事件",
-}
+# Field → Chinese column header, in the order bureau staff read them (shared with the console).
+COLUMNS_ZH = LEDGER_COLUMNS_ZH
 # repository.LEDGER_FIELDS (the columns of ledger_months) and overdue_now, counted at the time of the read
 COUNT_FIELDS = tuple(COLUMNS_ZH)
 
@@ -212,15 +194,7 @@ def _sum(items: Iterable[Counts]) -> Counts:
 
 # --- a school's summary for the bureau's periodic summary (brief 4) ---
 
-ATTENTION_ZH: dict[str, str] = {
-    "overdue_now": "逾期未办（当前）",
-    "overdue": "曾逾期",
-    "late_report": "迟报",
-    "repeat": "屡教不改（重复涉事）",
-    "hazard_open": "隐患未整改",
-    "help_unanswered": "求助未回复",
-    "lookback_due": "待回头看",
-}
+ATTENTION_ZH = LEDGER_ATTENTION_ZH
 
 
 class AttentionCase(BaseModel):

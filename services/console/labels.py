@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 
+from shared.words import CATEGORY_ZH, LEDGER_ATTENTION_ZH, LEDGER_COLUMNS_ZH
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 ZH: dict[str, dict[str, str]] = {
@@ -67,15 +69,8 @@ ZH: dict[str, dict[str, str]] = {
              "rectification": "整改", "plan": "计划", "due_date": "期限", "responsible": "责任部门", "step": "进展",
              "reason": "事由"},
     # the ledger's columns (the archive's COLUMNS_ZH) and the access log's words
-    "ledger": {"incidents": "欺凌事件数", "minor": "情节轻微", "serious": "情节较重", "severe": "情节严重",
-               "criminal": "涉嫌违法犯罪", "undecided": "等级待认定", "hazards": "苗头隐患数",
-               "hazards_open": "隐患未整改", "hazards_rectified": "隐患已整改", "late_reports": "迟报",
-               "overdue_now": "逾期未办（当前）", "overdue": "曾逾期", "help_requests": "求助数",
-               "help_unanswered": "求助未回复", "repeat_cases": "屡教不改（重复涉事）", "lookbacks": "回头看",
-               "lookbacks_due": "待回头看", "unconverted_tips": "求助未转为事件"},
-    "attention": {"overdue_now": "逾期未办（当前）", "overdue": "曾逾期", "late_report": "迟报",
-                  "repeat": "屡教不改（重复涉事）", "hazard_open": "隐患未整改", "help_unanswered": "求助未回复",
-                  "lookback_due": "待回头看"},
+    "ledger": LEDGER_COLUMNS_ZH,
+    "attention": LEDGER_ATTENTION_ZH,
     "action": {"list": "浏览案件列表", "detail": "查阅案件", "duties": "查看待办", "access_log": "查阅访问日志",
                "ledger": "查看台账", "export": "导出台账"},
     "outcome": {"ok": "成功", "not_found": "未找到或无权查阅"},
@@ -84,8 +79,7 @@ ZH: dict[str, dict[str, str]] = {
                "limit": "每页条数", "overdue": "逾期", "q": "检索"},
     "format": {"json": "网页", "csv": "CSV", "xlsx": "Excel", "summary": "汇总"},
     # the school's forms and pages (issue 13, school staff)
-    "category": {"physical": "肢体欺凌", "verbal": "言语欺凌", "relational": "关系欺凌", "cyber": "网络欺凌",
-                 "property": "财物侵害", "other": "其他"},
+    "category": {c.value: word for c, word in CATEGORY_ZH.items()},
     "student_role": {"victim": "受害学生", "perpetrator": "实施欺凌学生", "bystander": "旁观学生"},
     "injury": {"none": "无伤害", "minor": "轻微伤", "serious": "较重伤害", "grave": "严重伤害"},
     "public_attention": {"none": "无", "local": "局部关注", "wide": "广泛关注（舆情）"},

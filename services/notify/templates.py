@@ -11,7 +11,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from services.notify.digest_text import OVERDUE_DIGEST, digest_mail, digest_short
-from shared.contracts import Category, Level, NotificationRequested, RecipientRole
+from shared.contracts import Level, NotificationRequested, RecipientRole
+from shared.words import CATEGORY_ZH
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -20,14 +21,6 @@ LEVEL_ZH = {
     Level.serious: "情节较重",
     Level.severe: "情节严重",
     Level.criminal: "涉嫌违法犯罪",
-}
-CATEGORY_ZH = {
-    Category.physical: "肢体欺凌",
-    Category.verbal: "言语欺凌",
-    Category.relational: "关系欺凌",
-    Category.cyber: "网络欺凌",
-    Category.property: "财物侵害",
-    Category.other: "其他",
 }
 _ASK = {
     RecipientRole.school: "请学校依规通知双方家长、及时调查处置，对受害学生开展心理辅导，并在情况变化时及时续报。",
