@@ -80,3 +80,35 @@ def test_a_login_returns_only_to_a_page_of_the_console_by_path() -> None:
     for bad in ("//evil.example/cases", "https://evil.example/", "/cases?name=李小明", "/logout", "/cases/../x",
                 None, "/cases/" + "a" * 300, "/help/case"):
         assert safe_next(bad) == "", bad
+
+
+async def test_a_staff_assertion_is_asked_once_per_two_minutes_and_renewed_when_refused() -> None:
+    import httpx
+
+    from services.console.backend import Backend
+
+    asked: list[str] = []
+    refuse_next = [False]
+
+    def archive(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        until = datetime.now(UTC) + timedelta(seconds=120)
+        return httpx.Response(200, json={"assertion": f"abi_{len(asked)}", "expires_at": until.isoformat()})
+
+    def intake(request: httpx.Request) -> httpx.Response:
+        if refuse_next[0]:
+            refuse_next[0] = False
+            return httpx.Response(401, json={})
+        return httpx.Response(200, json={"by": request.headers["Authorization"]})
+
+    backend = Backend("http://archive", "http://intake")
+    backend.archive_http = httpx.AsyncClient(base_url="http://archive", transport=httpx.MockTransport(archive))
+    backend.intake_http = httpx.AsyncClient(base_url="http://intake", transport=httpx.MockTransport(intake))
+    s = session(role="school", school_id="demo-school", title="head")
+    first = await backend.intake_as(s, "GET", "/v1/duties")
+    second = await backend.intake_as(s, "GET", "/v1/help-requests")
+    assert asked == ["/v1/auth/assertion"] and first.body == second.body == {"by": "Bearer abi_1"}
+    refuse_next[0] = True  # e.g. intake's key rotated: a new assertion, once
+    third = await backend.intake_as(s, "GET", "/v1/duties")
+    assert len(asked) == 2 and third.body == {"by": "Bearer abi_2"}
+    await backend.close()

@@ -8,13 +8,17 @@ person without sharing the archive's database.
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from services.console.session import Session
+
+RENEW_S = 15  # an assertion this close to its end is not used again
 
 
 class SessionEnded(Exception):
@@ -93,15 +97,23 @@ class Backend:
             await self.archive(session, "POST", "/v1/auth/logout")
 
     async def intake_as(self, session: Session, method: str, path: str, **kwargs: Any) -> Answer:
-        """Intake, as this member of staff: the archive vouches for them for two minutes."""
-        vouched = await self.archive(session, "POST", "/v1/auth/assertion")
-        if not vouched.ok:
-            return vouched
-        headers = {"Authorization": f"Bearer {vouched.body['assertion']}", **kwargs.pop("headers", {})}
-        answer = await self._call(self.intake_http, method, path, headers=headers, **kwargs)
-        if answer.status == 401:
-            raise SessionEnded
-        return answer
+        """Intake, as this member of staff: the archive vouches for them for two minutes. The assertion is
+        kept in the session until shortly before it expires, so a page with several intake calls asks once."""
+        extra = kwargs.pop("headers", {})
+        for fresh in (False, True):
+            assertion = session.assertion if not fresh and session.assertion_until - RENEW_S > time.time() else ""
+            if not assertion:
+                vouched = await self.archive(session, "POST", "/v1/auth/assertion")
+                if not vouched.ok:
+                    return vouched
+                assertion = session.assertion = vouched.body["assertion"]
+                session.assertion_until = datetime.fromisoformat(vouched.body["expires_at"]).timestamp()
+            answer = await self._call(self.intake_http, method, path,
+                                      headers={"Authorization": f"Bearer {assertion}", **extra}, **kwargs)
+            if answer.status != 401:
+                return answer
+            session.assertion, session.assertion_until = "", 0.0  # refused: a fresh one, once
+        raise SessionEnded
 
     async def intake_public(self, method: str, path: str, **kwargs: Any) -> Answer:
         """Intake's pages for families: no account, the access code or the case code and passcode."""

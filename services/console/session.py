@@ -33,6 +33,8 @@ class Session:
     title: str | None
     last_seen: float
     purposes: dict[str, str] = field(default_factory=dict)  # case id → the purpose stated for it
+    assertion: str = ""        # the archive's identity assertion for intake (staff), reused until near its end
+    assertion_until: float = 0.0
 
     @property
     def is_school(self) -> bool:
