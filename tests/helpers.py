@@ -7,6 +7,7 @@ import asyncio
 import copy
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +17,7 @@ from nats.aio.msg import Msg
 from antibully.processes import ServiceProcesses as ServiceProcesses  # re-exported: the tests start services
 from services.intake.examples import SEVERE_EXAMPLE
 from shared.config import ROOT
-from shared.contracts.base import Event
+from shared.contracts.base import Event, utcnow
 
 T = TypeVar("T")
 
@@ -144,3 +145,13 @@ email = "principal@far-school.example.cn"
 jurisdiction = "renhua"
 """, encoding="utf-8")
     return path
+
+
+class MovedClock:
+    """A service's clock, moved by the test: token expiry and locks without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now

@@ -14,20 +14,10 @@ import pytest
 
 from services.archive.app import running
 from shared.config import Settings
-from shared.contracts.base import utcnow
 from tests.helpers import PASSWORD, directory_with_more_schools, official_headers
+from tests.helpers import MovedClock as Clock
 
 STAFF_PASSWORD = "a staff password long enough"
-
-
-class Clock:
-    """The archive's clock, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass

@@ -33,6 +33,7 @@ from shared.contracts.officials import ChangeApproved
 from shared.directory import load_directory
 from shared.service import Infra
 from tests.helpers import PASSWORD, default_policy, eventually, official_headers, owner_connection, publish
+from tests.helpers import MovedClock as Clock
 
 MINOR = {"injury": "none", "violence": False, "weapon": False, "group": False,
          "repeated_after_education": False, "suspected_crime": False, "public_attention": "none"}
@@ -48,16 +49,6 @@ ACCOUNTS = {
     "police": ("police", "lechang", None),
     "stability": ("stability_office", "lechang", None),
 }
-
-
-class Clock:
-    """The archive's clock, moved by the test: token expiry and locks without sleeping."""
-
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass
