@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.archive.act_rules import RULES, act_event_id, field_problems, may_act
+from services.archive.act_rules import act_event_id, field_problems, may_act
 from services.archive.act_views import act_entries
 from services.archive.chain import Entry
 from services.archive.personal import personal_section
 from services.archive.scopes import PersonalView
 from services.archive.summary import summarise
-from shared.contracts.acts import Act, OfficialActed
+from shared.contracts.acts import RULES, Act, OfficialActed
 from shared.identity import Official, OfficialRole
 
 pytestmark = pytest.mark.pure

@@ -10,45 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from shared.contracts.acts import Act
+from shared.contracts.acts import RULES, Act
 from shared.contracts.base import derive_id
 from shared.errors import FieldError
 from shared.identity import Official, OfficialRole
 
 # Fields an act may carry besides `act` and `reason` (which every act has).
 OPTIONAL_FIELDS = ("level", "due_at", "obligation_id", "police_case_number", "outcome")
-
-
-@dataclass(frozen=True)
-class ActRule:
-    zh: str                        # the act, in Chinese (answers, notes)
-    needs: tuple[str, ...] = ()    # fields it must have; the other optional fields it must not have
-    kinds: frozenset[str] = frozenset({"incident"})  # the kinds of case it applies to
-    while_open: bool = True        # refused on a closed case (409)
-
-
-ANY_KIND = frozenset({"incident", "hazard", "help", "lookback"})
-
-RULES: dict[Act, ActRule] = {
-    Act.raise_level: ActRule("提升认定等级", ("level",)),
-    Act.refer_to_police: ActRule("移送公安机关"),
-    Act.flag_public_attention: ActRule("标注社会关注度高"),
-    Act.order_follow_up: ActRule("责令学校限期续报", ("due_at",)),
-    Act.add_note: ActRule("添加备注", kinds=ANY_KIND, while_open=False),
-    Act.waive_duty: ActRule("免除规定事项", ("obligation_id",), kinds=ANY_KIND),
-    Act.close_case: ActRule("结案"),
-    Act.contest_help_resolution: ActRule("不认可学校对求救的处理结论", kinds=frozenset({"help"}), while_open=False),
-    # the police record their part whatever the education side did: a court's outcome may come after closure
-    Act.police_received: ActRule("公安机关已接收", while_open=False),
-    Act.police_case_number: ActRule("登记公安案件编号", ("police_case_number",), while_open=False),
-    Act.police_warning_given: ActRule("已予训诫", while_open=False),
-    Act.police_transferred: ActRule("已移送检察机关", while_open=False),
-    Act.police_outcome: ActRule("登记处理结果", ("outcome",), while_open=False),
-}
-assert set(RULES) == set(Act), "every act needs a rule"
 
 
 def field_problems(act: Act, given: dict[str, object], now: datetime) -> list[FieldError]:

@@ -12,10 +12,10 @@ from typing import Any
 import asyncpg
 
 from services.archive import repository
-from services.archive.act_rules import RULES, act_event_id, field_problems, may_act
+from services.archive.act_rules import act_event_id, field_problems, may_act
 from services.archive.reads import case_facts
 from services.archive.scopes import in_scope, scope_for
-from shared.contracts.acts import Act, OfficialActed
+from shared.contracts.acts import RULES, Act, OfficialActed
 from shared.contracts.duties import DutyState
 from shared.contracts.escalation import Level
 from shared.db import Conn

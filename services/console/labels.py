@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 
+from shared.contracts.acts import RULES
 from shared.words import CATEGORY_ZH, LEDGER_ATTENTION_ZH, LEDGER_COLUMNS_ZH
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -39,12 +40,7 @@ ZH: dict[str, dict[str, str]] = {
     "title": {"head": "校长", "head_teacher": "班主任", "counsellor": "心理辅导老师"},
     "author": {"requester": "求助人", "school": "学校"},
     # the case pages (officials)
-    "act": {"raise_level": "提升认定等级", "refer_to_police": "移送公安机关",
-            "flag_public_attention": "标注社会关注度高", "order_follow_up": "责令学校限期续报", "add_note": "添加备注",
-            "waive_duty": "免除规定事项", "close_case": "结案",
-            "contest_help_resolution": "不认可学校对求救的处理结论", "police_received": "公安机关已接收",
-            "police_case_number": "登记公安案件编号", "police_warning_given": "已予训诫",
-            "police_transferred": "已移送检察机关", "police_outcome": "登记处理结果"},
+    "act": {act.value: rule.zh for act, rule in RULES.items()},
     "duty_kind": {"notice": "通知", "task": "事项"},
     "personal_data": {"sealed": "已加密封存", "destroyed": "保存期满已销毁", "none": "无个人信息"},
     "change": {"lower": "降低认定等级", "closure": "结案"},

@@ -1,4 +1,4 @@
-"""Which acts a case page offers to whom (pure), mirroring the archive's rules (services/archive/act_rules.py):
+"""Which acts a case page offers to whom (pure), by the rules the archive enforces (shared.contracts.acts.RULES):
 the archive decides in the end; the page only leaves out buttons that could never succeed."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.console.session import Session
+from shared.contracts.acts import RULES, Act
 
 SETTLED = ("done", "acknowledged", "waived", "not_applicable")
 LEVELS = ("minor", "serious", "severe", "criminal")
@@ -14,31 +15,31 @@ LEVELS = ("minor", "serious", "severe", "criminal")
 
 @dataclass(frozen=True)
 class ActForm:
-    """An act of POST /v1/cases/{id}/acts: who does it, on which kinds of case, with which extra field."""
+    """An act of POST /v1/cases/{id}/acts as the page offers it: the archive's rule and a word for the reader."""
 
     role: str
-    needs: str | None = None            # level | due_at | obligation_id | police_case_number | outcome
-    kinds: tuple[str, ...] = ("incident",)
-    while_open: bool = True
+    needs: str | None                   # level | due_at | obligation_id | police_case_number | outcome
+    kinds: frozenset[str]
+    while_open: bool
     hint: str = ""
 
 
-ANY_KIND = ("incident", "hazard", "help", "lookback")
+HINTS = {
+    Act.raise_level: "提升后按新等级发出通知并增加规定事项。",
+    Act.refer_to_police: "公安机关将收到通知，并须确认接收。",
+    Act.flag_public_attention: "维稳办将收到通知并可查阅本案。",
+    Act.order_follow_up: "学校须在期限前续报。",
+    Act.add_note: "备注记入案件档案。",
+    Act.waive_duty: "须两名不同的教育局工作人员同意后生效。",
+    Act.close_case: "须两名不同的教育局工作人员同意，且规定事项均已办结后结案。",
+    Act.contest_help_resolution: "学校须重新答复该求助。",
+    Act.police_received: "确认公安机关已接收本案。",
+    Act.police_transferred: "如目录中有检察院联系人，将通知检察院。",
+}
 ACTS: dict[str, ActForm] = {
-    "raise_level": ActForm("bureau", "level", hint="提升后按新等级发出通知并增加规定事项。"),
-    "refer_to_police": ActForm("bureau", hint="公安机关将收到通知，并须确认接收。"),
-    "flag_public_attention": ActForm("bureau", hint="维稳办将收到通知并可查阅本案。"),
-    "order_follow_up": ActForm("bureau", "due_at", hint="学校须在期限前续报。"),
-    "add_note": ActForm("bureau", kinds=ANY_KIND, while_open=False, hint="备注记入案件档案。"),
-    "waive_duty": ActForm("bureau", "obligation_id", kinds=ANY_KIND, hint="须两名不同的教育局工作人员同意后生效。"),
-    "close_case": ActForm("bureau", hint="须两名不同的教育局工作人员同意，且规定事项均已办结后结案。"),
-    "contest_help_resolution": ActForm("bureau", kinds=("help",), while_open=False,
-                                       hint="学校须重新答复该求助。"),
-    "police_received": ActForm("police", while_open=False, hint="确认公安机关已接收本案。"),
-    "police_case_number": ActForm("police", "police_case_number", while_open=False),
-    "police_warning_given": ActForm("police", while_open=False),
-    "police_transferred": ActForm("police", while_open=False, hint="如目录中有检察院联系人，将通知检察院。"),
-    "police_outcome": ActForm("police", "outcome", while_open=False),
+    act.value: ActForm("police" if act.by_police else "bureau", rule.needs[0] if rule.needs else None, rule.kinds,
+                       rule.while_open, HINTS.get(act, ""))
+    for act, rule in RULES.items()
 }
 
 
