@@ -100,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
         "school_id")
     keys.add_parser("revoke", help="revoke a key by its key id (the part after 'ab_')").add_argument("key_id")
     verify = sub.add_parser("verify", help="check every archive chain and signed checkpoint (uses DATABASE_URL)")
-    verify.add_argument("--public-key", help="base64 Ed25519 public key the checkpoints must be signed with")
+    verify.add_argument("--public-key", action="append", help="base64 Ed25519 public key the checkpoints must be "
+                        "signed with; repeat it (or give a comma-separated list) for every key of a rotation")
     sub.add_parser("archive-public-key", help="print the public key of ARCHIVE_SIGNING_KEY (for auditors)")
     sub.add_parser("identity-public-key", help="print IDENTITY_PUBLIC_KEY (for intake) of IDENTITY_SIGNING_KEY")
     sub.add_parser("archive-migrate", help="create or update archive's tables and grant its role (as the owner)")
@@ -126,9 +127,10 @@ def _parser() -> argparse.ArgumentParser:
         dest="action", required=True)
     directory.add_parser("check", help="validate DIRECTORY_FILE and report entries no configured channel reaches"
                          ).add_argument("--file", type=Path, help="another directory file to check")
-    from antibully import dead_letters
+    from antibully import dead_letters, rotate
 
     dead_letters.add_parser(sub)
+    rotate.add_parser(sub)
     return parser
 
 
@@ -179,6 +181,12 @@ def main(argv: list[str] | None = None) -> int:
         code, lines = asyncio.run(dead_letters.run(args, get_settings()))
         print("\n".join(lines))
         return code
+    if args.command == "rotate":
+        from antibully import rotate
+
+        code, lines = rotate.run(args, get_settings())
+        print("\n".join(lines))
+        return code
     if args.command == "directory":
         from antibully.directory import check
 
@@ -207,10 +215,10 @@ def main(argv: list[str] | None = None) -> int:
 def _archive(args: argparse.Namespace) -> int:
     settings = get_settings()
     if args.command == "verify":
-        from antibully.verify import parse_public_key, verify
+        from antibully.verify import parse_public_keys, verify
 
         verdict = asyncio.run(verify(settings.database_url,
-                                     parse_public_key(args.public_key) if args.public_key else None))
+                                     parse_public_keys(args.public_key) if args.public_key else None))
         print(verdict)
         return 1 if verdict.broken else 0
     if args.command == "archive-public-key":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import asyncpg
@@ -38,8 +39,13 @@ def _at(case: uuid.UUID, seq: int, what: str) -> str:
     return f"case {case} seq {seq}: {what}"
 
 
-async def verify(database_url: str, public_key: bytes | None = None, prefetch: int = 1000) -> Verdict:
-    """Every chain link, every checkpoint, then the access log's chain; stops at the first thing broken."""
+async def verify(database_url: str, public_key: bytes | Collection[bytes] | None = None, prefetch: int = 1000
+                 ) -> Verdict:
+    """Every chain link, every checkpoint, then the access log's chain; stops at the first thing broken.
+
+    `public_key`: the key, or every key of a rotation, a checkpoint may be signed with (each checkpoint
+    records the public key that signed it; one not given is refused)."""
+    keys = None if public_key is None else frozenset([public_key] if isinstance(public_key, bytes) else public_key)
     conn = await asyncpg.connect(database_url, server_settings={"search_path": repository.SCHEMA})
     try:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
@@ -51,7 +57,7 @@ async def verify(database_url: str, public_key: bytes | None = None, prefetch: i
             prev: checkpoint.Checkpoint | None = None
             signers: set[str] = set()
             async for cp in repository.stream_checkpoints(conn):
-                if (wrong := checkpoint.problem(cp, prev, public_key)) is not None:
+                if (wrong := checkpoint.problem(cp, prev, keys)) is not None:
                     done.broken = f"checkpoint {cp.id}: {wrong}"
                     return done
                 if (gone := await repository.first_unmatched_head(conn, cp.id)) is not None:
@@ -80,3 +86,8 @@ def parse_public_key(value: str) -> bytes:
     if len(key) != 32:
         raise ValueError("--public-key must be base64 of a 32-byte Ed25519 public key")
     return key
+
+
+def parse_public_keys(values: list[str]) -> frozenset[bytes]:
+    """Every --public-key given, each possibly a comma-separated list (the key history of rotations)."""
+    return frozenset(parse_public_key(v) for value in values for v in value.split(",") if v.strip())

@@ -31,13 +31,13 @@ def test_a_signed_assertion_verifies_to_its_claims() -> None:
 
 
 def test_tampered_claims_are_refused() -> None:
-    body_b64, signature = sign(CLAIMS, SEED).removeprefix("abi_").split(".")
+    kid, body_b64, signature = sign(CLAIMS, SEED).removeprefix("abi_").split(".")
     claims = json.loads(base64.urlsafe_b64decode(body_b64 + "=" * (-len(body_b64) % 4)))
     claims["school_id"] = "other-school"
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-    assert verify(f"abi_{forged}.{signature}", PUBLIC, NOW, "intake") is None
-    for broken in (f"abi_{body_b64}", f"abi_{body_b64}.", f"abi_{body_b64}.{signature[:-2]}", "abi_", "ab_x_y",
-                   f"abi_{body_b64}.{signature}!", "abi_" + "A" * 5000):
+    assert verify(f"abi_{kid}.{forged}.{signature}", PUBLIC, NOW, "intake") is None
+    for broken in (f"abi_{body_b64}", f"abi_{kid}.{body_b64}.", f"abi_{kid}.{body_b64}.{signature[:-2]}", "abi_",
+                   "ab_x_y", f"abi_{kid}.{body_b64}.{signature}!", "abi_" + "A" * 5000, f"abi_{kid}.{kid}.{body_b64}"):
         assert verify(broken, PUBLIC, NOW, "intake") is None, broken
 
 

@@ -31,7 +31,7 @@ def test_checkpoints_chain_and_verify() -> None:
     second = checkpoint.make(signer, first, utcnow() + timedelta(seconds=1), _heads(1))
     assert (first.id, second.id, second.prev_digest) == (1, 2, first.digest)
     assert checkpoint.problem(first, None) is None
-    assert checkpoint.problem(second, first, expected_key=signer.public_key) is None
+    assert checkpoint.problem(second, first, expected_keys={signer.public_key}) is None
 
 
 @pytest.mark.parametrize("change, expected", [
@@ -60,7 +60,7 @@ def test_re_signed_by_another_key_passes_only_without_a_pinned_key() -> None:
     signer, forger = _signer(), _signer()
     forged = checkpoint.make(forger, None, utcnow(), _heads(1))
     assert checkpoint.problem(forged, None) is None
-    wrong = checkpoint.problem(forged, None, expected_key=signer.public_key)
+    wrong = checkpoint.problem(forged, None, expected_keys={signer.public_key})
     assert wrong is not None and signer.fingerprint in wrong
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -76,8 +76,10 @@ def make(signer: CheckpointSigner, prev: Checkpoint | None, created_at: datetime
     return Checkpoint(cid, created_at, ordered, prev_digest, d, signer.sign(d), signer.public_key, signer.fingerprint)
 
 
-def problem(cp: Checkpoint, prev: Checkpoint | None, expected_key: bytes | None = None) -> str | None:
-    """What is wrong with a checkpoint as stored, given the one before it; None when it holds."""
+def problem(cp: Checkpoint, prev: Checkpoint | None, expected_keys: Collection[bytes] | None = None) -> str | None:
+    """What is wrong with a checkpoint as stored, given the one before it; None when it holds.
+
+    `expected_keys`: the public keys (every key of the signing key's rotations) a checkpoint may name."""
     cid, prev_digest = (prev.id + 1, prev.digest) if prev else (1, GENESIS)
     if cp.id != cid:
         return f"expected checkpoint {cid} here: a checkpoint is missing"
@@ -87,8 +89,9 @@ def problem(cp: Checkpoint, prev: Checkpoint | None, expected_key: bytes | None 
         return "digest does not match its contents"
     if fingerprint(cp.public_key) != cp.key_fingerprint:
         return "key fingerprint does not match its public key"
-    if expected_key is not None and cp.public_key != expected_key:
-        return f"signed by key {cp.key_fingerprint}, not the expected {fingerprint(expected_key)}"
+    if expected_keys is not None and cp.public_key not in expected_keys:
+        return (f"signed by key {cp.key_fingerprint}, not one of the expected "
+                f"{', '.join(sorted(fingerprint(k) for k in expected_keys))}")
     try:
         Ed25519PublicKey.from_public_bytes(cp.public_key).verify(cp.signature, bytes.fromhex(cp.digest))
     except (InvalidSignature, ValueError):

@@ -37,8 +37,9 @@ UPDATE chain_heads h SET last_at = (SELECT max(recorded_at) FROM entries e WHERE
 CREATE INDEX IF NOT EXISTS chain_heads_moved ON chain_heads (incident_id) WHERE seq > checkpointed_seq;
 CREATE INDEX IF NOT EXISTS chain_heads_last_at ON chain_heads (last_at);
 
--- Each case's data key, stored only wrapped by the KEK. The one legal change is destroying it
--- (crypto-shredding): wrapped_dek becomes NULL and shredded_at is set, once.
+-- Each case's data key, stored only wrapped by the KEK named by kek_id (its fingerprint). The legal
+-- changes are destroying it (crypto-shredding): wrapped_dek becomes NULL and shredded_at is set, once;
+-- and rewrapping it under a new KEK (rotation).
 CREATE TABLE IF NOT EXISTS case_keys (
     incident_id uuid PRIMARY KEY,
     wrapped_dek bytea,
@@ -53,6 +54,13 @@ BEGIN
     IF TG_OP = 'UPDATE' AND OLD.wrapped_dek IS NOT NULL AND NEW.wrapped_dek IS NULL
        AND NEW.shredded_at IS NOT NULL AND NEW.incident_id = OLD.incident_id
        AND NEW.kek_id = OLD.kek_id AND NEW.created_at = OLD.created_at THEN
+        RETURN NEW;
+    END IF;
+    -- KEK rotation (`antibully rotate archive-kek`): the same data key wrapped under the new KEK.
+    -- Replacing a wrap can at worst make a case unreadable, which shredding allows already.
+    IF TG_OP = 'UPDATE' AND OLD.wrapped_dek IS NOT NULL AND NEW.wrapped_dek IS NOT NULL
+       AND NEW.kek_id <> OLD.kek_id AND NEW.shredded_at IS NULL AND NEW.incident_id = OLD.incident_id
+       AND NEW.created_at = OLD.created_at THEN
         RETURN NEW;
     END IF;
     RAISE EXCEPTION 'archive case keys can only be destroyed (% refused)', TG_OP;

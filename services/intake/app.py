@@ -49,7 +49,7 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         # reports are published directly (202 after the PubAck); the relay carries the letters' batches
         await infra.start()
         limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
-        public_key = assertions.public_key_from_b64(settings.identity_public_key) \
+        public_key = assertions.public_keys_from_b64(settings.identity_public_key) \
             if settings.identity_public_key else None
         deps = IntakeDeps(
             settings, infra.pool, infra.broker, infra.tracer_provider, infra.registry,

@@ -17,6 +17,7 @@ from shared.bus import safe_error
 from shared.contracts.base import utcnow
 from shared.errors import ApiError
 from shared.identity import OfficialRole, StaffTitle
+from shared.keyring import KeyRing
 
 AUDIENCE = "intake"
 
@@ -56,7 +57,7 @@ class SchoolAuth:
     or 401/429/503. Assertions are accepted only with `public_key` (IDENTITY_PUBLIC_KEY) set."""
 
     def __init__(self, pool: asyncpg.Pool, limiter: RateLimiter, registry: CollectorRegistry,
-                 retry_after_s: int, public_key: bytes | None = None) -> None:
+                 retry_after_s: int, public_key: bytes | KeyRing | None = None) -> None:
         self.pool = pool
         self.limiter = limiter
         self.retry_after_s = retry_after_s

@@ -53,7 +53,15 @@ from services.archive.repository.duties import (
     overdue_now_counts,
     upsert_duty,
 )
-from services.archive.repository.keys import add_case_key, case_key, key_state, shred_expired
+from services.archive.repository.keys import (
+    add_case_key,
+    case_key,
+    kek_counts,
+    key_state,
+    keys_to_rewrap,
+    rewrap_case_key,
+    shred_expired,
+)
 from services.archive.repository.ledger import LEDGER_FIELDS, ledger_cases, ledger_counts, ledger_counts_from_cases
 from services.archive.repository.listing import CASE_COLUMNS, list_cases
 from services.archive.repository.lookbacks import add_lookback_request, lock_school, recent_lookback
@@ -88,3 +96,4 @@ __all__ = [
 __all__ += ["case_acted", "count_entries", "latest_duty"]
 __all__ += ["add_lookback_request", "lock_school", "recent_lookback"]
 __all__ += ["add_official", "end_session", "list_officials", "official_by_id"]
+__all__ += ["kek_counts", "keys_to_rewrap", "rewrap_case_key"]

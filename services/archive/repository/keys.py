@@ -13,7 +13,8 @@ from shared.db import Conn, Executor
 async def case_key(conn: Conn, incident_id: uuid.UUID, *, lock: bool = False) -> asyncpg.Record | None:
     """The wrapped key row; `lock` holds off a concurrent shredding until the sealing transaction ends."""
     return await conn.fetchrow(
-        "SELECT wrapped_dek, shredded_at FROM case_keys WHERE incident_id = $1" + (" FOR SHARE" if lock else ""),
+        "SELECT wrapped_dek, kek_id, shredded_at FROM case_keys WHERE incident_id = $1"
+        + (" FOR SHARE" if lock else ""),
         incident_id,
     )
 
@@ -25,6 +26,33 @@ async def add_case_key(conn: Conn, incident_id: uuid.UUID, wrapped: bytes, kek_i
         " ON CONFLICT DO NOTHING RETURNING true",
         incident_id, wrapped, kek_id,
     ) is not None
+
+
+async def keys_to_rewrap(conn: Conn, old_kek_ids: list[str], after: uuid.UUID | None, limit: int
+                         ) -> list[asyncpg.Record]:
+    """The next `limit` live case keys (by case id, after `after`) wrapped under one of `old_kek_ids`,
+    locked for rewrapping; rows another rotation holds are skipped, so two runs share the work."""
+    return await conn.fetch(
+        "SELECT incident_id, wrapped_dek, kek_id FROM case_keys WHERE wrapped_dek IS NOT NULL"
+        " AND kek_id = ANY($1::text[]) AND ($2::uuid IS NULL OR incident_id > $2)"
+        " ORDER BY incident_id LIMIT $3 FOR UPDATE SKIP LOCKED",
+        old_kek_ids, after, limit,
+    )
+
+
+async def rewrap_case_key(conn: Conn, incident_id: uuid.UUID, old_kek_id: str, wrapped: bytes, kek_id: str) -> bool:
+    """Store a case key wrapped anew; False when it was shredded or rewrapped meanwhile."""
+    return await conn.fetchval(
+        "UPDATE case_keys SET wrapped_dek = $3, kek_id = $4 WHERE incident_id = $1 AND kek_id = $2"
+        " AND wrapped_dek IS NOT NULL RETURNING true",
+        incident_id, old_kek_id, wrapped, kek_id,
+    ) is not None
+
+
+async def kek_counts(conn: Executor) -> dict[str, int]:
+    """Live (not shredded) case keys per KEK id: what each KEK still protects."""
+    rows = await conn.fetch("SELECT kek_id, count(*) AS n FROM case_keys WHERE wrapped_dek IS NOT NULL GROUP BY kek_id")
+    return {r["kek_id"]: r["n"] for r in rows}
 
 
 async def shred_expired(conn: Conn, now: datetime, cutoff: datetime, limit: int) -> list[uuid.UUID]:
