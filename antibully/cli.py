@@ -181,6 +181,11 @@ def main(argv: list[str] | None = None) -> int:
         code, lines = asyncio.run(dead_letters.run(args, get_settings()))
         print("\n".join(lines))
         return code
+    if args.command == "new-env":
+        from antibully.rotate import new_env
+
+        print("\n".join(new_env()))
+        return 0
     if args.command == "rotate":
         from antibully import rotate
 

@@ -31,9 +31,17 @@ from antibully.infra import (
 from services.intake.workers import connections_needed, worker_env, worker_names
 from shared.assertions import public_key_b64 as identity_public_key
 from shared.config import ROOT
+from shared.service_keys import service_env
 
 SERVICES = ("intake", "escalation", "notify", "archive", "console")
 DEMO_SCHOOL = ("demo-school", "乐昌市示范中学")
+
+
+def child_envs(env: dict[str, str], workers: int) -> dict[str, dict[str, str]]:
+    """Each child process's environment: the shared settings and only its own service's secrets
+    (shared/service_keys.py), so a compromised notify holds no archive key."""
+    return {name: service_env(env, name) for name in SERVICES} | {
+        name: worker_env(service_env(env, "intake"), i) for i, name in enumerate(worker_names(workers))}
 
 
 def _port(preferred: int) -> int:
@@ -276,8 +284,7 @@ def run() -> int:
 
         workers = _intake_workers(env)
         service_of = {name: name for name in SERVICES} | {name: "intake" for name in worker_names(workers)}
-        envs = {name: env for name in SERVICES} | {
-            name: worker_env(env, i) for i, name in enumerate(worker_names(workers))}
+        envs = child_envs(env, workers)
 
         def start(name: str) -> None:
             children[name] = subprocess.Popen([sys.executable, "-m", f"services.{service_of[name]}"],

@@ -77,6 +77,7 @@ async def rotate_archive_kek(database_url: str, kek_setting: str, batch: int = 5
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    sub.add_parser("new-env", help="print an .env for compose.yaml with a fresh random value for every secret")
     rotate = sub.add_parser("rotate", help="rotate a key (see docs/security.md)").add_subparsers(
         dest="key", required=True)
     kek = rotate.add_parser("archive-kek", help="rewrap every case key under the first key of ARCHIVE_KEK "
@@ -87,6 +88,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                       "`antibully verify` then takes")
     rotate.add_parser("identity-key", help="print a new IDENTITY_SIGNING_KEY and the IDENTITY_PUBLIC_KEY ring "
                       "intake takes during the overlap")
+
+
+def new_env() -> list[str]:
+    """An .env for compose: a fresh random value for every required secret (shared/service_keys.py)."""
+    import secrets
+
+    from shared.service_keys import ALL_SECRETS, KEYS, OPTIONAL
+
+    values = {name: new_key_b64() for name in sorted(KEYS - {"identity_public_key"})}
+    values["identity_public_key"] = _public(values["identity_signing_key"], "IDENTITY_SIGNING_KEY")
+    values["postgres_password"] = secrets.token_urlsafe(24)
+    values["nats_jetstream_key"] = secrets.token_hex(32)
+    assert set(values) <= ALL_SECRETS - OPTIONAL
+    return ["# antibully secrets for compose.yaml, made by `antibully new-env`: keep this file out of git (chmod 600)",
+            *(f"{name.upper()}={value}" for name, value in sorted(values.items()))]
 
 
 def _public(seed: str, setting: str) -> str:

@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     notify_port: int = 8082
     public_base_url: str = Field(default="http://127.0.0.1:8082",
                                  description="Where readers open acknowledgement links (notify's HTTP edge).")
-    link_key: str = Field(default="", description="Base64 of ≥32 bytes; signs acknowledgement links.")
+    link_key: str = Field(default="", description="Base64 of ≥32 bytes; signs acknowledgement links. A ring: "
+                          "`new,old` while rotating (the first signs, each verifies; docs/security.md).")
     link_ttl_s: int = Field(default=7 * 24 * 3600, description="How long an acknowledgement link stays valid.")
     escalation_host: str = "127.0.0.1"
     escalation_port: int = Field(default=8083, description="escalation's /healthz, /readyz and /metrics; 0: none.")
@@ -63,7 +64,8 @@ class Settings(BaseSettings):
     watchdog_interval_s: float = Field(default=5.0, description="How often escalation looks for missed deadlines.")
     archive_data_key: str = Field(default="", description="Base64 of 32 bytes; AES-GCM key for personal data at rest.")
     archive_kek: str = Field(default="", description="Base64 of 32 bytes; key-encryption key wrapping each case's data"
-                             " key (AES-GCM). Empty: ARCHIVE_DATA_KEY serves as the KEK.")
+                             " key (AES-GCM). Empty: ARCHIVE_DATA_KEY serves as the KEK. A ring: `new,old` while "
+                             "`antibully rotate archive-kek` rewraps (the first wraps, each unwraps).")
     archive_retention_days: int = Field(default=3650, description="Days after a case's last entry before its data key"
                                         " is destroyed (placeholder: the bureau sets the period).")
     archive_shred_interval_s: float = Field(default=3600.0, description="How often archive destroys expired data keys.")
@@ -87,7 +89,10 @@ class Settings(BaseSettings):
     identity_signing_key: str = Field(default="", description="Base64 of the 32-byte Ed25519 seed signing "
                                       "identity assertions (archive only). Empty: POST /v1/auth/assertion answers 503.")
     identity_public_key: str = Field(default="", description="Base64 of the raw 32-byte public key of "
-                                     "IDENTITY_SIGNING_KEY (intake). Empty: intake accepts only schools' API keys.")
+                                     "IDENTITY_SIGNING_KEY (intake). Empty: intake accepts only schools' API keys. "
+                                     "A ring: `new,old` while the archive's key is rotated.")
+    antibully_dev_mode: bool = Field(default=False, description="Start even with a development key committed to "
+                                     "the repository, or an all-zero or short one (a throw-away local system only).")
     metrics_port: int = 0
     notify_data_key: str = Field(default="", description="Base64 of 32 bytes; seals the notice a link's page shows.")
     receipt_token: str = Field(default="", description="Secret path segment of the SMS providers' receipt URLs.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
@@ -12,12 +13,14 @@ from typing import Any
 from prometheus_client import CollectorRegistry, start_http_server
 
 from shared.config import Settings, get_settings
+from shared.service_keys import refusals
 from shared.telemetry import setup_logging
 
 
 def run_service(name: str, running: Callable[[Settings], AbstractAsyncContextManager[Any]]) -> None:
     log = setup_logging(name)
     settings = get_settings()
+    refuse_known_keys(name, settings)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -44,3 +47,15 @@ def run_loop(coro: Coroutine[Any, Any, None]) -> None:
         asyncio.run(coro)
     else:
         uvloop.run(coro)
+
+
+def refuse_known_keys(name: str, settings: Settings) -> None:
+    """Exit before touching anything when a key of this service is public or weak (shared/service_keys.py)."""
+    problems = refusals(settings.model_dump(), name)
+    if problems and settings.antibully_dev_mode:
+        for problem in problems:
+            logging.getLogger(f"antibully.{name}").warning("ANTIBULLY_DEV_MODE: starting anyway: %s", problem)
+        return
+    if problems:
+        raise SystemExit(f"{name} refuses to start: " + "; ".join(problems)
+                         + ". (ANTIBULLY_DEV_MODE=1 allows it, for a throw-away local system only.)")

@@ -11,7 +11,7 @@ import pytest
 from cryptography.exceptions import InvalidTag
 
 from services.archive.app import running
-from services.archive.payloads import Payloads
+from services.archive.payloads import Payloads, UnknownKek
 from services.escalation.domain import decide
 from services.escalation.notices import plan
 from services.intake.reports import reported_event
@@ -132,8 +132,8 @@ async def test_children_data_is_sealed_at_rest(archive: tuple[Infra, httpx.Async
         opened = await Payloads.from_settings(settings).open_payload(
             conn, reported.incident_id, row["event_id"], bytes(row["payload_ct"]))
         assert opened is not None and "李小明" in opened.decode()
-        other_kek = Payloads(b"k" * 32)
-        with pytest.raises(InvalidTag):
+        other_kek = Payloads(b"k" * 32)  # its key id is not the one the case key was wrapped under: refused
+        with pytest.raises(UnknownKek):
             await other_kek.open_payload(conn, reported.incident_id, row["event_id"], bytes(row["payload_ct"]))
     # The global key alone no longer opens anything: each case has its own data key.
     with pytest.raises(InvalidTag):
