@@ -207,3 +207,24 @@ async def test_expired_case_is_shredded_and_still_verifies(archive: Archive) -> 
                            " WHERE incident_id = $1", case)
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await pool.execute("DELETE FROM case_keys WHERE incident_id = $1", case)
+
+
+async def test_checkpoints_across_a_signing_key_rotation_verify_with_both_public_keys(archive: Archive) -> None:
+    """ARCHIVE_SIGNING_KEY rotated: each checkpoint records its signer; verify takes the key history."""
+    old, new = archive.signer, CheckpointSigner(base64.b64encode(os.urandom(32)).decode())
+    await archive.case("before")
+    assert await write_checkpoint(archive.infra.pool, old) == 1
+    await archive.case("after")
+    assert await write_checkpoint(archive.infra.pool, new) == 2
+    url = archive.settings.database_url
+    both = await verify(url, public_key={old.public_key, new.public_key})
+    assert both.broken is None and both.checkpoints == 2 and both.signers == {old.fingerprint, new.fingerprint}
+    assert (await verify(url, public_key=new.public_key)).broken == (
+        f"checkpoint 1: signed by key {old.fingerprint}, not the expected {new.fingerprint}")
+    b64 = [base64.b64encode(k).decode() for k in (old.public_key, new.public_key)]
+    code, out = await _cli_verify(url, "--public-key", b64[0], "--public-key", b64[1])
+    assert code == 0 and out.startswith("OK: 2 cases"), out
+    code, out = await _cli_verify(url, "--public-key", ",".join(b64))  # a key history as one list
+    assert code == 0, out
+    code, out = await _cli_verify(url, "--public-key", b64[1])
+    assert code == 1 and out.startswith("BROKEN: checkpoint 1: signed by key"), out

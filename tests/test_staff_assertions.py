@@ -72,13 +72,15 @@ async def test_a_counsellor_answers_its_own_schools_help_requests_only(both: Bot
 async def test_a_tampered_or_foreign_assertion_is_refused(both: Both) -> None:
     case = await both.ask("demo-school")
     token = await both.assertion("li.counsellor", role="school", school="second-school", title="counsellor")
-    body_b64, signature = token.removeprefix("abi_").split(".")
+    kid, body_b64, signature = token.removeprefix("abi_").split(".")
     claims = json.loads(base64.urlsafe_b64decode(body_b64 + "=" * (-len(body_b64) % 4)))
     claims["school_id"] = "demo-school"  # the counsellor of another school tries to pass for this one's
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
 
-    refused = await both.reply(case, f"abi_{forged}.{signature}")
+    refused = await both.reply(case, f"abi_{kid}.{forged}.{signature}")
     assert refused.status_code == 401 and refused.json()["error"] == "unauthorized"
+    unknown_kid = await both.reply(case, f"abi_{'0' * len(kid)}.{body_b64}.{signature}")  # not intake's key id
+    assert unknown_kid.status_code == 401
     bureau = await both.assertion("bureau", role="bureau")  # well signed, but not a school's staff
     assert (await both.reply(case, bureau)).status_code == 401
     assert (await both.reply(case, "abi_garbage")).status_code == 401

@@ -90,8 +90,9 @@ def problem(cp: Checkpoint, prev: Checkpoint | None, expected_keys: Collection[b
     if fingerprint(cp.public_key) != cp.key_fingerprint:
         return "key fingerprint does not match its public key"
     if expected_keys is not None and cp.public_key not in expected_keys:
-        return (f"signed by key {cp.key_fingerprint}, not one of the expected "
-                f"{', '.join(sorted(fingerprint(k) for k in expected_keys))}")
+        expected = sorted(fingerprint(k) for k in expected_keys)
+        which = f"the expected {expected[0]}" if len(expected) == 1 else f"one of the expected {', '.join(expected)}"
+        return f"signed by key {cp.key_fingerprint}, not {which}"
     try:
         Ed25519PublicKey.from_public_bytes(cp.public_key).verify(cp.signature, bytes.fromhex(cp.digest))
     except (InvalidSignature, ValueError):
