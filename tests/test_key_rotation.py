@@ -1,6 +1,7 @@
 """Key rotation on real PostgreSQL: case keys rewrapped under a new ARCHIVE_KEK still open what was sealed
 under the old one, `antibully rotate archive-kek` is idempotent and batched, and a case key under a KEK
-id the ring does not hold is refused."""
+id the ring does not hold is refused; notify (real JetStream and PostgreSQL) opens links of every key of
+LINK_KEY's ring and refuses any other key id."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import asyncpg
+import httpx
 import pytest
 
 from antibully.rotate import rotate_archive_kek
@@ -18,7 +21,10 @@ from services.archive import envelope
 from services.archive.app import prepare_database
 from services.archive.payloads import Payloads, UnknownKek, kek_ring
 from services.archive.repository import SCHEMA
+from services.notify.app import running as notify
+from services.notify.links import LinkClaims, Links
 from shared.config import ROOT, Settings
+from shared.contracts.base import utcnow
 from shared.crypto import new_key_b64
 from shared.db import create_pool
 
@@ -123,3 +129,30 @@ async def test_the_rotate_command(pool: asyncpg.Pool, database: str) -> None:
     first = out.decode().splitlines()[0]
     assert first == f"rewrapped 3 case key(s) under KEK {kek_ring(new).current_id} in 2 batch(es)"
     await _opens(pool, Payloads(kek_ring(new)), sealed)
+
+
+async def test_notify_honours_links_of_every_key_of_its_ring_and_no_other(settings: Settings) -> None:
+    """notify running with LINK_KEY=new,old: links of both keys open (also one from before key ids);
+    a link under a key id notify does not hold is refused as forged."""
+    old, new, stranger = new_key_b64(), new_key_b64(), new_key_b64()
+    rotated = settings.model_copy(update={"link_key": f"{new},{old}"})
+    claims = LinkClaims(uuid.uuid4(), "AB-0000ROTA", int((utcnow() + timedelta(days=7)).timestamp()))
+    body = Links(old).sign(claims).split(".")[1]
+    legacy = f"{body}.{_mac(old, body)}"  # as notify signed links before key ids: a MAC over the claims alone
+    async with notify(rotated), httpx.AsyncClient(base_url=f"http://127.0.0.1:{rotated.notify_port}",
+                                                  timeout=10) as client:
+        for token in (Links(old).sign(claims), Links(new).sign(claims), legacy):
+            page = await client.get(f"/ack/{token}")
+            assert page.status_code == 200 and "AB-0000ROTA" in page.text, token
+        for token in (Links(stranger).sign(claims), Links(f"{stranger},{old}").sign(claims)):
+            page = await client.get(f"/ack/{token}")
+            assert page.status_code == 400 and "链接无效" in page.text
+
+
+def _mac(key_b64: str, body: str) -> str:
+    import base64
+    import hashlib
+    import hmac
+
+    digest = hmac.new(base64.b64decode(key_b64), body.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
