@@ -156,3 +156,19 @@ def _mac(key_b64: str, body: str) -> str:
 
     digest = hmac.new(base64.b64decode(key_b64), body.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+async def test_the_archive_says_at_start_when_archive_kek_lacks_a_kek_still_in_use(
+        pool: asyncpg.Pool, settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    from services.archive.app import running as archive
+
+    old, new = new_key_b64(), new_key_b64()
+    await _seal(pool, Payloads(kek_ring(old)), 2)
+    caplog.set_level("INFO", logger="antibully.archive")
+    async with archive(settings.model_copy(update={"archive_kek": new})):
+        pass
+    assert f"ARCHIVE_KEK lacks KEK(s) {kek_ring(old).current_id}, under which 2 case key(s)" in caplog.text
+    caplog.clear()
+    async with archive(settings.model_copy(update={"archive_kek": f"{new},{old}"})):
+        pass
+    assert "lacks" not in caplog.text and "2 case key(s) are still wrapped under an older KEK" in caplog.text

@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import asyncpg
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.archive import payloads as payloads_module
@@ -53,6 +54,20 @@ async def prepare_database(settings: Settings) -> str | None:
     return role
 
 
+async def _check_keks(pool: asyncpg.Pool, payloads: Payloads) -> None:
+    """Say at start-up what a KEK rotation still has to do, and loudly when ARCHIVE_KEK lacks a KEK that
+    live case keys are wrapped under (dropped too early: those cases' personal data will not open)."""
+    counts = await repository.kek_counts(pool)
+    missing = {kid: n for kid, n in counts.items() if payloads.ring.get(kid) is None}
+    if missing:
+        log.error("ARCHIVE_KEK lacks KEK(s) %s, under which %d case key(s) are wrapped: their personal data will "
+                  "not open until that KEK is back in ARCHIVE_KEK", ", ".join(sorted(missing)), sum(missing.values()))
+    older = sum(n for kid, n in counts.items() if kid != payloads.ring.current_id and kid not in missing)
+    if older:
+        log.info("%d case key(s) are still wrapped under an older KEK: `antibully rotate archive-kek` rewraps them",
+                 older)
+
+
 @asynccontextmanager
 async def running(settings: Settings, tracer_provider: TracerProvider | None = None, *,
                   clock: Clock = utcnow) -> AsyncIterator[Infra]:
@@ -66,6 +81,7 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
             AsyncExitStack() as jobs:
         await repository.backfill_jurisdictions(
             infra.pool, {k: directory.jurisdiction_of(k) for k in directory.schools}, directory.jurisdiction)
+        await _check_keks(infra.pool, payloads)
         handlers = ArchiveHandlers(infra.pool, payloads, directory, infra.tracer_provider)
         for model in ARCHIVED_EVENTS:
             infra.consumers.subscribe(model, handlers.on_event)

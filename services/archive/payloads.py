@@ -2,8 +2,9 @@
 
 `Payloads(keks)` holds the key-encryption keys (a ring: the current KEK wraps new case keys, and
 each stored wrap is opened with the KEK its `kek_id` names; an id the ring lacks is refused) and a
-bounded LRU of unwrapped data keys (the unwrap is where a KMS or HSM call would sit). The key
-row is read on every call all the same, so a key destroyed by another process is never used from this process's cache.
+bounded LRU of unwrapped data keys (the unwrap is where a KMS or HSM call would sit). The key row
+is read on every call all the same, so a key destroyed by another process is never used from this
+process's cache.
 The module-level `seal_payload` / `open_payload` use the instance installed with `use()`
 (archive's start-up does this), else one built from the environment's settings.
 """
