@@ -215,3 +215,39 @@ def test_identity_assertions_across_a_key_rotation() -> None:
     _, body, signature = assertions.sign(claims, new_seed).removeprefix("abi_").split(".")
     assert assertions.verify(f"abi_{body}.{signature}", only_new, NOW, "intake") == claims  # before key ids
     assert assertions.verify(f"abi_ffffffff.{body}.{signature}", overlap, NOW, "intake") is None  # unknown kid
+
+
+@pytest.mark.pure
+def test_new_env_sets_every_variable_compose_requires_with_keys_the_services_accept() -> None:
+    from antibully.rotate import new_env
+
+    lines = new_env()
+    values = dict(line.split("=", 1) for line in lines if not line.startswith("#"))
+    required = {var for var, op, _ in _REF.findall((ROOT / "compose.yaml").read_text()) if op == ":?"}
+    assert required <= set(values), required - set(values)  # `docker compose up` with this .env starts
+    settings = {k.lower(): v for k, v in values.items()}
+    for service in APP_SERVICES:
+        assert refusals(settings, service) == [], service
+    assert values["IDENTITY_PUBLIC_KEY"] == assertions.public_key_b64(values["IDENTITY_SIGNING_KEY"])
+    assert values != dict(line.split("=", 1) for line in new_env() if not line.startswith("#"))  # fresh each time
+
+
+@pytest.mark.pure
+def test_rotate_link_and_identity_keys_print_rings_with_the_new_key_first() -> None:
+    import argparse
+
+    from antibully.rotate import run
+
+    old_link, old_seed = new_key_b64(), new_key_b64()
+    old_public = assertions.public_key_b64(old_seed)
+    settings = Settings(link_key=old_link, identity_signing_key=old_seed, identity_public_key=old_public)
+    code, lines = run(argparse.Namespace(key="link-key"), settings)
+    ring = next(line for line in lines if line.startswith("LINK_KEY=")).removeprefix("LINK_KEY=").split(",")
+    assert code == 0 and len(ring) == 2 and ring[1] == old_link and ring[0] != old_link
+    claims = LinkClaims(uuid.uuid4(), "AB-1", int(NOW.timestamp()) + 60)
+    assert Links(",".join(ring)).verify(Links(old_link).sign(claims), NOW) == claims
+    code, lines = run(argparse.Namespace(key="identity-key"), settings)
+    public = next(line for line in lines if line.startswith("IDENTITY_PUBLIC_KEY=")).split("=", 1)[1].split(",")
+    seed = next(line for line in lines if line.startswith("IDENTITY_SIGNING_KEY=")).split("=", 1)[1]
+    assert public == [assertions.public_key_b64(seed), old_public]
+    assert lines[0].startswith("1. set this IDENTITY_PUBLIC_KEY for intake")  # intake first, then the archive
