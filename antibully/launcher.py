@@ -30,7 +30,10 @@ from antibully.infra import (
 )
 from services.intake.workers import connections_needed, worker_env, worker_names
 from shared.assertions import public_key_b64 as identity_public_key
-from shared.config import ROOT
+from shared.bus import setup_nats
+from shared.bus_topology import ADMIN, ROLES
+from shared.config import ROOT, Settings
+from shared.nats_keys import NatsKeys, new_seed, setting_name
 
 SERVICES = ("intake", "escalation", "notify", "archive", "console")
 DEMO_SCHOOL = ("demo-school", "乐昌市示范中学")
@@ -59,6 +62,8 @@ def _secrets(home: Path) -> dict[str, str]:
     data.setdefault("notify_data_key", new_key_b64())
     data.setdefault("dead_letter_key", new_key_b64())
     data.setdefault("console_session_key", new_key_b64())
+    for role in ROLES:  # NATS users: each service signs in with its own seed, `nats-setup` with the admin's
+        data.setdefault(setting_name(role), new_seed())
     data.pop("archive_read_token", None)  # replaced by officials' accounts (issue 6)
     data.setdefault("demo_bureau_password", secrets.token_urlsafe(12))
     data.setdefault("demo_school_password", secrets.token_urlsafe(12))
@@ -219,6 +224,19 @@ def _on_signal(signum: int, _: object) -> None:
     raise _Stop(signal.Signals(signum).name)
 
 
+def _nats_keys(env: dict[str, str], keys: dict[str, str]) -> NatsKeys:
+    """The NATS users' seeds: from the environment where set, else the ones kept in .run/secrets.json."""
+    return NatsKeys({role: env.get(setting_name(role).upper()) or keys[setting_name(role)] for role in ROLES})
+
+
+def _with_nats_seed(env: dict[str, str], service: str, nats_keys: NatsKeys) -> dict[str, str]:
+    """A service's environment holds its own NATS seed only (the console none, intake's workers intake's)."""
+    own = {k: v for k, v in env.items() if k not in nats_keys.env()}
+    if service in nats_keys.seeds and service != ADMIN:
+        own[setting_name(service).upper()] = nats_keys.seeds[service]
+    return own
+
+
 def run() -> int:
     # Explicit handlers: a launcher started in the background inherits SIGINT ignored.
     signal.signal(signal.SIGINT, _on_signal)
@@ -230,11 +248,15 @@ def run() -> int:
     children: dict[str, subprocess.Popen[bytes]] = {}
     try:
         env = dict(os.environ)
+        nats_keys = _nats_keys(env, keys)
         if "NATS_URL" not in os.environ:
+            # the same users and permissions as in production (no TLS: loopback only)
             nats = NatsServer(home / "nats", port=_port(4223), key=keys["nats_jetstream_key"],
-                              log_file=home / "nats.log").start()
+                              log_file=home / "nats.log", keys=nats_keys, admin_password=None).start()
             stoppers.append(nats)
-            env["NATS_URL"] = nats.url
+            env["NATS_URL"] = nats.client_url
+        asyncio.run(setup_nats(Settings(nats_url=env["NATS_URL"], nats_admin_seed=nats_keys.seeds[ADMIN],
+                                        nats_tls_ca=env.get("NATS_TLS_CA", ""))))
         if "DATABASE_URL" not in os.environ:
             pg = EmbeddedPostgres(home / "pg")
             stoppers.append(pg)
@@ -278,6 +300,7 @@ def run() -> int:
         service_of = {name: name for name in SERVICES} | {name: "intake" for name in worker_names(workers)}
         envs = {name: env for name in SERVICES} | {
             name: worker_env(env, i) for i, name in enumerate(worker_names(workers))}
+        envs = {name: _with_nats_seed(e, service_of[name], nats_keys) for name, e in envs.items()}
 
         def start(name: str) -> None:
             children[name] = subprocess.Popen([sys.executable, "-m", f"services.{service_of[name]}"],
@@ -347,6 +370,7 @@ Add another school (prints its API key):
 Verify the whole archive (chains and signed checkpoints):
   DATABASE_URL='{database_url}' .venv/bin/antibully verify --public-key {public_key_b64(signing_key)}
 Dead letters (messages that failed for good; an outage never makes one):
-  NATS_URL='{env["NATS_URL"]}' DEAD_LETTER_KEY='{env["DEAD_LETTER_KEY"]}' .venv/bin/antibully dead-letters list
+  NATS_URL='{env["NATS_URL"]}' NATS_ADMIN_SEED='{keys["nats_admin_seed"]}' DEAD_LETTER_KEY='{env["DEAD_LETTER_KEY"]}' \\
+    .venv/bin/antibully dead-letters list
 Health: http://127.0.0.1:{intake}/readyz (and :{archive}, :{env["NOTIFY_PORT"]}, :{env["ESCALATION_PORT"]}); console: http://127.0.0.1:{console}/healthz
 """
