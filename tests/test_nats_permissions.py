@@ -114,6 +114,35 @@ async def test_every_durable_a_service_registers_is_in_the_table(settings: Setti
         {s: sorted(c.durable for c in TOPOLOGY[s].consumers) for s in SERVICES}
 
 
+async def test_a_service_waits_for_the_setup_step(settings: Settings, tmp_path: Path) -> None:
+    """On a NATS where `nats-setup` has not run, intake does not start (it may create nothing), and
+    goes on by itself once the setup step has made its streams and consumers."""
+    from services.intake.app import running as intake
+
+    bare = NatsServer(tmp_path / "bare", log_file=tmp_path / "bare.log", keys=NATS_KEYS).start()
+    try:
+        settings = settings.model_copy(update={"nats_url": bare.url})
+        started = asyncio.Event()
+
+        async def run() -> None:
+            async with intake(settings):
+                started.set()
+                await asyncio.sleep(3600)
+
+        task = asyncio.create_task(run())
+        try:
+            await asyncio.sleep(3)
+            assert not started.is_set() and not task.done()
+            await setup_nats(settings)
+            await asyncio.wait_for(started.wait(), 10)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    finally:
+        bare.stop()
+
+
 # -- refused -----------------------------------------------------------------------------------
 
 
