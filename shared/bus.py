@@ -24,7 +24,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
-from shared.bus_topology import ADMIN, TOPOLOGY, consumers, inbox_prefix
+from shared.bus_topology import ADMIN, TOPOLOGY, ConsumerSpec, consumers, inbox_prefix
 from shared.config import Settings
 from shared.contracts.base import Event
 from shared.nats_keys import setting_name
@@ -110,28 +110,27 @@ class NotSetUp(Exception):
     """A stream or consumer a service needs is missing: `antibully nats-setup` has not run."""
 
 
-async def check_topology(js: JetStreamContext, service: str, durables: Iterable[str]) -> None:
-    """The streams `service` uses and the durables it is about to bind to exist (NotSetUp if not)."""
-    grants = TOPOLOGY[service]
-    specs = {c.durable: c for c in grants.consumers}
+async def check_topology(js: JetStreamContext, streams: Iterable[str], bound: Iterable[ConsumerSpec]) -> None:
+    """The streams a service uses and the consumers it is about to bind to exist (NotSetUp if not)."""
     try:
-        for stream in grants.streams:
+        for stream in streams:
             await js.stream_info(stream)
-        for durable in durables:
-            await js.consumer_info(specs[durable].stream, durable)
+        for consumer in bound:
+            await js.consumer_info(consumer.stream, consumer.durable)
     except NotFoundError as exc:
-        raise NotSetUp(f"{service}: a stream or consumer is missing; run `antibully nats-setup`") from exc
+        raise NotSetUp("a stream or consumer is missing; run `antibully nats-setup`") from exc
 
 
-async def wait_for_topology(broker: NatsBroker, service: str, durables: Iterable[str], retry_s: float = 2.0) -> None:
+async def wait_for_topology(broker: NatsBroker, service: str, bound: Iterable[ConsumerSpec],
+                            retry_s: float = 2.0) -> None:
     """Before consuming: wait (not ready meanwhile) until the setup step has made what `service` uses."""
-    wanted = list(durables)
+    streams, wanted = TOPOLOGY[service].streams, list(bound)
     while True:
         try:
-            await check_topology(broker.connection.jetstream(), service, wanted)
+            await check_topology(broker.connection.jetstream(), streams, wanted)
             return
         except NotSetUp as exc:
-            log.warning("%s; retrying in %.0f s", exc, retry_s)
+            log.warning("%s: %s; retrying in %.0f s", service, exc, retry_s)
         await asyncio.sleep(retry_s)
 
 

@@ -39,7 +39,7 @@ from pydantic import ValidationError
 
 from shared import dead_letters
 from shared.bus import publish_raw, safe_error
-from shared.bus_topology import TOPOLOGY, Grants, durable_name, filter_subject, inbox_prefix
+from shared.bus_topology import TOPOLOGY, ConsumerSpec, Grants, durable_name, filter_subject, inbox_prefix
 from shared.config import Settings
 from shared.contracts.base import Event
 from shared.crypto import Sealer
@@ -100,7 +100,7 @@ class DurableConsumers:
         self.pending = Gauge("antibully_dead_letters_pending", "Dead letters of this service in AB_DEAD_LETTERS",
                              ["service", "subject"], registry=registry)
         self.table = {c.durable: c for c in (grants or TOPOLOGY[service]).consumers}
-        self.registered: list[str] = []  # the durables subscribed to, in order (checked at start-up)
+        self.registered: list[ConsumerSpec] = []  # the consumers subscribed to, in order (checked at start-up)
         self.gauge_loop: BackgroundLoop = every("dead-letter gauge", 60.0, self.count_dead_letters, deps)
 
     def subscribe(self, model: type[E], handler: Handler[E], concurrency: int = 16, *, lane: str | None = None,
@@ -113,7 +113,7 @@ class DurableConsumers:
         spec = self.table.get(durable)
         if spec is None:  # its NATS user could not bind to it anyway: fail at start, not at the first message
             raise LookupError(f"{durable} is not among {self.service}'s consumers in shared/bus_topology.py")
-        self.registered.append(durable)
+        self.registered.append(spec)
         subject = filter_subject(model, lane)
 
         async def on_message(msg: NatsMessage) -> None:

@@ -22,7 +22,7 @@ from nats.errors import Error as NatsError
 from antibully.infra import NatsServer
 from antibully.nats_admin import make_certificates
 from shared.bus import connect, setup_nats
-from shared.bus_topology import ADMIN, SERVICES, TOPOLOGY, authorization, consumers
+from shared.bus_topology import ADMIN, SERVICES, TOPOLOGY, ConsumerSpec, authorization, consumers
 from shared.config import Settings
 from shared.contracts.registry import EVENTS
 from shared.subjects import (
@@ -104,13 +104,13 @@ async def test_every_durable_a_service_registers_is_in_the_table(settings: Setti
     from services.intake.app import running as intake
     from services.notify.app import running as notify
 
-    registered: dict[str, list[str]] = {}
+    registered: dict[str, list[ConsumerSpec]] = {}
     async with AsyncExitStack() as stack:
         registered["intake"] = (await stack.enter_async_context(intake(settings))).consumers.registered
         registered["escalation"] = (await stack.enter_async_context(escalation(settings))).infra.consumers.registered
         registered["notify"] = (await stack.enter_async_context(notify(settings))).consumers.registered
         registered["archive"] = (await stack.enter_async_context(archive(settings))).consumers.registered
-    assert {s: sorted(d) for s, d in registered.items()} == \
+    assert {s: sorted(c.durable for c in bound) for s, bound in registered.items()} == \
         {s: sorted(c.durable for c in TOPOLOGY[s].consumers) for s in SERVICES}
 
 
