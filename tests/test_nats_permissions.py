@@ -97,6 +97,29 @@ def test_the_grants_are_exact_allow_lists() -> None:
     assert [u for u in users if "permissions" not in u] == [{"nkey": f"U{ADMIN}"}]
 
 
+def test_the_operators_commands_make_a_configuration_nats_server_accepts(tmp_path: Path) -> None:
+    """`antibully nats-keys`, then `nats-auth --out` from those seeds: deploy/nats.conf with that include
+    passes `nats-server -t`; without one of the seeds `nats-auth` refuses."""
+    import argparse
+    import os
+    import subprocess
+
+    from antibully.infra import NATS_CONF, nats_server_binary
+    from antibully.nats_admin import run
+
+    code, lines = run(argparse.Namespace(command="nats-keys"), Settings())
+    seeds = {k.lower(): v for k, _, v in (line.partition("=") for line in lines if not line.startswith("#"))}
+    assert code == 0 and len(seeds) == len(SERVICES) + 1
+    out = tmp_path / "nats-auth.conf"
+    assert run(argparse.Namespace(command="nats-auth", out=out), Settings(**seeds))[0] == 0
+    (tmp_path / "nats.conf").write_text(NATS_CONF.read_text())
+    checked = subprocess.run([nats_server_binary(), "-t", "-c", str(tmp_path / "nats.conf")], capture_output=True,
+                             env={**os.environ, "NATS_JETSTREAM_KEY": "k" * 32}, timeout=30, check=False)
+    assert checked.returncode == 0, checked.stderr
+    assert run(argparse.Namespace(command="nats-auth", out=None),
+               Settings(**{**seeds, "notify_nats_seed": ""}))[0] == 2
+
+
 async def test_every_durable_a_service_registers_is_in_the_table(settings: Settings) -> None:
     """Run the four services: the durables each binds to are exactly its row of the table."""
     from services.archive.app import running as archive
