@@ -1,6 +1,7 @@
 """The `antibully` command: `run` (the whole system locally), `schools` (schools and their API keys),
 `officials` (officials' accounts for the archive), `verify` and the archive's keys and migration,
-`dead-letters` (what the consumers gave up on)."""
+`dead-letters` (what the consumers gave up on), `nats-setup`, `nats-keys`, `nats-auth` and `nats-certs`
+(the bus's streams, users and TLS)."""
 
 from __future__ import annotations
 
@@ -127,10 +128,11 @@ def _parser() -> argparse.ArgumentParser:
         dest="action", required=True)
     directory.add_parser("check", help="validate DIRECTORY_FILE and report entries no configured channel reaches"
                          ).add_argument("--file", type=Path, help="another directory file to check")
-    from antibully import dead_letters, rotate
+    from antibully import dead_letters, nats_admin, rotate
 
     dead_letters.add_parser(sub)
     rotate.add_parser(sub)
+    nats_admin.add_parsers(sub)
     return parser
 
 
@@ -191,6 +193,12 @@ def main(argv: list[str] | None = None) -> int:
 
         code, lines = rotate.run(args, get_settings())
         print("\n".join(lines))
+        return code
+    if args.command.startswith("nats-"):
+        from antibully import nats_admin
+
+        code, lines = nats_admin.run(args, get_settings())
+        print("\n".join(lines), file=sys.stdout if code == 0 else sys.stderr)
         return code
     if args.command == "directory":
         from antibully.directory import check

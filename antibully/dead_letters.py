@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import nats
+import nats.js
 
 from shared import dead_letters
-from shared.bus import servers
+from shared.bus import connect
+from shared.bus_topology import ADMIN
 from shared.config import Settings
 from shared.crypto import Sealer
 from shared.dead_letters import DeadLetter
@@ -58,7 +59,7 @@ HEADER = f"{'seq':>6}  {'service':<10} {'subject':<32} {'reason':<16} {'n':>3}  
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> tuple[int, list[str]]:
-    nc = await nats.connect(servers(settings.nats_url), connect_timeout=5, max_reconnect_attempts=2)
+    nc = await connect(settings, ADMIN, max_reconnect_attempts=2)
     try:
         js = nc.jetstream()
         if args.action == "show":

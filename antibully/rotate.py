@@ -94,12 +94,14 @@ def new_env() -> list[str]:
     """An .env for compose: a fresh random value for every required secret (shared/service_keys.py)."""
     import secrets
 
+    from shared.nats_keys import NatsKeys
     from shared.service_keys import ALL_SECRETS, KEYS, OPTIONAL
 
     values = {name: new_key_b64() for name in sorted(KEYS - {"identity_public_key"})}
     values["identity_public_key"] = _public(values["identity_signing_key"], "IDENTITY_SIGNING_KEY")
     values["postgres_password"] = secrets.token_urlsafe(24)
     values["nats_jetstream_key"] = secrets.token_hex(32)
+    values |= NatsKeys.generate().settings()  # each service's NATS user and the setup step's admin
     assert set(values) <= ALL_SECRETS - OPTIONAL
     return ["# antibully secrets for compose.yaml, made by `antibully new-env`: keep this file out of git (chmod 600)",
             *(f"{name.upper()}={value}" for name, value in sorted(values.items()))]

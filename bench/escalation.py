@@ -263,7 +263,7 @@ async def bench_e2e(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     from services.escalation.policy import parse_policy
     from services.intake.examples import SEVERE_EXAMPLE
     from services.intake.reports import reported_event
-    from shared.bus import ensure_streams
+    from shared.bus import setup_nats
     from shared.config import Settings
     from shared.contracts import IncidentReport
     from shared.directory import load_directory
@@ -285,7 +285,7 @@ async def bench_e2e(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     try:
         infra = await stack.enter_async_context(bench_infrastructure(tmp))
         settings = Settings(nats_url=infra.nats_url, database_url=infra.database_url, watchdog_interval_s=3600)
-        await ensure_streams(settings.nats_url)
+        await setup_nats(settings)  # as the test server's admin (its URL carries the credentials)
         nc = await nats.connect(settings.nats_url)
         js = nc.jetstream()
 

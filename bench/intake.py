@@ -400,7 +400,8 @@ async def _bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     from antibully.cli import add_school
     from antibully.infra import free_port
     from bench.common import bench_infrastructure
-    from shared.bus import ensure_streams
+    from shared.bus import setup_nats
+    from shared.config import Settings
 
     payload, body = _payload_and_body()
     run_id = uuid.uuid4().hex[:8]
@@ -443,7 +444,7 @@ async def _bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         database_url = infra.database_url
         token = await add_school(database_url, "demo-school", "示范中学")
         # The floor first, once: it does not depend on intake (but needs the streams intake would create).
-        await ensure_streams(infra.nats_url)
+        await setup_nats(Settings(nats_url=infra.nats_url))  # as the server's admin (its URL)
         for rate in args.rates:
             f = await in_child(child_floor_open, infra.nats_url, payload, f"floor-{run_id}-r{rate}",
                                float(rate), args.seconds)

@@ -124,7 +124,7 @@ async def _consumer(args: argparse.Namespace, tmp: Path, sink: Any, fakes: Any) 
 
     from antibully.infra import free_port
     from services.notify.app import running
-    from shared.bus import ensure_streams
+    from shared.bus import setup_nats
     from shared.config import Settings
 
     out: dict[str, Any] = {}
@@ -134,7 +134,7 @@ async def _consumer(args: argparse.Namespace, tmp: Path, sink: Any, fakes: Any) 
                             notify_port=free_port(), webhook_secret=fakes.webhook_secret, sms_providers="aliyun",
                             wecom_webhook_base="", dingtalk_webhook_base="", reachability_interval_s=3600
                             ).model_copy(update=sms_env)
-        await ensure_streams(settings.nats_url)
+        await setup_nats(settings)  # as the test server's admin (its URL carries the credentials)
         nc = await nats.connect(settings.nats_url)
         try:
             async with running(settings):

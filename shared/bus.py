@@ -7,19 +7,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import traceback
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import nats
 from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.nats.prometheus import NatsPrometheusMiddleware
-from nats.js import api
-from nats.js.errors import BadRequestError
+from faststream.nats.security import NatsNKey, NatsSecurity
+from nats.aio.client import Client
+from nats.js import JetStreamContext, api
+from nats.js.errors import BadRequestError, NotFoundError
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
+from shared.bus_topology import ADMIN, TOPOLOGY, ConsumerSpec, consumers, inbox_prefix
 from shared.config import Settings
 from shared.contracts.base import Event
+from shared.nats_keys import setting_name
 from shared.subjects import STREAMS, StreamSpec, stream_for
 
 log = logging.getLogger("antibully.bus")
@@ -46,27 +54,97 @@ def servers(nats_url: str) -> list[str]:
     return [u.strip() for u in nats_url.split(",") if u.strip()]
 
 
-async def ensure_streams(nats_url: str, replicas: int = 1) -> None:
-    """Create or update every stream; safe to run from every service at start-up."""
-    nc = await nats.connect(servers(nats_url), connect_timeout=5, max_reconnect_attempts=3)
+def connect_options(settings: Settings, role: str) -> dict[str, Any]:
+    """How `role` (a service, or `admin`) reaches NATS, as nats-py's `connect` keywords (`make_broker`
+    turns them into FastStream's): its own nkey seed, its own inbox prefix (its permissions allow no
+    other), and TLS verified against NATS_TLS_CA when that is set. With a seed, credentials in NATS_URL
+    (a test server's admin, for raw clients) are dropped: a service signs in as itself only."""
+    urls = servers(settings.nats_url)
+    options: dict[str, Any] = {"inbox_prefix": inbox_prefix(role), "name": role}
+    if seed := getattr(settings, setting_name(role)):
+        options["nkeys_seed_str"] = seed
+        urls = [_without_credentials(u) for u in urls]
+    if settings.nats_tls_ca:
+        options["tls"] = tls_context(settings.nats_tls_ca)
+    return {"servers": urls, **options}
+
+
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url if "://" in url else f"nats://{url}")
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def tls_context(ca_file: str) -> ssl.SSLContext:
+    """Verify the server's certificate and name against our own CA only (not the system's)."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+async def connect(settings: Settings, role: str, **extra: Any) -> Client:
+    """A plain nats-py connection as `role` (the setup step, the CLI, a service's start-up check)."""
+    return await nats.connect(**{"connect_timeout": 5, "max_reconnect_attempts": 3, **connect_options(settings, role),
+                                 **extra})
+
+
+async def setup_nats(settings: Settings) -> None:
+    """Create or update every stream and every durable consumer (shared/bus_topology.py), as the admin:
+    `antibully nats-setup`; the services create nothing (their users may not)."""
+    nc = await connect(settings, ADMIN)
     try:
         js = nc.jetstream()
         for spec in STREAMS:
-            config = stream_config(spec, replicas)
+            stream = stream_config(spec, settings.nats_replicas)
             try:
-                await js.add_stream(config)
+                await js.add_stream(stream)
             except BadRequestError:
-                await js.update_stream(config)
+                await js.update_stream(stream)
+        for consumer in consumers():
+            # create, or update an existing durable's editable settings (ack_wait, limits): no action given
+            await js.add_consumer(consumer.stream, consumer.config(settings.ack_wait_s))
     finally:
         await nc.close()
 
 
-def make_broker(settings: Settings, tracer_provider: TracerProvider, registry: CollectorRegistry) -> NatsBroker:
+class NotSetUp(Exception):
+    """A stream or consumer a service needs is missing: `antibully nats-setup` has not run."""
+
+
+async def check_topology(js: JetStreamContext, streams: Iterable[str], bound: Iterable[ConsumerSpec]) -> None:
+    """The streams a service uses and the consumers it is about to bind to exist (NotSetUp if not)."""
+    try:
+        for stream in streams:
+            await js.stream_info(stream)
+        for consumer in bound:
+            await js.consumer_info(consumer.stream, consumer.durable)
+    except NotFoundError as exc:
+        raise NotSetUp("a stream or consumer is missing; run `antibully nats-setup`") from exc
+
+
+async def wait_for_topology(broker: NatsBroker, service: str, bound: Iterable[ConsumerSpec],
+                            retry_s: float = 2.0) -> None:
+    """Before consuming: wait (not ready meanwhile) until the setup step has made what `service` uses."""
+    streams, wanted = TOPOLOGY[service].streams, list(bound)
+    while True:
+        try:
+            await check_topology(broker.connection.jetstream(), streams, wanted)
+            return
+        except NotSetUp as exc:
+            log.warning("%s: %s; retrying in %.0f s", service, exc, retry_s)
+        await asyncio.sleep(retry_s)
+
+
+def make_broker(settings: Settings, tracer_provider: TracerProvider, registry: CollectorRegistry,
+                service: str) -> NatsBroker:
     logger = logging.getLogger("antibully.faststream")
     if not any(isinstance(f, IdleFetchTimeout) for f in logger.filters):
         logger.addFilter(IdleFetchTimeout())
+    options = connect_options(settings, service)
+    seed, tls = options.pop("nkeys_seed_str", None), options.pop("tls", None)
+    security = NatsNKey.from_seed(seed, ssl_context=tls) if seed else NatsSecurity(ssl_context=tls) if tls else None
     return NatsBroker(
-        servers(settings.nats_url),
+        options.pop("servers"),
+        security=security,
         middlewares=[
             NatsTelemetryMiddleware(tracer_provider=tracer_provider),
             NatsPrometheusMiddleware(registry=registry, metrics_prefix="antibully_bus"),
@@ -76,6 +154,7 @@ def make_broker(settings: Settings, tracer_provider: TracerProvider, registry: C
         # On stop, messages being handled get this long to finish (and be acked) before the process exits.
         graceful_timeout=settings.graceful_timeout_s,
         logger=logger,
+        **options,
     )
 
 

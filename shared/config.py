@@ -16,6 +16,16 @@ class Settings(BaseSettings):
 
     nats_url: str = "nats://127.0.0.1:4222"
     nats_replicas: int = Field(default=1, description="3 in a cluster; 1 for a single dev server.")
+    # NATS users (docs/security.md): each service signs in with its own nkey seed and reads only its own
+    # (intake's workers use intake's); the admin seed is for `antibully nats-setup` and the operator's CLI.
+    intake_nats_seed: str = Field(default="", description="intake's NATS nkey user seed (SU…).")
+    escalation_nats_seed: str = Field(default="", description="escalation's NATS nkey user seed (SU…).")
+    notify_nats_seed: str = Field(default="", description="notify's NATS nkey user seed (SU…).")
+    archive_nats_seed: str = Field(default="", description="archive's NATS nkey user seed (SU…).")
+    nats_admin_seed: str = Field(default="", description="The NATS admin's nkey seed: streams and consumers "
+                                 "(`antibully nats-setup`), dead letters. Never given to a service.")
+    nats_tls_ca: str = Field(default="", description="CA certificate file (PEM): when set, NATS is reached over "
+                             "TLS and the server's certificate is verified against it. Empty: plain (loopback).")
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

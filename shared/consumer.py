@@ -34,18 +34,18 @@ from typing import TypeVar
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
-from nats.js import api
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import ValidationError
 
 from shared import dead_letters
 from shared.bus import publish_raw, safe_error
+from shared.bus_topology import TOPOLOGY, ConsumerSpec, Grants, durable_name, filter_subject, inbox_prefix
 from shared.config import Settings
 from shared.contracts.base import Event
 from shared.crypto import Sealer
 from shared.failures import RETRY_CAP_S, NotYet, backoff_s
 from shared.health import Dependencies
-from shared.subjects import DEAD_LETTER_PREFIX, DEAD_LETTERS, stream_for
+from shared.subjects import DEAD_LETTER_PREFIX, DEAD_LETTERS
 from shared.tasks import BackgroundLoop, every
 
 log = logging.getLogger("antibully.bus")
@@ -81,7 +81,8 @@ class DurableConsumers:
     MAX_TRACKED = 4096  # messages with permanent failures remembered at once (oldest forgotten first)
 
     def __init__(self, broker: NatsBroker, service: str, settings: Settings, registry: CollectorRegistry,
-                 deps: Dependencies) -> None:
+                 deps: Dependencies, grants: Grants | None = None) -> None:
+        """`grants`: the service's consumers; by default its row of shared/bus_topology.py (tests: their own)."""
         self.broker = broker
         self.service = service
         self.deps = deps
@@ -98,6 +99,8 @@ class DurableConsumers:
                                 ["service", "subject", "kind"], registry=registry)
         self.pending = Gauge("antibully_dead_letters_pending", "Dead letters of this service in AB_DEAD_LETTERS",
                              ["service", "subject"], registry=registry)
+        self.table = {c.durable: c for c in (grants or TOPOLOGY[service]).consumers}
+        self.registered: list[ConsumerSpec] = []  # the consumers subscribed to, in order (checked at start-up)
         self.gauge_loop: BackgroundLoop = every("dead-letter gauge", 60.0, self.count_dead_letters, deps)
 
     def subscribe(self, model: type[E], handler: Handler[E], concurrency: int = 16, *, lane: str | None = None,
@@ -106,18 +109,12 @@ class DurableConsumers:
         `lane`: only the events published below the type's subject on this lane (its own durable consumer).
         `limiter`: this subscription's own bound on handlers at once, instead of the service-wide one."""
         own = limiter if limiter is not None else self.limiter
-        spec = stream_for(model.subject)
-        durable = f"{self.service}-{model.event_type}" + (f"-{lane}" if lane else "")
-        subject = f"{model.subject}.{lane}" if lane else model.consumed_on()
-        config = api.ConsumerConfig(
-            durable_name=durable,
-            ack_policy=api.AckPolicy.EXPLICIT,
-            # Unbounded on the server: a transient failure is retried for as long as it takes, and the
-            # poison budget is counted here, where a transient failure can be told from a permanent one.
-            max_deliver=-1,
-            ack_wait=self.ack_wait_s,
-            max_ack_pending=256,
-        )
+        durable = durable_name(self.service, model, lane)
+        spec = self.table.get(durable)
+        if spec is None:  # its NATS user could not bind to it anyway: fail at start, not at the first message
+            raise LookupError(f"{durable} is not among {self.service}'s consumers in shared/bus_topology.py")
+        self.registered.append(spec)
+        subject = filter_subject(model, lane)
 
         async def on_message(msg: NatsMessage) -> None:
             await self._process(msg, model, handler, own)
@@ -126,9 +123,11 @@ class DurableConsumers:
 
         self.broker.subscriber(
             subject,
-            stream=JStream(spec.name, declare=False),
+            # bound, never created: the setup step made it (`antibully nats-setup`), with this configuration
+            stream=JStream(spec.stream, declare=False),
             durable=durable,
-            config=config,
+            config=spec.config(self.ack_wait_s),
+            inbox_prefix=f"{inbox_prefix(self.service)}.".encode(),  # fetched messages arrive in its own inbox
             # A long poll: it returns as soon as messages arrive. `max_workers`: a sliding window (the next
             # fetch as soon as a handler is free), not a batch that waits for its slowest message.
             pull_sub=PullSub(batch_size=concurrency, timeout=5.0),

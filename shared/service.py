@@ -1,4 +1,5 @@
-"""The infrastructure every service wires the same way: streams, pool, broker, consumers, outbox relay."""
+"""The infrastructure every service wires the same way: pool, broker (as the service's own NATS user),
+consumers, outbox relay. Streams and consumers are made by `antibully nats-setup`, not here."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from faststream.nats import NatsBroker
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
-from shared.bus import ensure_streams, make_broker, stop_broker, stop_consuming
+from shared.bus import make_broker, stop_broker, stop_consuming, wait_for_topology
 from shared.config import Settings
 from shared.consumer import DurableConsumers
 from shared.db import create_pool, migrate
@@ -34,7 +35,10 @@ class Infra:
     deps: Dependencies
 
     async def start(self, *, relay: bool = True) -> None:
-        """Call after every subscription is registered; `relay=False` for a service without an outbox."""
+        """Call after every subscription is registered; `relay=False` for a service without an outbox.
+        Waits (not ready meanwhile) until the setup step has made its streams and consumers."""
+        await self.broker.connect()
+        await wait_for_topology(self.broker, self.consumers.service, self.consumers.registered)
         await self.broker.start()
         self.deps.start()
         self.consumers.gauge_loop.start()
@@ -51,14 +55,13 @@ async def infrastructure(
     """`schema_sql=None` when the caller migrated already; `role`: the database role the pool acts as."""
     provider = tracer_provider or make_tracer_provider(service)
     registry = CollectorRegistry()
-    await ensure_streams(settings.nats_url, settings.nats_replicas)
     pool = await create_pool(settings.database_url, schema, role=role, max_size=settings.db_pool_size,
                              acquire_timeout_s=settings.db_acquire_timeout_s,
                              command_timeout_s=settings.db_command_timeout_s)
     try:
         if schema_sql is not None:
             await migrate(pool, schema, schema_sql)
-        broker = make_broker(settings, provider, registry)
+        broker = make_broker(settings, provider, registry, service)
 
         publisher = JetStreamPublisher(broker, provider, service)
 

@@ -21,32 +21,30 @@ import hashlib
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-# The NATS seeds, TLS CA and per-service database logins are other parts of issue 14 (names agreed).
-_NATS = ("nats_tls_ca",)
 
 SERVICE_SECRETS: dict[str, frozenset[str]] = {
     "intake": frozenset({
         "intake_data_key", "letter_contact_key", "pseudonym_key", "identity_public_key", "dead_letter_key",
-        "database_url", "intake_database_url", "intake_nats_seed", *_NATS,
+        "database_url", "intake_database_url", "intake_nats_seed",
     }),
     "escalation": frozenset({
         "pseudonym_key", "escalation_data_key", "dead_letter_key",
-        "database_url", "escalation_database_url", "escalation_nats_seed", *_NATS,
+        "database_url", "escalation_database_url", "escalation_nats_seed",
     }),
     "notify": frozenset({
         "link_key", "notify_data_key", "letter_contact_key", "dead_letter_key", "receipt_token", "webhook_secret",
         "dingtalk_secret", "aliyun_access_key_id", "aliyun_access_key_secret", "tencent_secret_id",
-        "tencent_secret_key", "database_url", "notify_database_url", "notify_nats_seed", *_NATS,
+        "tencent_secret_key", "database_url", "notify_database_url", "notify_nats_seed",
     }),
     "archive": frozenset({
         "archive_data_key", "archive_kek", "archive_signing_key", "identity_signing_key", "dead_letter_key",
-        "database_url", "archive_database_url", "archive_nats_seed", *_NATS,
+        "database_url", "archive_database_url", "archive_nats_seed",
     }),
     "console": frozenset({"console_session_key"}),
     # infrastructure: compose's nats and postgres containers, and the setup step that creates streams
     "nats": frozenset({"nats_jetstream_key"}),
     "postgres": frozenset({"postgres_password"}),
-    "setup": frozenset({"nats_admin_seed", *_NATS}),
+    "nats-setup": frozenset({"nats_admin_seed"}),
 }
 APP_SERVICES = ("intake", "escalation", "notify", "archive", "console")
 ALL_SECRETS: frozenset[str] = frozenset().union(*SERVICE_SECRETS.values())
@@ -55,7 +53,7 @@ ALL_SECRETS: frozenset[str] = frozenset().union(*SERVICE_SECRETS.values())
 # Every other secret is required: `${VAR:?…}`, no default.
 OPTIONAL: frozenset[str] = frozenset({
     "receipt_token", "webhook_secret", "dingtalk_secret", "aliyun_access_key_id", "aliyun_access_key_secret",
-    "tencent_secret_id", "tencent_secret_key", "nats_tls_ca",
+    "tencent_secret_id", "tencent_secret_key",
 })
 
 # Keys that must be base64 of at least 32 random bytes (a ring: comma-separated, current first).

@@ -14,8 +14,10 @@ import pytest
 
 from antibully.infra import EmbeddedPostgres, NatsServer, SmtpSink, create_database, drop_database, free_port
 from shared.assertions import public_key_b64
+from shared.bus import setup_nats
 from shared.config import ROOT, Settings
 from shared.crypto import new_key_b64
+from tests.helpers import NATS_KEYS
 
 pytest_plugins = ["tests.console_rig"]
 
@@ -43,7 +45,7 @@ async def database(pg_base_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
-    server = NatsServer(tmp_path / "nats", log_file=tmp_path / "nats.log").start()
+    server = NatsServer(tmp_path / "nats", log_file=tmp_path / "nats.log", keys=NATS_KEYS).start()
     try:
         yield server
     finally:
@@ -89,9 +91,11 @@ IDENTITY_SEED = new_key_b64()  # the archive's identity-assertion key, one per t
 
 
 @pytest.fixture
-def settings(nats_server: NatsServer, database: str, smtp_sink: SmtpSink) -> Settings:
+async def settings(nats_server: NatsServer, database: str, smtp_sink: SmtpSink) -> Settings:
+    """Every service's settings: each runs as its own NATS user (its seed; the URL's admin credentials
+    are for the tests' raw clients), after the setup step made the streams and consumers."""
     notify_port = free_port()
-    return Settings(
+    settings = Settings(
         notify_host="127.0.0.1",
         notify_port=notify_port,
         public_base_url=f"http://127.0.0.1:{notify_port}",
@@ -118,7 +122,10 @@ def settings(nats_server: NatsServer, database: str, smtp_sink: SmtpSink) -> Set
         # no outside robots from tests: only what a test configures against the local fakes
         wecom_webhook_base="",
         dingtalk_webhook_base="",
+        **NATS_KEYS.settings(),
     )
+    await setup_nats(settings)
+    return settings
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

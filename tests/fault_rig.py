@@ -27,7 +27,7 @@ from shared.bus import servers
 from shared.config import ROOT
 from shared.crypto import new_key_b64
 from shared.subjects import DEAD_LETTERS
-from tests.helpers import ServiceProcesses, report
+from tests.helpers import NATS_KEYS, ServiceProcesses, report
 
 NOTICES_PER_REPORT = 7
 SERVICES = ("intake", "escalation", "notify", "archive")
@@ -47,6 +47,7 @@ def rig_env(nats_url: str, database_url: str, smtp_port: int, **extra: str) -> d
         "DIRECTORY_FILE": str(ROOT / "deploy" / "directory.toml"),
         "WECOM_WEBHOOK_BASE": "", "DINGTALK_WEBHOOK_BASE": "",  # no outside robots: e-mail only
         "LOG_LEVEL": "INFO", "ACK_WAIT_S": "10", "SMTP_TIMEOUT_S": "3", "DB_ACQUIRE_TIMEOUT_S": "5",
+        **NATS_KEYS.env(),  # every service's seed (each reads its own) and the admin's, for the setup step
         **extra,
     }
 

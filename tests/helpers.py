@@ -18,8 +18,12 @@ from antibully.processes import ServiceProcesses as ServiceProcesses  # re-expor
 from services.intake.examples import SEVERE_EXAMPLE
 from shared.config import ROOT
 from shared.contracts.base import Event, utcnow
+from shared.nats_keys import NatsKeys
 
 T = TypeVar("T")
+
+# The NATS users' seeds of every test server this session (conftest's `nats_server`, the rigs' services).
+NATS_KEYS = NatsKeys.generate()
 
 
 async def eventually(probe: Callable[[], Awaitable[T]], timeout_s: float = 20.0, interval_s: float = 0.1) -> T:

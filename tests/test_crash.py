@@ -23,7 +23,7 @@ from antibully.infra import SmtpSink, wait_port
 from services.archive import repository as archive_repo
 from services.archive.chain import first_broken
 from shared.config import Settings
-from tests.helpers import ServiceProcesses, eventually, report
+from tests.helpers import NATS_KEYS, ServiceProcesses, eventually, report
 
 REPORTS = 50
 MAILS_PER_REPORT = 7  # 3 guardians, the school, its counsellor, the bureau, the police (severe)
@@ -42,6 +42,7 @@ def fleet_env(settings: Settings) -> dict[str, str]:
         "LINK_KEY": settings.link_key, "PUBLIC_BASE_URL": settings.public_base_url,
         "INTAKE_DATA_KEY": settings.intake_data_key, "PSEUDONYM_KEY": settings.pseudonym_key,
         "WECOM_WEBHOOK_BASE": "", "DINGTALK_WEBHOOK_BASE": "",  # no outside robots: e-mail only here
+        **NATS_KEYS.env(),
     }
 
 

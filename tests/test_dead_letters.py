@@ -16,7 +16,8 @@ from prometheus_client import CollectorRegistry
 from antibully import dead_letters as cli
 from services.intake.reports import reported_event
 from shared import dead_letters
-from shared.bus import ensure_streams
+from shared.bus import setup_nats
+from shared.bus_topology import Grants
 from shared.config import Settings
 from shared.consumer import Delivery, DurableConsumers, Handler
 from shared.contracts import IncidentReport, IncidentReported
@@ -27,17 +28,19 @@ from shared.health import Dependencies
 from shared.subjects import DEAD_LETTERS, INCIDENT_REPORTED
 from tests.helpers import eventually, publish, report, stream_messages
 
+# a consumer of the test's own (created by this admin broker on binding; services' consumers are made by setup)
+PROBE = Grants("probe", publishes=(), consumes=((IncidentReported, None),))
 CHILD = "李小明"  # the example report's victim: must never appear in a dead letter's clear text
 
 
 @asynccontextmanager
 async def consuming(settings: Settings, handler: Handler[IncidentReported]) -> AsyncIterator[CollectorRegistry]:
-    await ensure_streams(settings.nats_url)
+    await setup_nats(settings)
     pool = await create_pool(settings.database_url, "probe")
     registry = CollectorRegistry()
     broker = NatsBroker(settings.nats_url)
     deps = Dependencies("probe", pool, registry)
-    consumers = DurableConsumers(broker, "probe", settings, registry, deps)
+    consumers = DurableConsumers(broker, "probe", settings, registry, deps, grants=PROBE)
     consumers.subscribe(IncidentReported, handler)
     await broker.start()
     try:

@@ -8,7 +8,6 @@ import pytest
 
 from services.escalation.app import running
 from services.intake.reports import reported_event
-from shared.bus import ensure_streams
 from shared.config import Settings
 from shared.contracts import EscalationDecided, IncidentReport, Level, NotificationRequested
 from shared.service import Infra
@@ -92,7 +91,6 @@ async def _expect(url: str, want: tuple[int, int]) -> bool:
 async def test_a_backlog_of_one_school_schedules_one_look_back(settings: Settings) -> None:
     """Reports of one school decided at once (a backlog after an outage): its first-incident look-back
     review is scheduled once, not once per report that found none yet."""
-    await ensure_streams(settings.nats_url)
     events = [reported_event(IncidentReport.model_validate(report()), f"backlog-{i}") for i in range(12)]
     for event in events:
         await publish(settings.nats_url, event)

@@ -14,7 +14,7 @@ import pytest
 from antibully.infra import NatsServer, SmtpSink
 from antibully.processes import NatsCluster
 from tests.fault_rig import Rig, assert_nothing_lost, rig_env, settle
-from tests.helpers import ServiceProcesses
+from tests.helpers import NATS_KEYS, ServiceProcesses
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -28,7 +28,7 @@ def _rig(tmp_path: Path, nats_url: str, database: str, sink: SmtpSink, **extra: 
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
-    with NatsCluster(tmp_path / "cluster") as c:
+    with NatsCluster(tmp_path / "cluster", keys=NATS_KEYS) as c:
         yield c.start()
 
 

@@ -23,7 +23,7 @@ from nats.js.api import StreamConfig
 from antibully.infra import NatsServer, child_process_options, port_open
 from antibully.processes import NatsCluster, PostgresProcess, pid_alive
 from shared.config import ROOT
-from tests.helpers import eventually, stream_messages
+from tests.helpers import NATS_KEYS, eventually, stream_messages
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -39,7 +39,7 @@ def pg(tmp_path: Path) -> Iterator[PostgresProcess]:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
-    with NatsCluster(tmp_path / "cluster") as started:
+    with NatsCluster(tmp_path / "cluster", keys=NATS_KEYS) as started:
         yield started
 
 

@@ -107,7 +107,8 @@ async def test_503_while_nats_is_down_then_retry_succeeds_once(
     r = await intake.client.post("/v1/incidents", json=report(), headers=intake.headers("outage-key-1"))
     assert r.status_code == 503
     assert int(r.headers["Retry-After"]) > 0
-    restarted = NatsServer(nats_server.store_dir, port=nats_server.port, key=nats_server.key).start()
+    restarted = NatsServer(nats_server.store_dir, port=nats_server.port, key=nats_server.key, keys=nats_server.keys,
+                           admin_password=nats_server.admin_password).start()
     try:
         async def retried() -> httpx.Response | None:
             resp = await intake.client.post("/v1/incidents", json=report(), headers=intake.headers("outage-key-1"))
@@ -126,7 +127,8 @@ async def test_accepted_report_survives_a_nats_server_sigkill(intake: Intake, na
     assert nats_server.proc is not None
     nats_server.proc.kill()  # no shutdown, no flush: only what was fsynced before the PubAck survives
     nats_server.proc.wait()
-    restarted = NatsServer(nats_server.store_dir, port=nats_server.port, key=nats_server.key).start()
+    restarted = NatsServer(nats_server.store_dir, port=nats_server.port, key=nats_server.key, keys=nats_server.keys,
+                           admin_password=nats_server.admin_password).start()
     try:
         [stored] = await stream_messages(intake.settings.nats_url, REPORTS.name)
         assert str(IncidentReported.model_validate_json(stored.data).incident_id) == r.json()["incident_id"]

@@ -44,7 +44,8 @@ async def test_nats_killed_mid_load(settings: Settings, nats_server: NatsServer)
             nats_server.proc.kill()
             nats_server.proc.wait()
             await asyncio.sleep(1.0)
-            return NatsServer(nats_server.store_dir, port=nats_server.port, key=nats_server.key).start()
+            return NatsServer(nats_server.store_dir, port=nats_server.port, key=nats_server.key, keys=nats_server.keys,
+                           admin_password=nats_server.admin_password).start()
 
         _, restarted = await asyncio.gather(load(), outage())
         try:

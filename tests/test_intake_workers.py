@@ -18,7 +18,7 @@ from services.intake.workers import connections_needed, worker_env, worker_names
 from shared.config import Settings
 from shared.contracts import IncidentReported
 from shared.subjects import REPORTS
-from tests.helpers import eventually, report, stream_messages
+from tests.helpers import NATS_KEYS, eventually, report, stream_messages
 
 CONNECTIONS = 16  # all on one worker by chance: 2 × 2^-16
 
@@ -61,7 +61,7 @@ def _accepted_connections(pid: int, port: int) -> int:
 def fleet(settings: Settings, tmp_path: Path) -> Iterator[ServiceProcesses]:
     env = {**os.environ, "NATS_URL": settings.nats_url, "DATABASE_URL": settings.database_url,
            "INTAKE_HOST": "127.0.0.1", "INTAKE_PORT": str(settings.intake_port), "LOG_LEVEL": "INFO",
-           "INTAKE_DATA_KEY": settings.intake_data_key, "PSEUDONYM_KEY": settings.pseudonym_key}
+           "INTAKE_DATA_KEY": settings.intake_data_key, "PSEUDONYM_KEY": settings.pseudonym_key, **NATS_KEYS.env()}
     fleet = ServiceProcesses(env, tmp_path)
     try:
         yield fleet

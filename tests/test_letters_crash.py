@@ -15,13 +15,12 @@ import asyncpg
 from antibully.fakes import running_fakes
 from antibully.infra import free_port, wait_port
 from services.intake.letter_batches import batches_for
-from shared.bus import ensure_streams
 from shared.config import Settings
 from shared.contracts.letters import LetterApproved, LetterAudience, LetterRecipient
 from shared.contracts.notification import Address, ChannelKind
 from shared.crypto import Sealer, new_key_b64
 from shared.letter_routes import seal_routes
-from tests.helpers import ServiceProcesses, eventually, publish
+from tests.helpers import NATS_KEYS, ServiceProcesses, eventually, publish
 
 N = 1500  # three batches
 
@@ -42,9 +41,8 @@ async def test_notify_killed_mid_letter_loses_nobody_and_resends_only_the_unknow
             "SMTP_HOST": settings.smtp_host, "SMTP_PORT": str(settings.smtp_port), "ACK_WAIT_S": "3",
             "LOG_LEVEL": "WARNING", "DIRECTORY_FILE": str(settings.directory_file), "LINK_KEY": settings.link_key,
             **fakes.env(), "WECOM_WEBHOOK_BASE": "", "DINGTALK_WEBHOOK_BASE": "", "SMS_RATE_PER_S": "300",
-            "LETTER_CONTACT_KEY": key}, tmp_path)
+            "LETTER_CONTACT_KEY": key, **NATS_KEYS.env()}, tmp_path)
         try:
-            await ensure_streams(settings.nats_url)
 
             def start() -> None:
                 port = free_port()

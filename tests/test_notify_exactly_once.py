@@ -19,12 +19,11 @@ import pytest
 
 from antibully.fakes import FakeProviders, running_fakes
 from antibully.infra import SmtpSink
-from shared.bus import ensure_streams
 from shared.config import Settings
 from shared.contracts import NoticeFacts, NotificationRequested, Recipient, RecipientRole
 from shared.contracts.base import derive_id, utcnow
 from shared.contracts.notification import Address, ChannelKind
-from tests.helpers import ServiceProcesses, eventually, publish
+from tests.helpers import NATS_KEYS, ServiceProcesses, eventually, publish
 
 N = 60
 
@@ -44,7 +43,7 @@ def replicas(settings: Settings, fakes: FakeProviders, tmp_path: Path) -> Iterat
         "SMTP_HOST": settings.smtp_host, "SMTP_PORT": str(settings.smtp_port), "SMTP_TIMEOUT_S": "3",
         "ACK_WAIT_S": "6", "LOG_LEVEL": "WARNING",
         "DIRECTORY_FILE": str(settings.directory_file), "LINK_KEY": settings.link_key,
-        **fakes.env(), "WECOM_WEBHOOK_BASE": "", "DINGTALK_WEBHOOK_BASE": "",
+        **fakes.env(), "WECOM_WEBHOOK_BASE": "", "DINGTALK_WEBHOOK_BASE": "", **NATS_KEYS.env(),
     }, tmp_path)
     try:
         yield r
@@ -76,7 +75,6 @@ async def test_two_replicas_killed_mid_send_send_each_message_once(
 
     fakes.fail_next("aliyun", 9, "permanent")  # Aliyun refuses the first SMS: they fall over to Tencent
     requests = [_request(i, f"{fakes.base_url}/hook/school-system") for i in range(N)]
-    await ensure_streams(settings.nats_url)
     for name in ("a", "b"):
         port = free_port()
         replicas.start(name, "notify", NOTIFY_PORT=str(port))
