@@ -21,7 +21,6 @@ import hashlib
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-
 SERVICE_SECRETS: dict[str, frozenset[str]] = {
     "intake": frozenset({
         "intake_data_key", "letter_contact_key", "pseudonym_key", "identity_public_key", "dead_letter_key",
