@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import unquote
 
@@ -12,6 +13,7 @@ import asyncpg
 from fastapi import Header, Query
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
+from pydantic import BeforeValidator
 
 from services.archive.accounts import Clock, LoginPolicy, official_from_token
 from shared.config import Settings
@@ -24,6 +26,28 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "An invalid field, or no stated purpose."},
 }
 PURPOSE_MIN, PURPOSE_MAX = 2, 200
+# What the document says of a stated purpose: 2–200 characters once stripped (two non-blank ones at least).
+PURPOSE_SCHEMA: dict[str, Any] = {"minLength": PURPOSE_MIN, "maxLength": PURPOSE_MAX, "pattern": r"\S[\s\S]*\S"}
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})?")
+
+
+def _iso_date_text(value: object) -> object:
+    """A day as the document says (YYYY-MM-DD), not whatever else pydantic would read as one (`0`, a timestamp)."""
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError("a day as YYYY-MM-DD")
+    return value
+
+
+def _iso_datetime_text(value: object) -> object:
+    """A time as ISO 8601 text (the zone may be left out), not a number of seconds."""
+    if isinstance(value, str) and not _ISO_DATETIME.fullmatch(value):
+        raise ValueError("a time as YYYY-MM-DDTHH:MM[:SS][zone]")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime_text)]
 
 
 @dataclass
@@ -59,19 +83,30 @@ def bearer_token(authorization: str | None) -> str:
 
 
 async def stated_purpose(
-    x_access_purpose: Annotated[str | None, Header(description="Why you read this (percent-encode non-ASCII).")]
-    = None,
-    purpose: Annotated[str | None, Query(description="The same, as a query parameter.")] = None,
+    x_access_purpose: Annotated[str | None, Header(
+        description=f"Why you read this, {PURPOSE_MIN}–{PURPOSE_MAX} characters once decoded and stripped "
+                    "(percent-encode non-ASCII). This header or the `purpose` parameter is required (422).",
+        json_schema_extra=PURPOSE_SCHEMA)] = None,
+    purpose: Annotated[str | None, Query(description="The same, as a query parameter (the header wins).",
+                                         json_schema_extra=PURPOSE_SCHEMA)] = None,
 ) -> str:
-    """Every read states its purpose, which the access log keeps with the reader's name."""
-    text = (unquote(x_access_purpose) if x_access_purpose is not None else purpose or "").strip()
-    if not PURPOSE_MIN <= len(text) <= PURPOSE_MAX:
-        field_name = "header.X-Access-Purpose" if x_access_purpose is not None else "query.purpose"
-        raise ApiError(422, "purpose_required", "Every read must state its purpose.", "每次查阅都必须说明查阅目的。",
-                       errors=[FieldError(
-                           field=field_name,
-                           reason=f"State why you read this in the X-Access-Purpose header or the purpose query "
-                                  f"parameter ({PURPOSE_MIN}–{PURPOSE_MAX} characters).",
-                           reason_zh=f"请在 X-Access-Purpose 请求头或 purpose 参数中说明查阅目的"
-                                     f"（{PURPOSE_MIN}–{PURPOSE_MAX} 个字符）。")])
+    """Every read states its purpose, which the access log keeps with the reader's name.
+
+    The limits are checked here (not by FastAPI) since the header counts decoded characters; the document
+    states them all the same."""
+    given = {"header.X-Access-Purpose": unquote(x_access_purpose).strip() if x_access_purpose is not None
+             else None, "query.purpose": purpose.strip() if purpose is not None else None}
+    if given["header.X-Access-Purpose"] is None and given["query.purpose"] is None:
+        given["query.purpose"] = ""
+    # each purpose given must be one (an invalid parameter is refused even when the header states another)
+    for field_name, text in given.items():
+        if text is not None and not PURPOSE_MIN <= len(text) <= PURPOSE_MAX:
+            raise ApiError(422, "purpose_required", "Every read must state its purpose.",
+                           "每次查阅都必须说明查阅目的。", errors=[FieldError(
+                               field=field_name,
+                               reason=f"State why you read this in the X-Access-Purpose header or the purpose query "
+                                      f"parameter ({PURPOSE_MIN}–{PURPOSE_MAX} characters).",
+                               reason_zh=f"请在 X-Access-Purpose 请求头或 purpose 参数中说明查阅目的"
+                                         f"（{PURPOSE_MIN}–{PURPOSE_MAX} 个字符）。")])
+    text = given["header.X-Access-Purpose"] or given["query.purpose"] or ""
     return text
