@@ -90,7 +90,8 @@ class Outcome:
     def assert_clean(self) -> None:
         """No failure of any check, and at least MIN_CASES cases sent."""
         failures = list(self.failures.items())
-        assert not failures, f"{len(failures)} distinct failure(s):\n\n" + "\n\n".join(
+        assert not failures, f"{len(failures)} distinct failure(s):\n" + "\n".join(s for s, _ in failures) + "\n\n" + \
+            "\n\n".join(
             f"== {signature}\n{report}" for signature, report in failures[:MAX_REPORTED_FAILURES]
         )
         assert self.cases >= MIN_CASES, f"only {self.cases} cases ran; {self.not_generated}"
@@ -167,6 +168,7 @@ def _fuzz(
     steering: Steering,
     steer: Steer,
     deadline: float,
+    checks: list[Any],
 ) -> None:
     """One operation in one generation mode: send each generated case and check the answer."""
     outcome = steering.outcome
@@ -194,7 +196,7 @@ def _fuzz(
         outcome.statuses[(operation.label, mode.value, response.status_code)] += 1
         steering.learn(response)
         try:
-            case.validate_response(response, checks=CHECKS)
+            case.validate_response(response, checks=checks)
         except FailureGroup as group:
             for failure in group.exceptions:
                 outcome.fail(f"{label}: {type(failure).__name__}: {failure.title}", str(group))
@@ -204,11 +206,12 @@ def _fuzz(
 
 def run_cases(schema: Any, base_url: str, steer: Steer, seed: int, session: requests.Session | None = None,
               order: Callable[[list[schemathesis.APIOperation]], list[schemathesis.APIOperation]] | None = None,
-              ) -> Outcome:
+              checks: list[Any] | None = None) -> Outcome:
     """Generate and send every case, operation by operation, each in both modes; synchronous, for a thread.
 
     The operations run in the schema's order (creations before the reads of what they created) unless
-    `order` says otherwise. `session` carries cookies when the edge has them (the console).
+    `order` says otherwise. `session` carries cookies when the edge has them (the console). `checks`: CHECKS
+    unless an edge says which apply to it.
     """
     started = time.monotonic()
     outcome = Outcome()
@@ -225,7 +228,7 @@ def run_cases(schema: Any, base_url: str, steer: Steer, seed: int, session: requ
             for mode in MODES:
                 before = outcome.cases
                 try:
-                    _fuzz(operation, mode, per_run, base_url, session, steering, steer, deadline)
+                    _fuzz(operation, mode, per_run, base_url, session, steering, steer, deadline, checks or CHECKS)
                 except (Unsatisfiable, SchemathesisError) as exc:
                     outcome.not_generated.append(f"{operation.label} [{mode.value}]: {type(exc).__name__}: {exc}")
                 if outcome.cases == before:

@@ -18,6 +18,9 @@ from shared.identity import Official, OfficialRole, StaffTitle
 
 log = logging.getLogger("antibully.archive.accounts")
 ACCOUNT_ID = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$"
+# Any account's id (the CLI's may be older or freer than ACCOUNT_ID): no control characters, which PostgreSQL
+# would refuse (a NUL) as a backend error
+EXISTING_ACCOUNT_ID = r"^[^\x00-\x1f\x7f]{1,100}$"
 
 
 class AccountView(BaseModel):
@@ -105,7 +108,7 @@ def router(deps: ArchiveDeps) -> APIRouter:
 
     @r.post("/v1/accounts/{account_id}/disable", status_code=204, responses=_RESPONSES | {404: {"model": ErrorBody}},
             summary="Disable a school staff account")
-    async def disable(account_id: Annotated[str, Path(max_length=100)], actor: Manager) -> Response:
+    async def disable(account_id: Annotated[str, Path(pattern=EXISTING_ACCOUNT_ID)], actor: Manager) -> Response:
         """No more logins, and the account's sessions end now. Disabling a disabled account changes nothing."""
         manager(actor)
         target = await repository.official_by_id(deps.pool, account_id)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from services.archive.accounts import Issued, login, logout
 from services.archive.deps import ERRORS, ArchiveDeps, bearer_token
+from services.archive.routes.accounts import EXISTING_ACCOUNT_ID
 from services.archive.views import AssertionIssued, TokenIssued
 from shared import assertions
 from shared.errors import ApiError, ErrorBody, FieldError, field_errors
@@ -24,7 +25,8 @@ ASSERTION_AUDIENCE = "intake"
 
 class Credentials(BaseModel):
     model_config = ConfigDict(extra="ignore")  # OAuth2 password-grant forms also send grant_type, scope…
-    username: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+    username: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True,
+                                               pattern=EXISTING_ACCOUNT_ID)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
