@@ -10,7 +10,8 @@ from typing import Annotated, Any
 from urllib.parse import unquote
 
 import asyncpg
-from fastapi import Header, Query
+from fastapi import Header, Query, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 from pydantic import BeforeValidator
@@ -26,6 +27,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "An invalid field, or no stated purpose."},
 }
 PURPOSE_MIN, PURPOSE_MAX = 2, 200
+# Text the archive keeps as it is: something besides blanks once stripped, and no NUL (PostgreSQL refuses it: a
+# backend error, 503, before this was stated and checked)
+TEXT = r"^[^\x00]*[^\s\x00][^\x00]*$"
 # What the document says of a stated purpose: 2–200 characters once stripped (two non-blank ones at least).
 PURPOSE_SCHEMA: dict[str, Any] = {"minLength": PURPOSE_MIN, "maxLength": PURPOSE_MAX, "pattern": r"\S[\s\S]*\S"}
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -46,6 +50,16 @@ def _iso_datetime_text(value: object) -> object:
     return value
 
 
+# The document's security scheme; the check (and its 401) is `ArchiveDeps.official`'s.
+BEARER = HTTPBearer(auto_error=False, scheme_name="official",
+                    description="An official's token from POST /v1/auth/token (ends when left idle).")
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
+
+
+def token_of(credentials: HTTPAuthorizationCredentials | None) -> str:
+    return credentials.credentials.strip() if credentials is not None else ""
+
+
 IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime_text)]
 
@@ -64,9 +78,9 @@ class ArchiveDeps:
         return LoginPolicy(timedelta(seconds=s.archive_token_ttl_s), s.archive_login_max_failures,
                            timedelta(seconds=s.archive_login_lock_s))
 
-    async def official(self, authorization: Annotated[str | None, Header()] = None) -> Official:
+    async def official(self, credentials: BearerCredentials = None) -> Official:
         """The reader behind `Authorization: Bearer <token>`; 401 otherwise. Each use extends the session."""
-        token = bearer_token(authorization)
+        token = token_of(credentials)
         found = await official_from_token(self.pool, token, self.clock(), self.login_policy().token_ttl) \
             if token else None
         if found is None:
@@ -74,12 +88,6 @@ class ArchiveDeps:
                            "get a token from POST /v1/auth/token.", "需要有效的身份凭证，请先登录获取令牌。",
                            headers={"WWW-Authenticate": "Bearer"})
         return found
-
-
-def bearer_token(authorization: str | None) -> str:
-    """The token of an `Authorization: Bearer <token>` header, or "" for any other header."""
-    scheme, _, token = (authorization or "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 async def stated_purpose(

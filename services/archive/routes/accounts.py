@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.archive import repository
 from services.archive.accounts import MIN_PASSWORD, hash_password
-from services.archive.deps import ERRORS, ArchiveDeps
+from services.archive.deps import ERRORS, TEXT, ArchiveDeps
 from services.archive.staff import lists_accounts, may_manage, may_see
 from shared.directory import load_directory
 from shared.errors import ApiError, ErrorBody, FieldError
@@ -36,7 +36,8 @@ class NewAccount(BaseModel):
     model_config = ConfigDict(extra="forbid")
     account_id: Annotated[str, StringConstraints(pattern=ACCOUNT_ID)] = Field(
         description="The login name: letters, digits and . _ @ -, at most 100.")
-    display_name: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+    display_name: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True,
+                                                   pattern=TEXT)]
     title: StaffTitle
     school_id: str | None = Field(default=None, description="The bureau names the school; a head always "
                                   "creates accounts for its own school.")
