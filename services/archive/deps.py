@@ -14,7 +14,7 @@ from fastapi import Header, Query, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, WithJsonSchema
 
 from services.archive.accounts import Clock, LoginPolicy, official_from_token
 from shared.config import Settings
@@ -32,21 +32,23 @@ PURPOSE_MIN, PURPOSE_MAX = 2, 200
 TEXT = r"^[^\x00]*[^\s\x00][^\x00]*$"
 # What the document says of a stated purpose: 2–200 characters once stripped (two non-blank ones at least).
 PURPOSE_SCHEMA: dict[str, Any] = {"minLength": PURPOSE_MIN, "maxLength": PURPOSE_MAX, "pattern": r"\S[\s\S]*\S"}
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})?")
+DAY = r"^2\d{3}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"  # a day of this millennium (year 1 reached PostgreSQL as 503)
+_ISO_DATE = re.compile(DAY)
+_ISO_DATETIME = re.compile(r"2\d{3}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})?")
 
 
 def _iso_date_text(value: object) -> object:
-    """A day as the document says (YYYY-MM-DD), not whatever else pydantic would read as one (`0`, a timestamp)."""
+    """A day as the document says (YYYY-MM-DD, 2000–2999), not whatever else pydantic would read as one (`0`, a
+    timestamp)."""
     if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
-        raise ValueError("a day as YYYY-MM-DD")
+        raise ValueError("a day as YYYY-MM-DD, from 2000 to 2999")
     return value
 
 
 def _iso_datetime_text(value: object) -> object:
-    """A time as ISO 8601 text (the zone may be left out), not a number of seconds."""
+    """A time as ISO 8601 text (the zone may be left out; 2000–2999), not a number of seconds."""
     if isinstance(value, str) and not _ISO_DATETIME.fullmatch(value):
-        raise ValueError("a time as YYYY-MM-DDTHH:MM[:SS][zone]")
+        raise ValueError("a time as YYYY-MM-DDTHH:MM[:SS][zone], from 2000 to 2999")
     return value
 
 
@@ -60,8 +62,10 @@ def token_of(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials.strip() if credentials is not None else ""
 
 
-IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
-IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime_text)]
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text), WithJsonSchema({"type": "string", "format": "date",
+                                                                           "pattern": r"^2\d{3}-"})]
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime_text),
+                        WithJsonSchema({"type": "string", "format": "date-time", "pattern": r"^2\d{3}-"})]
 
 
 @dataclass
