@@ -105,7 +105,8 @@ def test_help_request_words_stay_out_of_summaries() -> None:
 def test_cursor_round_trips_and_refuses_anything_else() -> None:
     cursor = Cursor(datetime(2026, 11, 29, 4, 5, 6, 789, tzinfo=UTC), uuid.uuid4())
     assert Cursor.decode(cursor.encode()) == cursor
-    for bad in ("", "x", "bm90LWEtY3Vyc29y", Cursor(datetime(2026, 1, 1), uuid.uuid4()).encode()):
+    assert Cursor.decode("9" * 19 + "_" + "0" * 32).reported_at.year == 9999  # far, not an error
+    for bad in ("", "x", "bm90LWEtY3Vyc29y", f"-1_{uuid.uuid4().hex}", f"1_{uuid.uuid4()}"):
         with pytest.raises(ValueError):
             Cursor.decode(bad)
 

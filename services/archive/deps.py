@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import unquote
 
 import asyncpg
-from fastapi import Header, Query
+from fastapi import Header, Query, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
+from pydantic import BeforeValidator, WithJsonSchema
 
 from services.archive.accounts import Clock, LoginPolicy, official_from_token
 from shared.config import Settings
@@ -24,6 +27,45 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "An invalid field, or no stated purpose."},
 }
 PURPOSE_MIN, PURPOSE_MAX = 2, 200
+# Text the archive keeps as it is: something besides blanks once stripped, and no NUL (PostgreSQL refuses it: a
+# backend error, 503, before this was stated and checked)
+TEXT = r"^[^\x00]*[^\s\x00][^\x00]*$"
+# What the document says of a stated purpose: 2–200 characters once stripped (two non-blank ones at least).
+PURPOSE_SCHEMA: dict[str, Any] = {"minLength": PURPOSE_MIN, "maxLength": PURPOSE_MAX, "pattern": r"\S[\s\S]*\S"}
+DAY = r"^2\d{3}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"  # a day of this millennium (year 1 reached PostgreSQL as 503)
+_ISO_DATE = re.compile(DAY)
+_ISO_DATETIME = re.compile(r"2\d{3}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})?")
+
+
+def _iso_date_text(value: object) -> object:
+    """A day as the document says (YYYY-MM-DD, 2000–2999), not whatever else pydantic would read as one (`0`, a
+    timestamp)."""
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError("a day as YYYY-MM-DD, from 2000 to 2999")
+    return value
+
+
+def _iso_datetime_text(value: object) -> object:
+    """A time as ISO 8601 text (the zone may be left out; 2000–2999), not a number of seconds."""
+    if isinstance(value, str) and not _ISO_DATETIME.fullmatch(value):
+        raise ValueError("a time as YYYY-MM-DDTHH:MM[:SS][zone], from 2000 to 2999")
+    return value
+
+
+# The document's security scheme; the check (and its 401) is `ArchiveDeps.official`'s.
+BEARER = HTTPBearer(auto_error=False, scheme_name="official",
+                    description="An official's token from POST /v1/auth/token (ends when left idle).")
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
+
+
+def token_of(credentials: HTTPAuthorizationCredentials | None) -> str:
+    return credentials.credentials.strip() if credentials is not None else ""
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text), WithJsonSchema({"type": "string", "format": "date",
+                                                                           "pattern": r"^2\d{3}-"})]
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime_text),
+                        WithJsonSchema({"type": "string", "format": "date-time", "pattern": r"^2\d{3}-"})]
 
 
 @dataclass
@@ -40,9 +82,9 @@ class ArchiveDeps:
         return LoginPolicy(timedelta(seconds=s.archive_token_ttl_s), s.archive_login_max_failures,
                            timedelta(seconds=s.archive_login_lock_s))
 
-    async def official(self, authorization: Annotated[str | None, Header()] = None) -> Official:
+    async def official(self, credentials: BearerCredentials = None) -> Official:
         """The reader behind `Authorization: Bearer <token>`; 401 otherwise. Each use extends the session."""
-        token = bearer_token(authorization)
+        token = token_of(credentials)
         found = await official_from_token(self.pool, token, self.clock(), self.login_policy().token_ttl) \
             if token else None
         if found is None:
@@ -52,26 +94,31 @@ class ArchiveDeps:
         return found
 
 
-def bearer_token(authorization: str | None) -> str:
-    """The token of an `Authorization: Bearer <token>` header, or "" for any other header."""
-    scheme, _, token = (authorization or "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
-
-
 async def stated_purpose(
-    x_access_purpose: Annotated[str | None, Header(description="Why you read this (percent-encode non-ASCII).")]
-    = None,
-    purpose: Annotated[str | None, Query(description="The same, as a query parameter.")] = None,
+    x_access_purpose: Annotated[str | None, Header(
+        description=f"Why you read this, {PURPOSE_MIN}–{PURPOSE_MAX} characters once decoded and stripped "
+                    "(percent-encode non-ASCII). This header or the `purpose` parameter is required (422).",
+        json_schema_extra=PURPOSE_SCHEMA)] = None,
+    purpose: Annotated[str | None, Query(description="The same, as a query parameter (the header wins).",
+                                         json_schema_extra=PURPOSE_SCHEMA)] = None,
 ) -> str:
-    """Every read states its purpose, which the access log keeps with the reader's name."""
-    text = (unquote(x_access_purpose) if x_access_purpose is not None else purpose or "").strip()
-    if not PURPOSE_MIN <= len(text) <= PURPOSE_MAX:
-        field_name = "header.X-Access-Purpose" if x_access_purpose is not None else "query.purpose"
-        raise ApiError(422, "purpose_required", "Every read must state its purpose.", "每次查阅都必须说明查阅目的。",
-                       errors=[FieldError(
-                           field=field_name,
-                           reason=f"State why you read this in the X-Access-Purpose header or the purpose query "
-                                  f"parameter ({PURPOSE_MIN}–{PURPOSE_MAX} characters).",
-                           reason_zh=f"请在 X-Access-Purpose 请求头或 purpose 参数中说明查阅目的"
-                                     f"（{PURPOSE_MIN}–{PURPOSE_MAX} 个字符）。")])
+    """Every read states its purpose, which the access log keeps with the reader's name.
+
+    The limits are checked here (not by FastAPI) since the header counts decoded characters; the document
+    states them all the same."""
+    given = {"header.X-Access-Purpose": unquote(x_access_purpose).strip() if x_access_purpose is not None
+             else None, "query.purpose": purpose.strip() if purpose is not None else None}
+    if given["header.X-Access-Purpose"] is None and given["query.purpose"] is None:
+        given["query.purpose"] = ""
+    # each purpose given must be one (an invalid parameter is refused even when the header states another)
+    for field_name, text in given.items():
+        if text is not None and not PURPOSE_MIN <= len(text) <= PURPOSE_MAX:
+            raise ApiError(422, "purpose_required", "Every read must state its purpose.",
+                           "每次查阅都必须说明查阅目的。", errors=[FieldError(
+                               field=field_name,
+                               reason=f"State why you read this in the X-Access-Purpose header or the purpose query "
+                                      f"parameter ({PURPOSE_MIN}–{PURPOSE_MAX} characters).",
+                               reason_zh=f"请在 X-Access-Purpose 请求头或 purpose 参数中说明查阅目的"
+                                         f"（{PURPOSE_MIN}–{PURPOSE_MAX} 个字符）。")])
+    text = given["header.X-Access-Purpose"] or given["query.purpose"] or ""
     return text

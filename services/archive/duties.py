@@ -8,7 +8,6 @@ however often it was escalated, until someone discharges it.
 
 from __future__ import annotations
 
-import base64
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -16,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from services.archive.listing import decode_position, encode_position
 from shared.contracts.duties import DutyState, DutyUpdated
 
 SETTLED_STATES = tuple(s.value for s in DutyState if s.settled)
@@ -135,16 +135,9 @@ class DutyCursor:
     obligation_id: uuid.UUID
 
     def encode(self) -> str:
-        return base64.urlsafe_b64encode(f"{self.due_at.isoformat()}|{self.obligation_id}".encode()).decode()
+        return encode_position(self.due_at, self.obligation_id)
 
     @staticmethod
     def decode(text: str) -> DutyCursor:
-        """Raises ValueError for anything that is not a cursor this API gave out."""
-        try:
-            at, _, oid = base64.urlsafe_b64decode(text.encode()).decode().partition("|")
-            parsed = DutyCursor(datetime.fromisoformat(at), uuid.UUID(oid))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ValueError("not a cursor from this API") from exc
-        if parsed.due_at.tzinfo is None:
-            raise ValueError("not a cursor from this API")
-        return parsed
+        """Raises ValueError for anything that is not a cursor this API gives out (CURSOR_PATTERN)."""
+        return DutyCursor(*decode_position(text))

@@ -10,6 +10,7 @@ look-back done, a duty overdue now) is the state at the time of the read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -21,6 +22,8 @@ from services.archive.listing import SHANGHAI
 from shared.words import LEDGER_ATTENTION_ZH, LEDGER_COLUMNS_ZH
 
 MAX_MONTHS = 36
+MONTH = r"^2\d{3}-(0[1-9]|1[0-2])$"  # YYYY-MM of this millennium: the OpenAPI document states it
+MONTH_RE = re.compile(MONTH)
 LATE_FLAG = "late_report"          # escalation.domain: reported later than policy.timing.late_report_after
 REPEAT_FLAG = "earlier_cases"      # escalation.domain: a perpetrator appeared in an earlier case
 REPEAT_REASON = "repeated_after_education"  # the policy rule the school's own indicator fires
@@ -47,8 +50,8 @@ class Period:
     @staticmethod
     def parse(first: str | None, last: str | None, today: date) -> Period:
         """Defaults: January of the current year to the current month. At most MAX_MONTHS months."""
-        end = _month(last, "query.to") if last else today.replace(day=1)
-        start = _month(first, "query.from") if first else end.replace(month=1)
+        end = _month(last, "query.to") if last is not None else today.replace(day=1)
+        start = _month(first, "query.from") if first is not None else end.replace(month=1)
         if start > end:
             raise LedgerInputError("query.from", "'from' is after 'to'.", "起始月份晚于截止月份。")
         if _index(end) - _index(start) + 1 > MAX_MONTHS:
@@ -75,11 +78,11 @@ class Period:
 
 
 def _month(text: str, field: str) -> date:
-    try:
+    """Checked here rather than by FastAPI, so that every refusal of a period names its parameter alike."""
+    if MONTH_RE.fullmatch(text):
         year, month = text.split("-")
         return date(int(year), int(month), 1)
-    except ValueError:
-        raise LedgerInputError(field, "A month as YYYY-MM, e.g. 2026-09.", "月份格式应为 YYYY-MM，例如 2026-09。") \
+    raise LedgerInputError(field, "A month as YYYY-MM, e.g. 2026-09.", "月份格式应为 YYYY-MM，例如 2026-09。") \
             from None
 
 

@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
-import base64
+import re
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# A page's position: microseconds since 1970 (UTC) and an id in hex. The document states this pattern and
+# every text that matches it is a position (a far one gives an empty page), so the pattern is the whole rule.
+CURSOR_PATTERN = r"^[0-9]{1,19}_[0-9a-f]{32}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LAST = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+def encode_position(at: datetime, id_: uuid.UUID) -> str:
+    if at.tzinfo is None:
+        raise ValueError("a position's time has a zone")
+    return f"{(at - _EPOCH) // timedelta(microseconds=1)}_{id_.hex}"
+
+
+def decode_position(text: str) -> tuple[datetime, uuid.UUID]:
+    """Raises ValueError for a text that does not match CURSOR_PATTERN."""
+    if not _CURSOR.fullmatch(text):
+        raise ValueError("not a cursor from this API")
+    micros, _, hex_id = text.partition("_")
+    at = _LAST if int(micros) >= (_LAST - _EPOCH) // timedelta(microseconds=1) \
+        else _EPOCH + timedelta(microseconds=int(micros))
+    return at, uuid.UUID(hex=hex_id)
 
 
 @dataclass(frozen=True)
@@ -46,19 +68,12 @@ class Cursor:
     case_id: uuid.UUID
 
     def encode(self) -> str:
-        return base64.urlsafe_b64encode(f"{self.reported_at.isoformat()}|{self.case_id}".encode()).decode()
+        return encode_position(self.reported_at, self.case_id)
 
     @staticmethod
     def decode(text: str) -> Cursor:
-        """Raises ValueError for anything that is not a cursor this API gave out."""
-        try:
-            at, _, case = base64.urlsafe_b64decode(text.encode()).decode().partition("|")
-            parsed = Cursor(datetime.fromisoformat(at), uuid.UUID(case))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ValueError("not a cursor from this API") from exc
-        if parsed.reported_at.tzinfo is None:
-            raise ValueError("not a cursor from this API")
-        return parsed
+        """Raises ValueError for anything that is not a cursor this API gives out (CURSOR_PATTERN)."""
+        return Cursor(*decode_position(text))
 
 
 @dataclass(frozen=True)

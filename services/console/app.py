@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from opentelemetry.sdk.trace import TracerProvider
@@ -63,6 +64,13 @@ def create_app(deps: ConsoleDeps, tracer_provider: TracerProvider, registry: Col
     @app.exception_handler(Unavailable)
     async def unavailable(request: Request, _: Unavailable) -> HTMLResponse:
         return deps.message(request, "服务暂不可用", "系统暂时无法处理，请稍后重试。紧急情况请直接拨打电话联系。", 503)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> HTMLResponse:
+        """A page, not the APIs' JSON: a malformed id in the address is no such page, anything else a 422."""
+        if any(e.get("loc", ("",))[0] == "path" for e in exc.errors()):
+            return deps.message(request, "页面不存在", "未找到您要访问的页面。", 404, back="/")
+        return deps.message(request, "无法处理", "请求中有内容不符合要求，请返回页面重新填写。", 422, back="/")
 
     @app.exception_handler(StarletteHTTPException)
     async def not_found(request: Request, exc: StarletteHTTPException) -> HTMLResponse:

@@ -59,4 +59,6 @@ class Csrf:
         return hmac.new(self._key, f"csrf\x1f{secret}".encode(), hashlib.sha256).hexdigest()
 
     def valid(self, secret: str | None, token: str | None) -> bool:
-        return bool(secret and token) and hmac.compare_digest(self.token(secret or ""), token or "")
+        # bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500, for a forged form)
+        return bool(secret and token) and hmac.compare_digest(self.token(secret or "").encode(),
+                                                              (token or "").encode())

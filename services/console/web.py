@@ -23,6 +23,47 @@ from shared.contracts.base import utcnow
 
 TEMPLATES = Path(__file__).with_name("templates")
 
+# The console's OpenAPI document (not served: tests read app.openapi() and fuzz it with schemathesis).
+# Every page answers HTML, whatever its status; a body over the limit is shared.http's JSON 413.
+_STATUS = {
+    200: "The page (a form shown again says what to correct).",
+    303: "See other: after a form is taken, or to the login page.",
+    401: "Not signed in, or the session has ended: the login page.",
+    403: "Not for this role, or a form without this visitor's CSRF token (refused, nothing done).",
+    404: "No such page, case or help request within your authority.",
+    409: "The archive or intake refused the act in the case's state.",
+    422: "A field to correct: the form again, with the reasons.",
+    429: "Too many attempts (logins, help requests): try later.",
+}
+_HTML = {"content": {"text/html": {"schema": {"type": "string"}}}}
+PAGE_STATUSES = (200, 303, 401, 403, 404, 422, 429)
+FORM_STATUSES = (200, 303, 401, 403, 404, 409, 422, 429)
+
+
+def _responses(statuses: tuple[int, ...], ok: dict[str, Any] | None = None) -> dict[int | str, dict[str, Any]]:
+    out: dict[int | str, dict[str, Any]] = {s: {"description": _STATUS[s], **({} if s == 303 else _HTML)}
+                                            for s in statuses}
+    if ok is not None:
+        out[200] = {"description": _STATUS[200], "content": {**ok, **_HTML["content"]}}
+    return out | {413: {"description": "The body is larger than the console takes.",
+                        "content": {"application/json": {"schema": {"type": "object"}}}}}
+
+
+def page_doc(*, download: str | None = None) -> dict[str, Any]:
+    """A GET page's documented answers (a download: its file, or an HTML page saying why not)."""
+    ok = {download: {"schema": {"type": "string"}}} if download else None
+    return {"responses": _responses(PAGE_STATUSES, ok)}
+
+
+def form_doc(*fields: str) -> dict[str, Any]:
+    """A form post's documented answers and its form: the CSRF token, the named fields (text), maybe others
+    (the report forms' numbered rows)."""
+    properties = {"csrf": {"type": "string"}} | {f: {"type": "string"} for f in fields}
+    return {"responses": _responses(FORM_STATUSES), "openapi_extra": {"requestBody": {"required": True, "content": {
+        "application/x-www-form-urlencoded": {"schema": {
+            "type": "object", "required": ["csrf"], "properties": properties,
+            "additionalProperties": {"type": "string"}}}}}}}
+
 
 class LoginRequired(Exception):
     """No session (or an idle one): the login page, saying why."""

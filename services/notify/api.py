@@ -7,9 +7,10 @@ which is recorded once and published as NotificationAcknowledged.
 import html
 import uuid
 from dataclasses import dataclass
+from typing import Annotated, Any
 
 import asyncpg
-from fastapi import FastAPI
+from fastapi import FastAPI, Path
 from fastapi.responses import HTMLResponse
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
@@ -24,6 +25,7 @@ from services.notify.templates import FAMILY_ROLES
 from shared.contracts import NotificationAcknowledged, RecipientRole
 from shared.contracts.base import derive_id, utcnow
 from shared.crypto import Sealer
+from shared.errors import ErrorBody
 from shared.http import install_common
 from shared.outbox import OutboxRelay, enqueue
 
@@ -42,6 +44,32 @@ _ERRORS = {
     "forged": (400, "链接无效", "该确认链接无效或不完整，请从通知邮件中重新打开，或联系发出通知的单位。"),
     "expired": (410, "链接已过期", "该确认链接已过期。请联系教育局值班室确认您已收到通知。"),
 }
+
+
+# What notify's pages answer, for its OpenAPI document (not served: notify is public; tests read app.openapi()).
+# Every page is HTML, whatever its status; the JSON errors are those of shared.http (a body too large).
+_PAGE_STATUS = {
+    200: "The page.",
+    400: "The link is not one notify signed (链接无效).",
+    404: "The link is valid but leads to nothing here (no such letter, or a notice that takes no message).",
+    410: "The link has expired (链接已过期).",
+    422: "The message is empty or too long; the form is shown again.",
+    429: "A notice's daily number of messages is reached.",
+    503: "Links are not configured on this server (LINK_KEY).",
+}
+TOKEN_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"  # base64url claims "." base64url MAC (links.py)
+Token = Annotated[str, Path(description="The signed link from the notice (SMS or e-mail).",
+                            json_schema_extra={"pattern": TOKEN_PATTERN})]
+
+
+def page_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The documented answers of a page: HTML for each status, JSON for a body over the limit (413)."""
+    html_page = {"content": {"text/html": {"schema": {"type": "string"}}}}
+    out: dict[int | str, dict[str, Any]] = {s: {"description": _PAGE_STATUS[s], **html_page} for s in statuses}
+    return out | {413: {"model": ErrorBody, "description": "The body is larger than notify takes."}}
+
+
+LINK_PAGE = (200, 400, 410, 503)  # what any link answers before its own outcome
 
 
 def link_claims(deps: NotifyDeps, token: str) -> LinkClaims | HTMLResponse:
@@ -65,8 +93,9 @@ def create_app(deps: NotifyDeps) -> FastAPI:
     def claims(token: str) -> LinkClaims | HTMLResponse:
         return link_claims(deps, token)
 
-    @app.get("/ack/{token}", response_class=HTMLResponse)
-    async def show(token: str) -> HTMLResponse:
+    @app.get("/ack/{token}", response_class=HTMLResponse, responses=page_responses(*LINK_PAGE),
+             summary="A notice's page: the acknowledgement button, or a family's message form")
+    async def show(token: Token) -> HTMLResponse:
         c = claims(token)
         if isinstance(c, HTMLResponse):
             return c
@@ -92,8 +121,9 @@ def create_app(deps: NotifyDeps) -> FastAPI:
         return f'<div class="quoted">{html.escape(text)}</div>'
 
 
-    @app.post("/ack/{token}", response_class=HTMLResponse)
-    async def acknowledge(token: str) -> HTMLResponse:
+    @app.post("/ack/{token}", response_class=HTMLResponse, responses=page_responses(*LINK_PAGE),
+              summary="Acknowledge a notice (recorded once)")
+    async def acknowledge(token: Token) -> HTMLResponse:
         c = claims(token)
         if isinstance(c, HTMLResponse):
             return c

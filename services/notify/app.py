@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
+from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.notify.api import NotifyDeps, create_app
@@ -36,6 +37,15 @@ from shared.tasks import every
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 log = logging.getLogger("antibully.notify")
+
+
+def http_app(deps: NotifyDeps, settings: Settings) -> FastAPI:
+    """notify's whole HTTP edge: links, family messages, letters, receipts (its OpenAPI document is this app's)."""
+    app = create_app(deps)
+    app.include_router(receipts_router(deps, settings.receipt_token, settings.aliyun_access_key_secret))
+    app.include_router(family_messages_router(deps))
+    app.include_router(letter_router(deps))
+    return app
 
 
 @asynccontextmanager
@@ -85,10 +95,7 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         for loop in loops:
             loop.start()
         deps = NotifyDeps(infra.pool, infra.relay, links, infra.tracer_provider, infra.registry, sealer)
-        app = create_app(deps)
-        app.include_router(receipts_router(deps, settings.receipt_token, settings.aliyun_access_key_secret))
-        app.include_router(family_messages_router(deps))
-        app.include_router(letter_router(deps))
+        app = http_app(deps, settings)
         try:
             async with serve(app, settings.notify_host, settings.notify_port, infra.deps):
                 yield infra

@@ -16,8 +16,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from services.notify import repository
-from services.notify.api import NotifyDeps, link_claims
-from services.notify.family_page import PER_DAY, WHAT_HAPPENS_ZH, clean, form, refusal
+from services.notify.api import LINK_PAGE, NotifyDeps, Token, link_claims, page_responses
+from services.notify.family_page import MAX_CHARS, PER_DAY, WHAT_HAPPENS_ZH, clean, form, refusal
 from services.notify.link_page import page
 from services.notify.templates import FAMILY_ROLES
 from shared.contracts import RecipientRole
@@ -33,11 +33,21 @@ def message_event(notification_id: uuid.UUID, nonce: uuid.UUID, incident_id: uui
                               notification_id=notification_id, role=RecipientRole(role), text=text)
 
 
+# The form as family_page.form makes it: the text (a visible character at least once the control characters
+# are removed; at most MAX_CHARS) and the form's nonce (anything else makes a new one).
+_FORM = {"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+    "type": "object", "required": ["text"], "properties": {
+        "text": {"type": "string", "maxLength": MAX_CHARS, "pattern": r"[^\s\x00-\x1f\x7f]"},
+        "nonce": {"type": "string", "format": "uuid"}}}}}}}
+
+
 def family_messages_router(deps: NotifyDeps) -> APIRouter:
     router = APIRouter()
 
-    @router.post("/ack/{token}/message", response_class=HTMLResponse)
-    async def write(token: str, request: Request) -> HTMLResponse:
+    @router.post("/ack/{token}/message", response_class=HTMLResponse,
+                 responses=page_responses(*LINK_PAGE, 404, 422, 429), openapi_extra=_FORM,
+                 summary="A family's message to the school, through its notice's page")
+    async def write(token: Token, request: Request) -> HTMLResponse:
         c = link_claims(deps, token)
         if isinstance(c, HTMLResponse):
             return c

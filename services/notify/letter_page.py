@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from services.notify import repository_letters as sql
-from services.notify.api import NotifyDeps, link_claims
+from services.notify.api import LINK_PAGE, NotifyDeps, Token, link_claims, page_responses
 from services.notify.letters import parse_ref
 from services.notify.link_page import page
 from shared.contracts.base import Event, derive_id
@@ -54,8 +54,9 @@ def letter_router(deps: NotifyDeps) -> APIRouter:
             return page(*_GONE, 404)
         return c.notification_id, ref[0], ref[1], found
 
-    @r.get("/letter/{token}", response_class=HTMLResponse)
-    async def show(token: str) -> HTMLResponse:
+    @r.get("/letter/{token}", response_class=HTMLResponse, responses=page_responses(*LINK_PAGE, 404),
+           summary="A letter to parents, with its 已阅 and 号码有误 buttons")
+    async def show(token: Token) -> HTMLResponse:
         opened = await _open(token)
         if isinstance(opened, HTMLResponse):
             return opened
@@ -82,12 +83,14 @@ def letter_router(deps: NotifyDeps) -> APIRouter:
         deps.relay.kick()
         return page(title, f"<p>{text}</p>")
 
-    @r.post("/letter/{token}", response_class=HTMLResponse)
-    async def read(token: str) -> HTMLResponse:
+    @r.post("/letter/{token}", response_class=HTMLResponse, responses=page_responses(*LINK_PAGE, 404),
+            summary="已阅: the parent read the letter (recorded once)")
+    async def read(token: Token) -> HTMLResponse:
         return await _mark(token, sql.mark_read, letter_read_event, "已阅", "已记录您已阅读本信，谢谢您的支持。")
 
-    @r.post("/letter/{token}/wrong", response_class=HTMLResponse)
-    async def wrong_number(token: str) -> HTMLResponse:
+    @r.post("/letter/{token}/wrong", response_class=HTMLResponse, responses=page_responses(*LINK_PAGE, 404),
+            summary="号码有误: the letter reached someone else (recorded once)")
+    async def wrong_number(token: Token) -> HTMLResponse:
         return await _mark(token, sql.mark_wrong, wrong_number_event, "已反馈",
                            "已收到您的反馈，学校将更正联系方式。给您带来打扰，敬请谅解。")
 

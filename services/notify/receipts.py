@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, StringConstraints, TypeAdapter, ValidationError
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text holds no NUL: such a report is not a provider's (422, not a 503)
+Text = Annotated[str, StringConstraints(pattern=NO_NUL)]
 
 
 class ReceiptError(ValueError):
@@ -37,19 +40,19 @@ class Receipt:
 class _AliyunReport(BaseModel):
     model_config = ConfigDict(extra="ignore")
     success: bool
-    err_code: str = ""
-    biz_id: str
-    phone_number: str | None = None
-    out_id: str | None = None
-    report_time: str | None = None
+    err_code: Text = ""
+    biz_id: Text
+    phone_number: Text | None = None
+    out_id: Text | None = None
+    report_time: Text | None = None
 
 
 class _TencentReport(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    report_status: str
-    errmsg: str = ""
-    sid: str
-    user_receive_time: str | None = None
+    report_status: Text
+    errmsg: Text = ""
+    sid: Text
+    user_receive_time: Text | None = None
 
 
 _ALIYUN = TypeAdapter(list[_AliyunReport])

@@ -7,18 +7,20 @@ is in the provider's own success format, or it keeps retrying.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 
 from services.notify import repository
 from services.notify.api import NotifyDeps
 from services.notify.letter_receipts import letter_receipts
-from services.notify.receipts import Receipt, ReceiptError, parse_aliyun_report, parse_tencent_report
+from services.notify.receipts import NO_NUL, Receipt, ReceiptError, parse_aliyun_report, parse_tencent_report
 from shared.contracts import RecipientRole
 from shared.contracts.base import derive_id
 from shared.contracts.notification import NotificationReceived
+from shared.errors import ErrorBody
 from shared.outbox import enqueue
 
 PARSERS: dict[str, tuple[Callable[[bytes], list[Receipt]], dict[str, object]]] = {
@@ -27,10 +29,40 @@ PARSERS: dict[str, tuple[Callable[[bytes], list[Receipt]], dict[str, object]]] =
 }
 
 
+_SECRET = Annotated[str, Path(description="RECEIPT_TOKEN: the URL configured in the provider's console.")]
+_TEXT = {"type": "string", "pattern": NO_NUL}
+_SHANGHAI_TIME = {**_TEXT, "description": "Asia/Shanghai, 'YYYY-MM-DD HH:MM:SS' (else ignored)."}
+# The reports each provider pushes, as receipts.py reads them (unknown fields ignored).
+_REPORTS: dict[str, dict[str, Any]] = {
+    "aliyun": {"type": "object", "required": ["success", "biz_id"], "properties": {
+        "success": {"type": "boolean"}, "err_code": _TEXT, "biz_id": _TEXT,
+        "phone_number": {"anyOf": [_TEXT, {"type": "null"}]}, "out_id": {"anyOf": [_TEXT, {"type": "null"}]},
+        "report_time": {"anyOf": [_SHANGHAI_TIME, {"type": "null"}]}}},
+    "tencent": {"type": "object", "required": ["report_status", "sid"], "properties": {
+        "report_status": {"enum": ["SUCCESS", "FAIL"]}, "errmsg": _TEXT, "sid": _TEXT,
+        "user_receive_time": {"anyOf": [_SHANGHAI_TIME, {"type": "null"}]}}},
+}
+_BODIES = {name: {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "array", "items": report}}}}} for name, report in _REPORTS.items()}
+_RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {name: {
+    200: {"description": "The provider's own success answer.",
+          "content": {"application/json": {"schema": {"type": "object", "example": ok}}}},
+    404: {"model": ErrorBody, "description": "Not the configured secret (or receipts are not configured)."},
+    413: {"model": ErrorBody, "description": "The body is larger than notify takes."},
+    422: {"model": ErrorBody, "description": "Not this provider's delivery report."},
+} for name, (_, ok) in PARSERS.items()}
+
+
+def _endpoint(receive: Callable[[str, str, Request], Awaitable[JSONResponse]], provider: str
+              ) -> Callable[[_SECRET, Request], Awaitable[JSONResponse]]:
+    async def endpoint(secret: _SECRET, request: Request) -> JSONResponse:
+        return await receive(provider, secret, request)
+    return endpoint
+
+
 def receipts_router(deps: NotifyDeps, token: str, aliyun_secret: str = "") -> APIRouter:
     router = APIRouter()
 
-    @router.post("/receipts/{provider}/{secret}", include_in_schema=False)
     async def receive(provider: str, secret: str, request: Request) -> JSONResponse:
         if not token or not hmac.compare_digest(secret.encode(), token.encode()) or provider not in PARSERS:
             raise HTTPException(404, "Not found.")
@@ -55,5 +87,10 @@ def receipts_router(deps: NotifyDeps, token: str, aliyun_secret: str = "") -> AP
                 await enqueue(conn, *letters)
         deps.relay.kick()
         return JSONResponse(ok)
+
+    for name in PARSERS:
+        router.add_api_route(f"/receipts/{name}/{{secret}}", _endpoint(receive, name), methods=["POST"],
+                             response_class=JSONResponse, responses=_RESPONSES[name], openapi_extra=_BODIES[name],
+                             summary=f"{name}: SMS delivery reports pushed by the provider")
 
     return router

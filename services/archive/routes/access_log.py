@@ -1,13 +1,12 @@
 """The access log, for the bureau: who read which case, when, and why."""
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from services.archive import reads
-from services.archive.deps import ERRORS, ArchiveDeps, stated_purpose
+from services.archive.deps import ERRORS, ArchiveDeps, IsoDate, stated_purpose
 from services.archive.listing import AccessQuery
 from services.archive.scopes import may_read_access_log
 from services.archive.views import AccessLogPage
@@ -26,8 +25,8 @@ def router(deps: ArchiveDeps) -> APIRouter:
         official: Reader, purpose: Purpose,
         case_id: uuid.UUID | None = None,
         account: Annotated[str | None, Query(max_length=100)] = None,
-        day_from: Annotated[date | None, Query(alias="from", description="First day, Asia/Shanghai.")] = None,
-        day_to: Annotated[date | None, Query(alias="to", description="Last day, Asia/Shanghai.")] = None,
+        day_from: Annotated[IsoDate | None, Query(alias="from", description="First day, Asia/Shanghai.")] = None,
+        day_to: Annotated[IsoDate | None, Query(alias="to", description="Last day, Asia/Shanghai.")] = None,
         cursor: Annotated[int | None, Query(ge=1, description="next_cursor of the previous page.")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> AccessLogPage:

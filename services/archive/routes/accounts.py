@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.archive import repository
 from services.archive.accounts import MIN_PASSWORD, hash_password
-from services.archive.deps import ERRORS, ArchiveDeps
+from services.archive.deps import ERRORS, TEXT, ArchiveDeps
 from services.archive.staff import lists_accounts, may_manage, may_see
 from shared.directory import load_directory
 from shared.errors import ApiError, ErrorBody, FieldError
@@ -18,6 +18,9 @@ from shared.identity import Official, OfficialRole, StaffTitle
 
 log = logging.getLogger("antibully.archive.accounts")
 ACCOUNT_ID = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$"
+# Any account's id (the CLI's may be older or freer than ACCOUNT_ID): no control characters, which PostgreSQL
+# would refuse (a NUL) as a backend error
+EXISTING_ACCOUNT_ID = r"^[^\x00-\x1f\x7f]{1,100}$"
 
 
 class AccountView(BaseModel):
@@ -33,7 +36,8 @@ class NewAccount(BaseModel):
     model_config = ConfigDict(extra="forbid")
     account_id: Annotated[str, StringConstraints(pattern=ACCOUNT_ID)] = Field(
         description="The login name: letters, digits and . _ @ -, at most 100.")
-    display_name: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+    display_name: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True,
+                                                   pattern=TEXT)]
     title: StaffTitle
     school_id: str | None = Field(default=None, description="The bureau names the school; a head always "
                                   "creates accounts for its own school.")
@@ -105,7 +109,7 @@ def router(deps: ArchiveDeps) -> APIRouter:
 
     @r.post("/v1/accounts/{account_id}/disable", status_code=204, responses=_RESPONSES | {404: {"model": ErrorBody}},
             summary="Disable a school staff account")
-    async def disable(account_id: Annotated[str, Path(max_length=100)], actor: Manager) -> Response:
+    async def disable(account_id: Annotated[str, Path(pattern=EXISTING_ACCOUNT_ID)], actor: Manager) -> Response:
         """No more logins, and the account's sessions end now. Disabling a disabled account changes nothing."""
         manager(actor)
         target = await repository.official_by_id(deps.pool, account_id)

@@ -7,12 +7,13 @@ from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from services.archive.accounts import Issued, login, logout
-from services.archive.deps import ERRORS, ArchiveDeps, bearer_token
+from services.archive.deps import ERRORS, ArchiveDeps, BearerCredentials, token_of
+from services.archive.routes.accounts import EXISTING_ACCOUNT_ID
 from services.archive.views import AssertionIssued, TokenIssued
 from shared import assertions
 from shared.errors import ApiError, ErrorBody, FieldError, field_errors
@@ -24,7 +25,8 @@ ASSERTION_AUDIENCE = "intake"
 
 class Credentials(BaseModel):
     model_config = ConfigDict(extra="ignore")  # OAuth2 password-grant forms also send grant_type, scope…
-    username: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+    username: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True,
+                                               pattern=EXISTING_ACCOUNT_ID)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
@@ -83,9 +85,9 @@ def router(deps: ArchiveDeps) -> APIRouter:
     Authenticated = Annotated[Official, Depends(deps.official)]  # noqa: N806 - a type alias
 
     @r.post("/v1/auth/logout", status_code=204, responses={401: ERRORS[401]}, summary="Log out (officials)")
-    async def end(official: Authenticated, authorization: Annotated[str | None, Header()] = None) -> Response:
+    async def end(official: Authenticated, credentials: BearerCredentials = None) -> Response:
         """The bearer token stops working now."""
-        await logout(deps.pool, bearer_token(authorization))
+        await logout(deps.pool, token_of(credentials))
         return Response(status_code=204)
 
     @r.post("/v1/auth/assertion", response_model=AssertionIssued, summary="A signed identity assertion for intake",

@@ -1,14 +1,13 @@
 """The case list and a case's record, scoped to the reader's authority and logged with their purpose."""
 
 import uuid
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
 from services.archive import reads
-from services.archive.deps import ERRORS, ArchiveDeps, stated_purpose
-from services.archive.listing import CaseFilter, Cursor
+from services.archive.deps import ERRORS, ArchiveDeps, IsoDate, stated_purpose
+from services.archive.listing import CURSOR_PATTERN, CaseFilter, Cursor
 from services.archive.views import CasePage, CaseRecord
 from shared.contracts import Level
 from shared.errors import ApiError, ErrorBody, FieldError
@@ -30,19 +29,21 @@ def router(deps: ArchiveDeps) -> APIRouter:
         jurisdiction: Annotated[str | None, Query(max_length=64)] = None,
         level: Level | None = None,
         status: Literal["open", "closed"] | None = None,
-        reported_from: Annotated[date | None, Query(alias="from", description="First day, Asia/Shanghai.")] = None,
-        reported_to: Annotated[date | None, Query(alias="to", description="Last day, Asia/Shanghai.")] = None,
+        reported_from: Annotated[IsoDate | None, Query(alias="from", description="First day, Asia/Shanghai.")] = None,
+        reported_to: Annotated[IsoDate | None, Query(alias="to", description="Last day, Asia/Shanghai.")] = None,
         overdue: bool | None = None,
         flag: Annotated[str | None, Query(pattern=r"^[a-z_]{1,64}$", examples=["late_report"])] = None,
         referred_to_police: bool | None = None,
         public_attention_wide: bool | None = None,
-        cursor: Annotated[str | None, Query(max_length=200)] = None,
+        cursor: Annotated[str | None, Query(description="next_cursor of the previous page.",
+                                                          json_schema_extra={"pattern": CURSOR_PATTERN})]
+        = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> CasePage:
         """Newest report first. A school sees its own cases, the bureau its jurisdiction's, the police the
         incidents referred to it, the stability office the cases of wide public attention."""
         try:
-            after = Cursor.decode(cursor) if cursor else None
+            after = Cursor.decode(cursor) if cursor is not None else None
         except ValueError:
             raise ApiError(422, "validation_failed", "The request has invalid fields.", "请求中有字段不符合要求。",
                            errors=[FieldError(field="cursor", reason="Not a cursor from this API.",

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.archive import duty_reads
-from services.archive.deps import ERRORS, ArchiveDeps, stated_purpose
+from services.archive.deps import ERRORS, ArchiveDeps, IsoDateTime, stated_purpose
 from services.archive.duties import DutyCursor, DutyFilter, DutyPage
-from services.archive.listing import SHANGHAI
+from services.archive.listing import CURSOR_PATTERN, SHANGHAI
 from services.archive.routes.acts import Accepted
 from shared.contracts import RecipientRole
 from shared.errors import ApiError, ErrorBody, FieldError
@@ -59,16 +59,18 @@ def router(deps: ArchiveDeps) -> APIRouter:
                                                "settled, all, or one state.")] = "open",
         overdue: Annotated[bool | None, Query(description="true: open and past the original deadline now.")]
         = None,
-        due_before: Annotated[datetime | None, Query(description="Current deadline before this (no zone: "
+        due_before: Annotated[IsoDateTime | None, Query(description="Current deadline before this (no zone: "
                                                      "Asia/Shanghai).")] = None,
-        due_after: Annotated[datetime | None, Query(description="Current deadline at or after this.")] = None,
-        cursor: Annotated[str | None, Query(max_length=200)] = None,
+        due_after: Annotated[IsoDateTime | None, Query(description="Current deadline at or after this.")] = None,
+        cursor: Annotated[str | None, Query(description="next_cursor of the previous page.",
+                                                          json_schema_extra={"pattern": CURSOR_PATTERN})]
+        = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> DutyPage:
         """By current deadline, earliest first. A school sees its own duties, the bureau its jurisdiction's, the
         police those of incidents referred to it, the stability office those of wide public attention."""
         try:
-            after = DutyCursor.decode(cursor) if cursor else None
+            after = DutyCursor.decode(cursor) if cursor is not None else None
         except ValueError:
             raise ApiError(422, "validation_failed", "The request has invalid fields.", "请求中有字段不符合要求。",
                            errors=[FieldError(field="cursor", reason="Not a cursor from this API.",

@@ -3,12 +3,12 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import Response
 
 from services.archive import ledger_reads, letters
 from services.archive.deps import ERRORS, ArchiveDeps, stated_purpose
 from services.archive.exports import ledger_csv, ledger_xlsx
-from services.archive.ledger import Ledger, LedgerInputError, Period, SchoolSummary
+from services.archive.ledger import MONTH, Ledger, LedgerInputError, Period, SchoolSummary
 from services.archive.listing import SHANGHAI
 from services.archive.scopes import may_read_ledger
 from shared.directory import load_directory
@@ -16,7 +16,6 @@ from shared.errors import ApiError, ErrorBody, FieldError
 from shared.identity import Official, OfficialRole
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-MONTH = r"^\d{4}-\d{2}$"
 FORBIDDEN = ApiError(403, "forbidden", "The ledger is the schools' and the bureau's; use the case list.",
                      "台账仅供学校和教育局使用，请通过案件列表查阅。")
 
@@ -37,9 +36,10 @@ def router(deps: ArchiveDeps) -> APIRouter:
 
     Reader = Annotated[Official, Depends(ledger_reader)]  # noqa: N806 - type aliases
     Purpose = Annotated[str, Depends(stated_purpose)]  # noqa: N806
-    From = Annotated[str | None, Query(alias="from", pattern=MONTH, description="First month (YYYY-MM), "  # noqa: N806
-                                       "Asia/Shanghai; default January of this year.")]
-    To = Annotated[str | None, Query(alias="to", pattern=MONTH,  # noqa: N806
+    From = Annotated[str | None, Query(  # noqa: N806
+        alias="from", json_schema_extra={"pattern": MONTH},
+        description="First month (YYYY-MM), Asia/Shanghai; default January of this year.")]
+    To = Annotated[str | None, Query(alias="to", json_schema_extra={"pattern": MONTH},  # noqa: N806
                                      description="Last month (YYYY-MM); default this month.")]
     School = Annotated[str | None, Query(max_length=64, description="One school (filters, never widens).")]  # noqa: N806
     errors = {**ERRORS, 403: {"model": ErrorBody, "description": "Not a school or bureau account."}}
@@ -104,13 +104,13 @@ def router(deps: ArchiveDeps) -> APIRouter:
         `report_zh` is the same as a Chinese Markdown report. A school account may omit `school`."""
         return await school_summary(official, first, last, school, purpose)
 
-    @r.get("/v1/ledger/summary.md", response_class=PlainTextResponse,
+    @r.get("/v1/ledger/summary.md", response_class=Response,  # errors stay JSON in the document too
            responses={**summary_errors, 200: {"content": {"text/markdown": {}}}},
            summary="A school's summary as a Chinese Markdown report")
     async def get_summary_md(official: Reader, purpose: Purpose, first: From = None, last: To = None,
-                             school: School = None) -> PlainTextResponse:
+                             school: School = None) -> Response:
         found = await school_summary(official, first, last, school, purpose)
-        return PlainTextResponse(found.report_zh, media_type="text/markdown; charset=utf-8")
+        return Response(found.report_zh, media_type="text/markdown; charset=utf-8")
 
     return r
 

@@ -93,7 +93,7 @@ def router(deps: ArchiveDeps) -> APIRouter:
                        415: {"model": ErrorBody, "description": "Content-Type is not text/csv."}},
             summary="Import a list of schools for look-backs (e.g. incidents from before the system)",
             openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {
-                "schema": {"type": "string"},
+                "schema": {"type": "string", "pattern": r"^\ufeff?school_id,reason(,due_date)?\r?\n"},
                 "example": f"{','.join(COLUMNS)}\ndemo-school,2024 年曾发生欺凌事件（系统上线前）,2026-12-31\n"}}}})
     async def import_csv(request: Request, official: Actor) -> ImportAnswer:
         known = lookbacks.schools_of(directory, official)  # 403 before reading anything

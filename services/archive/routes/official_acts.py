@@ -7,19 +7,32 @@ from fastapi import APIRouter, Body, Depends
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.archive import official_acts
+from services.archive.act_rules import OPTIONAL_FIELDS
 from services.archive.deps import ERRORS, ArchiveDeps
 from services.archive.official_acts import ActBody
 from services.archive.routes.acts import Accepted
-from shared.contracts.acts import Act
+from shared.contracts.acts import RULES, Act
 from shared.contracts.escalation import Level
 from shared.errors import ErrorBody
 from shared.identity import Official
 
 
+def _fields_by_act() -> dict[str, Any]:
+    """The document's statement of act_rules.field_problems: each act's own fields present, the others absent."""
+    cases = []
+    for act, rule in RULES.items():
+        then: dict[str, Any] = {"properties": {name: {"not": {"type": "null"}} if name in rule.needs
+                                               else {"type": "null"} for name in OPTIONAL_FIELDS}}
+        if rule.needs:
+            then["required"] = list(rule.needs)
+        cases.append({"if": {"properties": {"act": {"const": act.value}}, "required": ["act"]}, "then": then})
+    return {"allOf": cases}
+
+
 class ActRequest(BaseModel):
     """Every act has a reason; each act needs its own field (see the endpoint) and no other."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_fields_by_act())
     act: Act
     reason: str = Field(min_length=1, max_length=5000, description="Why, in your words. No child's name, please: "
                         "the reason is kept sealed and shown only to roles that see personal data.")

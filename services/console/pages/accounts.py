@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from services.console.schools import schools_for
 from services.console.session import Session
-from services.console.web import ConsoleDeps, Forbidden
+from services.console.web import ConsoleDeps, Forbidden, form_doc, page_doc
 
 FIELDS = ("account_id", "display_name", "title", "school_id", "password")
 HEAD_MANAGES = ("head_teacher", "counsellor")
@@ -55,12 +55,12 @@ def router(deps: ConsoleDeps) -> APIRouter:
                            values=values or {}, notice=notice, titles=titles_for(session),
                            schools=schools_for(directory_file, session), idem=str(uuid.uuid4()))
 
-    @r.get("/accounts")
+    @r.get("/accounts", **page_doc())
     async def accounts(request: Request) -> Response:
         session = require_manager(deps, request)
         return await page(request, session, notice=DONE.get(request.query_params.get("done", "")))
 
-    @r.post("/accounts")
+    @r.post("/accounts", **form_doc("idem", "account_id", "display_name", "title", "password"))
     async def create(request: Request) -> Response:
         session = require_manager(deps, request)
         form = await deps.form(request)
@@ -86,7 +86,7 @@ def router(deps: ConsoleDeps) -> APIRouter:
                                 answer.status if answer.status in (403, 429) else 502, back="/accounts")
         return deps.redirect("/accounts?done=created")
 
-    @r.post("/accounts/disable")
+    @r.post("/accounts/disable", **form_doc("account_id"))
     async def confirm_disable(request: Request) -> Response:
         """The confirmation page (no change yet): which account, and what disabling does."""
         session = require_manager(deps, request)
@@ -98,7 +98,7 @@ def router(deps: ConsoleDeps) -> APIRouter:
             return deps.message(request, "无法停用", "未找到您可管理的该账号，或该账号已停用。", 404, back="/accounts")
         return deps.render(request, "account_disable.html", account=found)
 
-    @r.post("/accounts/disable/confirm")
+    @r.post("/accounts/disable/confirm", **form_doc("account_id"))
     async def disable(request: Request) -> Response:
         session = require_manager(deps, request)
         form = await deps.form(request)
@@ -106,7 +106,9 @@ def router(deps: ConsoleDeps) -> APIRouter:
         answer = await deps.backend.archive(session, "POST", f"/v1/accounts/{quote(account_id, safe='')}/disable")
         if not answer.ok:
             return deps.message(request, "未能停用账号", answer.message_zh(),
-                                answer.status if answer.status in (403, 404, 429) else 502, back="/accounts")
+                                answer.status if answer.status in (403, 404, 429)
+                                else 404 if answer.status == 422 else 502,  # not an account id: none you manage
+                                back="/accounts")
         return deps.redirect("/accounts?done=disabled")
 
     return r

@@ -18,7 +18,7 @@ from starlette.datastructures import FormData
 from services.console.pages.case_acts import ACTS, higher_levels
 from services.console.pages.cases import NOT_FOUND_ZH, OFFICIALS, case_id_or_none
 from services.console.session import Session
-from services.console.web import ConsoleDeps
+from services.console.web import ConsoleDeps, form_doc, page_doc
 
 TITLES = {"ack": "确认收到通知", "approve": "审批学校的变更申请", "task": "报告本单位事项已办结",
           "lookback": "报告“回头看”复查完成"}
@@ -109,7 +109,7 @@ def router(deps: ConsoleDeps) -> APIRouter:
             return deps.message(request, "未找到", NOT_FOUND_ZH, 404, back="/cases")
         return session, case
 
-    @r.get("/cases/{case_id}/do/{what}")
+    @r.get("/cases/{case_id}/do/{what}", **page_doc())
     async def confirm_page(request: Request, case_id: str, what: str) -> Response:
         got = await prepared(request, case_id, what)
         if isinstance(got, Response):
@@ -117,7 +117,7 @@ def router(deps: ConsoleDeps) -> APIRouter:
         _, case = got
         return confirm(request, case, what, _ids(request.query_params))
 
-    @r.post("/cases/{case_id}/do/{what}")
+    @r.post("/cases/{case_id}/do/{what}", **form_doc())
     async def do(request: Request, case_id: str, what: str) -> Response:
         form = await deps.form(request)
         got = await prepared(request, case_id, what)

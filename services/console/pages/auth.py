@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from services.console.home import at_a_glance
 from services.console.session import Session
 from services.console.throttle import Throttle
-from services.console.web import ConsoleDeps
+from services.console.web import ConsoleDeps, form_doc, page_doc
 
 # where a login may return to: a page of the console by path only (no query: nothing personal, no open redirect)
 _RETURNABLE = re.compile(r"^/(cases|duties|ledger|access-log|accounts|school)(/[A-Za-z0-9_-]+)*$")
@@ -32,21 +32,21 @@ def router(deps: ConsoleDeps) -> APIRouter:
     r = APIRouter()
     throttle = Throttle(deps.settings.console_login_per_minute, 60.0)
 
-    @r.get("/")
+    @r.get("/", **page_doc())
     async def home(request: Request) -> Response:
         session = deps.visitor(request)
         if session is None:
             return deps.render(request, "login.html", notice=ended_notice(request), errors={})
         return deps.render(request, "home.html", glance=await at_a_glance(deps, session))
 
-    @r.get("/login")
+    @r.get("/login", **page_doc())
     async def login_page(request: Request) -> Response:
         back = safe_next(request.query_params.get("next"))
         if deps.visitor(request) is not None:
             return deps.redirect(back or "/")
         return deps.render(request, "login.html", notice=ended_notice(request), errors={}, next=back)
 
-    @r.post("/login")
+    @r.post("/login", **form_doc("username", "password", "next"))
     async def login(request: Request) -> Response:
         form = await deps.form(request)
         back = safe_next(form.get("next"))
@@ -69,7 +69,7 @@ def router(deps: ConsoleDeps) -> APIRouter:
             title=who.get("title"), last_seen=deps.clock().timestamp()))
         return deps.redirect(back or "/")
 
-    @r.post("/logout")
+    @r.post("/logout", **form_doc())
     async def logout(request: Request) -> Response:
         await deps.form(request)
         session = deps.visitor(request)

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from services.console.pages.case_acts import offered_acts
 from services.console.session import Session
-from services.console.web import ConsoleDeps
+from services.console.web import ConsoleDeps, form_doc, page_doc
 
 OFFICIALS = ("bureau", "police", "stability_office", "school")
 LIST_PURPOSE = "浏览案件列表"
@@ -44,7 +44,7 @@ def open_proposals(timeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def router(deps: ConsoleDeps) -> APIRouter:
     r = APIRouter()
 
-    @r.get("/cases")
+    @r.get("/cases", **page_doc())
     async def case_list(request: Request) -> Response:
         session = deps.require(request, *OFFICIALS)
         chosen = {k: v for k in FILTERS if (v := request.query_params.get(k, "").strip())}
@@ -61,14 +61,14 @@ def router(deps: ConsoleDeps) -> APIRouter:
                            next_query={**chosen, "cursor": next_cursor} if next_cursor else None,
                            paged="cursor" in params)
 
-    @r.get("/cases/{case_id}/purpose")
+    @r.get("/cases/{case_id}/purpose", **page_doc())
     async def purpose_page(request: Request, case_id: str) -> Response:
         session = deps.require(request, *OFFICIALS)
         if case_id_or_none(case_id) is None:
             return deps.message(request, "未找到", NOT_FOUND_ZH, 404, back="/cases")
         return _purpose_form(request, session, case_id, {}, session.purposes.get(case_id, ""))
 
-    @r.post("/cases/{case_id}/purpose")
+    @r.post("/cases/{case_id}/purpose", **form_doc("preset", "other"))
     async def purpose_given(request: Request, case_id: str) -> Response:
         session = deps.require(request, *OFFICIALS)
         form = await deps.form(request)
@@ -94,7 +94,7 @@ def router(deps: ConsoleDeps) -> APIRouter:
         return deps.render(request, "case_purpose.html", status, case_id=case_id, presets=PRESET_PURPOSES,
                            other_label=OTHER, choice=choice, other=other, errors=errors)
 
-    @r.get("/cases/{case_id}")
+    @r.get("/cases/{case_id}", **page_doc())
     async def case_page(request: Request, case_id: str) -> Response:
         session = deps.require(request, *OFFICIALS)
         if case_id_or_none(case_id) is None:

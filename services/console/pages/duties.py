@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from services.console.web import ConsoleDeps
+from services.console.web import ConsoleDeps, page_doc
 
 PURPOSE = "查看待办事项"
 STATES = ("open", "settled", "all")
@@ -15,7 +15,7 @@ STATES = ("open", "settled", "all")
 def router(deps: ConsoleDeps) -> APIRouter:
     r = APIRouter()
 
-    @r.get("/duties")
+    @r.get("/duties", **page_doc())
     async def my_duties(request: Request) -> Response:
         session = deps.require(request)
         if session.is_school:

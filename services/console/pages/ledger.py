@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from services.console.backend import Answer
 from services.console.schools import schools_for
 from services.console.session import Session
-from services.console.web import ConsoleDeps
+from services.console.web import ConsoleDeps, page_doc
 
 LEDGER_PURPOSE = "查看台账"
 EXPORT_PURPOSE = "下载台账"
@@ -89,7 +89,7 @@ def router(deps: ConsoleDeps) -> APIRouter:
         status = answer.status if answer.status in (403, 404, 422, 429) else 502
         return deps.message(request, "无法查阅", answer.message_zh(), status, back="/ledger")
 
-    @r.get("/ledger")
+    @r.get("/ledger", **page_doc())
     async def ledger(request: Request) -> Response:
         session = deps.require(request, *ROLES)
         params = filters(request, LEDGER_FILTERS)
@@ -114,15 +114,15 @@ def router(deps: ConsoleDeps) -> APIRouter:
         return Response(answer.content, media_type=answer.headers.get("content-type"),
                         headers={"Content-Disposition": attachment(ascii_name, name_zh)})
 
-    @r.get("/ledger.csv")
+    @r.get("/ledger.csv", **page_doc(download="text/csv"))
     async def ledger_csv(request: Request) -> Response:
         return await download(request, "csv")
 
-    @r.get("/ledger.xlsx")
+    @r.get("/ledger.xlsx", **page_doc(download="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
     async def ledger_xlsx(request: Request) -> Response:
         return await download(request, "xlsx")
 
-    @r.get("/ledger/summary")
+    @r.get("/ledger/summary", **page_doc())
     async def summary(request: Request) -> Response:
         session = deps.require(request, *ROLES)
         params = filters(request, LEDGER_FILTERS)
@@ -136,7 +136,7 @@ def router(deps: ConsoleDeps) -> APIRouter:
         return deps.render(request, "ledger_summary.html", summary=answer.body, query=urlencode(params),
                            columns=columns_of(answer.body["totals"]), month_rows=month_rows(answer.body["months"]))
 
-    @r.get("/ledger/summary.md")
+    @r.get("/ledger/summary.md", **page_doc(download="text/markdown"))
     async def summary_md(request: Request) -> Response:
         session = deps.require(request, *ROLES)
         params = filters(request, LEDGER_FILTERS)
@@ -149,7 +149,7 @@ def router(deps: ConsoleDeps) -> APIRouter:
                         headers={"Content-Disposition": attachment(ascii_name.replace("ledger", "summary", 1),
                                                                    name_zh.replace("台账", "台账汇总", 1))})
 
-    @r.get("/access-log")
+    @r.get("/access-log", **page_doc())
     async def access_log(request: Request) -> Response:
         session = deps.require(request, "bureau")
         params = filters(request, ACCESS_FILTERS)

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from services.console.backend import Answer
-from services.console.web import ConsoleDeps
+from services.console.web import ConsoleDeps, form_doc, page_doc
 
 ACCESS_CODE = re.compile(r"^[A-Za-z0-9]{6,16}$")
 CASE_CODE = re.compile(r"^[A-Za-z0-9]{4,32}$")
@@ -60,13 +60,13 @@ def router(deps: ConsoleDeps) -> APIRouter:
         return deps.render(request, "help_ask.html", status, values=values, errors=errors, notice=notice,
                            idem=idem or str(uuid.uuid4()))
 
-    @r.get("/help")
+    @r.get("/help", **page_doc())
     async def ask(request: Request, code: str = "") -> Response:
         prefilled = code.strip().upper() if ACCESS_CODE.match(code.strip()) else ""
         return ask_page(request, 200, {"access_code": prefilled, "requester.anonymous": "1",
                                        "requester.kind": "student"}, {})
 
-    @r.post("/help")
+    @r.post("/help", **form_doc())
     async def send(request: Request) -> Response:
         form = await deps.form(request)
         values = {k: v for k, v in form.items() if isinstance(v, str) and k not in ("csrf", "idem")}
@@ -86,7 +86,7 @@ def router(deps: ConsoleDeps) -> APIRouter:
             return ask_page(request, answer.status if answer.status < 500 else 503, values, {}, text, idem)
         return deps.render(request, "help_sent.html", 200, answer=answer.body, urgent=body["urgent"])
 
-    @r.get("/help/case")
+    @r.get("/help/case", **page_doc())
     async def case_form(request: Request) -> Response:
         return deps.render(request, "help_case_form.html", 200, values={}, notice=None)
 
@@ -103,12 +103,12 @@ def router(deps: ConsoleDeps) -> APIRouter:
         return deps.render(request, "help_case.html", 200, case=answer.body, passcode=passcode, notice=notice,
                            errors=errors or {}, text=text, idem=str(uuid.uuid4()))
 
-    @r.post("/help/case")
+    @r.post("/help/case", **form_doc())
     async def open_case(request: Request) -> Response:
         form = await deps.form(request)
         return await show_case(request, _text(form, "case_code").upper(), _text(form, "passcode"))
 
-    @r.post("/help/case/message")
+    @r.post("/help/case/message", **form_doc())
     async def write(request: Request) -> Response:
         form = await deps.form(request)
         case_code, passcode = _text(form, "case_code").upper(), _text(form, "passcode")

@@ -17,7 +17,7 @@ from services.console.formjson import value
 from services.console.labels import SHANGHAI, zh
 from services.console.pages.school_help import fields, new_idem
 from services.console.session import Session
-from services.console.web import ConsoleDeps
+from services.console.web import ConsoleDeps, form_doc, page_doc
 
 FAMILY_ROLES = ("victim_guardian", "perpetrator_guardian")
 SETTLED = ("acknowledged", "waived", "not_applicable")  # a delivered notice ("done") may still be confirmed as told
@@ -43,12 +43,12 @@ def router(deps: ConsoleDeps) -> APIRouter:
                            tellable=tellable, errors=errors or {}, values=values or {}, notice=notice,
                            now=now, by=zh(session.title or "head", "title"), idem=new_idem())
 
-    @r.get("/school/duties")
+    @r.get("/school/duties", **page_doc())
     async def duties(request: Request, state: str = "open") -> Response:
         session = deps.require(request, "school")
         return await page(request, session, state)
 
-    @r.post("/school/duties/{obligation_id}/discharge")
+    @r.post("/school/duties/{obligation_id}/discharge", **form_doc())
     async def discharge(request: Request, obligation_id: uuid.UUID) -> Response:
         session = deps.require(request, "school")
         values = fields(await deps.form(request))

@@ -18,7 +18,7 @@ from services.console import report_forms
 from services.console.formjson import Built
 from services.console.labels import zh
 from services.console.pages.school_help import fields, new_idem
-from services.console.web import ConsoleDeps
+from services.console.web import ConsoleDeps, form_doc, page_doc
 
 REPORTED = {"incident": ("欺凌事件", "incident"), "hazard": ("隐患线索", "hazard"), "follow-up": ("续报", "incident")}
 
@@ -51,36 +51,36 @@ def router(deps: ConsoleDeps) -> APIRouter:
         return show(request, template, answer.status, {"form": answer.message_zh()}, {**values, "idem": new_idem()},
                     **context)
 
-    @r.get("/school/report")
+    @r.get("/school/report", **page_doc())
     async def incident_form(request: Request) -> Response:
         session = deps.require(request, "school")
         return show(request, "school_report.html", values={"reporter.role": zh(session.title or "head", "title")})
 
-    @r.post("/school/report")
+    @r.post("/school/report", **form_doc())
     async def incident(request: Request) -> Response:
         session = deps.require(request, "school")
         return await submit(request, "school_report.html", "/v1/incidents",
                             lambda v: report_forms.incident(v, session.school_id or ""),
                             lambda b: f"/school/reported/incident/{b['incident_id']}")
 
-    @r.get("/school/hazard")
+    @r.get("/school/hazard", **page_doc())
     async def hazard_form(request: Request) -> Response:
         deps.require(request, "school")
         return show(request, "school_hazard.html")
 
-    @r.post("/school/hazard")
+    @r.post("/school/hazard", **form_doc())
     async def hazard(request: Request) -> Response:
         session = deps.require(request, "school")
         return await submit(request, "school_hazard.html", "/v1/hazards",
                             lambda v: report_forms.hazard(v, session.school_id or ""),
                             lambda b: f"/school/reported/hazard/{b['hazard_id']}")
 
-    @r.get("/school/cases/{case_id}/follow-up")
+    @r.get("/school/cases/{case_id}/follow-up", **page_doc())
     async def follow_up_form(request: Request, case_id: uuid.UUID) -> Response:
         deps.require(request, "school")
         return show(request, "school_follow_up.html", case_id=case_id)
 
-    @r.post("/school/cases/{case_id}/follow-up/start")
+    @r.post("/school/cases/{case_id}/follow-up/start", **form_doc("action", "student_ref"))
     async def follow_up_for_duty(request: Request, case_id: uuid.UUID) -> Response:
         """The form filled in for one duty (from 本校待办事项): posted, so the student's reference stays out of URLs."""
         deps.require(request, "school")
@@ -89,13 +89,13 @@ def router(deps: ConsoleDeps) -> APIRouter:
                   "completed.0.student_ref": str(form.get("student_ref") or "")[:64]}
         return show(request, "school_follow_up.html", values=values, case_id=case_id)
 
-    @r.post("/school/cases/{case_id}/follow-up")
+    @r.post("/school/cases/{case_id}/follow-up", **form_doc())
     async def follow_up(request: Request, case_id: uuid.UUID) -> Response:
         return await submit(request, "school_follow_up.html", f"/v1/incidents/{case_id}/follow-ups",
                             report_forms.follow_up, lambda b: f"/school/reported/follow-up/{case_id}",
                             case_id=case_id)
 
-    @r.get("/school/reported/{kind}/{case_id}")
+    @r.get("/school/reported/{kind}/{case_id}", **page_doc())
     async def reported(request: Request, kind: str, case_id: uuid.UUID) -> Response:
         session = deps.require(request, "school")
         if kind not in REPORTED:

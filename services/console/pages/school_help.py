@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from services.console.backend import Answer
 from services.console.labels import zh
 from services.console.session import Session
-from services.console.web import ConsoleDeps
+from services.console.web import ConsoleDeps, form_doc, page_doc
 
 CASE_CODE = re.compile(r"^H[A-Za-z0-9]{10}$")
 PICK_PURPOSE = "选择关联事件"
@@ -38,7 +38,7 @@ def router(deps: ConsoleDeps) -> APIRouter:
         return deps.message(request, "操作未完成", answer.message_zh(), 502 if answer.status >= 500 else 409,
                             back=back)
 
-    @r.get("/school/help")
+    @r.get("/school/help", **page_doc())
     async def help_list(request: Request, status: str | None = None) -> Response:
         session = deps.require(request, "school")
         params = {"status": status} if status in ("open", "answered", "converted", "resolved") else {}
@@ -66,7 +66,7 @@ def router(deps: ConsoleDeps) -> APIRouter:
         return deps.render(request, "school_help_thread.html", status, help=answer.body, incidents=incidents,
                            errors=errors or {}, values=values, notice=notice, idem=values.get("idem") or new_idem())
 
-    @r.get("/school/help/{code}")
+    @r.get("/school/help/{code}", **page_doc())
     async def help_thread(request: Request, code: str) -> Response:
         session = deps.require(request, "school")
         return await thread(request, session, code)
@@ -88,18 +88,18 @@ def router(deps: ConsoleDeps) -> APIRouter:
                                 values)
         return await thread(request, session, code, answer.status, {}, values, notice=answer.message_zh())
 
-    @r.post("/school/help/{code}/replies")
+    @r.post("/school/help/{code}/replies", **form_doc())
     async def reply(request: Request, code: str) -> Response:
         values = fields(await deps.form(request))
         return await act(request, code, "replies", {"text": values.get("text", "")}, values)
 
-    @r.post("/school/help/{code}/conversion")
+    @r.post("/school/help/{code}/conversion", **form_doc())
     async def convert(request: Request, code: str) -> Response:
         values = fields(await deps.form(request))
         incident_id = values.get("incident_typed") or values.get("incident_id", "")
         return await act(request, code, "conversion", {"incident_id": incident_id}, values, idem=False)
 
-    @r.post("/school/help/{code}/resolution")
+    @r.post("/school/help/{code}/resolution", **form_doc())
     async def resolve(request: Request, code: str) -> Response:
         values = fields(await deps.form(request))
         body = {k: values[k] for k in ("resolution", "reason", "by") if values.get(k)}
