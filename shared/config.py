@@ -189,6 +189,15 @@ class Settings(BaseSettings):
     console_login_per_minute: int = Field(default=10, ge=1, description="Login attempts per minute per client "
                                           "address (the archive also locks a name after repeated failures).")
 
+    # the security review's smaller findings (issue 14)
+    archive_login_per_address: int = Field(default=30, ge=0, description="Login attempts (right or wrong) per "
+                                           "client address within archive_login_address_window_s (0: no limit).")
+    archive_login_address_window_s: int = Field(default=300, ge=1, description="Window of the per-address limit.")
+    archive_login_verifications: int = Field(default=4, ge=1, description="Password verifications (argon2id, "
+                                             "64 MiB each) one archive process runs at once; more wait briefly.")
+    archive_login_busy_wait_s: float = Field(default=1.0, ge=0, description="Longest wait for a verification "
+                                             "slot before a login is answered 503 with Retry-After.")
+
     @property
     def handler_concurrency(self) -> int:
         """Handlers of one service process running at once: the pool less two connections kept for the
