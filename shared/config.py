@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     link_key: str = Field(default="", description="Base64 of ≥32 bytes; signs acknowledgement links.")
     link_ttl_s: int = Field(default=7 * 24 * 3600, description="How long an acknowledgement link stays valid.")
     escalation_host: str = "127.0.0.1"
-    escalation_port: int = Field(default=8083, description="escalation's /healthz, /readyz and /metrics; 0: none.")
+    escalation_port: int = Field(default=8083, description="escalation's /healthz and /readyz; 0: none.")
     archive_host: str = "127.0.0.1"
     archive_port: int = 8081
     max_body_bytes: int = 256 * 1024
@@ -88,7 +88,13 @@ class Settings(BaseSettings):
                                       "identity assertions (archive only). Empty: POST /v1/auth/assertion answers 503.")
     identity_public_key: str = Field(default="", description="Base64 of the raw 32-byte public key of "
                                      "IDENTITY_SIGNING_KEY (intake). Empty: intake accepts only schools' API keys.")
-    metrics_port: int = 0
+    metrics_host: str = Field(default="127.0.0.1", description="Where every service's /metrics port listens: "
+                              "loopback or an internal network, never the public edge (issue 14).")
+    intake_metrics_port: int = Field(default=0, description="intake's /metrics (worker i: this + i); 0: none.")
+    archive_metrics_port: int = Field(default=0, description="archive's /metrics; 0: none.")
+    notify_metrics_port: int = Field(default=0, description="notify's /metrics; 0: none.")
+    escalation_metrics_port: int = Field(default=0, description="escalation's /metrics; 0: none.")
+    console_metrics_port: int = Field(default=0, description="the console's /metrics; 0: none.")
     notify_data_key: str = Field(default="", description="Base64 of 32 bytes; seals the notice a link's page shows.")
     receipt_token: str = Field(default="", description="Secret path segment of the SMS providers' receipt URLs.")
     reachability_interval_s: float = Field(default=3600.0, description="How often notify checks the directory.")

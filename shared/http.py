@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shared.errors import ApiError, ErrorBody, on_api_error, on_backend_down, on_http_error, on_validation_error
 from shared.health import Dependencies
 
-__all__ = ["ErrorBody", "error", "install_common", "serve"]
+__all__ = ["ErrorBody", "error", "install_common", "serve", "serve_metrics"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -48,10 +48,6 @@ def install_common(app: FastAPI, tracer_provider: TracerProvider, registry: Coll
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
     app.add_middleware(BodyLimit, max_bytes=max_body, larger=larger_bodies or {})
     app.add_middleware(ServerSpan, tracer=tracer_provider.get_tracer("antibully.http"))
 
@@ -66,8 +62,30 @@ def install_readiness(app: FastAPI, deps: Dependencies) -> None:
         return JSONResponse({"ready": deps.ready, **status}, status_code=200 if deps.ready else 503)
 
 
+def metrics_app(registry: CollectorRegistry) -> FastAPI:
+    """`/metrics` alone, for a port of its own: never on the public edge (issue 14), where anyone could
+    read the counters; Prometheus scrapes it on loopback or an internal network."""
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+@asynccontextmanager
+async def serve_metrics(host: str, port: int, registry: CollectorRegistry) -> AsyncIterator[None]:
+    """Serve `registry` on host:port while inside; port 0: no metrics endpoint."""
+    if not port:
+        yield
+        return
+    async with serve(metrics_app(registry), host, port):
+        yield
+
+
 def ops_app(tracer_provider: TracerProvider, registry: CollectorRegistry) -> FastAPI:
-    """The HTTP edge of a service that has no other: health, readiness and metrics only."""
+    """The HTTP edge of a service that has no other: health and readiness only (metrics: `serve_metrics`)."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     install_common(app, tracer_provider, registry, 1024)
     return app

@@ -25,7 +25,7 @@ from shared.contracts.duties import DutyUpdated
 from shared.contracts.letters import LetterApproved, LetterWrongNumberReported
 from shared.crypto import Sealer
 from shared.directory import load_directory
-from shared.http import serve
+from shared.http import serve, serve_metrics
 from shared.jetstream import JetStreamPublisher
 from shared.letter_routes import SETTING
 from shared.service import Infra, infrastructure
@@ -60,5 +60,6 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
             help_sealer=sealer,
         )
         async with serve(create_app(deps), settings.intake_host, settings.intake_port, infra.deps,
-                         reuse_port=settings.intake_workers > 1):
+                         reuse_port=settings.intake_workers > 1), \
+                serve_metrics(settings.metrics_host, settings.intake_metrics_port, infra.registry):
             yield infra
