@@ -64,7 +64,7 @@ async def ensure_streams(nats_url: str, replicas: int = 1) -> None:
 def make_broker(settings: Settings, tracer_provider: TracerProvider, registry: CollectorRegistry) -> NatsBroker:
     logger = logging.getLogger("antibully.faststream")
     if not any(isinstance(f, IdleFetchTimeout) for f in logger.filters):
-        logger.addFilter(IdleFetchTimeout())
+        logger.filters.insert(0, IdleFetchTimeout())  # before RedactExceptions drops the exception it looks at
     return NatsBroker(
         servers(settings.nats_url),
         middlewares=[

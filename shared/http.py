@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from contextlib import asynccontextmanager
@@ -21,6 +22,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import ApiError, ErrorBody, on_api_error, on_backend_down, on_http_error, on_validation_error
 from shared.health import Dependencies
+from shared.telemetry import exception_kind, mark_failed
+
+log = logging.getLogger("antibully.http")
 
 __all__ = ["ErrorBody", "error", "install_common", "serve", "serve_metrics"]
 
@@ -107,14 +111,25 @@ class ServerSpan:
             return
         method = scope["method"]
         with self.tracer.start_as_current_span(method, kind=trace.SpanKind.SERVER) as span:
+            started = False
 
             async def send_status(message: Message) -> None:
+                nonlocal started
                 if message["type"] == "http.response.start":
+                    started = True
                     span.set_attribute("http.response.status_code", message["status"])
                 await send(message)
 
             try:
                 await self.app(scope, receive, send_status)
+            except Exception as exc:  # noqa: BLE001 - answered here, so no server logs the exception's message
+                # (it may quote the request's data): its kind and place only, in the log and on the span
+                mark_failed(span, exc)
+                route = getattr(scope.get("route"), "path", "unmatched")
+                log.error("%s %s failed: %s", method, route, exception_kind(exc))
+                if not started:
+                    await error(500, "internal_error", "The request failed; it has been logged.",
+                                "请求处理失败，已记录。")(scope, receive, send_status)
             finally:
                 route = getattr(scope.get("route"), "path", "unmatched")
                 span.update_name(f"{method} {route}")
