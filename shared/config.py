@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     smtp_port: int = 1025
     smtp_from: str = "antibully@localhost"
     smtp_timeout_s: float = 10.0
+    smtp_security: str = Field(default="none", description="none (as the relay offers; a loopback relay), "
+                               "starttls (required: refuse to send when not offered) or tls (implicit, port 465).")
+    smtp_username: str = Field(default="", description="SMTP AUTH user; needs SMTP_SECURITY starttls or tls.")
+    smtp_password: str = Field(default="", description="SMTP AUTH password.")
+    smtp_tls_ca_file: str = Field(default="", description="CA bundle that signs the relay's certificate "
+                                  "(empty: the system's).")
 
     intake_host: str = "127.0.0.1"
     intake_port: int = 8080
