@@ -41,7 +41,8 @@ def error(status: int, code: str, message: str, message_zh: str, headers: dict[s
 
 def install_common(app: FastAPI, tracer_provider: TracerProvider, registry: CollectorRegistry, max_body: int,
                    larger_bodies: dict[str, int] | None = None) -> None:
-    """`larger_bodies`: path → limit for the few routes that take a whole sheet (a school's roster)."""
+    """`larger_bodies`: path → limit for the few routes that take a whole sheet (a school's roster); a path
+    ending in "/" covers every path below it (an SMS provider's receipt batches, whose URL holds a secret)."""
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(ApiError, on_api_error)
@@ -149,7 +150,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        most = self.larger.get(scope.get("path", ""), self.max_bytes)
+        path = scope.get("path", "")
+        most = self.larger.get(path) or next(
+            (n for prefix, n in self.larger.items() if prefix.endswith("/") and path.startswith(prefix)),
+            self.max_bytes)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > most:
             await self._reject(scope, receive, send, most)
