@@ -51,6 +51,10 @@ class Settings(BaseSettings):
                                 "NATS connection and a pool of max(3, ceil(db_pool_size / intake_workers)).")
     access_code_rate_per_s: float = Field(default=0.5, description="Help requests per second per access code.")
     access_code_burst: int = 20
+    help_per_address_rate_per_s: float = Field(default=0.1, description="Help requests per second per client "
+                                               "address and access code: one sender gets a share of the code's "
+                                               "rate, never all of it (issue 14).")
+    help_per_address_burst: int = Field(default=10, ge=1, description="Burst of help_per_address_rate_per_s.")
 
     poison_attempts: int = Field(default=5, ge=1, description="Failures of a permanent kind (a refused payload, a "
                                  "handler failing while its dependencies are healthy) before a message is "

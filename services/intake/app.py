@@ -58,6 +58,7 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
                                     settings.publish_timeout_s, settings.retry_after_s, infra.registry),
             code_limiter=RateLimiter(settings.access_code_rate_per_s, settings.access_code_burst),
             help_sealer=sealer,
+            address_limiter=RateLimiter(settings.help_per_address_rate_per_s, settings.help_per_address_burst),
         )
         async with serve(create_app(deps), settings.intake_host, settings.intake_port, infra.deps,
                          reuse_port=settings.intake_workers > 1), \
