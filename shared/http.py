@@ -53,6 +53,7 @@ def install_common(app: FastAPI, tracer_provider: TracerProvider, registry: Coll
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.add_middleware(PrivateAnswers)
     app.add_middleware(BodyLimit, max_bytes=max_body, larger=larger_bodies or {})
     app.add_middleware(ServerSpan, tracer=tracer_provider.get_tracer("antibully.http"))
 
@@ -136,6 +137,33 @@ class ServerSpan:
                 span.update_name(f"{method} {route}")
                 span.set_attribute("http.request.method", method)
                 span.set_attribute("http.route", route)
+
+
+PRIVATE_HEADERS = [(b"cache-control", b"no-store"), (b"referrer-policy", b"no-referrer"),
+                   (b"x-content-type-options", b"nosniff")]
+
+
+class PrivateAnswers:
+    """Every answer may carry personal data (a case, a help conversation, a ledger export): no cache keeps
+    it and no link followed from it tells the next site where it came from (issue 14). A header the
+    route set itself is kept (the console's static assets may be cached)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                message["headers"] = headers + [(k, v) for k, v in PRIVATE_HEADERS if k not in present]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 class BodyLimit:
