@@ -20,9 +20,10 @@ from shared.contracts.incident import (
     Student,
     not_in_future,
 )
+from shared.contracts.text import FreeText
 from shared.subjects import FOLLOW_UP_REPORTED
 
-Measure = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+Measure = Annotated[FreeText, StringConstraints(min_length=1, max_length=1000)]
 
 
 class Sanction(Strict):
