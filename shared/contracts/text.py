@@ -24,4 +24,8 @@ def strip_controls(value: Any) -> Any:
     return _CONTROLS.sub("", value.replace("\r\n", "\n"))
 
 
-FreeText = Annotated[str, BeforeValidator(strip_controls)]
+NO_CONTROLS = BeforeValidator(strip_controls)
+# With Field(min_length=…, max_length=…). Where the constraints are in the type, put NO_CONTROLS after them,
+# `Annotated[str, StringConstraints(…), NO_CONTROLS]`, so a too long text is refused as a string (the error
+# says "characters", not "items").
+FreeText = Annotated[str, NO_CONTROLS]
