@@ -97,7 +97,7 @@ class Verifications:
         self._slots.release()
 
 
-_UNBOUNDED_WAIT = Verifications(4, 30.0)  # for callers (the CLI, tests) that give no policy of their own
+_DEFAULT_SLOTS = Verifications(4, 30.0)  # for callers (the CLI, tests) that give no policy of their own
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ async def login(pool: Executor, account_id: str, password: str, policy: LoginPol
         if ends is not None:
             log.warning("login refused: address #%s past its attempts", address_digest[:12])
             return Refused(ends, by_address=True)
-    slots = policy.verifications or _UNBOUNDED_WAIT
+    slots = policy.verifications or _DEFAULT_SLOTS
     if not await slots.acquire():
         log.warning("login refused: every verification slot is taken")
         return Busy()

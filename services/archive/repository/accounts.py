@@ -152,6 +152,9 @@ async def take_address_attempt(
     )
     assert row is not None
     ends: datetime = row["window_end"]
+    if int(row["attempts"]) == 1:  # a new window: forget the addresses whose windows have long ended
+        await conn.execute("DELETE FROM login_addresses WHERE window_start"
+                           " < $1::timestamptz - make_interval(secs => $2::double precision)", now, window_s)
     return ends if int(row["attempts"]) > limit else None
 
 

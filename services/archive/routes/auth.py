@@ -15,6 +15,7 @@ from services.archive.accounts import Busy, Issued, login, logout
 from services.archive.deps import ERRORS, ArchiveDeps, bearer_token
 from services.archive.views import AssertionIssued, TokenIssued
 from shared import assertions
+from shared.addresses import limit_key
 from shared.errors import ApiError, ErrorBody, FieldError, field_errors
 from shared.identity import Official
 
@@ -67,7 +68,7 @@ def router(deps: ArchiveDeps) -> APIRouter:
         now = deps.clock()
         # uvicorn puts X-Forwarded-For's client here when the peer is in FORWARDED_ALLOW_IPS (loopback by
         # default: the console on the same host, a local reverse proxy), and the peer's address otherwise.
-        address = request.client.host if request.client else ""
+        address = limit_key(request.client.host) if request.client else ""
         outcome = await login(deps.pool, creds.username, creds.password, deps.login_policy(), now, address)
         if isinstance(outcome, Issued):
             return TokenIssued(access_token=outcome.token, expires_in=deps.settings.archive_token_ttl_s,

@@ -18,6 +18,7 @@ from services.intake.deps import ERRORS, IntakeDeps
 from services.intake.examples import HELP_MESSAGE_EXAMPLE, HELP_REQUEST_EXAMPLE
 from services.intake.guidance import guidance_zh
 from services.intake.help_cases import case_code_for, help_id_for, message_id_for, passcode_for, passcode_matches
+from shared.addresses import limit_key
 from shared.contracts.base import derive_id
 from shared.contracts.help import Author, HelpConverted, HelpMessage, HelpMessageAdded, HelpRequest, HelpRequested
 from shared.crypto import Sealer
@@ -131,7 +132,7 @@ def router(deps: IntakeDeps) -> APIRouter:
         """No API key: the school's access code routes the request. Keep the case code and passcode."""
         seal = sealer()
         # the client address as uvicorn gives it (X-Forwarded-For only from FORWARDED_ALLOW_IPS)
-        throttle(f"code:{body.access_code}", request.client.host if request.client else "")
+        throttle(f"code:{body.access_code}", limit_key(request.client.host) if request.client else "")
         school_id = await repository.access_code_school(deps.pool, body.access_code)
         if school_id is None:
             raise ApiError(422, "validation_failed", "The request has invalid fields.", "请求中有字段不符合要求。",
