@@ -73,7 +73,7 @@ class Refused:
 
 @dataclass(frozen=True)
 class Busy:
-    """Every verification slot stayed taken: come back shortly (nothing was counted)."""
+    """Every verification slot stayed taken: come back shortly (the name's failures were not counted)."""
 
     retry_after_s: int = 1
 
@@ -87,6 +87,9 @@ class Verifications:
         self._wait_s = wait_s
 
     async def acquire(self) -> bool:
+        if not self._slots.locked():  # a free slot: taken at once, whatever the wait (even 0)
+            await self._slots.acquire()
+            return True
         try:
             await asyncio.wait_for(self._slots.acquire(), self._wait_s)
         except TimeoutError:
