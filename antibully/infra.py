@@ -226,6 +226,7 @@ class _Collect:
         self.refuse: set[str] = set()
         self.latency_s = latency_s
         self.per_connection: dict[int, int] = {}
+        self.sessions: list[tuple[bool, Any]] = []  # per message: over TLS?, who logged in (AUTH) or None
         self._lock = threading.Lock()
         self._maildir = maildir
         self._on_message = on_message
@@ -248,6 +249,8 @@ class _Collect:
         assert isinstance(msg, EmailMessage)
         with self._lock:
             self.messages.append(msg)
+            tls = session.ssl is not None or server.transport.get_extra_info("sslcontext") is not None
+            self.sessions.append((tls, getattr(session, "auth_data", None)))
             key = getattr(server, "connection_no", id(server))
             self.per_connection[key] = self.per_connection.get(key, 0) + 1
         if self._maildir:
@@ -266,12 +269,16 @@ class SmtpSink:
     (`drop_connections()`, as a relay restarting or timing out idle clients would), refuse
     chosen recipients (`refuse`), answer each message after `latency_s` and, to stand for a relay
     across a network, every reply (the greeting included) after `rtt_s`.
+
+    With `starttls` (a server SSL context) it offers STARTTLS, with `implicit_tls` it speaks TLS from the
+    first byte, and with `logins` (user → password) it takes AUTH PLAIN/LOGIN, only over TLS.
     """
 
     def __init__(self, port: int | None = None, maildir: Path | None = None, on_message: Any = None,
-                 latency_s: float = 0.0, rtt_s: float = 0.0) -> None:
+                 latency_s: float = 0.0, rtt_s: float = 0.0, *, starttls: Any = None, implicit_tls: Any = None,
+                 logins: dict[str, str] | None = None) -> None:
         from aiosmtpd.controller import Controller
-        from aiosmtpd.smtp import SMTP
+        from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
         self.port = port or free_port()
         self._handler = _Collect(maildir, on_message, latency_s)
@@ -300,7 +307,19 @@ class SmtpSink:
             def factory(self) -> SMTP:
                 return _Counted(self.handler, **self.SMTP_kwargs)
 
-        self._controller = _Controller(self._handler, hostname="127.0.0.1", port=self.port)
+        options: dict[str, Any] = {}
+        if starttls is not None:
+            options["tls_context"] = starttls
+        if implicit_tls is not None:
+            options["ssl_context"] = implicit_tls
+        if logins is not None:
+            def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+                ok = isinstance(data, LoginPassword) and logins.get(data.login.decode()) == data.password.decode()
+                return AuthResult(success=ok, auth_data=data.login.decode() if ok else None)
+
+            # aiosmtpd knows of STARTTLS only: under implicit TLS it would not offer AUTH when TLS is required
+            options.update(authenticator=authenticate, auth_required=True, auth_require_tls=implicit_tls is None)
+        self._controller = _Controller(self._handler, hostname="127.0.0.1", port=self.port, **options)
 
     @property
     def messages(self) -> list[EmailMessage]:

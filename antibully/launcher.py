@@ -288,6 +288,9 @@ def run() -> int:
         notify_port = int(env.setdefault("NOTIFY_PORT", str(_port(8082))))
         env.setdefault("ESCALATION_PORT", str(_port(8083)))
         console_port = int(env.setdefault("CONSOLE_PORT", str(_port(8088))))
+        for service, preferred in (("INTAKE", 9100), ("ARCHIVE", 9181), ("NOTIFY", 9182), ("ESCALATION", 9183),
+                                   ("CONSOLE", 9188)):  # /metrics on loopback ports of their own (issue 14)
+            env.setdefault(f"{service}_METRICS_PORT", str(_port(preferred)))
         env.setdefault("CONSOLE_DEV_MODE", "1")  # plain HTTP on loopback: cookies without the Secure flag
         env.setdefault("CONSOLE_SESSION_KEY", keys["console_session_key"])
         env.setdefault("CONSOLE_PUBLIC_URL", f"http://127.0.0.1:{console_port}")  # officials' notices link here

@@ -138,7 +138,7 @@ def make_broker(settings: Settings, tracer_provider: TracerProvider, registry: C
                 service: str) -> NatsBroker:
     logger = logging.getLogger("antibully.faststream")
     if not any(isinstance(f, IdleFetchTimeout) for f in logger.filters):
-        logger.addFilter(IdleFetchTimeout())
+        logger.filters.insert(0, IdleFetchTimeout())  # before RedactExceptions drops the exception it looks at
     options = connect_options(settings, service)
     seed, tls = options.pop("nkeys_seed_str", None), options.pop("tls", None)
     security = NatsNKey.from_seed(seed, ssl_context=tls) if seed else NatsSecurity(ssl_context=tls) if tls else None

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     smtp_port: int = 1025
     smtp_from: str = "antibully@localhost"
     smtp_timeout_s: float = 10.0
+    smtp_security: str = Field(default="none", description="none (as the relay offers; a loopback relay), "
+                               "starttls (required: refuse to send when not offered) or tls (implicit, port 465).")
+    smtp_username: str = Field(default="", description="SMTP AUTH user; needs SMTP_SECURITY starttls or tls.")
+    smtp_password: str = Field(default="", description="SMTP AUTH password.")
+    smtp_tls_ca_file: str = Field(default="", description="CA bundle that signs the relay's certificate "
+                                  "(empty: the system's).")
 
     intake_host: str = "127.0.0.1"
     intake_port: int = 8080
@@ -42,7 +48,7 @@ class Settings(BaseSettings):
                           "`new,old` while rotating (the first signs, each verifies; docs/security.md).")
     link_ttl_s: int = Field(default=7 * 24 * 3600, description="How long an acknowledgement link stays valid.")
     escalation_host: str = "127.0.0.1"
-    escalation_port: int = Field(default=8083, description="escalation's /healthz, /readyz and /metrics; 0: none.")
+    escalation_port: int = Field(default=8083, description="escalation's /healthz and /readyz; 0: none.")
     archive_host: str = "127.0.0.1"
     archive_port: int = 8081
     max_body_bytes: int = 256 * 1024
@@ -56,6 +62,10 @@ class Settings(BaseSettings):
                                 "NATS connection and a pool of max(3, ceil(db_pool_size / intake_workers)).")
     access_code_rate_per_s: float = Field(default=0.5, description="Help requests per second per access code.")
     access_code_burst: int = 20
+    help_per_address_rate_per_s: float = Field(default=0.1, description="Help requests per second per client "
+                                               "address and access code: one sender gets a share of the code's "
+                                               "rate, never all of it (issue 14).")
+    help_per_address_burst: int = Field(default=10, ge=1, description="Burst of help_per_address_rate_per_s.")
 
     poison_attempts: int = Field(default=5, ge=1, description="Failures of a permanent kind (a refused payload, a "
                                  "handler failing while its dependencies are healthy) before a message is "
@@ -103,7 +113,13 @@ class Settings(BaseSettings):
                                      "A ring: `new,old` while the archive's key is rotated.")
     antibully_dev_mode: bool = Field(default=False, description="Start even with a development key committed to "
                                      "the repository, or an all-zero or short one (a throw-away local system only).")
-    metrics_port: int = 0
+    metrics_host: str = Field(default="127.0.0.1", description="Where every service's /metrics port listens: "
+                              "loopback or an internal network, never the public edge (issue 14).")
+    intake_metrics_port: int = Field(default=0, description="intake's /metrics (worker i: this + i); 0: none.")
+    archive_metrics_port: int = Field(default=0, description="archive's /metrics; 0: none.")
+    notify_metrics_port: int = Field(default=0, description="notify's /metrics; 0: none.")
+    escalation_metrics_port: int = Field(default=0, description="escalation's /metrics; 0: none.")
+    console_metrics_port: int = Field(default=0, description="the console's /metrics; 0: none.")
     notify_data_key: str = Field(default="", description="Base64 of 32 bytes; seals the notice a link's page shows.")
     receipt_token: str = Field(default="", description="Secret path segment of the SMS providers' receipt URLs.")
     reachability_interval_s: float = Field(default=3600.0, description="How often notify checks the directory.")
@@ -203,6 +219,15 @@ class Settings(BaseSettings):
                                     "page there. Empty: notices say to look the case up by its reference.")
     console_login_per_minute: int = Field(default=10, ge=1, description="Login attempts per minute per client "
                                           "address (the archive also locks a name after repeated failures).")
+
+    # the security review's smaller findings (issue 14)
+    archive_login_per_address: int = Field(default=30, ge=0, description="Login attempts (right or wrong) per "
+                                           "client address within archive_login_address_window_s (0: no limit).")
+    archive_login_address_window_s: int = Field(default=300, ge=1, description="Window of the per-address limit.")
+    archive_login_verifications: int = Field(default=4, ge=1, description="Password verifications (argon2id, "
+                                             "64 MiB each) one archive process runs at once; more wait briefly.")
+    archive_login_busy_wait_s: float = Field(default=1.0, ge=0, description="Longest wait for a verification "
+                                             "slot before a login is answered 503 with Retry-After.")
 
     @property
     def handler_concurrency(self) -> int:

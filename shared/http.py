@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from contextlib import asynccontextmanager
@@ -21,8 +22,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import ApiError, ErrorBody, on_api_error, on_backend_down, on_http_error, on_validation_error
 from shared.health import Dependencies
+from shared.telemetry import exception_kind, mark_failed
 
-__all__ = ["ErrorBody", "error", "install_common", "serve"]
+log = logging.getLogger("antibully.http")
+
+__all__ = ["ErrorBody", "error", "install_common", "serve", "serve_metrics"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -37,7 +41,8 @@ def error(status: int, code: str, message: str, message_zh: str, headers: dict[s
 
 def install_common(app: FastAPI, tracer_provider: TracerProvider, registry: CollectorRegistry, max_body: int,
                    larger_bodies: dict[str, int] | None = None) -> None:
-    """`larger_bodies`: path → limit for the few routes that take a whole sheet (a school's roster)."""
+    """`larger_bodies`: path → limit for the few routes that take a whole sheet (a school's roster); a path
+    ending in "/" covers every path below it (an SMS provider's receipt batches, whose URL holds a secret)."""
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(ApiError, on_api_error)
@@ -48,10 +53,7 @@ def install_common(app: FastAPI, tracer_provider: TracerProvider, registry: Coll
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
+    app.add_middleware(PrivateAnswers)
     app.add_middleware(BodyLimit, max_bytes=max_body, larger=larger_bodies or {})
     app.add_middleware(ServerSpan, tracer=tracer_provider.get_tracer("antibully.http"))
 
@@ -66,8 +68,30 @@ def install_readiness(app: FastAPI, deps: Dependencies) -> None:
         return JSONResponse({"ready": deps.ready, **status}, status_code=200 if deps.ready else 503)
 
 
+def metrics_app(registry: CollectorRegistry) -> FastAPI:
+    """`/metrics` alone, for a port of its own: never on the public edge (issue 14), where anyone could
+    read the counters; Prometheus scrapes it on loopback or an internal network."""
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+@asynccontextmanager
+async def serve_metrics(host: str, port: int, registry: CollectorRegistry) -> AsyncIterator[None]:
+    """Serve `registry` on host:port while inside; port 0: no metrics endpoint."""
+    if not port:
+        yield
+        return
+    async with serve(metrics_app(registry), host, port):
+        yield
+
+
 def ops_app(tracer_provider: TracerProvider, registry: CollectorRegistry) -> FastAPI:
-    """The HTTP edge of a service that has no other: health, readiness and metrics only."""
+    """The HTTP edge of a service that has no other: health and readiness only (metrics: `serve_metrics`)."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     install_common(app, tracer_provider, registry, 1024)
     return app
@@ -89,19 +113,57 @@ class ServerSpan:
             return
         method = scope["method"]
         with self.tracer.start_as_current_span(method, kind=trace.SpanKind.SERVER) as span:
+            started = False
 
             async def send_status(message: Message) -> None:
+                nonlocal started
                 if message["type"] == "http.response.start":
+                    started = True
                     span.set_attribute("http.response.status_code", message["status"])
                 await send(message)
 
             try:
                 await self.app(scope, receive, send_status)
+            except Exception as exc:  # noqa: BLE001 - answered here, so no server logs the exception's message
+                # (it may quote the request's data): its kind and place only, in the log and on the span
+                mark_failed(span, exc)
+                route = getattr(scope.get("route"), "path", "unmatched")
+                log.error("%s %s failed: %s", method, route, exception_kind(exc))
+                if not started:
+                    await error(500, "internal_error", "The request failed; it has been logged.",
+                                "请求处理失败，已记录。")(scope, receive, send_status)
             finally:
                 route = getattr(scope.get("route"), "path", "unmatched")
                 span.update_name(f"{method} {route}")
                 span.set_attribute("http.request.method", method)
                 span.set_attribute("http.route", route)
+
+
+PRIVATE_HEADERS = [(b"cache-control", b"no-store"), (b"referrer-policy", b"no-referrer"),
+                   (b"x-content-type-options", b"nosniff")]
+
+
+class PrivateAnswers:
+    """Every answer may carry personal data (a case, a help conversation, a ledger export): no cache keeps
+    it and no link followed from it tells the next site where it came from (issue 14). A header the
+    route set itself is kept (the console's static assets may be cached)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                message["headers"] = headers + [(k, v) for k, v in PRIVATE_HEADERS if k not in present]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 class BodyLimit:
@@ -116,7 +178,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        most = self.larger.get(scope.get("path", ""), self.max_bytes)
+        path = scope.get("path", "")
+        most = self.larger.get(path) or next(
+            (n for prefix, n in self.larger.items() if prefix.endswith("/") and path.startswith(prefix)),
+            self.max_bytes)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > most:
             await self._reject(scope, receive, send, most)

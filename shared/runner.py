@@ -10,8 +10,6 @@ from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from prometheus_client import CollectorRegistry, start_http_server
-
 from shared.config import Settings, get_settings
 from shared.service_keys import refusals
 from shared.telemetry import setup_logging
@@ -27,10 +25,7 @@ def run_service(name: str, running: Callable[[Settings], AbstractAsyncContextMan
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with running(settings) as runtime:
-            registry: CollectorRegistry | None = getattr(runtime, "registry", None)
-            if settings.metrics_port and registry is not None:
-                start_http_server(settings.metrics_port, addr="127.0.0.1", registry=registry)
+        async with running(settings):
             log.info("%s ready", name)
             await stop.wait()
             log.info("%s stopping", name)

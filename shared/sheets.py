@@ -1,13 +1,25 @@
 """Spreadsheets uploaded as CSV (a school's hazard sheet, the bureau's list of schools for look-backs):
-read the same way everywhere, and refused with one clear answer when the sheet itself is unusable."""
+read the same way everywhere, and refused with one clear answer when the sheet itself is unusable. And
+the one way an XLSX file is written, with strings kept strings."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Sequence
+from typing import IO
+
+import xlsxwriter
 
 from shared.errors import ApiError, FieldError
+
+
+def xlsx_workbook(out: IO[bytes]) -> xlsxwriter.Workbook:
+    """An XLSX writer that writes every string as text (issue 14): a school name or a letter's title that
+    starts with = + - @ is never a formula, a URL is never a hyperlink, digits never become a number. The
+    text is kept as it was typed (no quote added: a text cell is never evaluated)."""
+    return xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+                                     "strings_to_numbers": False})
 
 
 def invalid_sheet(message: str, message_zh: str) -> ApiError:

@@ -59,14 +59,18 @@ class StreamSpec:
     duplicate_window_s: float = 1 * DAY
 
 
-REPORTS = StreamSpec("AB_REPORTS", ("ab.incident.>", "ab.hazard.>", "ab.help.>"))
+REPORTS = StreamSpec("AB_REPORTS", ("ab.incident.>", "ab.hazard.>"))
+# Help requests come from the public (an access code on a poster), so they have a stream of their own
+# (issue 14): when it is full (discard=new), help requests wait with 503 while schools' reports go on.
+HELP = StreamSpec("AB_HELP", ("ab.help.>",), max_bytes=256 * 1024**2, max_msg_size=256 * 1024)
 ESCALATION = StreamSpec("AB_ESCALATION", ("ab.escalation.>",))
 NOTIFY = StreamSpec("AB_NOTIFY", ("ab.notify.>",))
 OFFICIALS = StreamSpec("AB_OFFICIALS", ("ab.official.>",))
 DUTIES = StreamSpec("AB_DUTIES", ("ab.duty.>",))
 DEAD_LETTERS = StreamSpec("AB_DEAD_LETTERS", (f"{DEAD_LETTER_PREFIX}.>",), max_age_s=365 * DAY)
 
-STREAMS: tuple[StreamSpec, ...] = (REPORTS, ESCALATION, NOTIFY, OFFICIALS, DUTIES, DEAD_LETTERS)
+# REPORTS before HELP: an upgrade first takes ab.help.> out of AB_REPORTS, then gives it to AB_HELP.
+STREAMS: tuple[StreamSpec, ...] = (REPORTS, HELP, ESCALATION, NOTIFY, OFFICIALS, DUTIES, DEAD_LETTERS)
 
 
 def stream_for(subject: str) -> StreamSpec:

@@ -16,6 +16,7 @@ import asyncpg
 import httpx
 import pytest
 
+from antibully.infra import free_port
 from services.archive import repository
 from services.archive.accounts import name_digest
 from services.archive.app import running
@@ -131,7 +132,8 @@ async def _publish_cases(settings: Settings) -> tuple[dict[str, uuid.UUID], dict
 @pytest.fixture
 async def world(settings: Settings, tmp_path: Path) -> AsyncIterator[World]:
     settings = settings.model_copy(update={"directory_file": directory_file(tmp_path),
-                                           "archive_login_max_failures": 3, "archive_token_ttl_s": 60})
+                                           "archive_login_max_failures": 3, "archive_token_ttl_s": 60,
+                                           "archive_metrics_port": free_port()})
     clock = Clock()
     async with running(settings, clock=clock) as infra, httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{settings.archive_port}", timeout=10
@@ -329,7 +331,8 @@ async def test_logins_fail_lock_and_expire_without_naming_anyone(world: World,
     assert name_digest("police")[:12] in caplog.text  # failures are logged, by the name's hash only
     for secret in ("no-such-official", "guessed-password", PASSWORD, '"police"', "account police"):
         assert secret not in caplog.text
-    metrics = (await c.get("/metrics")).text
+    assert (await c.get("/metrics")).status_code == 404  # only on the internal port (issue 14)
+    metrics = (await c.get(f"http://127.0.0.1:{world.settings.archive_metrics_port}/metrics")).text
     # wrong, nobody, one more wrong; the third wrong in a row locks (429), as does the right password then
     assert 'antibully_archive_login_failures_total{reason="wrong_credentials"} 3.0' in metrics
     assert 'antibully_archive_login_failures_total{reason="locked"} 2.0' in metrics

@@ -23,7 +23,7 @@ from shared.contracts.acts import Act, OfficialActed
 from shared.contracts.base import derive_id
 from shared.contracts.duties import DutyUpdated
 from shared.contracts.help import HelpRequested, HelpResolution, HelpResolved, Requester
-from shared.subjects import DUTIES, HELP_REQUESTED, HELP_RESOLVED, REPORTS
+from shared.subjects import DUTIES, HELP, HELP_REQUESTED, HELP_RESOLVED
 from tests.helpers import eventually, official_headers, publish, report, stream_messages
 
 SECRET = "同桌总是抢我的饭卡"
@@ -46,7 +46,7 @@ class Door:
         assert r.status_code == 202, r.text
         case = r.json()["case_code"]
         events = [HelpRequested.model_validate_json(m.data)
-                  for m in await stream_messages(self.settings.nats_url, REPORTS.name) if m.subject == HELP_REQUESTED]
+                  for m in await stream_messages(self.settings.nats_url, HELP.name) if m.subject == HELP_REQUESTED]
         [asked] = [e for e in events if e.case_code == case]
         await eventually(lambda: self.answer_duty(asked.help_id))
         return case, r.json()["passcode"], asked.help_id
@@ -155,7 +155,7 @@ async def test_a_contested_resolution_can_be_answered_again(door: Door) -> None:
     second = await door.client.post(f"/v1/help-requests/{case}/resolution", json=anew, headers=door.school)
     assert second.status_code == 202, second.text
     published = [HelpResolved.model_validate_json(m.data)
-                 for m in await stream_messages(door.settings.nats_url, REPORTS.name) if m.subject == HELP_RESOLVED]
+                 for m in await stream_messages(door.settings.nats_url, HELP.name) if m.subject == HELP_RESOLVED]
     assert [r.resolution for r in published if r.help_id == help_id] == [HelpResolution.no_bullying,
                                                                          HelpResolution.handled_otherwise]
     assert len({r.event_id for r in published}) == len(published)  # two answers, two events

@@ -12,7 +12,7 @@ from antibully.cli import add_access_code, add_school
 from services.intake.app import running
 from shared.config import Settings
 from shared.contracts.help import HelpConverted, HelpMessageAdded, HelpRequested
-from shared.subjects import REPORTS
+from shared.subjects import HELP
 from tests.helpers import report, stream_messages
 
 ASK = {"requester": {"kind": "student", "anonymous": True}, "message": "我在宿舍经常被同学勒索零花钱，不敢告诉老师。",
@@ -65,7 +65,7 @@ async def test_ask_read_back_answer_and_convert(door: Door) -> None:
     assert converted.status_code == 202
     assert (await door.client.get(f"/v1/help-requests/{case}", headers=mine)).json()["status"] == "converted"
 
-    events = {m.subject: m for m in await stream_messages(door.settings.nats_url, REPORTS.name)}
+    events = {m.subject: m for m in await stream_messages(door.settings.nats_url, HELP.name)}
     requested = HelpRequested.model_validate_json(events["ab.help.requested"].data)
     assert requested.case_code == case and requested.urgent and requested.school_id == "demo-school"
     assert HelpMessageAdded.model_validate_json(events["ab.help.message"].data).seq == 3
@@ -96,7 +96,7 @@ async def test_replay_with_idempotency_key_returns_the_same_case_and_passcode(do
     again = await door.client.post("/v1/help-requests", json=body, headers={"Idempotency-Key": "phone-retry-1"})
     assert first.status_code == again.status_code == 202
     assert first.json() == again.json()
-    assert len([m for m in await stream_messages(door.settings.nats_url, REPORTS.name)
+    assert len([m for m in await stream_messages(door.settings.nats_url, HELP.name)
                 if m.subject == "ab.help.requested"]) == 1
 
 

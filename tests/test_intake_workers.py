@@ -32,8 +32,8 @@ def test_each_worker_gets_a_share_of_the_pool() -> None:
     assert connections_needed(10, 2) == 10
     assert connections_needed(10, 8) == 24
     assert worker_names(3) == ["intake", "intake-2", "intake-3"]
-    assert worker_env({"METRICS_PORT": "9100", "X": "1"}, 2) == {"METRICS_PORT": "9102", "X": "1"}
-    assert worker_env({"METRICS_PORT": "0"}, 1) == {"METRICS_PORT": "0"}
+    assert worker_env({"INTAKE_METRICS_PORT": "9100", "X": "1"}, 2) == {"INTAKE_METRICS_PORT": "9102", "X": "1"}
+    assert worker_env({"INTAKE_METRICS_PORT": "0"}, 1) == {"INTAKE_METRICS_PORT": "0"}
     assert worker_env({}, 0) == {}
 
 

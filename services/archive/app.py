@@ -25,7 +25,7 @@ from shared.config import Settings
 from shared.contracts.base import utcnow
 from shared.db import create_pool, migrate
 from shared.directory import load_directory
-from shared.http import serve
+from shared.http import serve, serve_metrics
 from shared.service import Infra, infrastructure
 from shared.tasks import every
 
@@ -101,5 +101,6 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
             jobs.push_async_callback(loop.stop)
         app = create_app(ArchiveDeps(settings, infra.pool, infra.tracer_provider, infra.registry, clock,
                                      infra.relay.kick))
-        async with serve(app, settings.archive_host, settings.archive_port, infra.deps):
+        async with serve(app, settings.archive_host, settings.archive_port, infra.deps), \
+                serve_metrics(settings.metrics_host, settings.archive_metrics_port, infra.registry):
             yield infra

@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 from pydantic import BeforeValidator, WithJsonSchema
 
-from services.archive.accounts import Clock, LoginPolicy, official_from_token
+from services.archive.accounts import Clock, LoginPolicy, Verifications, official_from_token
 from shared.config import Settings
 from shared.contracts.base import utcnow
 from shared.errors import ApiError, ErrorBody, FieldError
@@ -76,11 +76,18 @@ class ArchiveDeps:
     registry: CollectorRegistry
     clock: Clock = field(default=utcnow)
     kick: Callable[[], None] = field(default=lambda: None)  # publish what an act enqueued, now
+    verifications: Verifications | None = None  # made from the settings: one set of slots per process
+
+    def __post_init__(self) -> None:
+        if self.verifications is None:
+            self.verifications = Verifications(self.settings.archive_login_verifications,
+                                               self.settings.archive_login_busy_wait_s)
 
     def login_policy(self) -> LoginPolicy:
         s = self.settings
         return LoginPolicy(timedelta(seconds=s.archive_token_ttl_s), s.archive_login_max_failures,
-                           timedelta(seconds=s.archive_login_lock_s))
+                           timedelta(seconds=s.archive_login_lock_s), s.archive_login_per_address,
+                           timedelta(seconds=s.archive_login_address_window_s), self.verifications)
 
     async def official(self, credentials: BearerCredentials = None) -> Official:
         """The reader behind `Authorization: Bearer <token>`; 401 otherwise. Each use extends the session."""

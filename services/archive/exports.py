@@ -9,8 +9,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import xlsxwriter
-
 from services.archive.ledger import (
     ATTENTION_ZH,
     COLUMNS_ZH,
@@ -24,6 +22,7 @@ from services.archive.ledger import (
 )
 from services.archive.letter_exports import add_letters_sheet
 from services.archive.listing import SHANGHAI
+from shared.sheets import xlsx_workbook
 
 HEADERS_ZH = ["管辖区域", "学校代码", "学校名称", "月份", *COLUMNS_ZH.values()]
 TOTAL_MONTH = "合计"
@@ -72,12 +71,12 @@ def ledger_xlsx(ledger: Ledger, letters: Sequence[dict[str, Any]] = ()) -> bytes
     """Sheet 台账: the same rows as the CSV; sheet 说明: the period and what each column counts;
     sheet 致家长的信 (when any was approved in the period): the letters to parents, per school."""
     buf = io.BytesIO()
-    book = xlsxwriter.Workbook(buf, {"in_memory": True})
+    book = xlsx_workbook(buf)
     bold = book.add_format({"bold": True})
     sheet = book.add_worksheet("台账")
     sheet.write_row(0, 0, HEADERS_ZH, bold)
     for i, row in enumerate(ledger_rows(ledger), start=1):
-        sheet.write_row(i, 0, [_safe(c) for c in row])
+        sheet.write_row(i, 0, row)  # strings as text (xlsx_workbook): no quote needed, unlike the CSV
     sheet.freeze_panes(1, 4)
     sheet.set_column(0, 3, 14)
     sheet.set_column(4, len(HEADERS_ZH) - 1, 10)

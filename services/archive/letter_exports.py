@@ -28,11 +28,12 @@ def letter_rows(rows: Sequence[dict[str, Any]]) -> list[list[str | int]]:
 
 
 def add_letters_sheet(book: Any, rows: Sequence[dict[str, Any]], bold: Any) -> None:
-    """Sheet 致家长的信 of the ledger workbook; titles are quoted against formula injection."""
+    """Sheet 致家长的信 of the ledger workbook (made by shared.sheets.xlsx_workbook: a title is text, never a
+    formula or a link)."""
     sheet = book.add_worksheet("致家长的信")
     sheet.write_row(0, 0, list(LETTER_COLUMNS_ZH.values()), bold)
     for i, row in enumerate(letter_rows(rows), start=1):
-        sheet.write_row(i, 0, ["'" + c if isinstance(c, str) and c[:1] in "=+-@\t\r" else c for c in row])
+        sheet.write_row(i, 0, row)
     sheet.write_row(len(rows) + 2, 0, ["说明", NOTE_ZH])
     sheet.set_column(0, 0, 30)
     sheet.set_column(1, 2, 16)

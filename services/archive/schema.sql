@@ -337,6 +337,14 @@ CREATE TABLE IF NOT EXISTS login_failures (
     locked_until timestamptz
 );
 
+-- Login attempts per client address in a fixed window, keyed by the address's SHA-256 (issue 14): one
+-- sender guessing many names is slowed down as well as each name being locked.
+CREATE TABLE IF NOT EXISTS login_addresses (
+    address_sha256 text PRIMARY KEY,
+    window_start   timestamptz NOT NULL,
+    attempts       int NOT NULL
+);
+
 -- Who read what, when and why: one append-only hash chain for the whole log.
 CREATE TABLE IF NOT EXISTS access_log (
     seq          bigint PRIMARY KEY,

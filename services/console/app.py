@@ -23,7 +23,7 @@ from services.console.security import Csrf, SecurityHeaders
 from services.console.session import SessionCodec
 from services.console.web import ConsoleDeps, CsrfRefused, Forbidden, LoginRequired
 from shared.config import Settings
-from shared.http import install_common, serve
+from shared.http import install_common, serve, serve_metrics
 from shared.telemetry import make_tracer_provider
 
 STATIC = Path(__file__).with_name("static")
@@ -99,7 +99,8 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
     registry = CollectorRegistry()
     app = create_app(deps, tracer_provider or make_tracer_provider("console"), registry)
     try:
-        async with serve(app, settings.console_host, settings.console_port):
+        async with serve(app, settings.console_host, settings.console_port), \
+                serve_metrics(settings.metrics_host, settings.console_metrics_port, registry):
             log.info("console on http://%s:%d/", settings.console_host, settings.console_port)
             yield deps
     finally:

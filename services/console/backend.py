@@ -88,9 +88,11 @@ class Backend:
             raise SessionEnded
         return answer
 
-    async def login(self, username: str, password: str) -> Answer:
+    async def login(self, username: str, password: str, client: str = "") -> Answer:
+        """`client`: the visitor's address, for the archive's per-address limit (it trusts the console's)."""
+        headers = {"X-Forwarded-For": client} if client and client != "-" else {}
         return await self._call(self.archive_http, "POST", "/v1/auth/token",
-                                json={"username": username, "password": password})
+                                json={"username": username, "password": password}, headers=headers)
 
     async def logout(self, session: Session) -> None:
         with contextlib.suppress(SessionEnded, Unavailable):  # the cookie goes anyway; an idle token ends itself

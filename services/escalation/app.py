@@ -32,7 +32,7 @@ from shared.contracts.help import HelpConverted, HelpRequested, HelpResolved
 from shared.contracts.notification import NotificationReceived
 from shared.contracts.officials import ChangeApproved, LookBackCompleted
 from shared.directory import DirectoryError, load_directory
-from shared.http import ops_app, serve
+from shared.http import ops_app, serve, serve_metrics
 from shared.service import Infra, infrastructure
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
@@ -102,6 +102,8 @@ async def running(
                     await edge.enter_async_context(serve(ops_app(infra.tracer_provider, infra.registry),
                                                          settings.escalation_host, settings.escalation_port,
                                                          infra.deps))
+                await edge.enter_async_context(serve_metrics(settings.metrics_host, settings.escalation_metrics_port,
+                                                             infra.registry))
                 yield Escalation(infra, watchdog)
         finally:
             await watchdog.loop.stop()

@@ -25,7 +25,7 @@ from shared.contracts.duties import DutyUpdated
 from shared.contracts.letters import LetterApproved, LetterWrongNumberReported
 from shared.crypto import Sealer
 from shared.directory import load_directory
-from shared.http import serve
+from shared.http import serve, serve_metrics
 from shared.jetstream import JetStreamPublisher
 from shared.letter_routes import SETTING
 from shared.service import Infra, infrastructure
@@ -58,7 +58,9 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
                                     settings.publish_timeout_s, settings.retry_after_s, infra.registry),
             code_limiter=RateLimiter(settings.access_code_rate_per_s, settings.access_code_burst),
             help_sealer=sealer,
+            address_limiter=RateLimiter(settings.help_per_address_rate_per_s, settings.help_per_address_burst),
         )
         async with serve(create_app(deps), settings.intake_host, settings.intake_port, infra.deps,
-                         reuse_port=settings.intake_workers > 1):
+                         reuse_port=settings.intake_workers > 1), \
+                serve_metrics(settings.metrics_host, settings.intake_metrics_port, infra.registry):
             yield infra

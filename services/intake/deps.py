@@ -29,6 +29,7 @@ class IntakeDeps:
     submissions: Submissions
     code_limiter: RateLimiter  # per access code and per help case code
     help_sealer: Sealer | None  # None without INTAKE_DATA_KEY: help requests answer 503
+    address_limiter: RateLimiter | None = None  # per client address and access code, under code_limiter
 
 
 IdempotencyKey = Annotated[

@@ -38,8 +38,8 @@ def worker_settings(settings: Settings) -> Settings:
 def worker_env(env: Mapping[str, str], index: int) -> dict[str, str]:
     """The environment of worker `index` (0-based): as given, but a metrics port of its own when one is set."""
     out = dict(env)
-    if index and int(out.get("METRICS_PORT", "0") or 0):
-        out["METRICS_PORT"] = str(int(out["METRICS_PORT"]) + index)
+    if index and int(out.get("INTAKE_METRICS_PORT", "0") or 0):
+        out["INTAKE_METRICS_PORT"] = str(int(out["INTAKE_METRICS_PORT"]) + index)
     return out
 
 

@@ -40,6 +40,8 @@ class NotifyDeps:
     sealer: Sealer | None = None
 
 
+RECEIPT_MAX_BYTES = 1024 * 1024  # an Aliyun or Tencent batch of 1000 delivery reports, with room
+
 _ERRORS = {
     "forged": (400, "链接无效", "该确认链接无效或不完整，请从通知邮件中重新打开，或联系发出通知的单位。"),
     "expired": (410, "链接已过期", "该确认链接已过期。请联系教育局值班室确认您已收到通知。"),
@@ -85,8 +87,9 @@ def link_claims(deps: NotifyDeps, token: str) -> LinkClaims | HTMLResponse:
 
 def create_app(deps: NotifyDeps) -> FastAPI:
     app = FastAPI(title="antibully notify", version="1", docs_url=None, redoc_url=None, openapi_url=None)
-    # a family's message (family_messages.py) is a form of up to 1000 characters, URL-encoded
-    install_common(app, deps.tracer_provider, deps.registry, 16384)
+    # a family's message (family_messages.py) is a form of up to 1000 characters, URL-encoded; the SMS
+    # providers' receipt pushes batch up to ~1000 reports (~300 bytes each) in one body
+    install_common(app, deps.tracer_provider, deps.registry, 16384, larger_bodies={"/receipts/": RECEIPT_MAX_BYTES})
     app.add_middleware(SecurityHeaders)  # the console's: strict CSP, no-store, no framing
     app.include_router(stylesheet_router())
 

@@ -30,7 +30,7 @@ from shared.config import Settings
 from shared.contracts.letters import LetterBatchRequested
 from shared.contracts.notification import ChannelKind
 from shared.crypto import Sealer
-from shared.http import serve
+from shared.http import serve, serve_metrics
 from shared.letter_routes import SETTING
 from shared.service import Infra, infrastructure
 from shared.tasks import every
@@ -97,7 +97,8 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         deps = NotifyDeps(infra.pool, infra.relay, links, infra.tracer_provider, infra.registry, sealer)
         app = http_app(deps, settings)
         try:
-            async with serve(app, settings.notify_host, settings.notify_port, infra.deps):
+            async with serve(app, settings.notify_host, settings.notify_port, infra.deps), \
+                    serve_metrics(settings.metrics_host, settings.notify_metrics_port, infra.registry):
                 yield infra
         finally:
             for loop in loops:

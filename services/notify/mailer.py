@@ -6,12 +6,18 @@ connection; a pooled connection carries many messages (`smtp_max_messages_per_co
 resetting the envelope (RSET) after a refusal, and is closed after `smtp_idle_s` unused. A
 connection idle for longer than `smtp_noop_after_s`, or that the server has closed meanwhile,
 is checked (NOOP) or replaced before use, so a stale one costs a reconnect, not a failed send.
+
+Transport security (issue 14): `SMTP_SECURITY=starttls` upgrades each connection before anything
+else is said and refuses to go on when the server does not offer STARTTLS (never sending in clear);
+`tls` speaks TLS from the first byte (port 465). Certificates are verified (SMTP_TLS_CA_FILE for a
+private CA). With SMTP_USERNAME and SMTP_PASSWORD the client logs in (AUTH), only over TLS.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,6 +27,33 @@ from email.utils import formatdate
 import aiosmtplib
 
 from shared.config import Settings
+
+log = logging.getLogger("antibully.notify.smtp")
+SECURITY_MODES = ("none", "starttls", "tls")
+
+
+class TlsRequired(aiosmtplib.SMTPException):
+    """TLS is required and the server does not offer it: nothing is sent in clear."""
+
+
+@dataclass(frozen=True)
+class SmtpSecurity:
+    """How a connection is protected and authenticated. `none`: as the relay offers (a loopback relay)."""
+
+    mode: str = "none"
+    username: str = ""
+    password: str = ""
+    ca_file: str = ""
+
+    def __post_init__(self) -> None:
+        if self.mode not in SECURITY_MODES:
+            raise ValueError(f"SMTP_SECURITY must be one of {', '.join(SECURITY_MODES)}")
+        if self.username and self.mode == "none":
+            raise ValueError("SMTP_USERNAME needs SMTP_SECURITY=starttls or tls: a password is never sent in clear")
+
+    @classmethod
+    def of(cls, settings: Settings) -> SmtpSecurity:
+        return cls(settings.smtp_security, settings.smtp_username, settings.smtp_password, settings.smtp_tls_ca_file)
 
 
 class PermanentFailure(Exception):
@@ -48,7 +81,9 @@ class SmtpPool:
     """
 
     def __init__(self, host: str, port: int, timeout_s: float, *, size: int = 4, max_messages: int = 100,
-                 idle_s: float = 30.0, noop_after_s: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 idle_s: float = 30.0, noop_after_s: float = 2.0, clock: Callable[[], float] = time.monotonic,
+                 security: SmtpSecurity | None = None) -> None:
+        self._security = security or SmtpSecurity()
         self._host = host
         self._port = port
         self._timeout = timeout_s
@@ -101,9 +136,23 @@ class SmtpPool:
         return await self._connect()
 
     async def _connect(self) -> _Connection:
-        client = aiosmtplib.SMTP(hostname=self._host, port=self._port, timeout=self._timeout)
+        sec = self._security
+        options: dict[str, object] = {"cert_bundle": sec.ca_file or None}
+        if sec.mode == "tls":
+            options["use_tls"] = True
+        elif sec.mode == "starttls":
+            options["start_tls"] = False  # upgraded below, after checking that the server offers it
+        client = aiosmtplib.SMTP(hostname=self._host, port=self._port, timeout=self._timeout, **options)  # type: ignore[arg-type]
         try:
             await client.connect()
+            if sec.mode == "starttls":
+                await client.ehlo()
+                if not client.supports_extension("starttls"):
+                    log.error("the SMTP server offers no STARTTLS and SMTP_SECURITY=starttls: nothing is sent")
+                    raise TlsRequired("the SMTP server offers no STARTTLS")
+                await client.starttls()
+            if sec.username:
+                await client.login(sec.username, sec.password)
         except BaseException:
             client.close()
             raise
@@ -155,7 +204,7 @@ class SmtpMailer:
         self.pool = pool or SmtpPool(
             settings.smtp_host, settings.smtp_port, settings.smtp_timeout_s, size=settings.smtp_pool_size,
             max_messages=settings.smtp_max_messages_per_connection, idle_s=settings.smtp_idle_s,
-            noop_after_s=settings.smtp_noop_after_s)
+            noop_after_s=settings.smtp_noop_after_s, security=SmtpSecurity.of(settings))
 
     def compose(self, to: str, subject: str, body: str, message_id: str) -> EmailMessage:
         msg = EmailMessage()

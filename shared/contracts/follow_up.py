@@ -20,9 +20,10 @@ from shared.contracts.incident import (
     Student,
     not_in_future,
 )
+from shared.contracts.text import NO_CONTROLS
 from shared.subjects import FOLLOW_UP_REPORTED
 
-Measure = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+Measure = Annotated[str, StringConstraints(min_length=1, max_length=1000), NO_CONTROLS]
 
 
 class Sanction(Strict):

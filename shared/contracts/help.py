@@ -15,10 +15,11 @@ from pydantic_core import PydanticCustomError
 
 from shared.contracts.base import Event, Strict
 from shared.contracts.incident import Email, LongText, Phone, ShortText
+from shared.contracts.text import NO_CONTROLS
 from shared.subjects import HELP_CONVERTED, HELP_MESSAGE_ADDED, HELP_REQUESTED, HELP_RESOLVED
 
 AccessCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{6,16}$", to_upper=True)]
-MessageText = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+MessageText = Annotated[str, StringConstraints(min_length=1, max_length=2000), NO_CONTROLS]
 
 
 class RequesterKind(StrEnum):

@@ -11,12 +11,13 @@ from pydantic_core import PydanticCustomError
 
 from shared.contracts.base import IncidentEvent, Strict, utcnow
 from shared.contracts.escalation import Level
+from shared.contracts.text import NO_CONTROLS
 from shared.subjects import INCIDENT_REPORTED
 
 CLOCK_SKEW = timedelta(minutes=5)
 
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-LongText = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=100), NO_CONTROLS]
+LongText = Annotated[str, StringConstraints(min_length=1, max_length=5000), NO_CONTROLS]
 Ref = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,63}$")]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 -]{5,20}$")]
@@ -124,7 +125,7 @@ class IncidentReport(Strict):
     course: LongText
     students: list[Student] = Field(min_length=1, max_length=50)
     reporter: Reporter
-    measures_taken: list[Annotated[str, StringConstraints(min_length=1, max_length=1000)]] = Field(
+    measures_taken: list[Annotated[str, StringConstraints(min_length=1, max_length=1000), NO_CONTROLS]] = Field(
         default_factory=list, max_length=50
     )
     indicators: Indicators

@@ -19,6 +19,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from shared.contracts.base import Event, Strict
+from shared.contracts.text import FreeText
 from shared.subjects import (
     LETTER_APPROVED,
     LETTER_BATCH_REQUESTED,
@@ -56,8 +57,8 @@ class LetterApproved(LetterEvent):
     subject: ClassVar[str] = LETTER_APPROVED
 
     jurisdiction: str
-    title: str = Field(min_length=1, max_length=60)
-    body: str = Field(min_length=1, max_length=20000)
+    title: FreeText = Field(min_length=1, max_length=60)
+    body: FreeText = Field(min_length=1, max_length=20000)
     audience: LetterAudience
     created_by: str
     approved_by: str

@@ -16,6 +16,7 @@ from pydantic import Field
 from shared.contracts.base import IncidentEvent, Strict
 from shared.contracts.escalation import Level, RecipientRole
 from shared.contracts.incident import Category
+from shared.contracts.text import FreeText
 from shared.subjects import (
     FAMILY_MESSAGE_ADDED,
     NOTIFICATION_ACKNOWLEDGED,
@@ -180,4 +181,4 @@ class FamilyMessageAdded(IncidentEvent):
 
     notification_id: uuid.UUID = Field(description="The notice whose link the family used.")
     role: RecipientRole
-    text: str = Field(min_length=1, max_length=2000)
+    text: FreeText = Field(min_length=1, max_length=2000)

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from shared.contracts.base import Event, IncidentEvent
 from shared.contracts.escalation import Level
+from shared.contracts.text import FreeText
 from shared.subjects import CHANGE_APPROVED, CHANGE_RESOLVED, LOOKBACK_COMPLETED
 
 
@@ -25,7 +26,7 @@ class ChangeApproved(IncidentEvent):
     change: Literal["lower", "closure"]
     approver: str = Field(description="The approving official's account id.")
     jurisdiction: str
-    comment: str = Field(default="", max_length=2000)
+    comment: FreeText = Field(default="", max_length=2000)
 
 
 class ChangeResolved(IncidentEvent):
@@ -52,7 +53,7 @@ class LookBackCompleted(Event):
     lookback_id: uuid.UUID
     school_id: str
     by: str = Field(description="The reporting official's account id.")
-    findings: str = Field(default="", max_length=4000, description="The review's findings (no child's name).")
+    findings: FreeText = Field(default="", max_length=4000, description="The review's findings (no child's name).")
 
     @property
     def case_id(self) -> uuid.UUID:

@@ -25,13 +25,14 @@ from services.archive.repository.accounts import (
     disable_official,
     end_session,
     list_officials,
-    login_locked_until,
+    lock_login,
     official_by_id,
     official_login,
     purge_sessions,
-    record_login_failure,
+    reserve_login_attempt,
     session_official,
     set_password_hash,
+    take_address_attempt,
     upsert_official,
 )
 from services.archive.repository.acts import case_acted, count_entries, latest_duty
@@ -88,8 +89,8 @@ __all__ = [
     "duty_of_case", "entries",
     "first_unmatched_head", "grant_app_role", "has_entry", "key_state", "last_checkpoint", "ledger_cases",
     "ledger_counts", "ledger_counts_from_cases", "list_cases", "list_duties", "lock_access_head", "lock_checkpoints",
-    "lock_head", "login_locked_until", "moved_heads", "notice_of_case", "official_login", "overdue_now_counts",
-    "purge_sessions", "recipient_status", "recipients", "record_login_failure", "sealed_payloads", "session_official",
+    "lock_head", "moved_heads", "notice_of_case", "official_login", "overdue_now_counts",
+    "purge_sessions", "recipient_status", "recipients", "sealed_payloads", "session_official",
     "set_password_hash", "shred_expired", "stream_access_log", "stream_checkpoints", "stream_entries", "upsert_duty",
     "upsert_official", "whole_access_log",
 ]
@@ -97,3 +98,4 @@ __all__ += ["case_acted", "count_entries", "latest_duty"]
 __all__ += ["add_lookback_request", "lock_school", "recent_lookback"]
 __all__ += ["add_official", "end_session", "list_officials", "official_by_id"]
 __all__ += ["kek_counts", "keys_to_rewrap", "rewrap_case_key"]
+__all__ += ["lock_login", "reserve_login_attempt", "take_address_attempt"]

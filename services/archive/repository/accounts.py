@@ -99,28 +99,64 @@ async def end_session(conn: Executor, token_sha256: str) -> None:
     await conn.execute("DELETE FROM sessions WHERE token_sha256 = $1", token_sha256)
 
 
-async def login_locked_until(conn: Executor, name_sha256: str, now: datetime) -> datetime | None:
-    locked: datetime | None = await conn.fetchval(
-        "SELECT locked_until FROM login_failures WHERE name_sha256 = $1 AND locked_until > $2", name_sha256, now)
-    return locked
-
-
-async def record_login_failure(
+async def reserve_login_attempt(
     conn: Executor, name_sha256: str, now: datetime, max_failures: int, lock_s: float
-) -> datetime | None:
-    """Count a failure; the `max_failures`-th in a row locks the name for `lock_s` (and restarts the count)."""
-    await conn.execute(
+) -> tuple[int, datetime | None]:
+    """Count an attempt as a failure before its password is verified, in one statement, so parallel guesses
+    cannot all pass a check made before any of them failed. Returns (the attempt's number in the run of
+    failures, the lock in force or None); the attempt past `max_failures` locks the name for `lock_s`.
+    A lock that has run out starts a new run."""
+    row = await conn.fetchrow(
         "INSERT INTO login_failures AS l (name_sha256, failures, last_at) VALUES ($1, 1, $2)"
-        " ON CONFLICT (name_sha256) DO UPDATE SET failures = l.failures + 1, last_at = $2",
-        name_sha256, now,
-    )
-    locked: datetime | None = await conn.fetchval(
-        "UPDATE login_failures SET failures = 0,"
-        " locked_until = $2::timestamptz + make_interval(secs => $4::double precision)"
-        " WHERE name_sha256 = $1 AND failures >= $3 RETURNING locked_until",
+        " ON CONFLICT (name_sha256) DO UPDATE SET"
+        " failures = CASE WHEN l.locked_until > $2 THEN l.failures"
+        "  WHEN l.locked_until IS NOT NULL THEN 1 ELSE l.failures + 1 END,"
+        " locked_until = CASE WHEN l.locked_until > $2 THEN l.locked_until"
+        "  WHEN l.locked_until IS NULL AND l.failures + 1 > $3"
+        "   THEN $2::timestamptz + make_interval(secs => $4::double precision)"
+        "  ELSE NULL END,"
+        " last_at = $2"
+        " RETURNING failures, locked_until",
         name_sha256, now, max_failures, lock_s,
     )
+    assert row is not None
+    locked: datetime | None = row["locked_until"]
+    return int(row["failures"]), locked if locked is not None and locked > now else None
+
+
+async def lock_login(conn: Executor, name_sha256: str, now: datetime, lock_s: float) -> datetime | None:
+    """The `max_failures`-th failure in a row locks the name (or finds it locked by a parallel attempt)."""
+    locked: datetime | None = await conn.fetchval(
+        "UPDATE login_failures SET failures = 0, locked_until = CASE WHEN locked_until > $2 THEN locked_until"
+        " ELSE $2::timestamptz + make_interval(secs => $3::double precision) END"
+        " WHERE name_sha256 = $1 RETURNING locked_until",
+        name_sha256, now, lock_s,
+    )
     return locked
+
+
+async def take_address_attempt(
+    conn: Executor, address_sha256: str, now: datetime, limit: int, window_s: float
+) -> datetime | None:
+    """Count a login attempt from a client address in a fixed window, in one statement; past `limit` in
+    the window, when the window ends (the attempt is refused without touching any name's count)."""
+    row = await conn.fetchrow(
+        "INSERT INTO login_addresses AS a (address_sha256, window_start, attempts) VALUES ($1, $2, 1)"
+        " ON CONFLICT (address_sha256) DO UPDATE SET"
+        " attempts = CASE WHEN a.window_start + make_interval(secs => $3::double precision) <= $2 THEN 1"
+        "  ELSE a.attempts + 1 END,"
+        " window_start = CASE WHEN a.window_start + make_interval(secs => $3::double precision) <= $2 THEN $2"
+        "  ELSE a.window_start END"
+        " RETURNING attempts, window_start + make_interval(secs => $3::double precision) AS window_end",
+        address_sha256, now, window_s,
+    )
+    assert row is not None
+    ends: datetime = row["window_end"]
+    if int(row["attempts"]) == 1:  # a new window: forget the addresses whose windows have long ended
+        await conn.execute("DELETE FROM login_addresses WHERE window_start"
+                           " < $1::timestamptz - make_interval(secs => $2::double precision)", now, window_s)
+    return ends if int(row["attempts"]) > limit else None
+
 
 
 async def clear_login_failures(conn: Executor, name_sha256: str) -> None:

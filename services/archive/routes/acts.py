@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.archive import acts
 from services.archive.deps import ERRORS, ArchiveDeps
+from shared.contracts.text import FreeText
 from shared.errors import ErrorBody
 from shared.identity import Official
 
@@ -16,7 +17,7 @@ class ApprovalRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     follow_up_id: uuid.UUID = Field(description="The follow-up whose proposal you approve (from the record).")
     change: Literal["lower", "closure"]
-    comment: str = Field(default="", max_length=2000, description="No child's name, please.")
+    comment: FreeText = Field(default="", max_length=2000, description="No child's name, please.")
 
 
 class Accepted(BaseModel):
@@ -27,7 +28,7 @@ class Accepted(BaseModel):
 
 class LookBackDone(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    findings: str = Field(default="", max_length=4000, description="The review's findings (no child's name).")
+    findings: FreeText = Field(default="", max_length=4000, description="The review's findings (no child's name).")
 
 
 ACT_ERRORS = {**ERRORS, 403: {"model": ErrorBody, "description": "Not a bureau official."},

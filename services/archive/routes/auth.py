@@ -11,11 +11,12 @@ from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
-from services.archive.accounts import Issued, login, logout
+from services.archive.accounts import Busy, Issued, login, logout
 from services.archive.deps import ERRORS, ArchiveDeps, BearerCredentials, token_of
 from services.archive.routes.accounts import EXISTING_ACCOUNT_ID
 from services.archive.views import AssertionIssued, TokenIssued
 from shared import assertions
+from shared.addresses import limit_key
 from shared.errors import ApiError, ErrorBody, FieldError, field_errors
 from shared.identity import Official
 
@@ -59,17 +60,31 @@ def router(deps: ArchiveDeps) -> APIRouter:
                        registry=deps.registry)
 
     @r.post("/v1/auth/token", response_model=TokenIssued, openapi_extra=_BODY, summary="Log in (officials)",
-            responses={401: {"model": ErrorBody}, 422: {"model": ErrorBody}, 429: {"model": ErrorBody}})
+            responses={401: {"model": ErrorBody}, 422: {"model": ErrorBody}, 429: {"model": ErrorBody},
+                       503: {"model": ErrorBody}})
     async def token(request: Request) -> TokenIssued:
         """A bearer token for the archive's API. It ends after ARCHIVE_TOKEN_TTL_S (15 min by default) unused:
         each authenticated request extends it. Repeated failures lock the name for a while (429), whatever
-        the password."""
+        the password; so do too many attempts from one address. 503 while every verification slot is busy."""
         creds = await _credentials(request)
         now = deps.clock()
-        outcome = await login(deps.pool, creds.username, creds.password, deps.login_policy(), now)
+        # uvicorn puts X-Forwarded-For's client here when the peer is in FORWARDED_ALLOW_IPS (loopback by
+        # default: the console on the same host, a local reverse proxy), and the peer's address otherwise.
+        address = limit_key(request.client.host) if request.client else ""
+        outcome = await login(deps.pool, creds.username, creds.password, deps.login_policy(), now, address)
         if isinstance(outcome, Issued):
             return TokenIssued(access_token=outcome.token, expires_in=deps.settings.archive_token_ttl_s,
                                expires_at=outcome.expires_at, official=outcome.official)
+        if isinstance(outcome, Busy):
+            failures.labels("busy").inc()
+            raise ApiError(503, "login_busy", "Too many logins at once; try again in a moment.",
+                           "同时登录的人数过多，请稍后再试。", headers={"Retry-After": str(outcome.retry_after_s)})
+        if outcome.by_address and outcome.locked_until is not None:
+            failures.labels("address").inc()
+            wait = max(1, math.ceil((outcome.locked_until - now).total_seconds()))
+            raise ApiError(429, "too_many_attempts", "Too many logins from this address; try again later.",
+                           f"此地址登录尝试过多，请 {math.ceil(wait / 60)} 分钟后再试。",
+                           headers={"Retry-After": str(wait)})
         if outcome.locked_until is not None:
             failures.labels("locked").inc()
             wait = max(1, math.ceil((outcome.locked_until - now).total_seconds()))

@@ -13,6 +13,7 @@ from services.archive.duties import DutyCursor, DutyFilter, DutyPage
 from services.archive.listing import CURSOR_PATTERN, SHANGHAI
 from services.archive.routes.acts import Accepted
 from shared.contracts import RecipientRole
+from shared.contracts.text import FreeText
 from shared.errors import ApiError, ErrorBody, FieldError
 from shared.identity import Official
 
@@ -27,7 +28,7 @@ class Acknowledgement(BaseModel):
 
 class TaskDone(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    note: str | None = Field(default=None, max_length=2000, description="How it was done; no child's name.",
+    note: FreeText | None = Field(default=None, max_length=2000, description="How it was done; no child's name.",
                              examples=["经评估，暂不需要转入专门学校，由学校加强教育管理。"])
     evidence_ref: str | None = Field(default=None, max_length=100, description="Where the evidence is kept.",
                                      examples=["乐教专评〔2026〕12号"])

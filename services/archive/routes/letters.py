@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.archive import letters
 from services.archive.deps import ERRORS, TEXT, ArchiveDeps
 from shared.contracts.letters import LetterAudience
+from shared.contracts.text import FreeText
 from shared.errors import ErrorBody
 from shared.identity import Official
 
@@ -20,8 +21,9 @@ class LetterDraft(BaseModel):
         "title": "致全市中小学生家长的一封信", "body": "尊敬的家长：\n为深入开展防治中小学生欺凌专项整治……",
         "audience": {"school_ids": [], "grades": []}}]})
 
-    title: str = Field(min_length=1, max_length=60, pattern=TEXT, description="Short: it is in the SMS.")
-    body: str = Field(min_length=1, max_length=20000, pattern=TEXT, description="The letter, in Simplified Chinese.")
+    title: FreeText = Field(min_length=1, max_length=60, pattern=TEXT, description="Short: it is in the SMS.")
+    body: FreeText = Field(min_length=1, max_length=20000, pattern=TEXT,
+                           description="The letter, in Simplified Chinese.")
     audience: LetterAudience = Field(default_factory=LetterAudience,
                                      description="Empty lists: every school of your jurisdiction, every grade.")
 

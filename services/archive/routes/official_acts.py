@@ -13,6 +13,7 @@ from services.archive.official_acts import ActBody
 from services.archive.routes.acts import Accepted
 from shared.contracts.acts import RULES, Act
 from shared.contracts.escalation import Level
+from shared.contracts.text import FreeText
 from shared.errors import ErrorBody
 from shared.identity import Official
 
@@ -34,15 +35,15 @@ class ActRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_fields_by_act())
     act: Act
-    reason: str = Field(min_length=1, max_length=5000, description="Why, in your words. No child's name, please: "
-                        "the reason is kept sealed and shown only to roles that see personal data.")
+    reason: FreeText = Field(min_length=1, max_length=5000, description="Why, in your words. No child's name, "
+                             "please: the reason is kept sealed and shown only to roles that see personal data.")
     level: Level | None = Field(default=None, description="raise_level: the new level, higher than the one in force.")
     due_at: AwareDatetime | None = Field(default=None, description="order_follow_up: by when, in the future.")
     obligation_id: uuid.UUID | None = Field(default=None, description="waive_duty: the duty, as the record lists it.")
-    police_case_number: str | None = Field(default=None, min_length=1, max_length=100,
-                                           description="police_case_number: the police's own case number.")
-    outcome: str | None = Field(default=None, min_length=1, max_length=5000,
-                                description="police_outcome: the outcome (sealed like a reason).")
+    police_case_number: FreeText | None = Field(default=None, min_length=1, max_length=100,
+                                                description="police_case_number: the police's own case number.")
+    outcome: FreeText | None = Field(default=None, min_length=1, max_length=5000,
+                                     description="police_outcome: the outcome (sealed like a reason).")
 
 
 EXAMPLES: dict[str, dict[str, Any]] = {

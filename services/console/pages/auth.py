@@ -58,7 +58,7 @@ def router(deps: ConsoleDeps) -> APIRouter:
         if (wait := throttle.acquire(client)) is not None:
             return deps.render(request, "login.html", 429, notice=f"登录尝试过于频繁，请 {int(wait) + 1} 秒后再试。",
                                errors={}, username=username, next=back)
-        answer = await deps.backend.login(username, password)
+        answer = await deps.backend.login(username, password, client)
         if not answer.ok:
             return deps.render(request, "login.html", answer.status if answer.status in (401, 422, 429) else 503,
                                notice=answer.message_zh(), errors={}, username=username, next=back)

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +18,7 @@ from services.intake.deps import ERRORS, IntakeDeps
 from services.intake.examples import HELP_MESSAGE_EXAMPLE, HELP_REQUEST_EXAMPLE
 from services.intake.guidance import guidance_zh
 from services.intake.help_cases import case_code_for, help_id_for, message_id_for, passcode_for, passcode_matches
+from shared.addresses import limit_key
 from shared.contracts.base import derive_id
 from shared.contracts.help import Author, HelpConverted, HelpMessage, HelpMessageAdded, HelpRequest, HelpRequested
 from shared.crypto import Sealer
@@ -87,7 +88,13 @@ def router(deps: IntakeDeps) -> APIRouter:
                            "本服务尚未配置紧急求助功能。", headers={"Retry-After": "3600"})
         return deps.help_sealer
 
-    def throttle(bucket: str) -> None:
+    def throttle(bucket: str, address: str | None = None) -> None:
+        """The code's (or case's) bucket; with `address`, the sender's own share of it first, so that one
+        sender who runs out is refused before taking what the school's other students need."""
+        if address is not None and deps.address_limiter is not None:
+            wait = deps.address_limiter.acquire(f"{bucket}@{address}")
+            if wait is not None:
+                raise rate_limited(wait)
         wait = deps.code_limiter.acquire(bucket)
         if wait is not None:
             raise rate_limited(wait)
@@ -120,11 +127,12 @@ def router(deps: IntakeDeps) -> APIRouter:
 
     @r.post("/v1/help-requests", status_code=202, response_model=HelpAccepted, responses=ERRORS,
             summary="Ask for help (紧急求救), anonymously or by name")
-    async def request_help(body: Annotated[HelpRequest, HELP_REQUEST_EXAMPLE],
+    async def request_help(body: Annotated[HelpRequest, HELP_REQUEST_EXAMPLE], request: Request,
                            idempotency_key: OptionalKey = None) -> JSONResponse:
         """No API key: the school's access code routes the request. Keep the case code and passcode."""
         seal = sealer()
-        throttle(f"code:{body.access_code}")
+        # the client address as uvicorn gives it (X-Forwarded-For only from FORWARDED_ALLOW_IPS)
+        throttle(f"code:{body.access_code}", limit_key(request.client.host) if request.client else "")
         school_id = await repository.access_code_school(deps.pool, body.access_code)
         if school_id is None:
             raise ApiError(422, "validation_failed", "The request has invalid fields.", "请求中有字段不符合要求。",

@@ -18,9 +18,10 @@ from services.intake.routes.help_requests import NOT_FOUND
 from shared.contracts.base import derive_id
 from shared.contracts.help import HelpResolution, HelpResolved
 from shared.contracts.incident import ShortText
+from shared.contracts.text import NO_CONTROLS
 from shared.errors import ApiError
 
-Reason = Annotated[str, StringConstraints(min_length=10, max_length=2000)]
+Reason = Annotated[str, StringConstraints(min_length=10, max_length=2000), NO_CONTROLS]
 OptionalKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=8, max_length=128,
                                            pattern=r"^[\x21-\x7e]+$")]
 

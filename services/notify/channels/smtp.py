@@ -19,7 +19,7 @@ from services.notify.channels.base import (
     SendResult,
     TransientError,
 )
-from services.notify.mailer import PermanentFailure, SmtpMailer
+from services.notify.mailer import PermanentFailure, SmtpMailer, TlsRequired
 
 
 def smtp_message_id(idempotency_key: str) -> str:
@@ -35,6 +35,8 @@ def channel_error(exc: BaseException) -> ChannelError:
     """A mailer failure as the channel's error kind (codes only: never an address)."""
     if isinstance(exc, PermanentFailure):
         return PermanentError(exc.code)
+    if isinstance(exc, TlsRequired):
+        return TransientError("smtp_tls_required")
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return TransientError(f"smtp_{exc.code}")
     # timeouts, refused or dropped connections (aiosmtplib's are OSError/SMTPException)
