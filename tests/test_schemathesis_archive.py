@@ -43,7 +43,8 @@ OTHER_LOCATIONS = (ParameterLocation.PATH, ParameterLocation.QUERY, ParameterLoc
 async def test_archive_conforms_to_its_openapi_schema(settings: Settings, tmp_path: Path) -> None:
     # login throttling must not turn the fuzzing of /v1/auth/token into 429 for the accounts used here
     settings = settings.model_copy(update={"directory_file": directory_file(tmp_path),
-                                           "archive_login_max_failures": 1_000_000})
+                                           "archive_login_max_failures": 1_000_000,
+                                               "archive_login_per_address": 1_000_000})
     async with running(settings) as infra:
         cases, _ = await _publish_cases(settings)
 
