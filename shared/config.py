@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
+DB_SERVICES = ("intake", "escalation", "notify", "archive")  # the console has no database
+
+
+@dataclass(frozen=True)
+class ServiceDatabase:
+    """A service's PostgreSQL login: `url` to connect with, `role` whose rights it has."""
+
+    service: str
+    url: str
+    role: str
+    password: str | None  # from the service's own URL; `antibully migrate` sets it on the role
+    own_login: bool  # False: logs in with DATABASE_URL and acts as `role` (a start-up setting)
+
+
+def url_credentials(url: str) -> tuple[str | None, str | None]:
+    """The user and password a libpq-style URL names (in its authority or its query), unquoted."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    user = parts.username or next(iter(query.get("user", [])), None)
+    password = parts.password or next(iter(query.get("password", [])), None)
+    return (unquote(user) if user else None), (unquote(password) if password else None)
 
 
 class Settings(BaseSettings):
@@ -16,7 +39,17 @@ class Settings(BaseSettings):
 
     nats_url: str = "nats://127.0.0.1:4222"
     nats_replicas: int = Field(default=1, description="3 in a cluster; 1 for a single dev server.")
-    database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    database_url: str = Field(default="postgresql://postgres@127.0.0.1:5432/postgres", description="The "
+                              "admin's login: `antibully migrate` and the admin commands (schools, officials, "
+                              "verify). A service uses it only when its own URL below is empty.")
+    # least privilege (issue 14): each service logs in as its own role (docs/security.md)
+    intake_database_url: str = Field(default="", description="intake's login (role antibully_intake, or the URL's "
+                                     "user). Empty: DATABASE_URL, acting as that role.")
+    escalation_database_url: str = Field(default="", description="escalation's login; see intake_database_url.")
+    notify_database_url: str = Field(default="", description="notify's login; see intake_database_url.")
+    archive_database_url: str = Field(default="", description="archive's login; see intake_database_url.")
+    db_owner_role: str = Field(default="antibully_owner", description="The role owning the services' schemas and "
+                               "tables (created NOLOGIN by `antibully migrate` unless DATABASE_URL logs in as it).")
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     smtp_from: str = "antibully@localhost"
@@ -70,10 +103,6 @@ class Settings(BaseSettings):
     archive_signing_key: str = Field(default="", description="Base64 of the 32-byte Ed25519 seed signing chain"
                                      " checkpoints. Empty: no checkpoints are written.")
     archive_checkpoint_interval_s: float = Field(default=300.0, description="How often archive signs the chain heads.")
-    archive_db_role: str = Field(default="antibully_archive_app", description="The role archive's sessions act as:"
-                                 " SELECT/INSERT only on entries and checkpoints. Empty: the login role.")
-    archive_migrate: bool = Field(default=True, description="Migrate archive's schema at start-up as the login role;"
-                                  " false where the owner migrates (`antibully archive-migrate`).")
     intake_data_key: str = Field(default="", description="Base64 of 32 bytes; seals help-request messages in intake.")
     pseudonym_key: str = Field(default="", description="Base64 of ≥32 bytes; keys students' pseudonyms in escalation.")
     escalation_data_key: str = Field(default="", description="Base64 of 32 bytes; seals, in escalation, the families "
@@ -188,6 +217,14 @@ class Settings(BaseSettings):
                                     "page there. Empty: notices say to look the case up by its reference.")
     console_login_per_minute: int = Field(default=10, ge=1, description="Login attempts per minute per client "
                                           "address (the archive also locks a name after repeated failures).")
+
+    def service_database(self, service: str) -> ServiceDatabase:
+        """Where `service` logs in and which role it is: its own URL's user, else `antibully_<service>`
+        (then it logs in with DATABASE_URL and acts as that role)."""
+        own = str(getattr(self, f"{service}_database_url"))
+        user, password = url_credentials(own) if own else (None, None)
+        return ServiceDatabase(service, own or self.database_url, user or f"antibully_{service}", password,
+                               own_login=bool(own))
 
     @property
     def handler_concurrency(self) -> int:
