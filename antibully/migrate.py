@@ -182,7 +182,7 @@ async def _take_ownership(conn: Conn, schema: str, owner: str) -> None:
     if await conn.fetchval("SELECT nspowner <> $2 FROM pg_namespace WHERE nspname = $1", schema, owner_oid):
         await conn.execute(f'ALTER SCHEMA "{schema}" OWNER TO "{owner}"')
     in_schema = " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1"
-    for rel in await conn.fetch("SELECT c.relname, c.relkind" + in_schema +
+    for rel in await conn.fetch("SELECT c.relname, c.relkind::text" + in_schema +
                                 " AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND c.relowner <> $2", schema, owner_oid):
         kind = _RELATION_KIND[rel["relkind"]]
         await conn.execute(f'ALTER {kind} "{schema}"."{rel["relname"]}" OWNER TO "{owner}"')

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, start_http_server
 
 from shared.config import Settings, get_settings
+from shared.db import NotMigrated
 from shared.telemetry import setup_logging
 
 
@@ -33,7 +35,11 @@ def run_service(name: str, running: Callable[[Settings], AbstractAsyncContextMan
             log.info("%s stopping", name)
 
     with contextlib.suppress(KeyboardInterrupt):
-        run_loop(main())
+        try:
+            run_loop(main())
+        except NotMigrated as exc:  # said plainly, without a traceback: the operator has a step to run
+            log.error("%s cannot start: %s", name, exc)
+            sys.exit(3)
 
 
 def run_loop(coro: Coroutine[Any, Any, None]) -> None:
