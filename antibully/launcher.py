@@ -24,13 +24,14 @@ from antibully.infra import (
     NatsServer,
     SmtpSink,
     child_process_options,
+    database_url_as,
     free_port,
     port_open,
     wait_port,
 )
 from services.intake.workers import connections_needed, worker_env, worker_names
 from shared.assertions import public_key_b64 as identity_public_key
-from shared.config import ROOT
+from shared.config import DB_SERVICES, ROOT, Settings
 
 SERVICES = ("intake", "escalation", "notify", "archive", "console")
 DEMO_SCHOOL = ("demo-school", "乐昌市示范中学")
@@ -160,6 +161,14 @@ def _intake_workers(env: dict[str, str]) -> int:
     return workers
 
 
+async def _migrate(env: dict[str, str]) -> list[str]:
+    """`antibully migrate` before any service starts: they run no DDL and refuse to start without it."""
+    from antibully.migrate import migrate_database
+
+    urls = {f"{s}_database_url": env.get(f"{s.upper()}_DATABASE_URL", "") for s in DB_SERVICES}
+    return await migrate_database(Settings(database_url=env["DATABASE_URL"]).model_copy(update=urls))
+
+
 async def _max_connections(database_url: str) -> int:
     import asyncpg
 
@@ -239,6 +248,11 @@ def run() -> int:
             pg = EmbeddedPostgres(home / "pg")
             stoppers.append(pg)
             env["DATABASE_URL"] = pg.url
+            # the embedded server trusts local logins: each service logs in as its own role, no password
+            for service in DB_SERVICES:
+                env.setdefault(f"{service.upper()}_DATABASE_URL", database_url_as(pg.url, f"antibully_{service}"))
+        # else: a service without <SERVICE>_DATABASE_URL logs in with DATABASE_URL, acting as its role
+        print("\n".join(asyncio.run(_migrate(env))), flush=True)
         maildir = home / "mail"
         if "SMTP_HOST" not in os.environ:
             sink = SmtpSink(port=_port(1025), maildir=maildir, on_message=_announce).start()

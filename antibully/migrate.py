@@ -149,10 +149,9 @@ async def _ensure_role_once(conn: Conn, name: str, attrs: str, password: str | N
 
 async def _password_is(conn: Conn, name: str, password: str) -> bool:
     """Whether the role's stored SCRAM verifier matches `password` (False when it cannot be read)."""
-    try:
-        stored = await conn.fetchval("SELECT rolpassword FROM pg_authid WHERE rolname = $1", name)
-    except asyncpg.InsufficientPrivilegeError:
-        return False
+    if not await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"):
+        return False  # only a superuser may read pg_authid: set it again
+    stored = await conn.fetchval("SELECT rolpassword FROM pg_authid WHERE rolname = $1", name)
     match = re.fullmatch(r"SCRAM-SHA-256\$(\d+):([^$]+)\$([^:]+):(.+)", stored or "")
     if not match:
         return False

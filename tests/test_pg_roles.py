@@ -5,6 +5,7 @@ service roles the `database` fixture's migration made (trust auth on the test se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import sys
 from typing import Any
@@ -239,3 +240,22 @@ async def test_migrate_refuses_a_service_logging_in_as_the_admin(database: str) 
     with pytest.raises(MigrateError, match="share a database role"):
         await migrate_database(Settings(database_url=database,
                                         intake_database_url=database_url_as(database, "antibully_notify")))
+
+
+async def test_migrate_as_an_owner_that_is_no_superuser(bare_database: str) -> None:
+    """The DBA's alternative to a superuser: the owner itself logs in, with CREATEROLE and CREATE on the database."""
+    owner = "antibully_pgroles_dba"
+    name = bare_database.partition("?")[0].rpartition("/")[2]
+    conn = await asyncpg.connect(bare_database)
+    try:
+        with contextlib.suppress(asyncpg.DuplicateObjectError):  # roles outlive test databases
+            await conn.execute(f"CREATE ROLE {owner} LOGIN CREATEROLE")
+        await conn.execute(f'GRANT CREATE ON DATABASE "{name}" TO {owner}')
+        await migrate_database(Settings(database_url=database_url_as(bare_database, owner), db_owner_role=owner))
+        assert {r[0] for r in await conn.fetch(
+            "SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class WHERE relnamespace = ANY("
+            "SELECT oid FROM pg_namespace WHERE nspname IN ('intake', 'escalation', 'notify', 'archive'))")} == {owner}
+        assert await conn.fetchval("SELECT has_table_privilege('antibully_archive', 'archive.entries', 'INSERT')")
+        assert not await conn.fetchval("SELECT has_table_privilege('antibully_archive', 'archive.entries', 'DELETE')")
+    finally:
+        await conn.close()
