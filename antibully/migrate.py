@@ -22,6 +22,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -44,7 +45,8 @@ class ServiceSchema:
     service: str
     schema: str
     sql: Path
-    # tables on which the role gets less than SELECT, INSERT, UPDATE, DELETE: {table: privileges}
+    deletable: tuple[str, ...]  # the tables the code DELETEs from; elsewhere SELECT, INSERT, UPDATE
+    # tables on which the role gets less still: {table: privileges}
     restricted: dict[str, str]
 
 
@@ -55,11 +57,9 @@ def service_schemas() -> list[ServiceSchema]:
     from services.intake import repository as intake
     from services.notify import repository as notify
 
-    schemas = {"intake": intake.SCHEMA, "escalation": escalation.SCHEMA, "notify": notify.SCHEMA,
-               "archive": archive.SCHEMA}
-    restricted = {"archive": archive.RESTRICTED}
-    return [ServiceSchema(s, schemas[s], ROOT / "services" / s / "schema.sql", restricted.get(s, {}))
-            for s in DB_SERVICES]
+    modules: dict[str, Any] = {"intake": intake, "escalation": escalation, "notify": notify, "archive": archive}
+    return [ServiceSchema(s, modules[s].SCHEMA, ROOT / "services" / s / "schema.sql", modules[s].DELETABLE,
+                          getattr(modules[s], "RESTRICTED", {})) for s in DB_SERVICES]
 
 
 async def migrate_database(settings: Settings) -> list[str]:
@@ -195,14 +195,16 @@ async def _take_ownership(conn: Conn, schema: str, owner: str) -> None:
 
 
 async def _grant(conn: Conn, spec: ServiceSchema, role: str) -> None:
-    """`role` may use its schema's tables (less on the restricted ones), sequences and functions;
+    """`role` may use its schema's tables (DELETE only where the code deletes, less on the restricted
+    ones), sequences and functions;
     nobody else gets anything. Revoked and granted again each time: the end state is the same."""
     s = f'"{spec.schema}"'
     statements = [
         f"REVOKE ALL ON SCHEMA {s} FROM PUBLIC",
         f'GRANT USAGE ON SCHEMA {s} TO "{role}"',
         f'REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM PUBLIC, "{role}"',
-        f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {s} TO "{role}"',
+        f'GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA {s} TO "{role}"',
+        *(f'GRANT DELETE ON {s}."{table}" TO "{role}"' for table in spec.deletable),
         *(f'REVOKE ALL ON {s}."{table}" FROM "{role}"; GRANT {privileges} ON {s}."{table}" TO "{role}"'
           for table, privileges in spec.restricted.items()),
         f'REVOKE ALL ON ALL SEQUENCES IN SCHEMA {s} FROM PUBLIC, "{role}"',

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import re
 import sys
 from typing import Any
 
@@ -14,7 +15,7 @@ import asyncpg
 import pytest
 
 from antibully.infra import create_database, database_url_as, drop_database
-from antibully.migrate import MigrateError, migrate_database, scram_verifier
+from antibully.migrate import MigrateError, migrate_database, scram_verifier, service_schemas
 from shared.config import DB_SERVICES, ROOT, Settings
 from shared.db import NotMigrated, apply_schema, create_pool
 
@@ -259,3 +260,29 @@ async def test_migrate_as_an_owner_that_is_no_superuser(bare_database: str) -> N
         assert not await conn.fetchval("SELECT has_table_privilege('antibully_archive', 'archive.entries', 'DELETE')")
     finally:
         await conn.close()
+
+
+@pytest.mark.pure
+def test_delete_is_granted_exactly_where_the_code_deletes() -> None:
+    """A DELETE added to a service's code without its table in DELETABLE fails here, not in production."""
+    shared = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "shared").rglob("*.py"))
+    assert not re.findall(r"DELETE FROM \w+", shared)  # the inbox and outbox are never deleted from
+    for spec in service_schemas():
+        code = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "services" / spec.service).rglob("*.py"))
+        assert set(re.findall(r"DELETE FROM (\w+)", code)) == set(spec.deletable), spec.service
+
+
+async def test_each_role_may_delete_only_where_its_code_does(settings: Settings) -> None:
+    admin = await asyncpg.connect(settings.database_url)
+    try:
+        for spec in service_schemas():
+            role = settings.service_database(spec.service).role
+            rows = await admin.fetch(
+                "SELECT c.relname, has_table_privilege($1, c.oid, 'DELETE') AS can_delete,"
+                " has_table_privilege($1, c.oid, 'UPDATE') AS can_update FROM pg_class c"
+                " WHERE c.relnamespace = $2::regnamespace AND c.relkind = 'r'", role, spec.schema)
+            assert {r["relname"] for r in rows if r["can_delete"]} == set(spec.deletable), spec.service
+            no_update = {r["relname"] for r in rows if not r["can_update"]}
+            assert no_update == {t for t, p in spec.restricted.items() if "UPDATE" not in p}, spec.service
+    finally:
+        await admin.close()
