@@ -22,7 +22,6 @@ class ServiceDatabase:
     url: str
     role: str
     password: str | None  # from the service's own URL; `antibully migrate` sets it on the role
-    own_login: bool  # False: logs in with DATABASE_URL and acts as `role` (a start-up setting)
 
 
 def url_credentials(url: str) -> tuple[str | None, str | None]:
@@ -223,8 +222,7 @@ class Settings(BaseSettings):
         (then it logs in with DATABASE_URL and acts as that role)."""
         own = str(getattr(self, f"{service}_database_url"))
         user, password = url_credentials(own) if own else (None, None)
-        return ServiceDatabase(service, own or self.database_url, user or f"antibully_{service}", password,
-                               own_login=bool(own))
+        return ServiceDatabase(service, own or self.database_url, user or f"antibully_{service}", password)
 
     @property
     def handler_concurrency(self) -> int:
