@@ -1,7 +1,7 @@
-"""The `antibully` command: `run` (the whole system locally), `schools` (schools and their API keys),
-`officials` (officials' accounts for the archive), `verify` and the archive's keys and migration,
-`dead-letters` (what the consumers gave up on), `nats-setup`, `nats-keys`, `nats-auth` and `nats-certs`
-(the bus's streams, users and TLS)."""
+"""The `antibully` command: `run` (the whole system locally), `migrate` (roles, schemas and grants; before
+the services start), `schools` (schools and their API keys), `officials` (officials' accounts for the
+archive), `verify` and the archive's keys, `dead-letters` (what the consumers gave up on), `nats-setup`,
+`nats-keys`, `nats-auth` and `nats-certs` (the bus's streams, users and TLS), `rotate` and `new-env` (keys)."""
 
 from __future__ import annotations
 
@@ -20,12 +20,10 @@ from shared.config import get_settings
 @asynccontextmanager
 async def _intake_db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     from services.intake import repository
-    from services.intake.app import SCHEMA_SQL
-    from shared.db import create_pool, migrate
+    from shared.db import create_pool
 
     pool = await create_pool(database_url, repository.SCHEMA, max_size=2)
     try:
-        await migrate(pool, repository.SCHEMA, SCHEMA_SQL)
         yield pool
     finally:
         await pool.close()
@@ -105,7 +103,9 @@ def _parser() -> argparse.ArgumentParser:
                         "signed with; repeat it (or give a comma-separated list) for every key of a rotation")
     sub.add_parser("archive-public-key", help="print the public key of ARCHIVE_SIGNING_KEY (for auditors)")
     sub.add_parser("identity-public-key", help="print IDENTITY_PUBLIC_KEY (for intake) of IDENTITY_SIGNING_KEY")
-    sub.add_parser("archive-migrate", help="create or update archive's tables and grant its role (as the owner)")
+    sub.add_parser("migrate", help="create or update every service's role, schema, tables and grants "
+                   "(as DATABASE_URL, the admin; before the services start, on every release)")
+    sub.add_parser("archive-migrate", help="deprecated: the same as `migrate`")
     schools.add_parser("access-code", help="print a new help-request access code for a school").add_argument(
         "school_id")
     officials = sub.add_parser("officials", help="officials' accounts for the archive (uses DATABASE_URL)"
@@ -160,6 +160,30 @@ def _add_official(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from shared.db import NotMigrated
+
+    try:
+        return _main(argv)
+    except NotMigrated as exc:
+        print(f"antibully: {exc}", file=sys.stderr)
+        return 1
+
+
+def _migrate(command: str) -> int:
+    from antibully.migrate import MigrateError, migrate_database
+
+    if command == "archive-migrate":
+        print("antibully archive-migrate is deprecated: it runs `antibully migrate` (every service)", file=sys.stderr)
+    try:
+        done = asyncio.run(migrate_database(get_settings()))
+    except MigrateError as exc:
+        print(f"antibully migrate: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join([*done, "migrated: the services may start"]))
+    return 0
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         from antibully.launcher import run
@@ -173,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(public_key_b64(seed))
         return 0
-    if args.command in ("verify", "archive-public-key", "archive-migrate"):
+    if args.command in ("migrate", "archive-migrate"):
+        return _migrate(args.command)
+    if args.command in ("verify", "archive-public-key"):
         return _archive(args)
     if args.command == "officials":
         return _add_official(args)
@@ -243,12 +269,7 @@ def _archive(args: argparse.Namespace) -> int:
         fingerprint = CheckpointSigner(settings.archive_signing_key).fingerprint
         print(f"{public_key_b64(settings.archive_signing_key)}  (fingerprint {fingerprint})")
         return 0
-    from services.archive.app import prepare_database
-
-    role = asyncio.run(prepare_database(settings.model_copy(update={"archive_migrate": True})))
-    print(f"archive migrated; the service acts as role {role}" if role else
-          "archive migrated; no role could be arranged, the service keeps its login role's rights")
-    return 0
+    raise AssertionError(args.command)
 
 
 if __name__ == "__main__":

@@ -191,6 +191,16 @@ def database_url_with(base_url: str, dbname: str) -> str:
     return f"{scheme_host}/{dbname}{sep}{query}"
 
 
+def database_url_as(url: str, user: str, password: str | None = None) -> str:
+    """The same server and database, logged in as `user` (with `password`, if any)."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    login = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
+    return urlunsplit(parts._replace(netloc=f"{login}@{host}"))
+
+
 async def create_database(base_url: str, prefix: str = "antibully_test") -> str:
     import asyncpg
 

@@ -24,6 +24,7 @@ from antibully.infra import (
     NatsServer,
     SmtpSink,
     child_process_options,
+    database_url_as,
     free_port,
     port_open,
     wait_port,
@@ -32,7 +33,7 @@ from services.intake.workers import connections_needed, worker_env, worker_names
 from shared.assertions import public_key_b64 as identity_public_key
 from shared.bus import setup_nats
 from shared.bus_topology import ADMIN, ROLES
-from shared.config import ROOT, Settings
+from shared.config import DB_SERVICES, ROOT, Settings
 from shared.nats_keys import NatsKeys, new_seed, setting_name
 from shared.service_keys import service_env
 
@@ -43,8 +44,17 @@ DEMO_SCHOOL = ("demo-school", "乐昌市示范中学")
 def child_envs(env: dict[str, str], workers: int) -> dict[str, dict[str, str]]:
     """Each child process's environment: the shared settings and only its own service's secrets
     (shared/service_keys.py), so a compromised notify holds no archive key."""
-    return {name: service_env(env, name) for name in SERVICES} | {
-        name: worker_env(service_env(env, "intake"), i) for i, name in enumerate(worker_names(workers))}
+    return {name: _own_env(env, name) for name in SERVICES} | {
+        name: worker_env(_own_env(env, "intake"), i) for i, name in enumerate(worker_names(workers))}
+
+
+def _own_env(env: dict[str, str], service: str) -> dict[str, str]:
+    """`service_env`, and DATABASE_URL for a service given no login of its own (an outside PostgreSQL without
+    per-service URLs: it logs in as the admin and acts as its role, a development fallback)."""
+    own = service_env(env, service)
+    if service in DB_SERVICES and not own.get(f"{service.upper()}_DATABASE_URL") and "DATABASE_URL" in env:
+        own["DATABASE_URL"] = env["DATABASE_URL"]
+    return own
 
 
 def _port(preferred: int) -> int:
@@ -173,6 +183,14 @@ def _intake_workers(env: dict[str, str]) -> int:
     return workers
 
 
+async def _migrate(env: dict[str, str]) -> list[str]:
+    """`antibully migrate` before any service starts: they run no DDL and refuse to start without it."""
+    from antibully.migrate import migrate_database
+
+    urls = {f"{s}_database_url": env.get(f"{s.upper()}_DATABASE_URL", "") for s in DB_SERVICES}
+    return await migrate_database(Settings(database_url=env["DATABASE_URL"]).model_copy(update=urls))
+
+
 async def _max_connections(database_url: str) -> int:
     import asyncpg
 
@@ -261,6 +279,11 @@ def run() -> int:
             pg = EmbeddedPostgres(home / "pg")
             stoppers.append(pg)
             env["DATABASE_URL"] = pg.url
+            # the embedded server trusts local logins: each service logs in as its own role, no password
+            for service in DB_SERVICES:
+                env.setdefault(f"{service.upper()}_DATABASE_URL", database_url_as(pg.url, f"antibully_{service}"))
+        # else: a service without <SERVICE>_DATABASE_URL logs in with DATABASE_URL, acting as its role
+        print("\n".join(asyncio.run(_migrate(env))), flush=True)
         maildir = home / "mail"
         if "SMTP_HOST" not in os.environ:
             sink = SmtpSink(port=_port(1025), maildir=maildir, on_message=_announce).start()

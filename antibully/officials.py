@@ -41,8 +41,7 @@ async def add_official(database_url: str, account_id: str, *, role: str, jurisdi
     A school account is its head unless `title` says otherwise."""
     from services.archive import repository
     from services.archive.accounts import hash_password
-    from services.archive.app import SCHEMA_SQL
-    from shared.db import create_pool, migrate
+    from shared.db import create_pool
 
     parsed, staff_title = check_account(role, school_id, title)
     try:
@@ -51,7 +50,6 @@ async def add_official(database_url: str, account_id: str, *, role: str, jurisdi
         raise AccountError(str(exc)) from None
     pool = await create_pool(database_url, repository.SCHEMA, max_size=2)
     try:
-        await migrate(pool, repository.SCHEMA, SCHEMA_SQL)
         await repository.upsert_official(pool, account_id, name, parsed.value, jurisdiction, school_id,
                                          password_hash, staff_title.value if staff_title else None)
     finally:

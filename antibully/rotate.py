@@ -94,6 +94,7 @@ def new_env() -> list[str]:
     """An .env for compose: a fresh random value for every required secret (shared/service_keys.py)."""
     import secrets
 
+    from shared.config import DB_SERVICES
     from shared.nats_keys import NatsKeys
     from shared.service_keys import ALL_SECRETS, KEYS, OPTIONAL
 
@@ -103,6 +104,8 @@ def new_env() -> list[str]:
     values["nats_jetstream_key"] = secrets.token_hex(32)
     values |= NatsKeys.generate().settings()  # each service's NATS user and the setup step's admin
     assert set(values) <= ALL_SECRETS - OPTIONAL
+    # each service's PostgreSQL login (compose builds its *_DATABASE_URL; `migrate` sets it on the role)
+    values |= {f"{service}_db_password": secrets.token_urlsafe(24) for service in DB_SERVICES}
     return ["# antibully secrets for compose.yaml, made by `antibully new-env`: keep this file out of git (chmod 600)",
             *(f"{name.upper()}={value}" for name, value in sorted(values.items()))]
 

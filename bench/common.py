@@ -59,6 +59,10 @@ async def bench_infrastructure(tmp: Path) -> AsyncIterator[BenchInfra]:
             pg = EmbeddedPostgres(tmp / "pg" / "data")
             base_url = pg.url
         database_url = await create_database(base_url, prefix="antibully_bench")
+        from antibully.migrate import migrate_database
+        from shared.config import Settings
+
+        await migrate_database(Settings(database_url=database_url))  # the services act as their roles
         yield BenchInfra(nats_server.url, database_url)
     finally:
         try:

@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
+DB_SERVICES = ("intake", "escalation", "notify", "archive")  # the console has no database
+
+
+@dataclass(frozen=True)
+class ServiceDatabase:
+    """A service's PostgreSQL login: `url` to connect with, `role` whose rights it has."""
+
+    service: str
+    url: str
+    role: str
+    password: str | None  # from the service's own URL; `antibully migrate` sets it on the role
+
+
+def url_credentials(url: str) -> tuple[str | None, str | None]:
+    """The user and password a libpq-style URL names (in its authority or its query), unquoted."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    user = parts.username or next(iter(query.get("user", [])), None)
+    password = parts.password or next(iter(query.get("password", [])), None)
+    return (unquote(user) if user else None), (unquote(password) if password else None)
 
 
 class Settings(BaseSettings):
@@ -26,7 +48,17 @@ class Settings(BaseSettings):
                                  "(`antibully nats-setup`), dead letters. Never given to a service.")
     nats_tls_ca: str = Field(default="", description="CA certificate file (PEM): when set, NATS is reached over "
                              "TLS and the server's certificate is verified against it. Empty: plain (loopback).")
-    database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    database_url: str = Field(default="postgresql://postgres@127.0.0.1:5432/postgres", description="The "
+                              "admin's login: `antibully migrate` and the admin commands (schools, officials, "
+                              "verify). A service uses it only when its own URL below is empty.")
+    # least privilege (issue 14): each service logs in as its own role (docs/security.md)
+    intake_database_url: str = Field(default="", description="intake's login (role antibully_intake, or the URL's "
+                                     "user). Empty: DATABASE_URL, acting as that role.")
+    escalation_database_url: str = Field(default="", description="escalation's login; see intake_database_url.")
+    notify_database_url: str = Field(default="", description="notify's login; see intake_database_url.")
+    archive_database_url: str = Field(default="", description="archive's login; see intake_database_url.")
+    db_owner_role: str = Field(default="antibully_owner", description="The role owning the services' schemas and "
+                               "tables (created NOLOGIN by `antibully migrate` unless DATABASE_URL logs in as it).")
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     smtp_from: str = "antibully@localhost"
@@ -92,10 +124,6 @@ class Settings(BaseSettings):
     archive_signing_key: str = Field(default="", description="Base64 of the 32-byte Ed25519 seed signing chain"
                                      " checkpoints. Empty: no checkpoints are written.")
     archive_checkpoint_interval_s: float = Field(default=300.0, description="How often archive signs the chain heads.")
-    archive_db_role: str = Field(default="antibully_archive_app", description="The role archive's sessions act as:"
-                                 " SELECT/INSERT only on entries and checkpoints. Empty: the login role.")
-    archive_migrate: bool = Field(default=True, description="Migrate archive's schema at start-up as the login role;"
-                                  " false where the owner migrates (`antibully archive-migrate`).")
     intake_data_key: str = Field(default="", description="Base64 of 32 bytes; seals help-request messages in intake.")
     pseudonym_key: str = Field(default="", description="Base64 of ≥32 bytes; keys students' pseudonyms in escalation.")
     escalation_data_key: str = Field(default="", description="Base64 of 32 bytes; seals, in escalation, the families "
@@ -228,6 +256,13 @@ class Settings(BaseSettings):
                                              "64 MiB each) one archive process runs at once; more wait briefly.")
     archive_login_busy_wait_s: float = Field(default=1.0, ge=0, description="Longest wait for a verification "
                                              "slot before a login is answered 503 with Retry-After.")
+
+    def service_database(self, service: str) -> ServiceDatabase:
+        """Where `service` logs in and which role it is: its own URL's user, else `antibully_<service>`
+        (then it logs in with DATABASE_URL and acts as that role)."""
+        own = str(getattr(self, f"{service}_database_url"))
+        user, password = url_credentials(own) if own else (None, None)
+        return ServiceDatabase(service, own or self.database_url, user or f"antibully_{service}", password)
 
     @property
     def handler_concurrency(self) -> int:

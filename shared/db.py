@@ -26,24 +26,43 @@ class BoundedPool(asyncpg.Pool):
         return super().acquire(timeout=self.acquire_timeout_s if timeout is None else timeout)
 
 
+class NotMigrated(RuntimeError):
+    """The database lacks what a service needs: its schema, or its role's rights on it."""
+
+
 async def create_pool(
     dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10, role: str | None = None,
     acquire_timeout_s: float = 10.0, command_timeout_s: float | None = 30.0,
 ) -> asyncpg.Pool:
-    """Create the schema if missing, then a pool whose search_path is that schema alone.
+    """A pool whose search_path is `schema` alone; the schema must exist (`antibully migrate` makes it).
 
-    With `role`, every session acts as that role from its start (a start-up `role` setting,
-    which survives RESET ALL): a service can log in as the owner yet write with fewer rights.
-    Acquiring waits at most `acquire_timeout_s`; a statement runs at most `command_timeout_s`.
+    With `role` (other than the login itself), every session acts as that role from its start (a
+    start-up `role` setting, which survives RESET ALL): a service that falls back to DATABASE_URL
+    still has only its own role's rights. Raises NotMigrated, saying what to run, when the schema
+    or the role is missing. Acquiring waits at most `acquire_timeout_s`; a statement runs at most
+    `command_timeout_s`.
     """
     conn = await asyncpg.connect(dsn, timeout=acquire_timeout_s)
     try:
-        # Checked first: a role without CREATE on the database may still use an existing schema.
+        login = await conn.fetchval("SELECT current_user")
+        acting = role if role and role != login else None
+        if acting is not None:
+            if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", acting):
+                raise NotMigrated(f"no database role {acting!r}: run `antibully migrate` (as the database's "
+                                  "admin, DATABASE_URL) before starting the services")
+            if not await conn.fetchval("SELECT pg_has_role($1, 'MEMBER')", acting):
+                raise NotMigrated(f"the login {login!r} may not act as {acting!r}: give the service its own "
+                                  "URL (<SERVICE>_DATABASE_URL) with that role")
+        who = acting or login
         if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
-            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            raise NotMigrated(f"the database has no schema {schema!r}: run `antibully migrate` (as the "
+                              "database's admin, DATABASE_URL) before starting the services")
+        if not await conn.fetchval("SELECT has_schema_privilege($1, $2, 'USAGE')", who, schema):
+            raise NotMigrated(f"role {who!r} has no rights on schema {schema!r}: run `antibully migrate` "
+                              "(it grants them)")
     finally:
         await conn.close()
-    settings = {"search_path": schema} | ({"role": role} if role else {})
+    settings = {"search_path": schema} | ({"role": acting} if acting else {})
     pool = BoundedPool(
         dsn, min_size=min_size, max_size=max_size, max_queries=50_000, max_inactive_connection_lifetime=300.0,
         connect=None, setup=None, init=None, reset=_no_reset, loop=None, connection_class=asyncpg.Connection,
@@ -64,10 +83,22 @@ async def _no_reset(_: asyncpg.Connection) -> None:
     """
 
 
-async def migrate(pool: asyncpg.Pool, schema: str, *sql_files: Path) -> None:
-    """Apply the shared inbox/outbox tables and the service's own idempotent DDL, serialised."""
-    async with pool.acquire() as conn, conn.transaction():
+async def apply_schema(conn: Conn, schema: str, *sql_files: Path) -> None:
+    """Create `schema` if missing and apply the shared inbox/outbox tables and the given idempotent DDL
+    in it, serialised, as the connection's current role (which owns what it creates). Run by
+    `antibully migrate`, never by a service at start-up."""
+    async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"antibully-migrate-{schema}")
+        # checked first: the owner may lack CREATE on the database, which IF NOT EXISTS still demands
+        if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
+            await conn.execute(f'CREATE SCHEMA "{schema}"')
+        await conn.execute("SELECT set_config('search_path', $1, true)", f'"{schema}"')
         for path in (SHARED_SQL, *sql_files):
             # DDL may rewrite a large table: no statement timeout here
             await conn.execute(path.read_text(encoding="utf-8"), timeout=3600)
+
+
+async def migrate(pool: asyncpg.Pool, schema: str, *sql_files: Path) -> None:
+    """`apply_schema` on a connection of `pool` (tests and benchmarks with a schema of their own)."""
+    async with pool.acquire() as conn:
+        await apply_schema(conn, schema, *sql_files)

@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from shared.config import Settings, get_settings
+from shared.db import NotMigrated
 from shared.service_keys import refusals
 from shared.telemetry import setup_logging
 
@@ -31,7 +33,11 @@ def run_service(name: str, running: Callable[[Settings], AbstractAsyncContextMan
             log.info("%s stopping", name)
 
     with contextlib.suppress(KeyboardInterrupt):
-        run_loop(main())
+        try:
+            run_loop(main())
+        except NotMigrated as exc:  # said plainly, without a traceback: the operator has a step to run
+            log.error("%s cannot start: %s", name, exc)
+            sys.exit(3)
 
 
 def run_loop(coro: Coroutine[Any, Any, None]) -> None:

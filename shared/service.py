@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
 from faststream.nats import NatsBroker
@@ -16,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from shared.bus import make_broker, stop_broker, stop_consuming, wait_for_topology
 from shared.config import Settings
 from shared.consumer import DurableConsumers
-from shared.db import create_pool, migrate
+from shared.db import create_pool
 from shared.health import Dependencies
 from shared.jetstream import JetStreamPublisher
 from shared.outbox import OutboxRelay
@@ -47,20 +46,24 @@ class Infra:
             self.relay.kick()  # publish whatever a previous run committed but did not publish
 
 
-@asynccontextmanager
-async def infrastructure(
-    service: str, schema: str, schema_sql: Path | None, settings: Settings, tracer_provider: TracerProvider | None,
-    *, role: str | None = None,
-) -> AsyncIterator[Infra]:
-    """`schema_sql=None` when the caller migrated already; `role`: the database role the pool acts as."""
-    provider = tracer_provider or make_tracer_provider(service)
-    registry = CollectorRegistry()
-    pool = await create_pool(settings.database_url, schema, role=role, max_size=settings.db_pool_size,
+async def service_pool(settings: Settings, service: str, schema: str, size: int) -> asyncpg.Pool:
+    """A pool of `service`'s own login (or DATABASE_URL acting as its role), on its schema alone."""
+    db = settings.service_database(service)
+    return await create_pool(db.url, schema, role=db.role, max_size=size,
                              acquire_timeout_s=settings.db_acquire_timeout_s,
                              command_timeout_s=settings.db_command_timeout_s)
+
+
+@asynccontextmanager
+async def infrastructure(
+    service: str, schema: str, settings: Settings, tracer_provider: TracerProvider | None,
+) -> AsyncIterator[Infra]:
+    """The pool logs in as the service's own role (`Settings.service_database`) and runs no DDL: it
+    refuses to start (NotMigrated) until `antibully migrate` has made the schema and the grants."""
+    provider = tracer_provider or make_tracer_provider(service)
+    registry = CollectorRegistry()
+    pool = await service_pool(settings, service, schema, settings.db_pool_size)
     try:
-        if schema_sql is not None:
-            await migrate(pool, schema, schema_sql)
         broker = make_broker(settings, provider, registry, service)
 
         publisher = JetStreamPublisher(broker, provider, service)

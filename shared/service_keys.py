@@ -24,26 +24,29 @@ from urllib.parse import urlsplit
 SERVICE_SECRETS: dict[str, frozenset[str]] = {
     "intake": frozenset({
         "intake_data_key", "letter_contact_key", "pseudonym_key", "identity_public_key", "dead_letter_key",
-        "database_url", "intake_database_url", "intake_nats_seed",
+        "intake_database_url", "intake_nats_seed",
     }),
     "escalation": frozenset({
         "pseudonym_key", "escalation_data_key", "dead_letter_key",
-        "database_url", "escalation_database_url", "escalation_nats_seed",
+        "escalation_database_url", "escalation_nats_seed",
     }),
     "notify": frozenset({
         "link_key", "notify_data_key", "letter_contact_key", "dead_letter_key", "receipt_token", "webhook_secret",
         "dingtalk_secret", "aliyun_access_key_id", "aliyun_access_key_secret", "tencent_secret_id",
-        "tencent_secret_key", "database_url", "notify_database_url", "notify_nats_seed",
+        "tencent_secret_key", "notify_database_url", "notify_nats_seed",
     }),
     "archive": frozenset({
         "archive_data_key", "archive_kek", "archive_signing_key", "identity_signing_key", "dead_letter_key",
-        "database_url", "archive_database_url", "archive_nats_seed",
+        "archive_database_url", "archive_nats_seed",
     }),
     "console": frozenset({"console_session_key"}),
     # infrastructure: compose's nats and postgres containers, and the setup step that creates streams
     "nats": frozenset({"nats_jetstream_key"}),
     "postgres": frozenset({"postgres_password"}),
     "nats-setup": frozenset({"nats_admin_seed"}),
+    # the one-shot migration (and the admin's commands): the admin's login and each role's, to set its password
+    "migrate": frozenset({"database_url", "intake_database_url", "escalation_database_url", "notify_database_url",
+                          "archive_database_url"}),
 }
 APP_SERVICES = ("intake", "escalation", "notify", "archive", "console")
 ALL_SECRETS: frozenset[str] = frozenset().union(*SERVICE_SECRETS.values())

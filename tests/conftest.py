@@ -12,10 +12,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from antibully.infra import EmbeddedPostgres, NatsServer, SmtpSink, create_database, drop_database, free_port
+from antibully.infra import (
+    EmbeddedPostgres,
+    NatsServer,
+    SmtpSink,
+    create_database,
+    database_url_as,
+    drop_database,
+    free_port,
+)
 from shared.assertions import public_key_b64
 from shared.bus import setup_nats
-from shared.config import ROOT, Settings
+from shared.config import DB_SERVICES, ROOT, Settings
 from shared.crypto import new_key_b64
 from tests.helpers import NATS_KEYS
 
@@ -36,8 +44,12 @@ def pg_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 async def database(pg_base_url: str) -> AsyncIterator[str]:
+    """A fresh database, migrated (`antibully migrate`: the service roles, schemas and grants)."""
+    from antibully.migrate import migrate_database
+
     url = await create_database(pg_base_url)
     try:
+        await migrate_database(Settings(database_url=url))
         yield url
     finally:
         await drop_database(pg_base_url, url)
@@ -102,7 +114,9 @@ async def settings(nats_server: NatsServer, database: str, smtp_sink: SmtpSink) 
         link_key=new_key_b64(),
         notify_data_key=new_key_b64(),
         nats_url=nats_server.url,
-        database_url=database,
+        database_url=database,  # the admin: the CLI's functions and tests' own look-ups
+        # each service logs in as its own role (antibully migrate made them; trust auth, no password)
+        **{f"{s}_database_url": database_url_as(database, f"antibully_{s}") for s in DB_SERVICES},
         smtp_host="127.0.0.1",
         smtp_port=smtp_sink.port,
         smtp_timeout_s=5.0,

@@ -20,7 +20,7 @@ import httpx
 import nats
 
 from antibully.cli import add_school
-from antibully.infra import SmtpSink, free_port, wait_port
+from antibully.infra import SmtpSink, database_url_as, free_port, wait_port
 from services.archive import repository as archive_repo
 from services.archive.chain import first_broken
 from shared.bus import servers
@@ -48,6 +48,8 @@ def rig_env(nats_url: str, database_url: str, smtp_port: int, **extra: str) -> d
         "WECOM_WEBHOOK_BASE": "", "DINGTALK_WEBHOOK_BASE": "",  # no outside robots: e-mail only
         "LOG_LEVEL": "INFO", "ACK_WAIT_S": "10", "SMTP_TIMEOUT_S": "3", "DB_ACQUIRE_TIMEOUT_S": "5",
         **NATS_KEYS.env(),  # every service's seed (each reads its own) and the admin's, for the setup step
+        # each service logs in as its own role (the `database` fixture migrated; trust auth)
+        **{f"{s.upper()}_DATABASE_URL": database_url_as(database_url, f"antibully_{s}") for s in SERVICES},
         **extra,
     }
 

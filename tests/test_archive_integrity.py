@@ -149,7 +149,7 @@ async def test_app_role_cannot_change_entries_even_with_the_triggers_off(archive
     reported, _ = await archive.case()
     await write_checkpoint(archive.infra.pool, archive.signer)
     pool = archive.infra.pool
-    assert await pool.fetchval("SELECT current_user") == archive.settings.archive_db_role
+    assert await pool.fetchval("SELECT current_user") == archive.settings.service_database("archive").role
     owner = await owner_connection(archive.settings)
     try:
         for table in ("entries", "checkpoints"):

@@ -11,21 +11,16 @@ import pytest
 from cryptography.exceptions import InvalidTag
 
 from services.archive import envelope
-from services.archive.app import prepare_database
 from services.archive.jobs import shred_expired
 from services.archive.payloads import NoDataKey, Payloads
 from services.archive.repository import SCHEMA
-from shared.config import Settings
 from shared.contracts.base import utcnow
-from shared.crypto import new_key_b64
 from shared.db import create_pool
 
 
 @pytest.fixture
 async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
-    role = await prepare_database(Settings(database_url=database, archive_data_key=new_key_b64()))
-    assert role == "antibully_archive_app"
-    pool = await create_pool(database, SCHEMA, role=role, max_size=2)
+    pool = await create_pool(database, SCHEMA, role="antibully_archive", max_size=2)  # the database is migrated
     try:
         yield pool
     finally:

@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 import nats
 from faststream.nats import NatsBroker
 from prometheus_client import CollectorRegistry
@@ -22,7 +23,7 @@ from shared.config import Settings
 from shared.consumer import Delivery, DurableConsumers, Handler
 from shared.contracts import IncidentReport, IncidentReported
 from shared.crypto import Sealer, new_key_b64
-from shared.db import create_pool
+from shared.db import apply_schema, create_pool
 from shared.failures import NotYet
 from shared.health import Dependencies
 from shared.subjects import DEAD_LETTERS, INCIDENT_REPORTED
@@ -36,6 +37,11 @@ CHILD = "李小明"  # the example report's victim: must never appear in a dead 
 @asynccontextmanager
 async def consuming(settings: Settings, handler: Handler[IncidentReported]) -> AsyncIterator[CollectorRegistry]:
     await setup_nats(settings)
+    admin = await asyncpg.connect(settings.database_url)
+    try:
+        await apply_schema(admin, "probe")  # a service of its own: the inbox and outbox tables
+    finally:
+        await admin.close()
     pool = await create_pool(settings.database_url, "probe")
     registry = CollectorRegistry()
     broker = NatsBroker(settings.nats_url)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from antibully.infra import NatsServer, SmtpSink
 from antibully.processes import PostgresProcess
+from shared.config import Settings
 from tests.fault_rig import SERVICES, Rig, assert_nothing_lost, rig_env, settle
 from tests.helpers import ServiceProcesses
 
@@ -26,9 +27,13 @@ OUTAGE_S = 120.0
 
 
 @pytest.fixture
-def pg(tmp_path: Path) -> Iterator[PostgresProcess]:
+async def pg(tmp_path: Path) -> AsyncIterator[PostgresProcess]:
+    from antibully.migrate import migrate_database
+
     with PostgresProcess(tmp_path / "pg") as server:
-        yield server.start()
+        server.start()
+        await migrate_database(Settings(database_url=server.url))  # the services run as their roles
+        yield server
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from services.notify.reachability import ReachabilityCheck, admin_alert, unreach
 from services.notify.repository import SCHEMA
 from shared.config import ROOT, Settings
 from shared.contracts.notification import ChannelKind
-from shared.db import create_pool, migrate
+from shared.db import create_pool
 from shared.directory import load_directory
 
 GAPPY = """
@@ -57,9 +57,9 @@ async def test_gaps_go_to_ops_and_once_a_day_to_the_admin(tmp_path: Path, settin
                                                           smtp_sink: SmtpSink) -> None:
     path = tmp_path / "directory.toml"
     path.write_text(GAPPY, encoding="utf-8")
-    pool = await create_pool(settings.database_url, SCHEMA)
+    db = settings.service_database("notify")
+    pool = await create_pool(db.url, SCHEMA, role=db.role)
     try:
-        await migrate(pool, SCHEMA, ROOT / "services" / "notify" / "schema.sql")
         registry = CollectorRegistry()
         async with new_http_client(settings) as http:
             failover = Failover(build_channels(settings, http))

@@ -21,7 +21,7 @@ from services.notify.limits import SharedKeyed, SharedLimits
 from services.notify.robot_digest import DigestRobot, RobotDigests
 from services.notify.robot_text import first_digest
 from shared.crypto import Sealer, new_key_b64
-from shared.db import create_pool, migrate
+from shared.db import create_pool
 from shared.health import Dependencies
 from shared.outbox import OutboxRelay
 
@@ -80,9 +80,8 @@ async def test_failover_parks_at_a_throttled_robot_and_moves_on_from_a_rate_limi
 
 @pytest.fixture
 async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
-    p = await create_pool(database, "notify", max_size=20)
+    p = await create_pool(database, "notify", role="antibully_notify", max_size=20)  # the database is migrated
     try:
-        await migrate(p, "notify", SCHEMA_SQL)
         yield p
     finally:
         await p.close()

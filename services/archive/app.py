@@ -23,7 +23,6 @@ from services.archive.payloads import Payloads
 from services.archive.repository import SCHEMA
 from shared.config import Settings
 from shared.contracts.base import utcnow
-from shared.db import create_pool, migrate
 from shared.directory import load_directory
 from shared.http import serve, serve_metrics
 from shared.service import Infra, infrastructure
@@ -31,27 +30,6 @@ from shared.tasks import every
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 log = logging.getLogger("antibully.archive")
-
-
-async def prepare_database(settings: Settings) -> str | None:
-    """Migrate as the login role (the tables' owner) and arrange the role the service acts as.
-
-    Returns that role, or None when there is none to act as (the login role's rights apply).
-    """
-    role = settings.archive_db_role or None
-    if not settings.archive_migrate:
-        return role
-    pool = await create_pool(settings.database_url, SCHEMA, max_size=1)
-    try:
-        await migrate(pool, SCHEMA, SCHEMA_SQL)
-        if role:
-            async with pool.acquire() as conn, conn.transaction():
-                if not await repository.grant_app_role(conn, role):
-                    log.warning("cannot create the role %s: archive runs with the login role's rights", role)
-                    return None
-    finally:
-        await pool.close()
-    return role
 
 
 async def _check_keks(pool: asyncpg.Pool, payloads: Payloads) -> None:
@@ -76,8 +54,7 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
     directory = load_directory(settings.directory_file)
     payloads_module.use(payloads)
     signer = CheckpointSigner(settings.archive_signing_key) if settings.archive_signing_key else None
-    role = await prepare_database(settings)
-    async with infrastructure("archive", SCHEMA, None, settings, tracer_provider, role=role) as infra, \
+    async with infrastructure("archive", SCHEMA, settings, tracer_provider) as infra, \
             AsyncExitStack() as jobs:
         await repository.backfill_jurisdictions(
             infra.pool, {k: directory.jurisdiction_of(k) for k in directory.schools}, directory.jurisdiction)

@@ -1,6 +1,6 @@
 -- The special record: one hash chain per incident. Entries are append-only: by the triggers
--- below and, more strongly, by grants (the service acts as a role with only SELECT/INSERT on
--- entries and checkpoints; see repository.grant_app_role and docs/operations.md).
+-- below and, more strongly, by grants (the service's role has only SELECT/INSERT on entries and
+-- checkpoints and owns nothing; see repository/roles.py RESTRICTED and docs/security.md).
 CREATE TABLE IF NOT EXISTS entries (
     incident_id    uuid NOT NULL,
     seq            int NOT NULL,

@@ -64,7 +64,7 @@ async def running(
     if unknown := directory.unknown_targets(chains):
         raise DirectoryError(f"{settings.policy_file} escalates to {sorted(unknown)}, "
                              f"which {settings.directory_file} does not list")
-    async with infrastructure("escalation", SCHEMA, SCHEMA_SQL, settings, tracer_provider) as infra:
+    async with infrastructure("escalation", SCHEMA, settings, tracer_provider) as infra:
         pseudonyms = Pseudonyms(settings.pseudonym_key) if settings.pseudonym_key else None
         if pseudonyms is None:
             log.warning("PSEUDONYM_KEY is not set: repeat offences across reports are not detected")

@@ -16,6 +16,7 @@ from shared.contracts.officials import ChangeResolved
 from shared.db import Conn, Executor
 
 SCHEMA = "escalation"
+DELETABLE: tuple[str, ...] = ()  # escalation deletes nothing: its role has no DELETE (tests/test_pg_roles.py)
 
 
 async def save_decision(conn: Conn, decided: EscalationDecided) -> None:

@@ -37,7 +37,7 @@ SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 async def running(settings: Settings, tracer_provider: TracerProvider | None = None) -> AsyncIterator[Infra]:
     """One intake; with INTAKE_WORKERS > 1, one of the workers sharing the port (services/intake/workers.py)."""
     settings = worker_settings(settings)
-    async with infrastructure("intake", SCHEMA, SCHEMA_SQL, settings, tracer_provider) as infra:
+    async with infrastructure("intake", SCHEMA, settings, tracer_provider) as infra:
         # its one consumer: the duties a school reads with its key (GET /v1/duties)
         infra.consumers.subscribe(DutyUpdated, DutyProjection(infra.pool).on_duty_updated)
         infra.consumers.subscribe(OfficialActed, HelpContests(infra.pool).on_official_acted)

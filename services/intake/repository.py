@@ -12,6 +12,8 @@ from typing import Any
 from shared.db import Conn, Executor
 
 SCHEMA = "intake"
+# The only tables intake DELETEs from (its role gets DELETE on these alone; tests/test_pg_roles.py checks the code).
+DELETABLE = ("roster_rows",)
 
 
 # --- schools and keys -------------------------------------------------------------------

@@ -51,7 +51,7 @@ def http_app(deps: NotifyDeps, settings: Settings) -> FastAPI:
 @asynccontextmanager
 async def running(settings: Settings, tracer_provider: TracerProvider | None = None) -> AsyncIterator[Infra]:
     async with urgent_pool(settings) as pool_for_urgent, \
-            infrastructure("notify", SCHEMA, SCHEMA_SQL, settings, tracer_provider) as infra, \
+            infrastructure("notify", SCHEMA, settings, tracer_provider) as infra, \
             new_http_client(settings) as http:
         tracer = infra.tracer_provider.get_tracer("antibully.notify")
         links = Links(settings.link_key) if settings.link_key else None

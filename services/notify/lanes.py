@@ -26,13 +26,13 @@ from services.notify.channels import Channel, build_channels
 from services.notify.handlers import NotifyHandlers
 from services.notify.limits import SharedKeyed, SharedLimits
 from services.notify.priority_gate import LaneSlot, PriorityGate
+from services.notify.repository import SCHEMA
 from services.notify.robot_digest import DigestRobot, RobotDigests
 from shared.config import Settings
 from shared.contracts import NotificationRequested
 from shared.contracts.notification import Priority
 from shared.crypto import Sealer
-from shared.db import create_pool
-from shared.service import Infra
+from shared.service import Infra, service_pool
 from shared.tasks import BackgroundLoop, every
 
 log = logging.getLogger("antibully.notify")
@@ -74,8 +74,7 @@ async def urgent_pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
     """The urgent lane's own connections. Opened before and closed after the service's infrastructure, so
     urgent handlers still draining at shutdown keep them."""
     s = settings
-    pool = await create_pool(s.database_url, "notify", max_size=s.notify_urgent_pool_size,
-                             acquire_timeout_s=s.db_acquire_timeout_s, command_timeout_s=s.db_command_timeout_s)
+    pool = await service_pool(s, "notify", SCHEMA, s.notify_urgent_pool_size)
     try:
         yield pool
     finally:

@@ -9,6 +9,8 @@ from datetime import date, datetime
 from shared.db import Conn, Executor
 
 SCHEMA = "notify"
+# The only tables notify DELETEs from (its role gets DELETE on these alone; tests/test_pg_roles.py checks the code).
+DELETABLE = ("robot_queue",)
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ from services.archive.repository.projection import (
     recipient_status,
     recipients,
 )
-from services.archive.repository.roles import SCHEMA, grant_app_role
+from services.archive.repository.roles import SCHEMA
 
 __all__ = [
     "ACCESS_COLUMNS", "CASE_COLUMNS", "LEDGER_FIELDS", "SCHEMA", "access_entries", "add_case_key", "add_checkpoint",
@@ -87,7 +87,7 @@ __all__ = [
     "case_converted", "case_deadline_missed", "case_decided", "case_duties", "case_key", "case_opened",
     "case_rectified", "clear_login_failures", "disable_official", "duty_note_entries",
     "duty_of_case", "entries",
-    "first_unmatched_head", "grant_app_role", "has_entry", "key_state", "last_checkpoint", "ledger_cases",
+    "first_unmatched_head", "has_entry", "key_state", "last_checkpoint", "ledger_cases",
     "ledger_counts", "ledger_counts_from_cases", "list_cases", "list_duties", "lock_access_head", "lock_checkpoints",
     "lock_head", "moved_heads", "notice_of_case", "official_login", "overdue_now_counts",
     "purge_sessions", "recipient_status", "recipients", "sealed_payloads", "session_official",
