@@ -18,7 +18,6 @@ import pytest
 
 from antibully.rotate import rotate_archive_kek
 from services.archive import envelope
-from services.archive.app import prepare_database
 from services.archive.payloads import Payloads, UnknownKek, kek_ring
 from services.archive.repository import SCHEMA
 from services.notify.app import running as notify
@@ -31,8 +30,8 @@ from shared.db import create_pool
 
 @pytest.fixture
 async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
-    role = await prepare_database(Settings(database_url=database, archive_data_key=new_key_b64()))
-    pool = await create_pool(database, SCHEMA, role=role, max_size=2)
+    # the `database` fixture migrated: the archive's own role, as the service runs
+    pool = await create_pool(database, SCHEMA, role="antibully_archive", max_size=2)
     try:
         yield pool
     finally:
