@@ -126,7 +126,10 @@ def _password(url: str) -> str | None:
 def refusals(values: Mapping[str, object], service: str) -> list[str]:
     """What is wrong with the secrets `service` holds, one line per setting (never the value itself)."""
     problems: list[str] = []
-    for setting in sorted(SERVICE_SECRETS.get(service, ALL_SECRETS)):  # a process not in the table: every one
+    held = SERVICE_SECRETS.get(service, ALL_SECRETS)  # a process not in the table: every one
+    if any(f"{service}_database_url" in row for row in SERVICE_SECRETS.values()):
+        held |= {"database_url"}  # its fallback login when its own URL is empty
+    for setting in sorted(held):
         value = values.get(setting)
         if not isinstance(value, str) or not value.strip():
             continue

@@ -8,7 +8,7 @@ SCHEMA = "archive"  # the database schema of the archive's tables (schema.sql)
 # the chains, their checkpoints and the access log are append-only, and a case key may only be
 # shredded (its triggers check how), never deleted. TRUNCATE, TRIGGER and DDL go to no service role.
 # The only tables archive DELETEs from (expired and ended sessions, cleared login failures).
-DELETABLE = ("sessions", "login_failures")
+DELETABLE = ("sessions", "login_failures", "login_addresses")
 
 RESTRICTED = {
     "entries": "SELECT, INSERT",
