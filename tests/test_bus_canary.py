@@ -181,7 +181,6 @@ async def test_the_flow_puts_every_kind_of_event_on_the_bus(settings: Settings, 
     assert capture.leaks({"school": "demo-school", "ref": "S-1042"})
 
 
-@pytest.mark.xfail(strict=True, reason="recipients' addresses still travel in NotificationRequested")
 async def test_no_channel_credentials_or_officials_addresses_in_events(settings: Settings,
                                                                         smtp_sink: SmtpSink) -> None:
     capture = await _captured(settings, smtp_sink)

@@ -36,9 +36,11 @@ def test_severe_incident_tells_families_school_bureau_and_police() -> None:
     assert roles.count(RecipientRole.perpetrator_guardian) == 2
     assert set(roles) == {RecipientRole.victim_guardian, RecipientRole.perpetrator_guardian, RecipientRole.school,
                           RecipientRole.counsellor, RecipientRole.bureau, RecipientRole.police}
-    emails = {r.recipient.email for r in requests}
-    assert {"bureau-duty@edu.example.cn", "police-liaison@police.example.cn",
-            "principal@demo-school.example.cn", "li.parent@example.cn"} <= emails
+    entries = {r.recipient.entry for r in requests}
+    assert {"bureau", "police", "school:demo-school", "counsellor:demo-school"} <= entries
+    assert "li.parent@example.cn" in {r.recipient.email for r in requests}
+    # officials are named by their directory entry: no address, robot key or secret travels in the event
+    assert not [r for r in requests if r.recipient.entry and r.recipient.routes()]
 
 
 def test_wide_attention_adds_the_stability_office() -> None:
@@ -71,7 +73,7 @@ def test_missing_contacts_still_produce_a_request_without_address() -> None:
     body["students"][0]["guardians"] = []
     event = reported_event(IncidentReport.model_validate(body), "key-00000002")
     _, requests = plan(event, decide(event.report, default_policy(), event.occurred_at), DIRECTORY)
-    no_address = {r.recipient.role for r in requests if r.recipient.email is None}
+    no_address = {r.recipient.role for r in requests if not r.recipient.reachable}
     assert no_address == {RecipientRole.victim_guardian, RecipientRole.school, RecipientRole.counsellor}
 
 

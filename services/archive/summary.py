@@ -70,7 +70,7 @@ def summarise(event: Event) -> dict[str, Any]:
                     "step": event.step, "escalated_to": event.escalated_to}
         case NotificationRequested():
             return {"notification_id": str(event.notification_id), "role": event.recipient.role.value,
-                    "purpose": event.purpose, "has_address": event.recipient.email is not None}
+                    "purpose": event.purpose, "has_address": event.recipient.reachable}
         case NotificationDelivered():
             return {"notification_id": str(event.notification_id), "role": event.role.value,
                     "channel": event.channel, "provider": event.provider, "attempts": event.attempts,

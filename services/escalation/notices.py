@@ -25,7 +25,7 @@ from shared.contracts import (
 from shared.contracts.base import derive_id
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.notification import NoticeTask
-from shared.directory import Contact, Directory
+from shared.directory import Directory
 
 _UNKNOWN = {
     **UNKNOWN_GUARDIAN,
@@ -66,8 +66,8 @@ def family_refs(event: IncidentReported, decision: Decision, directory: Director
 
 def _official(role: RecipientRole, school_id: str, directory: Directory) -> Recipient:
     """The school's head or an official office, from the directory (no address: a visible failure later)."""
-    contact = directory.contact(role.value, school_id) or Contact(name=_UNKNOWN.get(role, role.value))
-    return contact.recipient(role)
+    return (directory.recipient(role.value, school_id, role)
+            or Recipient(role=role, display_name=_UNKNOWN.get(role, role.value)))
 
 
 def plan(

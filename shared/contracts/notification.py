@@ -40,17 +40,31 @@ class Address(Strict):
 
 
 class Recipient(Strict):
+    """Who a notice is for. An office or official is named by its directory entry (`entry`): notify resolves
+    the addresses, robot keys and secrets from its own copy of the directory, so none travels in an event.
+    `addresses`/`email` remain for requests made before that (and for families until their contacts are sealed)."""
+
     role: RecipientRole
     display_name: str = Field(description="How the message addresses the reader.")
     email: str | None = Field(default=None, description="None when no address is known: notify reports a failure.")
     addresses: list[Address] = Field(default_factory=list,
                                      description="In the recipient's order of preference; notify falls over in order.")
+    entry: str | None = Field(default=None, max_length=200, description="The directory entry notify reaches: an "
+                              "official role (bureau, police…), school:<id>, counsellor:<id> or contact:<name>.")
+    immediate_first: bool = Field(default=False, description="Of the entry's channels, those seen within minutes "
+                                  "first, e-mail last (an urgent help request to the duty room).")
 
     def routes(self) -> list[Address]:
-        """Where to try, in order; the plain e-mail address of older requests counts as one address."""
+        """Where to try, in order, from the event itself; the plain e-mail address of older requests counts as one
+        address. A recipient named by `entry` has none here: notify resolves it."""
         if self.addresses:
             return list(self.addresses)
         return [Address(kind=ChannelKind.email, to=self.email)] if self.email else []
+
+    @property
+    def reachable(self) -> bool:
+        """Whether the request names any way to reach its reader (the record's `has_address`)."""
+        return self.entry is not None or bool(self.routes())
 
 
 class NoticeTask(Strict):
