@@ -103,6 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--public-key", help="base64 Ed25519 public key the checkpoints must be signed with")
     sub.add_parser("archive-public-key", help="print the public key of ARCHIVE_SIGNING_KEY (for auditors)")
     sub.add_parser("identity-public-key", help="print IDENTITY_PUBLIC_KEY (for intake) of IDENTITY_SIGNING_KEY")
+    sub.add_parser("bus-keys", help="print a new X25519 key pair for a bus reader (archive or notify): "
+                   "its *_BUS_PRIVATE_KEY and the *_BUS_PUBLIC_KEY producers seal with")
     sub.add_parser("archive-migrate", help="create or update archive's tables and grant its role (as the owner)")
     schools.add_parser("access-code", help="print a new help-request access code for a school").add_argument(
         "school_id")
@@ -168,6 +170,13 @@ def main(argv: list[str] | None = None) -> int:
             print("IDENTITY_SIGNING_KEY is not set", file=sys.stderr)
             return 1
         print(public_key_b64(seed))
+        return 0
+    if args.command == "bus-keys":
+        from shared.bus_seal import new_private_key_b64
+        from shared.bus_seal import public_key_b64 as bus_public_key
+
+        private = new_private_key_b64()
+        print(f"private {private}\npublic  {bus_public_key(private)}")
         return 0
     if args.command in ("verify", "archive-public-key", "archive-migrate"):
         return _archive(args)
