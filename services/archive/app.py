@@ -15,6 +15,7 @@ from services.archive import payloads as payloads_module
 from services.archive import repository
 from services.archive.accounts import Clock
 from services.archive.api import ArchiveDeps, create_app
+from services.archive.bus_sections import BusSections
 from services.archive.checkpoint import CheckpointSigner
 from services.archive.handlers import ARCHIVED_EVENTS, ArchiveHandlers
 from services.archive.jobs import shred_expired, write_checkpoint
@@ -66,7 +67,8 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
             AsyncExitStack() as jobs:
         await repository.backfill_jurisdictions(
             infra.pool, {k: directory.jurisdiction_of(k) for k in directory.schools}, directory.jurisdiction)
-        handlers = ArchiveHandlers(infra.pool, payloads, directory, infra.tracer_provider)
+        handlers = ArchiveHandlers(infra.pool, payloads, directory, infra.tracer_provider,
+                                   BusSections(settings.archive_bus_private_key))
         for model in ARCHIVED_EVENTS:
             infra.consumers.subscribe(model, handlers.on_event)
         await infra.start()

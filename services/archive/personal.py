@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from services.archive.act_views import ActText, act_text
 from services.archive.duties import DutyNote
 from services.archive.scopes import INVOLVED_ROLES, PersonalView
-from shared.contracts import Guardian, IncidentReported, Reporter, Student
+from shared.contracts import Guardian, IncidentReport, IncidentReported, Reporter, Student
 from shared.contracts.acts import LookBackRequested, OfficialActed
 from shared.contracts.base import Event
 from shared.contracts.follow_up import FollowUpReported
@@ -99,7 +99,7 @@ def personal_section(view: PersonalView, opened: list[tuple[int, Event | None]])
         match event:
             case None:
                 out.unavailable_seqs.append(seq)
-            case IncidentReported(report=r):
+            case IncidentReported(report=IncidentReport() as r):  # opened by the archive before it was recorded
                 reported = r.students
                 out.reporter = r.reporter
                 out.facts.append(Fact(seq=seq, event_type=event.event_type, text={

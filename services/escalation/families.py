@@ -23,7 +23,7 @@ from services.escalation.persons import plan_added_student, plan_resend
 from services.escalation.policy import Policy
 from services.escalation.pseudonyms import Pseudonyms
 from services.escalation.repository import InForce
-from shared.contracts import Level, NoticeFacts, RecipientRole, Student, StudentRole
+from shared.contracts import Level, NoticeFacts, RecipientRole, Student, StudentFacts, StudentRole
 from shared.contracts.follow_up import FollowUpReported, GuardiansCorrected
 from shared.db import Conn
 
@@ -35,13 +35,13 @@ class Families:
         self.book = book
         self.pseudonyms = pseudonyms
 
-    def _sealed(self, case: CaseRef, student: Student) -> bytes | None:
+    def _sealed(self, case: CaseRef, student: Student | StudentFacts) -> bytes | None:
         if self.book is None or student.role not in GUARDIAN_ROLE:
             return None  # a bystander's family is never told anything: not kept
-        return self.book.seal(case.incident_id, Family(student.ref, student.role, student.name,
-                                                       tuple(student.guardians)))
+        name = student.name if isinstance(student, Student) else None  # a report's: in the guardians' boxes
+        return self.book.seal(case.incident_id, Family(student.ref, student.role, name, tuple(student.guardians)))
 
-    async def remember(self, conn: Conn, case: CaseRef, students: Sequence[Student]) -> None:
+    async def remember(self, conn: Conn, case: CaseRef, students: Sequence[Student | StudentFacts]) -> None:
         await store.add_students(conn, case.incident_id, [(s.ref, s.role.value, self._sealed(case, s))
                                                           for s in students])
 

@@ -73,13 +73,14 @@ class EscalationHandlers(HelpHandling, LookBackHandling):
 
     async def on_incident_reported(self, event: IncidentReported, _: Delivery) -> None:
         policy = self.policies.current()
-        students = self._students(event.school_id, [(s.ref, s.role.value) for s in event.report.students])
+        report = event.facts  # the rules' facts only: names, contacts and free text are sealed for others
+        students = self._students(event.school_id, [(s.ref, s.role.value) for s in report.students])
         # across schools: intake's pseudonym of the national student number, where the school gave one
-        students += [(bytes.fromhex(s.person_key), s.role.value) for s in event.report.students if s.person_key]
+        students += [(bytes.fromhex(s.person_key), s.role.value) for s in report.students if s.person_key]
         perpetrators = [p for p, role in students if role == "perpetrator"]
         earlier = await repository.earlier_cases(self.pool, perpetrators, event.incident_id,
                                                  ["perpetrator", "involved"]) if perpetrators else []
-        decision = decide(event.report, policy, reported_at=event.occurred_at, earlier_cases=tuple(earlier))
+        decision = decide(report, policy, reported_at=event.occurred_at, earlier_cases=tuple(earlier))
         decided, requests = plan(event, decision, self.directory)
         official_facts = requests[0].facts.model_copy(
             update={"child_name": None, "due_at": None, "ack_required": False, "tasks": []})
@@ -96,7 +97,7 @@ class EscalationHandlers(HelpHandling, LookBackHandling):
                     await repository.save_obligations(conn, [review])
                     await enqueue(conn, scheduled, review_notice)
                 case = CaseRef(event.incident_id, event.school_id, event.occurred_at)
-                await self.families.remember(conn, case, event.report.students)
+                await self.families.remember(conn, case, report.students)
                 await repository.save_obligations(conn, [
                     *obligations_for(case, decision, requests, policy, family_refs(event, decision, self.directory)),
                     follow_up_due(case, policy)])

@@ -45,9 +45,9 @@ def _recipients(
     out: list[tuple[str, Recipient, str | None, str | None]] = []
     for role in decision.roles:
         if role in STUDENT_ROLE:
-            for student in (s for s in event.report.students if GUARDIAN_ROLE.get(s.role) == role):
-                child = student.name if student.guardians else None
-                out.extend((key, recipient, child, student.ref)
+            for student in (s for s in event.facts.students if GUARDIAN_ROLE.get(s.role) == role):
+                # the child's name is in each guardian's box, for notify: escalation never reads it
+                out.extend((key, recipient, None, student.ref)
                            for key, recipient in guardian_recipients(role, student.ref, student.guardians))
         else:
             out.append((str(role), _official(role, event.school_id, directory), None, None))
@@ -88,8 +88,8 @@ def plan(
             school_name=school.name if school else event.school_id,
             level=decision.level,
             reasons_zh=[r.zh for r in decision.reasons],
-            category=event.report.category,
-            occurred_at=event.report.occurred_at,
+            category=event.facts.category,
+            occurred_at=event.facts.occurred_at,
             child_name=child,
             due_at=accepted + notice.due_in if notice else None,
             ack_required=notice.ack if notice else False,

@@ -19,6 +19,7 @@ from services.intake.repository import SCHEMA
 from services.intake.submissions import Submissions
 from services.intake.workers import worker_settings
 from shared import assertions
+from shared.bus_seal import Sealing
 from shared.config import Settings
 from shared.contracts.acts import OfficialActed
 from shared.contracts.duties import DutyUpdated
@@ -58,6 +59,7 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
                                     settings.publish_timeout_s, settings.retry_after_s, infra.registry),
             code_limiter=RateLimiter(settings.access_code_rate_per_s, settings.access_code_burst),
             help_sealer=sealer,
+            sealing=Sealing.from_settings(settings),  # refuses to start without the readers' public keys
         )
         async with serve(create_app(deps), settings.intake_host, settings.intake_port, infra.deps,
                          reuse_port=settings.intake_workers > 1):

@@ -52,7 +52,9 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         if sealer is None:
             log.warning("NOTIFY_DATA_KEY is not set: a link's page shows the case reference only")
 
-        contacts = ContactBook(settings.directory_file)
+        contacts = ContactBook.from_settings(settings)
+        if contacts.opening is None:
+            log.warning("NOTIFY_BUS_PRIVATE_KEY is not set: notices to families cannot be addressed")
         made: list[NotifyHandlers] = []
 
         def make_handlers(pool: asyncpg.Pool, channels: dict[str, list[Channel]], robots: RobotDigests | None

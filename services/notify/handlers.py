@@ -57,7 +57,7 @@ class NotifyHandlers:
                  robots: RobotDigests | None = None, outcomes: Counter | None = None, console_url: str = "",
                  contacts: ContactBook | None = None) -> None:
         self.deps = deps
-        self.contacts = contacts or ContactBook(get_settings().directory_file)
+        self.contacts = contacts or ContactBook.from_settings(get_settings())
         self.console_url = console_url
         self.robots = robots
         self.sealer = sealer
@@ -74,6 +74,7 @@ class NotifyHandlers:
             "antibully_notify_outcomes", "Notification outcomes", ["role", "outcome"], registry=registry)
 
     async def on_requested(self, req: NotificationRequested, delivery: Delivery) -> None:
+        req = self.contacts.addressed(req)  # a guardian's sealed contact opened here, and only here
         role = req.recipient.role.value
         routes = [Address(a.kind.value, a.to) for a in self.contacts.routes(req.recipient)]
         first_kind = routes[0].kind if routes else "none"

@@ -16,6 +16,7 @@ from pydantic import Field
 from shared.contracts.base import IncidentEvent, Strict
 from shared.contracts.escalation import Level, RecipientRole
 from shared.contracts.incident import Category
+from shared.contracts.sealed import Sealed
 from shared.subjects import (
     FAMILY_MESSAGE_ADDED,
     NOTIFICATION_ACKNOWLEDGED,
@@ -53,6 +54,8 @@ class Recipient(Strict):
                               "official role (bureau, police…), school:<id>, counsellor:<id> or contact:<name>.")
     immediate_first: bool = Field(default=False, description="Of the entry's channels, those seen within minutes "
                                   "first, e-mail last (an urgent help request to the duty room).")
+    sealed: Sealed | None = Field(default=None, description="A guardian: the box intake sealed for notify (name, "
+                                  "relation, phone, e-mail, child's name), carried forward unread by escalation.")
 
     def routes(self) -> list[Address]:
         """Where to try, in order, from the event itself; the plain e-mail address of older requests counts as one
@@ -64,7 +67,7 @@ class Recipient(Strict):
     @property
     def reachable(self) -> bool:
         """Whether the request names any way to reach its reader (the record's `has_address`)."""
-        return self.entry is not None or bool(self.routes())
+        return self.entry is not None or self.sealed is not None or bool(self.routes())
 
 
 class NoticeTask(Strict):
