@@ -12,7 +12,7 @@ import base64
 import json
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
@@ -20,7 +20,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from shared.contracts.sealed import ARCHIVE, NOTIFY, Sealed
+from shared.contracts.sealed import ARCHIVE, NOTIFY, Sealed, SealedSections, sections_context
+
+E = TypeVar("E", bound=SealedSections)
 
 _INFO = b"antibully bus seal v1"
 
@@ -66,6 +68,16 @@ class Sealing:
     def from_settings(cls, settings: Any) -> Sealing:
         return cls({ARCHIVE: settings.archive_bus_public_key, NOTIFY: settings.notify_bus_public_key})
 
+    def sections(self, event: E) -> E:
+        """The event with its personal fields sealed for the archive (and emptied): the producer's last step."""
+        fields = type(event).sealed_fields
+        section = {f: v for f, v in event.model_dump(mode="json", include=set(fields)).items() if v is not None}
+        if not section:
+            return event
+        box = self.seal(section, sections_context(getattr(event, "event_type", ""), getattr(event, "case_id", ""),
+                                                  getattr(event, "event_id", "")))
+        return event.model_copy(update={**dict.fromkeys(fields), "personal": box})
+
     def seal(self, section: Any, context: str, readers: Iterable[str] = (ARCHIVE,)) -> Sealed:
         """`section`: anything JSON can hold (a model's `model_dump(mode="json")`)."""
         plain = json.dumps(section, ensure_ascii=False, separators=(",", ":")).encode()
@@ -96,6 +108,15 @@ class Opening:
             _load32(private_b64, f"{reader.upper()}_BUS_PRIVATE_KEY"))
         self._public = _raw(self._private.public_key())
 
+    def sections(self, event: E) -> E:
+        """The event with its sealed personal fields opened back in place (the archive's copy), validated."""
+        if event.personal is None:
+            return event
+        opened = self.open(event.personal, sections_context(getattr(event, "event_type", ""),
+                                                            getattr(event, "case_id", ""),
+                                                            getattr(event, "event_id", "")))
+        return type(event).model_validate({**event.model_dump(mode="json"), **opened, "personal": None})
+
     def open(self, box: Sealed, context: str) -> Any:
         """The section; raises NotForMe, or cryptography's InvalidTag when the box was altered or moved."""
         if box.v != 1:
@@ -109,3 +130,22 @@ class Opening:
         dek = AESGCM(kek).decrypt(raw[:12], raw[12:], aad)
         body = base64.b64decode(box.ct)
         return json.loads(AESGCM(dek).decrypt(body[:12], body[12:], aad))
+
+
+_installed: Sealing | None = None
+
+
+def install(sealing: Sealing) -> None:
+    """This process's producer side, from its settings at start-up (like archive's `payloads.use`)."""
+    global _installed
+    _installed = sealing
+
+
+def producer() -> Sealing:
+    """The installed producer side, else one from the environment's settings."""
+    global _installed
+    if _installed is None:
+        from shared.config import get_settings
+
+        _installed = Sealing.from_settings(get_settings())
+    return _installed

@@ -208,13 +208,11 @@ async def test_no_free_text_of_a_follow_up_on_the_bus(settings: Settings, smtp_s
     assert capture.leaks(FOLLOW_UP) == []
 
 
-@pytest.mark.xfail(strict=True, reason="help requests not yet sealed at the producer")
 async def test_no_help_requester_or_message_on_the_bus(settings: Settings, smtp_sink: SmtpSink) -> None:
     capture = await _captured(settings, smtp_sink)
     assert capture.leaks(HELP) == []
 
 
-@pytest.mark.xfail(strict=True, reason="officials' acts not yet sealed at the producer")
 async def test_no_officials_free_text_on_the_bus(settings: Settings, smtp_sink: SmtpSink) -> None:
     capture = await _captured(settings, smtp_sink)
     assert capture.leaks(ACT) == []

@@ -21,6 +21,7 @@ from services.archive.handlers import ARCHIVED_EVENTS, ArchiveHandlers
 from services.archive.jobs import shred_expired, write_checkpoint
 from services.archive.payloads import Payloads
 from services.archive.repository import SCHEMA
+from shared.bus_seal import Sealing, install
 from shared.config import Settings
 from shared.contracts.base import utcnow
 from shared.db import create_pool, migrate
@@ -67,6 +68,7 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
             AsyncExitStack() as jobs:
         await repository.backfill_jurisdictions(
             infra.pool, {k: directory.jurisdiction_of(k) for k in directory.schools}, directory.jurisdiction)
+        install(Sealing.from_settings(settings))  # officials' acts and look-backs: their words sealed for the record
         handlers = ArchiveHandlers(infra.pool, payloads, directory, infra.tracer_provider,
                                    BusSections(settings.archive_bus_private_key))
         for model in ARCHIVED_EVENTS:

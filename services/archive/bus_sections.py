@@ -12,7 +12,7 @@ from shared.bus_seal import Opening
 from shared.contracts import IncidentReport, IncidentReported
 from shared.contracts.base import Event
 from shared.contracts.incident import report_context
-from shared.contracts.sealed import ARCHIVE
+from shared.contracts.sealed import ARCHIVE, SealedSections
 
 
 class SectionsUnreadable(RuntimeError):
@@ -35,4 +35,6 @@ class BusSections:
             case IncidentReported(personal=box) if box is not None:
                 report = IncidentReport.model_validate(self._open().open(box, report_context(event.incident_id)))
                 return event.model_copy(update={"report": report, "personal": None})
+            case SealedSections(personal=box) if box is not None:
+                return self._open().sections(event)
         return event

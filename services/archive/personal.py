@@ -116,18 +116,18 @@ def personal_section(view: PersonalView, opened: list[tuple[int, Event | None]])
                 out.facts.append(Fact(seq=seq, event_type=event.event_type, text={"step": p.step}))
             case HelpRequested():
                 out.requester = event.requester
-                out.messages.append(HelpMessageView(seq=1, author="requester", text=event.message))
+                out.messages.append(HelpMessageView(seq=1, author="requester", text=event.message or ""))
             case HelpMessageAdded():
-                out.messages.append(HelpMessageView(seq=event.seq, author=event.author.value, text=event.text))
+                out.messages.append(HelpMessageView(seq=event.seq, author=event.author.value, text=event.text or ""))
             case OfficialActed():
                 out.acts.append(act_text(seq, event))
             case FamilyMessageAdded() if view is PersonalView.all:
                 out.family_messages.append(FamilyMessageView(seq=seq, role=event.role.value, at=event.occurred_at,
                                                              notification_id=str(event.notification_id),
-                                                             text=event.text))
+                                                             text=event.text or ""))
             case HelpResolved():
                 out.resolutions.append(HelpResolutionView(seq=seq, resolution=event.resolution.value,
-                                                          reason=event.reason, by=event.by))
+                                                          reason=event.reason or "", by=event.by))
             case LookBackRequested():
                 out.facts.append(Fact(seq=seq, event_type=event.event_type, text={"reason": event.reason}))
     # the conversation's own order: its events reach the archive through different consumers, in any order

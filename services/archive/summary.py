@@ -23,7 +23,7 @@ from shared.contracts.base import Event
 from shared.contracts.duties import DutyDischarged, DutyUpdated
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
-from shared.contracts.help import HelpConverted, HelpMessageAdded, HelpRequested, HelpResolved
+from shared.contracts.help import HelpConverted, HelpMessageAdded, HelpRequested, HelpResolved, Requester
 from shared.contracts.letters import LetterEvent
 from shared.contracts.notification import FamilyMessageAdded, NotificationReceived
 from shared.contracts.officials import ChangeApproved, ChangeResolved, LookBackCompleted
@@ -92,11 +92,12 @@ def summarise(event: Event) -> dict[str, Any]:
         case HazardProgressed():
             return {"progress_id": str(event.progress_id), "seq": event.seq, "at": event.progress.at.isoformat(),
                     "completed": event.progress.completed}
-        case HelpRequested():
+        case HelpRequested(requester=Requester() as who):  # the archive's copy: opened
             # The requester's words and identity stay sealed: only that someone asked, and how urgently.
             return {"school_id": event.school_id, "case_code": event.case_code,
-                    "requester_kind": event.requester.kind.value, "anonymous": event.requester.anonymous,
-                    "urgent": event.urgent}
+                    "requester_kind": who.kind.value, "anonymous": who.anonymous, "urgent": event.urgent}
+        case HelpRequested():
+            return {"school_id": event.school_id, "case_code": event.case_code, "urgent": event.urgent}
         case HelpMessageAdded():
             return {"seq": event.seq, "author": event.author.value}
         case HelpConverted():

@@ -8,10 +8,8 @@ event id derived from it is the JetStream Nats-Msg-Id and every inbox's key.
 from __future__ import annotations
 
 import uuid
-from functools import cache
 
-from shared.bus_seal import Sealing
-from shared.config import get_settings
+from shared.bus_seal import Sealing, producer
 from shared.contracts import IncidentReport, IncidentReported, ReportFacts, StudentFacts
 from shared.contracts.base import derive_id
 from shared.contracts.follow_up import FollowUp, FollowUpReported
@@ -27,7 +25,7 @@ def reported_event(report: IncidentReport, idempotency_key: str, sealing: Sealin
     """The report's personal section sealed for the archive, each guardian's for notify; the rules' facts in
     clear. `sealing`: the readers' public keys (default: this process's settings)."""
     incident_id = incident_id_for(report.school_id, idempotency_key)
-    seal = sealing or default_sealing()
+    seal = sealing or producer()
     students = []
     for s in report.students:
         cards = [GuardianCard(name=g.name, relation=g.relation, phone=g.phone, email=g.email, child_name=s.name)
@@ -45,11 +43,6 @@ def reported_event(report: IncidentReport, idempotency_key: str, sealing: Sealin
         rules=facts,
         personal=seal.seal(report.model_dump(mode="json"), report_context(incident_id), (ARCHIVE,)),
     )
-
-
-@cache
-def default_sealing() -> Sealing:
-    return Sealing.from_settings(get_settings())
 
 
 def follow_up_id_for(school_id: str, idempotency_key: str) -> uuid.UUID:

@@ -26,6 +26,7 @@ from services.notify.receipts_api import receipts_router
 from services.notify.repository import SCHEMA
 from services.notify.retention import notice_purge
 from services.notify.robot_digest import RobotDigests
+from shared.bus_seal import Sealing, install
 from shared.config import Settings
 from shared.contracts.letters import LetterBatchRequested
 from shared.contracts.notification import ChannelKind
@@ -53,6 +54,7 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
             log.warning("NOTIFY_DATA_KEY is not set: a link's page shows the case reference only")
 
         contacts = ContactBook.from_settings(settings)
+        install(Sealing.from_settings(settings))  # a family's message to the school: sealed for the archive
         if contacts.opening is None:
             log.warning("NOTIFY_BUS_PRIVATE_KEY is not set: notices to families cannot be addressed")
         made: list[NotifyHandlers] = []

@@ -16,7 +16,7 @@ from pydantic import Field
 from shared.contracts.base import IncidentEvent, Strict
 from shared.contracts.escalation import Level, RecipientRole
 from shared.contracts.incident import Category
-from shared.contracts.sealed import Sealed
+from shared.contracts.sealed import Sealed, SealedSections
 from shared.subjects import (
     FAMILY_MESSAGE_ADDED,
     NOTIFICATION_ACKNOWLEDGED,
@@ -188,13 +188,15 @@ class NotificationReceived(IncidentEvent):
     code: str = Field(description="The carrier's status code, e.g. DELIVERED, MK:0001.")
 
 
-class FamilyMessageAdded(IncidentEvent):
+class FamilyMessageAdded(IncidentEvent, SealedSections):
     """A family writes to the school about its case through its notice's link page. The archive keeps the
     text sealed and shows it to the school (and the bureau); it names no other child."""
 
     event_type: ClassVar[str] = "FamilyMessageAdded"
     subject: ClassVar[str] = FAMILY_MESSAGE_ADDED
+    sealed_fields: ClassVar[tuple[str, ...]] = ("text",)
 
     notification_id: uuid.UUID = Field(description="The notice whose link the family used.")
     role: RecipientRole
-    text: str = Field(min_length=1, max_length=2000)
+    text: str | None = Field(default=None, min_length=1, max_length=2000, description="Sealed for the archive "
+                             "from v2 on (None on the bus).")

@@ -7,7 +7,7 @@ the box was not sealed for simply finds no entry of its own.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -29,3 +29,18 @@ class Sealed(BaseModel):
     keys: dict[Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")], B64] = Field(
         description="Per reader (archive, notify): nonce ‖ the data key wrapped for it.")
     ct: B64 = Field(description="nonce ‖ the section's JSON under the data key.")
+
+
+class SealedSections(BaseModel):
+    """Mixin of an event whose personal fields (`sealed_fields`) travel sealed for the archive in `personal`.
+
+    Those fields are optional in the model: set in clear by a v1 producer and in the archive's opened copy,
+    None on the bus from v2 on (shared/bus_seal.py `Sealing.sections` and `Opening.sections`)."""
+
+    sealed_fields: ClassVar[tuple[str, ...]] = ()
+    personal: Sealed | None = Field(default=None, description="v2: the personal fields, sealed for the archive.")
+
+
+def sections_context(event_type: str, case_id: object, event_id: object) -> str:
+    """A box of sections belongs to its event: moved to another event or case, it does not open."""
+    return f"{event_type}:{case_id}:{event_id}"
