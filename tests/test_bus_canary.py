@@ -202,7 +202,6 @@ async def test_no_name_contact_or_free_text_of_a_report_on_the_bus(settings: Set
     assert capture.leaks(REPORT) == []
 
 
-@pytest.mark.xfail(strict=True, reason="follow-ups' free text not yet sealed at the producer")
 async def test_no_free_text_of_a_follow_up_on_the_bus(settings: Settings, smtp_sink: SmtpSink) -> None:
     capture = await _captured(settings, smtp_sink)
     assert capture.leaks(FOLLOW_UP) == []

@@ -196,10 +196,11 @@ def test_the_records_personal_section_has_the_students_found_and_the_familys_mes
     from services.intake.reports import follow_up_event
     from shared.contracts.notification import FamilyMessageAdded
 
-    found = follow_up_event(EVENT.incident_id, "demo-school", uuid.uuid4(), 1, ADDED)
+    archive = BusSections(os.environ["ARCHIVE_BUS_PRIVATE_KEY"])
+    found = archive.for_record(follow_up_event(EVENT.incident_id, "demo-school", uuid.uuid4(), 1, ADDED))
     wrote = FamilyMessageAdded(event_id=uuid.uuid4(), incident_id=EVENT.incident_id, notification_id=uuid.uuid4(),
                                role=RecipientRole.victim_guardian, text="请学校多关注孩子。")
-    kept = BusSections(os.environ["ARCHIVE_BUS_PRIVATE_KEY"]).for_record(EVENT)  # as the archive records it
+    kept = archive.for_record(EVENT)  # as the archive records them
     opened = [(1, found), (2, kept), (3, wrote)]  # a follow-up may reach the archive before its report
     school = personal_section(PersonalView.all, opened)
     police = personal_section(PersonalView.involved, opened)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from shared.bus_seal import Opening
 from shared.contracts import IncidentReport, IncidentReported
 from shared.contracts.base import Event
+from shared.contracts.follow_up import FollowUp, FollowUpReported, follow_up_context
 from shared.contracts.incident import report_context
 from shared.contracts.sealed import ARCHIVE, SealedSections
 
@@ -35,6 +36,10 @@ class BusSections:
             case IncidentReported(personal=box) if box is not None:
                 report = IncidentReport.model_validate(self._open().open(box, report_context(event.incident_id)))
                 return event.model_copy(update={"report": report, "personal": None})
+            case FollowUpReported(personal=box) if box is not None:
+                context = follow_up_context(event.incident_id, event.follow_up_id)
+                follow_up = FollowUp.model_validate(self._open().open(box, context))
+                return event.model_copy(update={"follow_up": follow_up, "personal": None})
             case SealedSections(personal=box) if box is not None:
                 return self._open().sections(event)
         return event

@@ -17,7 +17,7 @@ from services.archive.scopes import INVOLVED_ROLES, PersonalView
 from shared.contracts import Guardian, IncidentReport, IncidentReported, Reporter, Student
 from shared.contracts.acts import LookBackRequested, OfficialActed
 from shared.contracts.base import Event
-from shared.contracts.follow_up import FollowUpReported
+from shared.contracts.follow_up import FollowUp, FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import HelpMessageAdded, HelpRequested, HelpResolved, Requester
 from shared.contracts.notification import FamilyMessageAdded
@@ -104,7 +104,7 @@ def personal_section(view: PersonalView, opened: list[tuple[int, Event | None]])
                 out.reporter = r.reporter
                 out.facts.append(Fact(seq=seq, event_type=event.event_type, text={
                     "location": r.location, "cause": r.cause, "course": r.course, "measures_taken": r.measures_taken}))
-            case FollowUpReported(follow_up=f):
+            case FollowUpReported(follow_up=FollowUp() as f):  # opened by the archive before it was recorded
                 follow_ups.append(event)
                 out.facts.append(Fact(seq=seq, event_type=event.event_type, text={
                     "facts_changed": f.facts_changed, "outcome": f.outcome, "measures_taken": f.measures_taken}))
@@ -145,6 +145,8 @@ def _students(view: PersonalView, reported: list[Student], follow_ups: list[Foll
     students = {s.ref: PersonalStudent(ref=s.ref, role=s.role.value, name=s.name, grade=s.grade,
                                        guardians=s.guardians) for s in reported}
     for fu in sorted(follow_ups, key=lambda e: e.seq):
+        if fu.follow_up is None:
+            continue
         for s in fu.follow_up.students_added:
             students.setdefault(s.ref, PersonalStudent(ref=s.ref, role=s.role.value, name=s.name, grade=s.grade,
                                                        guardians=s.guardians, added_in_follow_up=fu.seq))

@@ -32,7 +32,7 @@ LEVEL_LOWERED = "level_lowered"
 
 async def follow_up_tasks(conn: Conn, event: FollowUpReported) -> None:
     """The school's tasks this follow-up reports done (only the school's: it cannot discharge the bureau's)."""
-    f = event.follow_up
+    f = event.facts
 
     async def done(action: str, ref: str | None = None, at: datetime | None = None, note: str | None = None,
                    evidence: str | None = None) -> int:
@@ -40,16 +40,15 @@ async def follow_up_tasks(conn: Conn, event: FollowUpReported) -> None:
                                        how="follow_up", note=note, evidence_ref=evidence, at=at, role="school")
 
     for c in f.counselling:
-        await done("counselling", c.student_ref, c.given_at)
+        await done("counselling", c.student_ref, c.at)
     if f.sanctions:
-        await done("disciplinary_sanction", at=max(s.decided_at for s in f.sanctions))
-    if f.measures_taken:
+        await done("disciplinary_sanction", at=max(s.at for s in f.sanctions))
+    if f.measures_count:
         await done("criticism_and_warning_talk")
     for task in f.completed:
         if task.action == FOLLOW_UP:
             continue  # the follow-up itself is what that duty asks for
-        if not await done(task.action, task.student_ref, task.done_at, task.note,
-                          task.evidence.reference if task.evidence else None):
+        if not await done(task.action, task.student_ref, task.done_at, task.note, task.evidence_ref):
             # an action the case does not owe the school (or already settled): recorded in the archive only
             log.info("incident %s: follow-up %d reports %s done; no open duty of the school matches",
                      event.incident_id, event.seq, task.action)

@@ -137,7 +137,7 @@ class EscalationHandlers(HelpHandling, LookBackHandling):
 
     async def on_follow_up(self, event: FollowUpReported, _: Delivery) -> None:
         """Tasks it reports done are done; worse indicators raise the level at once."""
-        f = event.follow_up
+        f = event.facts
         async with self._work() as conn:
             if not await claim(conn, str(event.event_id), event.subject):
                 return

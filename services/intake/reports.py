@@ -12,9 +12,17 @@ import uuid
 from shared.bus_seal import Sealing, producer
 from shared.contracts import IncidentReport, IncidentReported, ReportFacts, StudentFacts
 from shared.contracts.base import derive_id
-from shared.contracts.follow_up import FollowUp, FollowUpReported
-from shared.contracts.incident import GuardianCard, guardian_context, report_context
-from shared.contracts.sealed import ARCHIVE, NOTIFY
+from shared.contracts.follow_up import (
+    CorrectedFacts,
+    Dated,
+    FollowUp,
+    FollowUpFacts,
+    FollowUpReported,
+    TaskFacts,
+    follow_up_context,
+)
+from shared.contracts.incident import Guardian, GuardianCard, guardian_context, report_context
+from shared.contracts.sealed import ARCHIVE, NOTIFY, Sealed
 
 
 def incident_id_for(school_id: str, idempotency_key: str) -> uuid.UUID:
@@ -50,13 +58,36 @@ def follow_up_id_for(school_id: str, idempotency_key: str) -> uuid.UUID:
 
 
 def follow_up_event(
-    incident_id: uuid.UUID, school_id: str, follow_up_id: uuid.UUID, seq: int, follow_up: FollowUp
+    incident_id: uuid.UUID, school_id: str, follow_up_id: uuid.UUID, seq: int, follow_up: FollowUp,
+    sealing: Sealing | None = None,
 ) -> FollowUpReported:
+    """Like a report: the rules' facts in clear, the follow-up sealed for the archive, each added or corrected
+    guardian's contact sealed for notify."""
+    seal = sealing or producer()
+    f = follow_up
+
+    def boxes(guardians: list[Guardian], child: str | None) -> list[Sealed]:
+        return [seal.seal(GuardianCard(name=g.name, relation=g.relation, phone=g.phone, email=g.email,
+                                       child_name=child).model_dump(mode="json"), guardian_context(incident_id),
+                          (NOTIFY,)) for g in guardians]
+
+    rules = FollowUpFacts(
+        indicators=f.indicators, measures_count=len(f.measures_taken), propose_closure=f.propose_closure,
+        sanctions=[Dated(student_ref=s.student_ref, at=s.decided_at) for s in f.sanctions],
+        counselling=[Dated(student_ref=c.student_ref, at=c.given_at) for c in f.counselling],
+        completed=[TaskFacts(action=t.action, student_ref=t.student_ref, done_at=t.done_at, note=t.note,
+                             evidence_ref=t.evidence.reference if t.evidence else None) for t in f.completed],
+        students_added=[StudentFacts(ref=s.ref, role=s.role, person_key=s.person_key,
+                                     guardians=boxes(s.guardians, s.name)) for s in f.students_added],
+        guardians_corrected=[CorrectedFacts(student_ref=c.student_ref, guardians=boxes(c.guardians, None))
+                             for c in f.guardians_corrected])
     return FollowUpReported(
         event_id=derive_id("follow-up-reported", follow_up_id),
         incident_id=incident_id,
         school_id=school_id,
         follow_up_id=follow_up_id,
         seq=seq,
-        follow_up=follow_up,
+        schema_version=2,
+        rules=rules,
+        personal=seal.seal(f.model_dump(mode="json"), follow_up_context(incident_id, follow_up_id), (ARCHIVE,)),
     )

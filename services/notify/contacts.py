@@ -71,8 +71,9 @@ class ContactBook:
                                                                                          card.email)) if v]
         recipient = Recipient(role=req.recipient.role, display_name=f"{card.name}（{card.relation}）",
                               email=card.email, addresses=addresses)
+        child = card.child_name or req.facts.child_name
         return req.model_copy(update={"recipient": recipient,
-                                      "facts": req.facts.model_copy(update={"child_name": card.child_name})})
+                                      "facts": req.facts.model_copy(update={"child_name": child})})
 
     def routes(self, recipient: Recipient) -> list[Address]:
         """The addresses to try, in order: the entry's from the directory, else those the request carries."""

@@ -185,7 +185,8 @@ class GuardianCard(Strict):
     relation: str
     phone: str | None = None
     email: str | None = None
-    child_name: str
+    child_name: str | None = Field(default=None, description="None for a guardian corrected by a follow-up: it "
+                                   "names the student by ref only.")
 
 
 def guardian_context(case_id: object) -> str:
