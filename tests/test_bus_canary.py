@@ -34,6 +34,8 @@ from shared.subjects import (
     HELP_MESSAGE_ADDED,
     HELP_REQUESTED,
     INCIDENT_REPORTED,
+    LOOKBACK_COMPLETED,
+    LOOKBACK_SCHEDULED,
     NOTIFICATION_DELIVERED,
     NOTIFICATION_REQUESTED,
     OFFICIAL_ACTED,
@@ -49,7 +51,8 @@ CONTACTS = {"guardian_phone": "13911117771", "guardian_email": "canary.father@ex
             "help_phone": "13911117773"}
 FREE_TEXT = {"location": "金丝雀楼七层", "cause": "金丝雀起因文字", "course": "金丝雀经过文字",
              "measure": "金丝雀措施文字", "follow_up_facts": "金丝雀续报事实", "follow_up_measure": "金丝雀续报措施",
-             "help_message": "金丝雀求助内容", "help_reply": "金丝雀学校回复", "act_reason": "金丝雀官员理由"}
+             "help_message": "金丝雀求助内容", "help_reply": "金丝雀学校回复", "act_reason": "金丝雀官员理由",
+             "lookback_findings": "金丝雀回头看结论"}
 # By producer: what each must seal.
 REPORT = {k: v for k, v in {**NAMES, **CONTACTS, **FREE_TEXT}.items()
           if k in ("student", "other_student", "guardian", "other_guardian", "reporter", "guardian_phone",
@@ -57,7 +60,7 @@ REPORT = {k: v for k, v in {**NAMES, **CONTACTS, **FREE_TEXT}.items()
 FOLLOW_UP = {k: FREE_TEXT[k] for k in ("follow_up_facts", "follow_up_measure")}
 HELP = {"help_requester": NAMES["help_requester"], "help_phone": CONTACTS["help_phone"],
         "help_message": FREE_TEXT["help_message"], "help_reply": FREE_TEXT["help_reply"]}
-ACT = {"act_reason": FREE_TEXT["act_reason"]}
+ACT = {k: FREE_TEXT[k] for k in ("act_reason", "lookback_findings")}
 # Channel credentials and officials' addresses from deploy/directory.toml: notify resolves them itself.
 ROBOTS = {"bureau_robot": "demo-bureau-robot", "school_robot": "demo-school-robot",
           "bureau_email": "bureau-duty@edu.example.cn", "police_phone": "+8613800000002"}
@@ -152,8 +155,13 @@ async def _flow(settings: Settings, smtp_sink: SmtpSink) -> Capture:
                 acted = await arch.post(f"/v1/cases/{incident_id}/acts", headers=bureau,
                                         json={"act": "add_note", "reason": FREE_TEXT["act_reason"]})
                 assert acted.status_code == 202, acted.text
+                # the school's first incident scheduled a look-back review: the bureau reports it done
+                [scheduled] = [json.loads(d) for s, d in capture.live if s == LOOKBACK_SCHEDULED]
+                done = await arch.post(f"/v1/cases/{scheduled['lookback_id']}/completion", headers=bureau,
+                                       json={"findings": FREE_TEXT["lookback_findings"]})
+                assert done.status_code == 202, done.text
                 wanted = {INCIDENT_REPORTED, FOLLOW_UP_REPORTED, HELP_REQUESTED, HELP_MESSAGE_ADDED, OFFICIAL_ACTED,
-                          NOTIFICATION_REQUESTED, NOTIFICATION_DELIVERED, ESCALATION_DECIDED}
+                          NOTIFICATION_REQUESTED, NOTIFICATION_DELIVERED, ESCALATION_DECIDED, LOOKBACK_COMPLETED}
 
                 async def all_seen() -> bool:
                     capture.types = [s.removesuffix(".urgent").removesuffix(".standard") for s, _ in capture.live]
