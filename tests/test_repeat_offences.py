@@ -134,7 +134,7 @@ async def test_a_hazard_at_one_school_and_an_incident_at_another_are_linked_by_n
     [stored] = await stream_messages(settings.nats_url, "AB_REPORTS")
     assert number[1:].encode() not in stored.data  # the number stayed at intake's door
     hazard = HazardReported.model_validate_json(stored.data)
-    assert hazard.finding.students[0].person_key == person_key(settings.pseudonym_key, number)
+    assert hazard.facts.students[0].person_key == person_key(settings.pseudonym_key, number)
     sent = {**finding, "students": [{"ref": "S-2001", "role": "involved", "person_key": "0" * 64}]}
     refused = await intake.client.post("/v1/hazards", json=sent, headers=intake.headers("hazard-national-2"))
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "students.0.person_key"

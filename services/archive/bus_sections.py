@@ -12,6 +12,13 @@ from shared.bus_seal import Opening
 from shared.contracts import IncidentReport, IncidentReported
 from shared.contracts.base import Event
 from shared.contracts.follow_up import FollowUp, FollowUpReported, follow_up_context
+from shared.contracts.hazard import (
+    HazardFinding,
+    HazardProgress,
+    HazardProgressed,
+    HazardReported,
+    hazard_context,
+)
 from shared.contracts.incident import report_context
 from shared.contracts.sealed import ARCHIVE, SealedSections
 
@@ -40,6 +47,14 @@ class BusSections:
                 context = follow_up_context(event.incident_id, event.follow_up_id)
                 follow_up = FollowUp.model_validate(self._open().open(box, context))
                 return event.model_copy(update={"follow_up": follow_up, "personal": None})
+            case HazardReported(personal=box) if box is not None:
+                context = hazard_context(event.event_type, event.hazard_id, event.event_id)
+                finding = HazardFinding.model_validate(self._open().open(box, context))
+                return event.model_copy(update={"finding": finding, "personal": None})
+            case HazardProgressed(personal=box) if box is not None:
+                context = hazard_context(event.event_type, event.hazard_id, event.event_id)
+                progress = HazardProgress.model_validate(self._open().open(box, context))
+                return event.model_copy(update={"progress": progress, "personal": None})
             case SealedSections(personal=box) if box is not None:
                 return self._open().sections(event)
         return event

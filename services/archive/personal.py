@@ -18,7 +18,7 @@ from shared.contracts import Guardian, IncidentReport, IncidentReported, Reporte
 from shared.contracts.acts import LookBackRequested, OfficialActed
 from shared.contracts.base import Event
 from shared.contracts.follow_up import FollowUp, FollowUpReported
-from shared.contracts.hazard import HazardProgressed, HazardReported
+from shared.contracts.hazard import HazardFinding, HazardProgress, HazardProgressed, HazardReported
 from shared.contracts.help import HelpMessageAdded, HelpRequested, HelpResolved, Requester
 from shared.contracts.notification import FamilyMessageAdded
 
@@ -108,11 +108,11 @@ def personal_section(view: PersonalView, opened: list[tuple[int, Event | None]])
                 follow_ups.append(event)
                 out.facts.append(Fact(seq=seq, event_type=event.event_type, text={
                     "facts_changed": f.facts_changed, "outcome": f.outcome, "measures_taken": f.measures_taken}))
-            case HazardReported(finding=f):
+            case HazardReported(finding=HazardFinding() as f):  # opened by the archive before it was recorded
                 out.facts.append(Fact(seq=seq, event_type=event.event_type, text={
                     "observed": f.observed, "intervention": f.intervention,
                     "rectification": f.rectification.model_dump(mode="json")}))
-            case HazardProgressed(progress=p):
+            case HazardProgressed(progress=HazardProgress() as p):
                 out.facts.append(Fact(seq=seq, event_type=event.event_type, text={"step": p.step}))
             case HelpRequested():
                 out.requester = event.requester

@@ -87,13 +87,14 @@ def summarise(event: Event) -> dict[str, Any]:
             return {"notification_id": str(event.notification_id), "role": event.role.value,
                     "channel": event.channel, "reason": event.reason, "attempts": event.attempts,
                     "tried": event.tried}
-        case HazardReported(finding=f):
-            return {"school_id": event.school_id, "kind": f.kind.value, "risk_level": f.risk_level.value,
-                    "found_at": f.found_at.isoformat(), "due_date": f.rectification.due_date.isoformat(),
-                    "students_by_role": dict(Counter(s.role.value for s in f.students))}
+        case HazardReported():  # the same from the rules' facts and from the archive's opened copy
+            h = event.facts
+            return {"school_id": event.school_id, "kind": h.kind.value, "risk_level": h.risk_level.value,
+                    "found_at": h.found_at.isoformat(), "due_date": h.due_date.isoformat(),
+                    "students_by_role": dict(Counter(s.role.value for s in h.students))}
         case HazardProgressed():
-            return {"progress_id": str(event.progress_id), "seq": event.seq, "at": event.progress.at.isoformat(),
-                    "completed": event.progress.completed}
+            return {"progress_id": str(event.progress_id), "seq": event.seq, "at": event.facts.at.isoformat(),
+                    "completed": event.facts.completed}
         case HelpRequested(requester=Requester() as who):  # the archive's copy: opened
             # The requester's words and identity stay sealed: only that someone asked, and how urgently.
             return {"school_id": event.school_id, "case_code": event.case_code,

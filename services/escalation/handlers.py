@@ -235,17 +235,18 @@ class EscalationHandlers(HelpHandling, LookBackHandling):
     async def on_hazard_reported(self, event: HazardReported, _: Delivery) -> None:
         """The rectification plan's due date becomes a deadline the watchdog holds the school to."""
         obligation, facts = rectify_obligation(event, self.directory)
-        students = self._students(event.school_id, [(s.ref, s.role.value) for s in event.finding.students])
-        students += [(bytes.fromhex(s.person_key), s.role.value) for s in event.finding.students if s.person_key]
+        finding = event.facts
+        students = self._students(event.school_id, [(s.ref, s.role.value) for s in finding.students])
+        students += [(bytes.fromhex(s.person_key), s.role.value) for s in finding.students if s.person_key]
         async with self._work() as conn:
             if await claim(conn, str(event.event_id), event.subject):
                 await repository.save_facts(conn, event.hazard_id, facts)
                 await repository.save_obligations(conn, [obligation])
                 await repository.remember_students(conn, event.hazard_id, facts.case_ref, event.school_id,
-                                                   event.finding.found_at, students)
+                                                   finding.found_at, students)
 
     async def on_hazard_progressed(self, event: HazardProgressed, _: Delivery) -> None:
-        if not event.progress.completed:
+        if not event.facts.completed:
             return
         async with self._work() as conn:
             if await claim(conn, str(event.event_id), event.subject):
