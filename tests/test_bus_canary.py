@@ -29,6 +29,7 @@ from services.intake.examples import FOLLOW_UP_EXAMPLE_BODY, SEVERE_EXAMPLE
 from services.notify.app import running as notify
 from shared.config import Settings
 from shared.subjects import (
+    DUTY_UPDATED,
     ESCALATION_DECIDED,
     FOLLOW_UP_REPORTED,
     HELP_MESSAGE_ADDED,
@@ -52,12 +53,12 @@ CONTACTS = {"guardian_phone": "13911117771", "guardian_email": "canary.father@ex
 FREE_TEXT = {"location": "金丝雀楼七层", "cause": "金丝雀起因文字", "course": "金丝雀经过文字",
              "measure": "金丝雀措施文字", "follow_up_facts": "金丝雀续报事实", "follow_up_measure": "金丝雀续报措施",
              "help_message": "金丝雀求助内容", "help_reply": "金丝雀学校回复", "act_reason": "金丝雀官员理由",
-             "lookback_findings": "金丝雀回头看结论"}
+             "lookback_findings": "金丝雀回头看结论", "task_note": "金丝雀任务备注"}
 # By producer: what each must seal.
 REPORT = {k: v for k, v in {**NAMES, **CONTACTS, **FREE_TEXT}.items()
           if k in ("student", "other_student", "guardian", "other_guardian", "reporter", "guardian_phone",
                    "guardian_email", "other_phone", "other_email", "location", "cause", "course", "measure")}
-FOLLOW_UP = {k: FREE_TEXT[k] for k in ("follow_up_facts", "follow_up_measure")}
+FOLLOW_UP = {k: FREE_TEXT[k] for k in ("follow_up_facts", "follow_up_measure", "task_note")}
 HELP = {"help_requester": NAMES["help_requester"], "help_phone": CONTACTS["help_phone"],
         "help_message": FREE_TEXT["help_message"], "help_reply": FREE_TEXT["help_reply"]}
 ACT = {k: FREE_TEXT[k] for k in ("act_reason", "lookback_findings")}
@@ -134,7 +135,11 @@ async def _flow(settings: Settings, smtp_sink: SmtpSink) -> Capture:
                                  timeout_s=30)
                 follow_up = copy.deepcopy(FOLLOW_UP_EXAMPLE_BODY)
                 follow_up.update(facts_changed=FREE_TEXT["follow_up_facts"],
-                                 measures_taken=[FREE_TEXT["follow_up_measure"]])
+                                 measures_taken=[FREE_TEXT["follow_up_measure"]],
+                                 # a task done with a note: the duty records it (DutyUpdated), sealed
+                                 completed=[{"action": "counselling", "student_ref": "S-1042",
+                                             "done_at": "2026-11-29T09:00:00+08:00", "note": FREE_TEXT["task_note"]}],
+                                 counselling=[])
                 r = await api.post(f"/v1/incidents/{incident_id}/follow-ups", json=follow_up,
                                    headers={**school, "Idempotency-Key": "canary-fu-1"})
                 assert r.status_code == 202, r.text
@@ -161,7 +166,8 @@ async def _flow(settings: Settings, smtp_sink: SmtpSink) -> Capture:
                                        json={"findings": FREE_TEXT["lookback_findings"]})
                 assert done.status_code == 202, done.text
                 wanted = {INCIDENT_REPORTED, FOLLOW_UP_REPORTED, HELP_REQUESTED, HELP_MESSAGE_ADDED, OFFICIAL_ACTED,
-                          NOTIFICATION_REQUESTED, NOTIFICATION_DELIVERED, ESCALATION_DECIDED, LOOKBACK_COMPLETED}
+                          NOTIFICATION_REQUESTED, NOTIFICATION_DELIVERED, ESCALATION_DECIDED, LOOKBACK_COMPLETED,
+                          DUTY_UPDATED}
 
                 async def all_seen() -> bool:
                     capture.types = [s.removesuffix(".urgent").removesuffix(".standard") for s, _ in capture.live]
@@ -171,6 +177,11 @@ async def _flow(settings: Settings, smtp_sink: SmtpSink) -> Capture:
                     await eventually(all_seen, timeout_s=30)
                 except AssertionError:
                     raise AssertionError(f"never seen: {wanted - set(capture.types)}") from None
+
+                async def noted() -> bool:  # the task's note reached the duty, as a sealed box
+                    return any(b'"note_sealed":{' in d for s, d in capture.live if s == DUTY_UPDATED)
+
+                await eventually(noted, timeout_s=30)
                 await asyncio.sleep(1.0)  # the notices the follow-up and the act cause, and their outcomes
         for spec in STREAMS:
             capture.stored += [(m.subject, bytes(m.data)) for m in await stream_messages(settings.nats_url, spec.name)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from shared.bus_seal import Opening
 from shared.contracts import IncidentReport, IncidentReported
 from shared.contracts.base import Event
+from shared.contracts.duties import DutyDischarged, DutyUpdated, note_context
 from shared.contracts.follow_up import FollowUp, FollowUpReported, follow_up_context
 from shared.contracts.hazard import (
     HazardFinding,
@@ -55,6 +56,12 @@ class BusSections:
                 context = hazard_context(event.event_type, event.hazard_id, event.event_id)
                 progress = HazardProgress.model_validate(self._open().open(box, context))
                 return event.model_copy(update={"progress": progress, "personal": None})
+            case DutyUpdated(duty=duty) if duty.note_sealed is not None:
+                note = self._open().open(duty.note_sealed, note_context(event.incident_id))
+                return event.model_copy(update={"duty": duty.model_copy(update={"note": note, "note_sealed": None})})
+            case DutyDischarged(note_sealed=box) if box is not None:
+                note = self._open().open(box, note_context(event.incident_id))
+                return event.model_copy(update={"note": note, "note_sealed": None})
             case SealedSections(personal=box) if box is not None:
                 return self._open().sections(event)
         return event

@@ -12,6 +12,7 @@ import uuid
 from shared.bus_seal import Sealing, producer
 from shared.contracts import IncidentReport, IncidentReported, ReportFacts, StudentFacts
 from shared.contracts.base import derive_id
+from shared.contracts.duties import note_context
 from shared.contracts.follow_up import (
     CorrectedFacts,
     Dated,
@@ -75,7 +76,8 @@ def follow_up_event(
         indicators=f.indicators, measures_count=len(f.measures_taken), propose_closure=f.propose_closure,
         sanctions=[Dated(student_ref=s.student_ref, at=s.decided_at) for s in f.sanctions],
         counselling=[Dated(student_ref=c.student_ref, at=c.given_at) for c in f.counselling],
-        completed=[TaskFacts(action=t.action, student_ref=t.student_ref, done_at=t.done_at, note=t.note,
+        completed=[TaskFacts(action=t.action, student_ref=t.student_ref, done_at=t.done_at,
+                             note_sealed=seal.seal(t.note, note_context(incident_id)) if t.note else None,
                              evidence_ref=t.evidence.reference if t.evidence else None) for t in f.completed],
         students_added=[StudentFacts(ref=s.ref, role=s.role, person_key=s.person_key,
                                      guardians=boxes(s.guardians, s.name)) for s in f.students_added],

@@ -106,13 +106,13 @@ class Dated(Strict):
 
 
 class TaskFacts(Strict):
-    """A task reported done. Its note and evidence reference are recorded on the duty (the Duty contract carries
-    them), so they still travel in clear here: sealing duty notes is left to do (docs/security.md)."""
+    """A task reported done: its note sealed for the archive (escalation records it on the duty unread), the
+    evidence's reference (where the school keeps it) in clear."""
 
     action: Ref
     student_ref: Ref | None = None
     done_at: AwareDatetime
-    note: LongText | None = None
+    note_sealed: Sealed | None = None
     evidence_ref: str | None = None
 
 
@@ -169,6 +169,6 @@ class FollowUpReported(IncidentEvent):
             indicators=f.indicators, measures_count=len(f.measures_taken), propose_closure=f.propose_closure,
             sanctions=[Dated(student_ref=s.student_ref, at=s.decided_at) for s in f.sanctions],
             counselling=[Dated(student_ref=c.student_ref, at=c.given_at) for c in f.counselling],
-            completed=[TaskFacts(action=t.action, student_ref=t.student_ref, done_at=t.done_at, note=t.note,
+            completed=[TaskFacts(action=t.action, student_ref=t.student_ref, done_at=t.done_at,
                                  evidence_ref=t.evidence.reference if t.evidence else None) for t in f.completed],
             students_added=[StudentFacts(ref=s.ref, role=s.role, person_key=s.person_key) for s in f.students_added])
