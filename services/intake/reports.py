@@ -1,4 +1,4 @@
-"""Turning accepted submissions into events (pure).
+"""Turning accepted submissions into events (pure, but for the sealing's fresh keys).
 
 Ids derive from the school and its Idempotency-Key, so the same key always names the same
 incident or follow-up — across retries, restarts and parallel intake processes — and the
@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 
 from shared.bus_seal import Sealing, producer
-from shared.contracts import IncidentReport, IncidentReported, ReportFacts, StudentFacts
+from shared.contracts import IncidentReport, IncidentReported, ReportFacts, StudentFacts, StudentRole
 from shared.contracts.base import derive_id
 from shared.contracts.duties import note_context
 from shared.contracts.follow_up import (
@@ -25,6 +25,8 @@ from shared.contracts.follow_up import (
 from shared.contracts.incident import Guardian, GuardianCard, guardian_context, report_context
 from shared.contracts.sealed import ARCHIVE, NOTIFY, Sealed
 
+NOTIFIED = (StudentRole.victim, StudentRole.perpetrator)
+
 
 def incident_id_for(school_id: str, idempotency_key: str) -> uuid.UUID:
     return derive_id("incident", school_id, idempotency_key)
@@ -37,8 +39,9 @@ def reported_event(report: IncidentReport, idempotency_key: str, sealing: Sealin
     seal = sealing or producer()
     students = []
     for s in report.students:
+        # only the families a notice may go to get a box for notify; a bystander's stay in the archive's section
         cards = [GuardianCard(name=g.name, relation=g.relation, phone=g.phone, email=g.email, child_name=s.name)
-                 for g in s.guardians]
+                 for g in s.guardians] if s.role in NOTIFIED else []
         students.append(StudentFacts(ref=s.ref, role=s.role, person_key=s.person_key, guardians=[
             seal.seal(c.model_dump(mode="json"), guardian_context(incident_id), (NOTIFY,)) for c in cards]))
     facts = ReportFacts(school_id=report.school_id, occurred_at=report.occurred_at,
@@ -80,7 +83,8 @@ def follow_up_event(
                              note_sealed=seal.seal(t.note, note_context(incident_id)) if t.note else None,
                              evidence_ref=t.evidence.reference if t.evidence else None) for t in f.completed],
         students_added=[StudentFacts(ref=s.ref, role=s.role, person_key=s.person_key,
-                                     guardians=boxes(s.guardians, s.name)) for s in f.students_added],
+                                     guardians=boxes(s.guardians, s.name) if s.role in NOTIFIED else [])
+                        for s in f.students_added],
         guardians_corrected=[CorrectedFacts(student_ref=c.student_ref, guardians=boxes(c.guardians, None))
                              for c in f.guardians_corrected])
     return FollowUpReported(
