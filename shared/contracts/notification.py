@@ -42,8 +42,9 @@ class Address(Strict):
 
 class Recipient(Strict):
     """Who a notice is for. An office or official is named by its directory entry (`entry`): notify resolves
-    the addresses, robot keys and secrets from its own copy of the directory, so none travels in an event.
-    `addresses`/`email` remain for requests made before that (and for families until their contacts are sealed)."""
+    the addresses, robot keys and secrets from its own copy of the directory, so none travels in an event. A
+    parent is a box sealed for notify (`sealed`). `addresses`/`email` remain for requests made before that
+    (and a family escalation kept in clear before the upgrade)."""
 
     role: RecipientRole
     display_name: str = Field(description="How the message addresses the reader.")
