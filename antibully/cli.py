@@ -105,6 +105,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("identity-public-key", help="print IDENTITY_PUBLIC_KEY (for intake) of IDENTITY_SIGNING_KEY")
     sub.add_parser("migrate", help="create or update every service's role, schema, tables and grants "
                    "(as DATABASE_URL, the admin; before the services start, on every release)")
+    sub.add_parser("bus-keys", help="print a new X25519 key pair for a bus reader (archive or notify): "
+                   "its *_BUS_PRIVATE_KEY and the *_BUS_PUBLIC_KEY producers seal with")
     sub.add_parser("archive-migrate", help="deprecated: the same as `migrate`")
     schools.add_parser("access-code", help="print a new help-request access code for a school").add_argument(
         "school_id")
@@ -196,6 +198,13 @@ def _main(argv: list[str] | None) -> int:
             print("IDENTITY_SIGNING_KEY is not set", file=sys.stderr)
             return 1
         print(public_key_b64(seed))
+        return 0
+    if args.command == "bus-keys":
+        from shared.bus_seal import new_private_key_b64
+        from shared.bus_seal import public_key_b64 as bus_public_key
+
+        private = new_private_key_b64()
+        print(f"private {private}\npublic  {bus_public_key(private)}")
         return 0
     if args.command in ("migrate", "archive-migrate"):
         return _migrate(args.command)

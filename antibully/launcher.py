@@ -32,6 +32,7 @@ from antibully.infra import (
 from services.intake.workers import connections_needed, worker_env, worker_names
 from shared.assertions import public_key_b64 as identity_public_key
 from shared.bus import setup_nats
+from shared.bus_seal import public_key_b64 as bus_public_key
 from shared.bus_topology import ADMIN, ROLES
 from shared.config import DB_SERVICES, ROOT, Settings
 from shared.nats_keys import NatsKeys, new_seed, setting_name
@@ -63,6 +64,7 @@ def _port(preferred: int) -> int:
 
 def _secrets(home: Path) -> dict[str, str]:
     """Dev secrets, made once per checkout and kept in .run/ (never committed)."""
+    from shared.bus_seal import new_private_key_b64
     from shared.crypto import new_key_b64
 
     path = home / "secrets.json"
@@ -82,6 +84,8 @@ def _secrets(home: Path) -> dict[str, str]:
     data.setdefault("console_session_key", new_key_b64())
     for role in ROLES:  # NATS users: each service signs in with its own seed, `nats-setup` with the admin's
         data.setdefault(setting_name(role), new_seed())
+    data.setdefault("archive_bus_private_key", new_private_key_b64())
+    data.setdefault("notify_bus_private_key", new_private_key_b64())
     data.pop("archive_read_token", None)  # replaced by officials' accounts (issue 6)
     data.setdefault("demo_bureau_password", secrets.token_urlsafe(12))
     data.setdefault("demo_school_password", secrets.token_urlsafe(12))
@@ -296,6 +300,9 @@ def run() -> int:
         env.setdefault("ARCHIVE_SIGNING_KEY", keys["archive_signing_key"])
         env.setdefault("IDENTITY_SIGNING_KEY", keys["identity_signing_key"])
         env.setdefault("IDENTITY_PUBLIC_KEY", identity_public_key(env["IDENTITY_SIGNING_KEY"]))
+        for reader in ("archive", "notify"):  # each reader's private key; every producer its public key
+            env.setdefault(f"{reader.upper()}_BUS_PRIVATE_KEY", keys[f"{reader}_bus_private_key"])
+            env.setdefault(f"{reader.upper()}_BUS_PUBLIC_KEY", bus_public_key(env[f"{reader.upper()}_BUS_PRIVATE_KEY"]))
         env.setdefault("INTAKE_DATA_KEY", keys["intake_data_key"])
         env.setdefault("PSEUDONYM_KEY", keys["pseudonym_key"])
         env.setdefault("ESCALATION_DATA_KEY", keys["escalation_data_key"])

@@ -90,15 +90,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                       "intake takes during the overlap")
 
 
+_PUBLIC_HALVES = ("archive_bus_public_key", "notify_bus_public_key")
+
+
 def new_env() -> list[str]:
     """An .env for compose: a fresh random value for every required secret (shared/service_keys.py)."""
     import secrets
 
+    from shared.bus_seal import public_key_b64 as bus_public_key
     from shared.config import DB_SERVICES
     from shared.nats_keys import NatsKeys
     from shared.service_keys import ALL_SECRETS, KEYS, OPTIONAL
 
-    values = {name: new_key_b64() for name in sorted(KEYS - {"identity_public_key"})}
+    values = {name: new_key_b64() for name in sorted(KEYS - {"identity_public_key", *_PUBLIC_HALVES})}
+    for reader in ("archive", "notify"):  # the bus's readers: an X25519 pair each (antibully bus-keys)
+        values[f"{reader}_bus_public_key"] = bus_public_key(values[f"{reader}_bus_private_key"])
     values["identity_public_key"] = _public(values["identity_signing_key"], "IDENTITY_SIGNING_KEY")
     values["postgres_password"] = secrets.token_urlsafe(24)
     values["nats_jetstream_key"] = secrets.token_hex(32)

@@ -129,6 +129,15 @@ class Settings(BaseSettings):
     escalation_data_key: str = Field(default="", description="Base64 of 32 bytes; seals, in escalation, the families "
                                      "of an open case (child's name, guardians' contacts) so they can be kept "
                                      "informed. Empty: no family updates.")
+    # children's data sealed at the producer (issue 14): a sealed box per reader (shared/bus_seal.py)
+    archive_bus_private_key: str = Field(default="", description="Base64 of the archive's raw X25519 private key: "
+                                         "opens the personal sections of events (archive only).")
+    notify_bus_private_key: str = Field(default="", description="Base64 of notify's raw X25519 private key: opens "
+                                        "the family's sealed contact in a notice (notify only).")
+    archive_bus_public_key: str = Field(default="", description="Base64 of the archive's raw X25519 public key "
+                                        "(`antibully bus-keys` makes a pair): producers seal with it.")
+    notify_bus_public_key: str = Field(default="", description="Base64 of notify's raw X25519 public key: intake "
+                                       "seals each guardian's contact for notify with it.")
     archive_token_ttl_s: int = Field(default=15 * 60, ge=1, description="How long an official's "
                                      "bearer token lasts unused: each use extends it by this much.")
     archive_login_max_failures: int = Field(default=5, ge=1, description="Failed logins in a row before a lock.")

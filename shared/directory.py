@@ -11,6 +11,9 @@ from shared.contracts.escalation import RecipientRole
 from shared.contracts.incident import Email, Phone
 from shared.contracts.notification import Address, ChannelKind, Recipient
 
+# Channels a person on duty sees within minutes; e-mail stays as the last resort.
+IMMEDIATE = (ChannelKind.sms, ChannelKind.dingtalk, ChannelKind.wecom, ChannelKind.webhook)
+
 
 class Contact(BaseModel):
     """An office or person and how to reach them, in their order of preference (`prefer`)."""
@@ -25,16 +28,22 @@ class Contact(BaseModel):
     prefer: list[ChannelKind] = Field(default_factory=lambda: list(ChannelKind),
                                       description="Channel kinds in order of preference; unlisted kinds are not used.")
 
-    def addresses(self) -> list[Address]:
+    def addresses(self, immediate_first: bool = False) -> list[Address]:
+        """In the contact's order of preference; `immediate_first`: the channels a person on duty sees within
+        minutes first (in that order), e-mail last — for a notice that cannot wait for a mailbox."""
         out = []
         for kind in self.prefer:
             value = getattr(self, "phone" if kind == ChannelKind.sms else kind.value)
             if value:
                 out.append(Address(kind=kind, to=str(value)))
+        if immediate_first:
+            return [a for a in out if a.kind in IMMEDIATE] + [a for a in out if a.kind not in IMMEDIATE]
         return out
 
-    def recipient(self, role: RecipientRole) -> Recipient:
-        return Recipient(role=role, display_name=self.name, email=self.email, addresses=self.addresses())
+    def recipient(self, role: RecipientRole, entry: str | None, immediate_first: bool = False) -> Recipient:
+        """A notice's recipient naming this contact's directory entry, never its addresses or robot secrets:
+        notify resolves those from its own copy of the directory (`Directory.resolve`)."""
+        return Recipient(role=role, display_name=self.name, entry=entry, immediate_first=immediate_first)
 
 
 class Officials(BaseModel):
@@ -70,6 +79,29 @@ class Directory(BaseModel):
         if name in Officials.model_fields:
             return getattr(self.officials, name)  # type: ignore[no-any-return]
         return self.contacts.get(name)
+
+    def entry_of(self, name: str, school_id: str) -> str:
+        """The directory entry `contact(name, school_id)` reads, as a label `resolve` reads back."""
+        if name in ("school", "counsellor"):
+            return f"{name}:{school_id}"
+        if name in Officials.model_fields:
+            return name
+        return f"contact:{name}"
+
+    def recipient(self, name: str, school_id: str, role: RecipientRole, immediate_first: bool = False
+                  ) -> Recipient | None:
+        """The recipient for an escalation target, by its entry; None when the directory has no such contact."""
+        contact = self.contact(name, school_id)
+        return contact.recipient(role, self.entry_of(name, school_id), immediate_first) if contact else None
+
+    def resolve(self, entry: str) -> Contact | None:
+        """The contact an event's recipient names (notify's side of `entry_of`)."""
+        kind, _, name = entry.partition(":")
+        if not name:
+            return self.contact(kind, "") if kind in Officials.model_fields else None
+        if kind in ("school", "counsellor"):
+            return self.contact(kind, name)
+        return self.contacts.get(name) if kind == "contact" else None
 
     def jurisdiction_of(self, school_id: str) -> str:
         school = self.schools.get(school_id)

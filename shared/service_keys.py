@@ -21,10 +21,14 @@ import hashlib
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+# Producers seal children's data for the archive and notify with their public keys (not secret, but each
+# producer must hold the right ones: a swapped key would seal for an attacker).
+_BUS_PUBLIC = ("archive_bus_public_key", "notify_bus_public_key")
+
 SERVICE_SECRETS: dict[str, frozenset[str]] = {
     "intake": frozenset({
         "intake_data_key", "letter_contact_key", "pseudonym_key", "identity_public_key", "dead_letter_key",
-        "intake_database_url", "intake_nats_seed",
+        "intake_database_url", "intake_nats_seed", *_BUS_PUBLIC,
     }),
     "escalation": frozenset({
         "pseudonym_key", "escalation_data_key", "dead_letter_key",
@@ -33,11 +37,11 @@ SERVICE_SECRETS: dict[str, frozenset[str]] = {
     "notify": frozenset({
         "link_key", "notify_data_key", "letter_contact_key", "dead_letter_key", "receipt_token", "webhook_secret",
         "dingtalk_secret", "aliyun_access_key_id", "aliyun_access_key_secret", "tencent_secret_id",
-        "tencent_secret_key", "notify_database_url", "notify_nats_seed",
+        "tencent_secret_key", "notify_database_url", "notify_nats_seed", "notify_bus_private_key", *_BUS_PUBLIC,
     }),
     "archive": frozenset({
         "archive_data_key", "archive_kek", "archive_signing_key", "identity_signing_key", "dead_letter_key",
-        "archive_database_url", "archive_nats_seed",
+        "archive_database_url", "archive_nats_seed", "archive_bus_private_key", *_BUS_PUBLIC,
     }),
     "console": frozenset({"console_session_key"}),
     # infrastructure: compose's nats and postgres containers, and the setup step that creates streams
@@ -62,7 +66,8 @@ OPTIONAL: frozenset[str] = frozenset({
 KEYS: frozenset[str] = frozenset({
     "link_key", "archive_data_key", "archive_kek", "archive_signing_key", "identity_signing_key",
     "identity_public_key", "intake_data_key", "letter_contact_key", "pseudonym_key", "escalation_data_key",
-    "notify_data_key", "dead_letter_key", "console_session_key",
+    "notify_data_key", "dead_letter_key", "console_session_key", "archive_bus_private_key", "notify_bus_private_key",
+    "archive_bus_public_key", "notify_bus_public_key",
 })
 
 # SHA-256 of every key ever committed to the repository (the decoded bytes of a base64 key, the text of

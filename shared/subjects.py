@@ -47,13 +47,23 @@ DAY = 24 * 3600.0
 GIB = 1024**3
 
 
+# How long a stream keeps an event: what recovery needs, no more (docs/security.md "Children's data on the bus").
+# Consumers that were down catch up from their durable position, a dead letter that is a reference replays from
+# its stream, a consumer is rebuilt: 14 days covers the longest holiday closure (春节, 国庆: 7–8 days) and the
+# time to notice and mend. The archive is the record; the bus is not kept for evidence.
+RECOVERY_WINDOW_S = 14 * DAY
+# Dead letters wait for a person: alerted at once (antibully_dead_letters_pending), their body sealed or a
+# reference, kept long enough to be dealt with after an incident of the service itself.
+DEAD_LETTER_WINDOW_S = 90 * DAY
+
+
 @dataclass(frozen=True)
 class StreamSpec:
     """A JetStream stream: file storage, a duplicate window, and limits that refuse rather than drop."""
 
     name: str
     subjects: tuple[str, ...]
-    max_age_s: float = 90 * DAY
+    max_age_s: float = RECOVERY_WINDOW_S
     max_bytes: int = 2 * GIB
     max_msg_size: int = 1024 * 1024
     duplicate_window_s: float = 1 * DAY
@@ -67,7 +77,7 @@ ESCALATION = StreamSpec("AB_ESCALATION", ("ab.escalation.>",))
 NOTIFY = StreamSpec("AB_NOTIFY", ("ab.notify.>",))
 OFFICIALS = StreamSpec("AB_OFFICIALS", ("ab.official.>",))
 DUTIES = StreamSpec("AB_DUTIES", ("ab.duty.>",))
-DEAD_LETTERS = StreamSpec("AB_DEAD_LETTERS", (f"{DEAD_LETTER_PREFIX}.>",), max_age_s=365 * DAY)
+DEAD_LETTERS = StreamSpec("AB_DEAD_LETTERS", (f"{DEAD_LETTER_PREFIX}.>",), max_age_s=DEAD_LETTER_WINDOW_S)
 
 # REPORTS before HELP: an upgrade first takes ab.help.> out of AB_REPORTS, then gives it to AB_HELP.
 STREAMS: tuple[StreamSpec, ...] = (REPORTS, HELP, ESCALATION, NOTIFY, OFFICIALS, DUTIES, DEAD_LETTERS)

@@ -23,11 +23,22 @@ from antibully.infra import (
 )
 from shared.assertions import public_key_b64
 from shared.bus import setup_nats
+from shared.bus_seal import new_private_key_b64
+from shared.bus_seal import public_key_b64 as bus_public_key
 from shared.config import DB_SERVICES, ROOT, Settings
 from shared.crypto import new_key_b64
 from tests.helpers import NATS_KEYS
 
 pytest_plugins = ["tests.console_rig"]
+
+# The bus's sealing keys, one pair per reader for the whole session, also in the environment: an event a test
+# builds with the intake's helpers (get_settings) is sealed for the same readers the services run with.
+BUS_KEYS = {f"{reader}_bus_private_key": new_private_key_b64() for reader in ("archive", "notify")}
+BUS_KEYS |= {f"{reader}_bus_public_key": bus_public_key(BUS_KEYS[f"{reader}_bus_private_key"])
+             for reader in ("archive", "notify")}
+for _name, _value in BUS_KEYS.items():
+    os.environ.setdefault(_name.upper(), _value)
+BUS_KEYS = {name: os.environ[name.upper()] for name in BUS_KEYS}
 
 
 @pytest.fixture(scope="session")
@@ -133,6 +144,7 @@ async def settings(nats_server: NatsServer, database: str, smtp_sink: SmtpSink) 
         pseudonym_key=new_key_b64(),
         identity_signing_key=IDENTITY_SEED,
         identity_public_key=public_key_b64(IDENTITY_SEED),
+        **BUS_KEYS,
         # no outside robots from tests: only what a test configures against the local fakes
         wecom_webhook_base="",
         dingtalk_webhook_base="",

@@ -159,3 +159,11 @@ class MovedClock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+def as_notify(request: Any) -> Any:
+    """A NotificationRequested as notify reads it: a guardian's sealed contact opened (name, addresses, child)."""
+    from services.notify.contacts import ContactBook
+    from shared.config import get_settings
+
+    return ContactBook.from_settings(get_settings()).addressed(request)

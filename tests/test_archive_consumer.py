@@ -35,7 +35,7 @@ async def archive(settings: Settings) -> AsyncIterator[tuple[Infra, httpx.AsyncC
 
 async def _case_flow(url: str, idempotency_key: str = "archive-key") -> tuple[Any, ...]:
     reported = reported_event(IncidentReport.model_validate(report()), idempotency_key)
-    decision = decide(reported.report, default_policy(), reported.occurred_at)
+    decision = decide(reported.facts, default_policy(), reported.occurred_at)
     decided, requests = plan(reported, decision, load_directory(Settings().directory_file))
     delivered = NotificationDelivered(
         event_id=derive_id("d", requests[0].notification_id), incident_id=reported.incident_id,

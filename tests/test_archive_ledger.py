@@ -82,7 +82,7 @@ class Publisher:
             discovered.isoformat()
         event = reported_event(IncidentReport.model_validate(body), f"ledger-{name}").model_copy(
             update={"occurred_at": reported})
-        decided, _ = plan(event, decide(event.report, default_policy(), reported, earlier), self.directory)
+        decided, _ = plan(event, decide(event.facts, default_policy(), reported, earlier), self.directory)
         await self.send(event)
         await self.send(decided)
         self.levels[name], self.ids[name] = decided.level.value, event.incident_id

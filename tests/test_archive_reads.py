@@ -100,7 +100,7 @@ async def _publish_cases(settings: Settings) -> tuple[dict[str, uuid.UUID], dict
     cases, decisions = {}, {}
     for name, body in bodies.items():
         reported = reported_event(IncidentReport.model_validate(body), f"reads-{name}")
-        decided, _ = plan(reported, decide(reported.report, default_policy(), reported.occurred_at), directory)
+        decided, _ = plan(reported, decide(reported.facts, default_policy(), reported.occurred_at), directory)
         await publish(settings.nats_url, reported)
         await publish(settings.nats_url, decided)
         cases[name], decisions[name] = reported.incident_id, decided

@@ -38,7 +38,7 @@ async def test_unanswered_help_request_goes_to_the_bureau(settings: Settings) ->
             await publish(quiet.nats_url, event)
         notices = await eventually(lambda: exactly(_notices(quiet.nats_url), 4))
         told = [n for n in notices if n.purpose == "help_requested"]
-        assert len(told) == 2 and {n.recipient.email for n in told} == {"principal@demo-school.example.cn"}
+        assert len(told) == 2 and {n.recipient.entry for n in told} == {"school:demo-school"}
         # urgent: the bureau's duty room is told at once too (tests/test_help_urgent.py)
         assert {n.purpose for n in notices} - {"help_requested"} == {"help_urgent"}
         text = render(told[0])
@@ -68,7 +68,7 @@ async def test_unanswered_help_request_goes_to_the_bureau(settings: Settings) ->
         assert (missed.incident_id, missed.action_id, missed.escalated_to) == (
             unanswered.help_id, "answer_help_request", "乐昌市教育局值班室")
         bureau = [n for n in await eventually(lambda: exactly(_notices(quiet.nats_url), 7))
-                  if n.purpose == "deadline_missed" and n.recipient.email == "bureau-duty@edu.example.cn"]
+                  if n.purpose == "deadline_missed" and n.recipient.entry == "bureau"]
         assert len(bureau) == 1 and bureau[0].incident_id == unanswered.help_id
         assert "紧急求救" in render(bureau[0]).body and SECRET not in render(bureau[0]).body
 
@@ -101,5 +101,5 @@ async def test_overdue_hazard_rectification_goes_to_the_bureau(settings: Setting
                     if m.subject == DEADLINE_MISSED]
         assert (missed.incident_id, missed.action_id) == (late, "rectify_hazard")
         [notice] = await eventually(lambda: exactly(_notices(quiet.nats_url), 1))
-        assert notice.recipient.email == "bureau-duty@edu.example.cn"
+        assert notice.recipient.entry == "bureau"
         assert "隐患整改" in render(notice).body

@@ -114,8 +114,7 @@ async def test_an_unacknowledged_police_notice_is_chased_reminded_then_digested(
             (4, "乐昌市教育局分管领导"), (5, "乐昌市教育局值班室（每日逾期汇总）")]
         assert [m.notification_id is None for m in missed] == [False] * 4 + [True]
         chased = await _notices(quiet, "deadline_missed")
-        assert [n.recipient.email for n in chased] == [
-            "police-leader@police.example.cn"] + ["bureau-leader@edu.example.cn"] * 3
+        assert [n.recipient.entry for n in chased] == ["contact:police_leader"] + ["contact:bureau_leader"] * 3
 
         row = await esc.pool.fetchrow("SELECT * FROM obligations WHERE action_id = 'contact_police'")
         assert (row["escalating"], row["step"], row["state"]) == ("digest", 5, "delivered")
@@ -140,7 +139,8 @@ async def test_an_unacknowledged_police_notice_is_chased_reminded_then_digested(
         assert sent.duties == 1
         [digest] = await eventually(lambda: exactly(_notices(quiet, OVERDUE_DIGEST), 1))
         assert digest.recipient.display_name == "乐昌市教育局值班室"
-        assert digest.recipient.routes()[0].kind == "dingtalk"  # the duty room's robot, as it prefers
+        # the duty room by its entry; notify reads its robot (as it prefers) from its own directory
+        assert digest.recipient.entry == "bureau" and digest.recipient.routes() == []
         [item] = digest.facts.digest
         assert (item.case_ref, item.school_name, item.zh, item.role, item.missed) == (
             "AB-" + event.incident_id.hex[:8].upper(), "乐昌市示范中学", "联系公安机关介入", "police", 5)

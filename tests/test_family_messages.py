@@ -12,6 +12,7 @@ import httpx
 
 from antibully.infra import SmtpSink
 from services.archive.app import running as archive
+from services.archive.bus_sections import BusSections
 from services.escalation.app import running as escalation
 from services.intake.reports import reported_event
 from services.notify.app import running as notify
@@ -72,6 +73,8 @@ async def test_a_familys_message_reaches_the_schools_view_of_the_record_and_not_
         assert sent.status_code == 200 and "留言已发送" in sent.text
         assert (await web.post(f"{family}/message", data=form)).status_code == 200  # the same form again: once
         [message] = await eventually(lambda: _messages(s))
+        assert message.text is None and MESSAGE not in message.model_dump_json()  # sealed on the bus
+        message = BusSections(s.archive_bus_private_key).for_record(message)  # as the archive records it
         assert (message.text, message.role.value, message.incident_id) == (MESSAGE, "victim_guardian",
                                                                             event.incident_id)
 

@@ -3,11 +3,13 @@ family names another child (canary tests over every rendering of every new notic
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import timedelta
 
 import pytest
 
+from services.archive.bus_sections import BusSections
 from services.escalation.domain import decide
 from services.escalation.family_updates import FAMILY_UPDATE, News, family_update
 from services.escalation.guardians import Family, FamilyBook, guardian_recipients
@@ -39,14 +41,15 @@ pytestmark = pytest.mark.pure
 
 POLICY = default_policy()
 DIRECTORY = load_directory(ROOT / "deploy" / "directory.toml")
-EVENT = reported_event(IncidentReport.model_validate(report()), "family-key-1")  # severe
-DECISION = decide(EVENT.report, POLICY, EVENT.occurred_at)
+REPORT = IncidentReport.model_validate(report())
+EVENT = reported_event(REPORT, "family-key-1")  # severe
+DECISION = decide(EVENT.facts, POLICY, EVENT.occurred_at)
 _, FIRST = plan(EVENT, DECISION, DIRECTORY)
 FACTS = FIRST[0].facts.model_copy(update={"child_name": None, "due_at": None, "ack_required": False, "tasks": []})
 CASE = CaseRef(EVENT.incident_id, EVENT.school_id, EVENT.occurred_at)
 ADDED = FollowUp.model_validate(FOLLOW_UP_PERSONS_EXAMPLE_BODY)
 NEW_VICTIM = ADDED.students_added[0]
-STUDENTS = [*EVENT.report.students, NEW_VICTIM]
+STUDENTS = [*REPORT.students, NEW_VICTIM]
 FAMILIES = [Family(s.ref, s.role, s.name, tuple(s.guardians)) for s in STUDENTS]
 CHILDREN = {s.name for s in STUDENTS}
 GUARDIANS = {g.name for s in STUDENTS for g in s.guardians}
@@ -193,10 +196,12 @@ def test_the_records_personal_section_has_the_students_found_and_the_familys_mes
     from services.intake.reports import follow_up_event
     from shared.contracts.notification import FamilyMessageAdded
 
-    found = follow_up_event(EVENT.incident_id, "demo-school", uuid.uuid4(), 1, ADDED)
+    archive = BusSections(os.environ["ARCHIVE_BUS_PRIVATE_KEY"])
+    found = archive.for_record(follow_up_event(EVENT.incident_id, "demo-school", uuid.uuid4(), 1, ADDED))
     wrote = FamilyMessageAdded(event_id=uuid.uuid4(), incident_id=EVENT.incident_id, notification_id=uuid.uuid4(),
                                role=RecipientRole.victim_guardian, text="请学校多关注孩子。")
-    opened = [(1, found), (2, EVENT), (3, wrote)]  # a follow-up may reach the archive before its report
+    kept = archive.for_record(EVENT)  # as the archive records them
+    opened = [(1, found), (2, kept), (3, wrote)]  # a follow-up may reach the archive before its report
     school = personal_section(PersonalView.all, opened)
     police = personal_section(PersonalView.involved, opened)
     assert school is not None and police is not None

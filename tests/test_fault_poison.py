@@ -59,7 +59,7 @@ async def test_refused_payload_is_dead_lettered_then_replayed_once_after_an_upgr
         await rig.start()
         event = reported_event(IncidentReport.model_validate(report()), "newer-intake-1")
         body = json.loads(event.model_dump_json())
-        body["report"]["category"] = "sexual"
+        body["rules"]["category"] = "sexual"
         nc = await nats.connect(nats_server.url)
         try:
             await nc.jetstream().publish(INCIDENT_REPORTED, json.dumps(body, ensure_ascii=False).encode(),
@@ -77,7 +77,7 @@ async def test_refused_payload_is_dead_lettered_then_replayed_once_after_an_upgr
         for m in letters:
             h = m.headers  # type: ignore[attr-defined]
             assert (h["Ab-Reason"], h["Ab-Attempts"], h["Ab-Body"]) == ("invalid_payload", "3", "sealed")
-            assert "report.category" in h["Ab-Detail"]
+            assert "rules.category" in h["Ab-Detail"]
             assert CHILD.encode() not in m.data  # type: ignore[attr-defined]
         listed = cli(env, "list")
         assert "2 dead letter(s)" in listed and "invalid_payload" in listed and CHILD not in listed

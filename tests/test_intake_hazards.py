@@ -8,6 +8,7 @@ from typing import Any
 
 from antibully.cli import add_school
 from antibully.infra import NatsServer
+from services.archive.bus_sections import BusSections
 from services.intake.examples import HAZARD_EXAMPLE_BODY, HAZARD_PROGRESS_EXAMPLE_BODY, HAZARDS_CSV_EXAMPLE
 from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.subjects import HAZARD_PROGRESSED, HAZARD_REPORTED, REPORTS
@@ -46,7 +47,12 @@ async def test_a_finding_is_accepted_once(intake: Intake) -> None:
     event = HazardReported.model_validate_json(stored[0].data)
     assert str(event.hazard_id) == str(event.case_id) == first.json()["hazard_id"]
     assert stored[0].headers and stored[0].headers["Nats-Msg-Id"] == str(event.event_id)
-    assert event.finding.rectification.responsible == "初一(2)班班主任"
+    # what was seen and done travels sealed for the archive; the rules' facts in clear
+    assert event.finding is None and event.facts.risk_level.value == HAZARD_EXAMPLE_BODY["risk_level"]
+    assert HAZARD_EXAMPLE_BODY["observed"].encode() not in stored[0].data
+    kept = BusSections(intake.settings.archive_bus_private_key).for_record(event)
+    assert isinstance(kept, HazardReported) and kept.finding is not None
+    assert kept.finding.rectification.responsible == "初一(2)班班主任"
 
 
 async def test_a_key_reports_hazards_only_for_its_own_school(intake: Intake) -> None:
@@ -92,7 +98,7 @@ async def test_progress_is_numbered_and_only_for_the_owning_school(intake: Intak
     assert first.json()["hazard_id"] == hazard["hazard_id"] and first.json() == again.json()
     events = [HazardProgressed.model_validate_json(m.data)
               for m in await stream_messages(intake.settings.nats_url, REPORTS.name) if m.subject == HAZARD_PROGRESSED]
-    assert [(str(e.case_id), e.seq, e.progress.completed) for e in events] == [
+    assert [(str(e.case_id), e.seq, e.facts.completed) for e in events] == [
         (hazard["hazard_id"], 1, False), (hazard["hazard_id"], 2, True)]
 
     other_key = await add_school(intake.settings.database_url, "other-school", "另一所学校")
@@ -123,7 +129,7 @@ async def test_json_batch_answers_per_row(intake: Intake) -> None:
     assert [e["field"] for e in body["rows"][4]["errors"]] == ["school_id"]
     assert all(e["reason_zh"] for x in body["rows"][1:2] for e in x["errors"])
     events = await reported(intake)
-    assert sorted(e.finding.client_ref or "" for e in events) == ["ROW-1", "ROW-3"]
+    assert sorted(e.facts.client_ref or "" for e in events) == ["ROW-1", "ROW-3"]
     assert {str(e.hazard_id) for e in events} == {body["rows"][0]["hazard_id"], body["rows"][2]["hazard_id"]}
 
 
@@ -139,14 +145,16 @@ async def test_csv_upload_with_bom_and_reupload(intake: Intake) -> None:
         (1, "PC-2026-014", "accepted"), (2, "PC-2026-015", "accepted"), (4, "PC-2026-016", "rejected")]
     assert {e["field"] for e in body["rows"][2]["errors"]} == {"student_refs", "due_date"}
     events = await reported(intake)
-    assert [e.finding.client_ref for e in events] == ["PC-2026-014", "PC-2026-015"]
-    assert [(s.ref, s.role) for s in events[0].finding.students] == [
+    assert [e.facts.client_ref for e in events] == ["PC-2026-014", "PC-2026-015"]
+    assert [(s.ref, s.role) for s in events[0].facts.students] == [
         ("S-2031", "at_risk"), ("S-2045", "involved"), ("S-2046", "involved")]
 
     again = await intake.client.post("/v1/hazards/batch.csv", content=sheet, headers=intake.csv_headers())
     assert again.status_code == 200 and again.json() == body  # same ids; JetStream dedupes the publishes
     assert len(await reported(intake)) == 2
-    json_too = await intake.client.post("/v1/hazards/batch", json=[e.finding.model_dump(mode="json") for e in events],
+    archive = BusSections(intake.settings.archive_bus_private_key)
+    findings = [archive.for_record(e).finding for e in events]  # type: ignore[attr-defined]
+    json_too = await intake.client.post("/v1/hazards/batch", json=[f.model_dump(mode="json") for f in findings],
                                         headers=intake.csv_headers() | {"Content-Type": "application/json"})
     assert [x["hazard_id"] for x in json_too.json()["rows"]] == [x["hazard_id"] for x in body["rows"][:2]]
 

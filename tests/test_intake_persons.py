@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from services.archive.bus_sections import BusSections
 from services.intake.examples import FOLLOW_UP_PERSONS_EXAMPLE_BODY
 from services.intake.person_keys import person_key
 from services.intake.persons import check_persons
@@ -46,7 +47,11 @@ async def test_a_follow_up_adds_a_student_and_corrects_guardians(intake: Intake)
     assert first.status_code == 202, first.text
     again = await intake.client.post(url, json=body, headers=intake.headers("persons-key-1"))  # a retry: replayed
     assert again.status_code == 202 and again.json() == first.json()
-    [event] = await _follow_ups(intake)
+    [sealed] = await _follow_ups(intake)
+    assert sealed.follow_up is None and [s.ref for s in sealed.facts.students_added] == ["S-1101"]
+    assert sealed.facts.students_added[0].guardians  # the new family's contacts, sealed for notify
+    event = BusSections(intake.settings.archive_bus_private_key).for_record(sealed)  # as the archive records it
+    assert isinstance(event, FollowUpReported) and event.follow_up is not None
     [added] = event.follow_up.students_added
     assert (added.ref, added.role.value, added.national_id) == ("S-1101", "victim", None)
     assert added.person_key == person_key(intake.settings.pseudonym_key, "G440281201001015678")

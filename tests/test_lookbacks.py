@@ -83,7 +83,7 @@ async def test_a_look_back_by_hand_makes_the_review_duty_and_notice_once(world: 
     assert scheduled.trigger_incident_id is None and scheduled.school_id == "demo-school"
     notices = [n for n in await _of(url, NOTIFY.name, "ab.notify.requested", NotificationRequested, lookback_id)]
     assert [n.purpose for n in notices] == ["lookback_due"]
-    assert notices[0].recipient.email == "bureau-duty@edu.example.cn" and REASON not in notices[0].model_dump_json()
+    assert notices[0].recipient.entry == "bureau" and REASON not in notices[0].model_dump_json()
     assert len(await _of(url, OFFICIALS.name, LOOKBACK_REQUESTED, LookBackRequested, lookback_id)) == 1
 
     dated = await world.client.post("/v1/lookbacks", json={**body, "due_at": "2020-01-01T00:00:00+08:00"},

@@ -13,7 +13,7 @@ from services.notify.templates import render, render_short
 from shared.config import ROOT
 from shared.contracts import IncidentReport, RecipientRole
 from shared.directory import load_directory
-from tests.helpers import default_policy, report
+from tests.helpers import as_notify, default_policy, report
 
 pytestmark = pytest.mark.pure
 
@@ -24,9 +24,20 @@ GUARDIANS = {"李建国", "王芳", "赵军"}
 
 def _plan(**changes: object) -> list:  # type: ignore[type-arg]
     event = reported_event(IncidentReport.model_validate(report(**changes)), "key-00000001")
-    decided, requests = plan(event, decide(event.report, default_policy(), event.occurred_at), DIRECTORY)
+    decided, requests = plan(event, decide(event.facts, default_policy(), event.occurred_at), DIRECTORY)
     assert [r.notification_id for r in decided.recipients] == [r.notification_id for r in requests]
-    return requests
+    return [as_notify(r) for r in requests]  # as notify reads them: a guardian's sealed contact opened
+
+
+def test_escalations_requests_carry_no_name_or_contact_of_a_family() -> None:
+    event = reported_event(IncidentReport.model_validate(report()), "key-00000001")
+    _, requests = plan(event, decide(event.facts, default_policy(), event.occurred_at), DIRECTORY)
+    families = [r for r in requests if r.recipient.role in (RecipientRole.victim_guardian,
+                                                            RecipientRole.perpetrator_guardian)]
+    assert len(families) == 3 and all(r.recipient.sealed and r.facts.child_name is None for r in families)
+    on_the_bus = "".join(r.model_dump_json() for r in requests) + event.model_dump_json()
+    assert not [x for x in CHILDREN | GUARDIANS | {"13800000001", "li.parent@example.cn", "卫生间"}
+                if x in on_the_bus]
 
 
 def test_severe_incident_tells_families_school_bureau_and_police() -> None:
@@ -36,9 +47,11 @@ def test_severe_incident_tells_families_school_bureau_and_police() -> None:
     assert roles.count(RecipientRole.perpetrator_guardian) == 2
     assert set(roles) == {RecipientRole.victim_guardian, RecipientRole.perpetrator_guardian, RecipientRole.school,
                           RecipientRole.counsellor, RecipientRole.bureau, RecipientRole.police}
-    emails = {r.recipient.email for r in requests}
-    assert {"bureau-duty@edu.example.cn", "police-liaison@police.example.cn",
-            "principal@demo-school.example.cn", "li.parent@example.cn"} <= emails
+    entries = {r.recipient.entry for r in requests}
+    assert {"bureau", "police", "school:demo-school", "counsellor:demo-school"} <= entries
+    assert "li.parent@example.cn" in {r.recipient.email for r in requests}
+    # officials are named by their directory entry: no address, robot key or secret travels in the event
+    assert not [r for r in requests if r.recipient.entry and r.recipient.routes()]
 
 
 def test_wide_attention_adds_the_stability_office() -> None:
@@ -70,8 +83,8 @@ def test_missing_contacts_still_produce_a_request_without_address() -> None:
     body = report(school_id="unknown-school")
     body["students"][0]["guardians"] = []
     event = reported_event(IncidentReport.model_validate(body), "key-00000002")
-    _, requests = plan(event, decide(event.report, default_policy(), event.occurred_at), DIRECTORY)
-    no_address = {r.recipient.role for r in requests if r.recipient.email is None}
+    _, requests = plan(event, decide(event.facts, default_policy(), event.occurred_at), DIRECTORY)
+    no_address = {r.recipient.role for r in requests if not r.recipient.reachable}
     assert no_address == {RecipientRole.victim_guardian, RecipientRole.school, RecipientRole.counsellor}
 
 

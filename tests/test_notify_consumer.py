@@ -17,12 +17,12 @@ from shared.config import Settings
 from shared.contracts import IncidentReport, NotificationDelivered, NotificationFailed, NotificationRequested, Recipient
 from shared.directory import load_directory
 from shared.subjects import DEAD_LETTERS, NOTIFY
-from tests.helpers import default_policy, eventually, publish, report, stream_messages
+from tests.helpers import as_notify, default_policy, eventually, publish, report, stream_messages
 
 
 def _requests(key: str = "notify-key") -> list[NotificationRequested]:
     event = reported_event(IncidentReport.model_validate(report()), key)
-    decision = decide(event.report, default_policy(), event.occurred_at)
+    decision = decide(event.facts, default_policy(), event.occurred_at)
     return plan(event, decision, load_directory(Settings().directory_file))[1]
 
 
@@ -53,7 +53,7 @@ async def test_one_mail_per_request_even_when_redelivered(
     await eventually(lambda: _n_mails(smtp_sink, 2))
     ids = [m["Message-ID"] for m in smtp_sink.messages]
     assert ids == [f"<{first.notification_id}@antibully.notify>", f"<{second.notification_id}@antibully.notify>"]
-    assert smtp_sink.messages[0]["To"] == first.recipient.email
+    assert smtp_sink.messages[0]["To"] == as_notify(first).recipient.email
     delivered = await eventually(lambda: _n_outcomes(settings.nats_url, 2))
     assert {d.notification_id for d in delivered} == {first.notification_id, second.notification_id}
     assert all(isinstance(d, NotificationDelivered) for d in delivered)

@@ -28,7 +28,7 @@ SMTP_ANSWERS_AFTER_S = 4.0
 
 def _requests(key: str) -> list[NotificationRequested]:
     event = reported_event(IncidentReport.model_validate(report()), key)
-    return plan(event, decide(event.report, default_policy(), event.occurred_at),
+    return plan(event, decide(event.facts, default_policy(), event.occurred_at),
                 load_directory(Settings().directory_file))[1]
 
 

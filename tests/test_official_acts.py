@@ -101,7 +101,7 @@ def test_four_eyes_need_two_different_officials() -> None:
 def test_a_transfer_tells_the_procuratorate_only_where_there_is_one() -> None:
     [told] = plan_transfer(acted(Act.police_transferred), FACTS, DIRECTORY).events
     assert isinstance(told, NotificationRequested) and told.recipient.role is RecipientRole.procuratorate
-    assert told.recipient.email == "minors@procuratorate.example.cn"
+    assert told.recipient.entry == "procuratorate"
     without = DIRECTORY.model_copy(update={"officials": DIRECTORY.officials.model_copy(
         update={"procuratorate": None})})
     assert plan_transfer(acted(Act.police_transferred), FACTS, without).events == []
@@ -115,7 +115,7 @@ def test_act_notices_render_in_chinese_without_a_name_or_the_officials_words() -
         for role in (RecipientRole.school, RecipientRole.police, RecipientRole.procuratorate):
             req = NotificationRequested(
                 event_id=uuid.uuid4(), incident_id=CASE_ID, notification_id=uuid.uuid4(), purpose=purpose,
-                recipient=DIRECTORY.contact(role.value, "demo-school").recipient(role),  # type: ignore[union-attr]
+                recipient=DIRECTORY.recipient(role.value, "demo-school", role),  # type: ignore[arg-type]
                 facts=FACTS.model_copy(update={"update_zh": "教育局决定移送公安机关", "due_at": utcnow()}))
             text = render(req)
             assert FACTS.case_ref in text.subject and "教育局决定移送公安机关" in text.body, purpose

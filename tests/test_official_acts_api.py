@@ -87,7 +87,7 @@ async def _publish_cases(settings: Settings) -> tuple[dict[str, uuid.UUID], dict
         body["school_id"] = school
         body["indicators"].update(indicators)
         reported = reported_event(IncidentReport.model_validate(body), f"acts-api-{name}")
-        decided, _ = plan(reported, decide(reported.report, default_policy(), reported.occurred_at), directory)
+        decided, _ = plan(reported, decide(reported.facts, default_policy(), reported.occurred_at), directory)
         await publish(settings.nats_url, reported)
         await publish(settings.nats_url, decided)
         cases[name] = reported.incident_id

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.pure
 
 def _requests() -> list[NotificationRequested]:
     event = reported_event(IncidentReport.model_validate(report()), "priority")
-    return plan(event, decide(event.report, default_policy(), event.occurred_at),
+    return plan(event, decide(event.facts, default_policy(), event.occurred_at),
                 load_directory(Settings().directory_file))[1]
 
 

@@ -137,7 +137,7 @@ async def test_a_school_with_an_incident_gets_one_look_back_review(settings: Set
         notices = [r for r in (NotificationRequested.model_validate_json(m.data)
                                for m in await stream_messages(settings.nats_url, NOTIFY.name)
                                if m.subject.startswith(NOTIFICATION_REQUESTED)) if r.purpose == "lookback_due"]
-        assert {n.recipient.email for n in notices} == {"bureau-duty@edu.example.cn"} and len(notices) == 2
+        assert {n.recipient.entry for n in notices} == {"bureau"} and len(notices) == 2
         assert await esc.pool.fetchval(
             "SELECT count(*) FROM obligations WHERE action_id = 'lookback_review' AND role = 'bureau'") == 2
         # the bureau reports one review done: that obligation, and only it, is met

@@ -13,6 +13,7 @@ from services.escalation.help_watch import answer_obligation
 from services.escalation.policy import Help
 from services.escalation.urgent_help import URGENT_ACK, duty_room_notice, urgent_routes
 from services.intake.guidance import guidance_zh
+from services.notify.contacts import ContactBook
 from services.notify.templates import render, render_short
 from shared.config import ROOT
 from shared.contracts import RecipientRole
@@ -78,7 +79,11 @@ def test_immediate_channels_come_before_email() -> None:
     assert [a.kind for a in urgent_routes(contact)] == [ChannelKind.wecom, ChannelKind.sms, ChannelKind.email]
     planned = _planned(_asked())
     assert planned is not None
-    assert [a.kind for a in planned[1].recipient.addresses][-1] is ChannelKind.email
+    recipient = planned[1].recipient
+    assert recipient.entry == "bureau" and recipient.immediate_first and recipient.routes() == []
+    # notify resolves the entry with the immediate channels first
+    book = ContactBook(ROOT / "deploy" / "directory.toml")
+    assert book.routes(recipient) == urgent_routes(DIRECTORY.officials.bureau)
 
 
 def test_not_urgent_or_not_wanted_by_the_policy_tells_nobody_else() -> None:

@@ -91,8 +91,7 @@ async def test_unacknowledged_police_notice_escalates_up_the_chain(quiet: Settin
                    for m in await stream_messages(quiet.nats_url, NOTIFY.name)
                    if m.subject.startswith(NOTIFICATION_REQUESTED)]
         overdue = [n for n in notices if n.purpose == "deadline_missed"]
-        assert [n.recipient.email for n in overdue] == [
-            "police-leader@police.example.cn"] + ["bureau-leader@edu.example.cn"] * 3
+        assert [n.recipient.entry for n in overdue] == ["contact:police_leader"] + ["contact:bureau_leader"] * 3
         assert all(n.facts.child_name is None and n.facts.missed for n in overdue)
         # families' notices were delivered and need no acknowledgement: nothing fired for them
         assert not [m for m in missed if m.action_id.startswith("notify_")]

@@ -44,4 +44,5 @@ def act_entries(entries: Iterable[Entry]) -> list[ActEntry]:
 
 
 def act_text(seq: int, event: OfficialActed) -> ActText:
-    return ActText(seq=seq, act=event.act.value, official=event.official, reason=event.reason, outcome=event.outcome)
+    return ActText(seq=seq, act=event.act.value, official=event.official, reason=event.reason or "",
+                   outcome=event.outcome)

@@ -11,6 +11,7 @@ import asyncpg
 from services.archive import repository
 from services.archive.reads import case_facts
 from services.archive.scopes import in_scope, scope_for
+from shared.bus_seal import producer
 from shared.contracts.base import derive_id
 from shared.contracts.officials import ChangeApproved, LookBackCompleted
 from shared.db import Conn
@@ -46,7 +47,7 @@ async def approve(pool: asyncpg.Pool, official: Official, case_id: uuid.UUID, fo
             event_id=derive_id("change-approved", follow_up_id, change, official.account_id), incident_id=case_id,
             follow_up_id=follow_up_id, change=change,
             approver=official.account_id, jurisdiction=official.jurisdiction, comment=comment)
-        await enqueue(conn, approved)
+        await enqueue(conn, producer().sections(approved.model_copy(update={"schema_version": 2})))
     return approved
 
 
@@ -58,5 +59,5 @@ async def complete_lookback(pool: asyncpg.Pool, official: Official, lookback_id:
         assert case is not None
         done = LookBackCompleted(event_id=derive_id("lookback-completed", lookback_id), lookback_id=lookback_id,
                                  school_id=case["school_id"], by=official.account_id, findings=findings)
-        await enqueue(conn, done)
+        await enqueue(conn, producer().sections(done.model_copy(update={"schema_version": 2})))
     return done

@@ -16,11 +16,13 @@ from services.archive import payloads as payloads_module
 from services.archive import repository
 from services.archive.accounts import Clock
 from services.archive.api import ArchiveDeps, create_app
+from services.archive.bus_sections import BusSections
 from services.archive.checkpoint import CheckpointSigner
 from services.archive.handlers import ARCHIVED_EVENTS, ArchiveHandlers
 from services.archive.jobs import shred_expired, write_checkpoint
 from services.archive.payloads import Payloads
 from services.archive.repository import SCHEMA
+from shared.bus_seal import Sealing, install
 from shared.config import Settings
 from shared.contracts.base import utcnow
 from shared.directory import load_directory
@@ -59,7 +61,9 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         await repository.backfill_jurisdictions(
             infra.pool, {k: directory.jurisdiction_of(k) for k in directory.schools}, directory.jurisdiction)
         await _check_keks(infra.pool, payloads)
-        handlers = ArchiveHandlers(infra.pool, payloads, directory, infra.tracer_provider)
+        install(Sealing.from_settings(settings))  # officials' acts and look-backs: their words sealed for the record
+        handlers = ArchiveHandlers(infra.pool, payloads, directory, infra.tracer_provider,
+                                   BusSections(settings.archive_bus_private_key))
         for model in ARCHIVED_EVENTS:
             infra.consumers.subscribe(model, handlers.on_event)
         await infra.start()

@@ -33,7 +33,7 @@ def duty_row(event: DutyUpdated, jurisdiction: str) -> dict[str, Any]:
         "role": d.role, "student_ref": d.student_ref, "notification_id": d.notification_id,
         "ack_required": d.ack_required, "state": d.state.value, "due_at": d.due_at, "first_due_at": d.first_due_at,
         "missed": d.missed, "escalating": d.escalating.value, "settled_at": d.settled_at,
-        "settled_by": d.settled_by, "how": d.how, "note_event_id": event.event_id if d.note else None,
+        "settled_by": d.settled_by, "how": d.how, "note_event_id": event.event_id if d.note or d.note_sealed else None,
         "evidence_ref": d.evidence_ref, "version": event.version,
     }
 

@@ -14,9 +14,10 @@ from services.archive.audit import Access
 from services.archive.duties import DutyCursor, DutyFilter, DutyPage, view_of
 from services.archive.reads import case_facts, log_access
 from services.archive.scopes import in_scope, scope_for
+from shared.bus_seal import producer
 from shared.contracts import NotificationAcknowledged, RecipientRole
 from shared.contracts.base import derive_id, utcnow
-from shared.contracts.duties import DischargeHow, DutyDischarged
+from shared.contracts.duties import DischargeHow, DutyDischarged, note_context
 from shared.errors import ApiError
 from shared.identity import Official, OfficialRole
 from shared.outbox import enqueue
@@ -93,7 +94,7 @@ async def task_done(pool: asyncpg.Pool, official: Official, case_id: uuid.UUID, 
         event = DutyDischarged(
             event_id=derive_id("duty-discharged", obligation_id, "account", official.account_id),
             incident_id=case_id, school_id=case["school_id"], obligation_id=obligation_id,
-            how=DischargeHow.official_account, by=official.account_id, done_at=utcnow(), note=note,
-            evidence_ref=evidence_ref)
+            how=DischargeHow.official_account, by=official.account_id, done_at=utcnow(), schema_version=2,
+            note_sealed=producer().seal(note, note_context(case_id)) if note else None, evidence_ref=evidence_ref)
         await enqueue(conn, event)
     return event

@@ -6,6 +6,7 @@ import asyncpg
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.archive import repository
+from services.archive.bus_sections import BusSections
 from services.archive.chain import next_entry
 from services.archive.payloads import Payloads
 from services.archive.projection import project
@@ -19,7 +20,8 @@ from shared.outbox import claim
 
 class ArchiveHandlers:
     def __init__(self, pool: asyncpg.Pool, payloads: Payloads, directory: Directory,
-                 tracer_provider: TracerProvider) -> None:
+                 tracer_provider: TracerProvider, sections: BusSections | None = None) -> None:
+        self.sections = sections or BusSections("")
         self.pool = pool
         self.payloads = payloads
         self.directory = directory
@@ -30,11 +32,12 @@ class ArchiveHandlers:
             async with self.pool.acquire() as conn, conn.transaction():
                 if not await claim(conn, str(event.event_id), event.subject):
                     return
+                kept = self.sections.for_record(event)  # sealed sections opened (or dropped, if not ours)
                 seq, head = await repository.lock_head(conn, event.case_id)
                 payload_ct = await self.payloads.seal_payload(conn, event.case_id, event.event_id,
-                                                              event.model_dump_json().encode())
+                                                              kept.model_dump_json().encode())
                 entry = next_entry(event.case_id, seq, head, event.event_id, event.event_type,
-                                   utcnow(), summarise(event), payload_ct)
+                                   utcnow(), summarise(kept), payload_ct)
                 await repository.append(conn, entry, payload_ct)
                 await project(conn, event, self.directory)
 

@@ -19,6 +19,7 @@ import asyncpg
 from services.archive import repository
 from services.archive.acts import BUREAU_ONLY
 from services.archive.lookback_rows import Row, lookback_id_for
+from shared.bus_seal import producer
 from shared.contracts.acts import LookBackRequested
 from shared.contracts.base import derive_id
 from shared.db import Conn
@@ -45,7 +46,7 @@ async def _request(conn: Conn, official: Official, school_id: str, reason: str, 
         school_id=school_id, requested_by=official.account_id, reason=reason, due_at=due_at)
     if await repository.add_lookback_request(conn, lookback_id, school_id, official.jurisdiction,
                                              official.account_id, source, due_at, now):
-        await enqueue(conn, requested)
+        await enqueue(conn, producer().sections(requested.model_copy(update={"schema_version": 2})))
     return requested
 
 

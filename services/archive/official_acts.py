@@ -15,6 +15,7 @@ from services.archive import repository
 from services.archive.act_rules import act_event_id, field_problems, may_act
 from services.archive.reads import case_facts
 from services.archive.scopes import in_scope, scope_for
+from shared.bus_seal import producer
 from shared.contracts.acts import RULES, Act, OfficialActed
 from shared.contracts.duties import DutyState
 from shared.contracts.escalation import Level
@@ -77,7 +78,7 @@ async def act(pool: asyncpg.Pool, official: Official, case_id: uuid.UUID, body: 
             official=official.account_id, official_role=official.role.value, jurisdiction=official.jurisdiction,
             reason=body.reason, level=body.level, due_at=body.due_at, obligation_id=body.obligation_id,
             police_case_number=body.police_case_number, outcome=body.outcome)
-        await enqueue(conn, event)
+        await enqueue(conn, producer().sections(event.model_copy(update={"schema_version": 2})))
     return event
 
 

@@ -14,11 +14,11 @@ from pydantic import BaseModel
 from services.archive.act_views import ActText, act_text
 from services.archive.duties import DutyNote
 from services.archive.scopes import INVOLVED_ROLES, PersonalView
-from shared.contracts import Guardian, IncidentReported, Reporter, Student
+from shared.contracts import Guardian, IncidentReport, IncidentReported, Reporter, Student
 from shared.contracts.acts import LookBackRequested, OfficialActed
 from shared.contracts.base import Event
-from shared.contracts.follow_up import FollowUpReported
-from shared.contracts.hazard import HazardProgressed, HazardReported
+from shared.contracts.follow_up import FollowUp, FollowUpReported
+from shared.contracts.hazard import HazardFinding, HazardProgress, HazardProgressed, HazardReported
 from shared.contracts.help import HelpMessageAdded, HelpRequested, HelpResolved, Requester
 from shared.contracts.notification import FamilyMessageAdded
 
@@ -99,35 +99,35 @@ def personal_section(view: PersonalView, opened: list[tuple[int, Event | None]])
         match event:
             case None:
                 out.unavailable_seqs.append(seq)
-            case IncidentReported(report=r):
+            case IncidentReported(report=IncidentReport() as r):  # opened by the archive before it was recorded
                 reported = r.students
                 out.reporter = r.reporter
                 out.facts.append(Fact(seq=seq, event_type=event.event_type, text={
                     "location": r.location, "cause": r.cause, "course": r.course, "measures_taken": r.measures_taken}))
-            case FollowUpReported(follow_up=f):
+            case FollowUpReported(follow_up=FollowUp() as f):  # opened by the archive before it was recorded
                 follow_ups.append(event)
                 out.facts.append(Fact(seq=seq, event_type=event.event_type, text={
                     "facts_changed": f.facts_changed, "outcome": f.outcome, "measures_taken": f.measures_taken}))
-            case HazardReported(finding=f):
+            case HazardReported(finding=HazardFinding() as f):  # opened by the archive before it was recorded
                 out.facts.append(Fact(seq=seq, event_type=event.event_type, text={
                     "observed": f.observed, "intervention": f.intervention,
                     "rectification": f.rectification.model_dump(mode="json")}))
-            case HazardProgressed(progress=p):
+            case HazardProgressed(progress=HazardProgress() as p):
                 out.facts.append(Fact(seq=seq, event_type=event.event_type, text={"step": p.step}))
             case HelpRequested():
                 out.requester = event.requester
-                out.messages.append(HelpMessageView(seq=1, author="requester", text=event.message))
+                out.messages.append(HelpMessageView(seq=1, author="requester", text=event.message or ""))
             case HelpMessageAdded():
-                out.messages.append(HelpMessageView(seq=event.seq, author=event.author.value, text=event.text))
+                out.messages.append(HelpMessageView(seq=event.seq, author=event.author.value, text=event.text or ""))
             case OfficialActed():
                 out.acts.append(act_text(seq, event))
             case FamilyMessageAdded() if view is PersonalView.all:
                 out.family_messages.append(FamilyMessageView(seq=seq, role=event.role.value, at=event.occurred_at,
                                                              notification_id=str(event.notification_id),
-                                                             text=event.text))
+                                                             text=event.text or ""))
             case HelpResolved():
                 out.resolutions.append(HelpResolutionView(seq=seq, resolution=event.resolution.value,
-                                                          reason=event.reason, by=event.by))
+                                                          reason=event.reason or "", by=event.by))
             case LookBackRequested():
                 out.facts.append(Fact(seq=seq, event_type=event.event_type, text={"reason": event.reason}))
     # the conversation's own order: its events reach the archive through different consumers, in any order
@@ -145,6 +145,8 @@ def _students(view: PersonalView, reported: list[Student], follow_ups: list[Foll
     students = {s.ref: PersonalStudent(ref=s.ref, role=s.role.value, name=s.name, grade=s.grade,
                                        guardians=s.guardians) for s in reported}
     for fu in sorted(follow_ups, key=lambda e: e.seq):
+        if fu.follow_up is None:
+            continue
         for s in fu.follow_up.students_added:
             students.setdefault(s.ref, PersonalStudent(ref=s.ref, role=s.role.value, name=s.name, grade=s.grade,
                                                        guardians=s.guardians, added_in_follow_up=fu.seq))

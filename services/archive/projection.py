@@ -41,13 +41,13 @@ async def project(conn: Conn, event: Event, directory: Directory) -> None:
             await _opened(conn, event, "incident", ref("AB", event.incident_id), event.school_id, directory)
         case HazardReported():
             await _opened(conn, event, "hazard", ref("HZ", event.hazard_id), event.school_id, directory,
-                          risk_level=event.finding.risk_level.value)
+                          risk_level=event.facts.risk_level.value)
         case HelpRequested():
             await _opened(conn, event, "help", event.case_code, event.school_id, directory, urgent=event.urgent)
         case LookBackScheduled():
             await _opened(conn, event, "lookback", ref("LB", event.lookback_id), event.school_id, directory)
-        case HazardProgressed() if event.progress.completed:
-            await repository.case_rectified(conn, event.hazard_id, event.progress.at)
+        case HazardProgressed() if event.facts.completed:
+            await repository.case_rectified(conn, event.hazard_id, event.facts.at)
         case HelpMessageAdded(author=Author.school):
             await repository.case_answered(conn, event.help_id, event.occurred_at)
         case HelpConverted():

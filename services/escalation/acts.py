@@ -28,8 +28,8 @@ from shared.contracts import (
 )
 from shared.contracts.acts import OfficialActed
 from shared.contracts.base import Event, derive_id
-from shared.contracts.notification import NoticeTask
-from shared.directory import Contact, Directory
+from shared.contracts.notification import NoticeTask, Recipient
+from shared.directory import Directory
 
 FAMILIES = (RecipientRole.victim_guardian, RecipientRole.perpetrator_guardian)
 CONTESTED_ZH = "教育局不认可学校对该求救的处理结论，请重新核查并答复"
@@ -48,12 +48,12 @@ class Planned:
 
 def _notice(act: OfficialActed, facts: NoticeFacts, role: RecipientRole, purpose: str, directory: Directory,
             *, key: object, **update: object) -> NotificationRequested:
-    contact = directory.contact(role.value, facts.school_id) or Contact(name=role.value)
+    recipient = directory.recipient(role.value, facts.school_id, role) or Recipient(role=role, display_name=role.value)
     nid = derive_id("notification", act.incident_id, role.value, purpose, key)
     told = facts.model_copy(update={"due_at": None, "ack_required": False, "tasks": [], "missed": None,
                                     "child_name": None, **update})
     return NotificationRequested(event_id=nid, incident_id=act.incident_id, notification_id=nid, purpose=purpose,
-                                 recipient=contact.recipient(role), facts=told)
+                                 recipient=recipient, facts=told)
 
 
 def _duty(act: OfficialActed, school_id: str, action_id: str, kind: str, role: RecipientRole, due_at: datetime,

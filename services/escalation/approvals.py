@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from services.escalation.policy import Policy
 from shared.contracts import Level, NoticeFacts, NotificationRequested, RecipientRole
 from shared.contracts.base import derive_id
+from shared.contracts.notification import Recipient
 from shared.contracts.officials import ChangeResolved
-from shared.directory import Contact, Directory
+from shared.directory import Directory
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,9 @@ def resolution_notices(resolved: ChangeResolved, facts: NoticeFacts, policy: Pol
                                     "ack_required": False, "tasks": [], "missed": None, "child_name": None})
     out = []
     for role in (RecipientRole.school, RecipientRole.bureau):
-        contact = directory.contact(role.value, facts.school_id) or Contact(name=role.value)
+        recipient = (directory.recipient(role.value, facts.school_id, role)
+                     or Recipient(role=role, display_name=role.value))
         nid = derive_id("notification", resolved.event_id, role.value)
         out.append(NotificationRequested(event_id=nid, incident_id=resolved.incident_id, notification_id=nid,
-                                         purpose="change_resolved", recipient=contact.recipient(role), facts=told))
+                                         purpose="change_resolved", recipient=recipient, facts=told))
     return out

@@ -95,7 +95,7 @@ def _request(jurisdiction: str, duties: list[InDigest], day: date, now: datetime
     return NotificationRequested(
         event_id=notification_id, incident_id=derive_id("overdue-digest", jurisdiction, day),
         notification_id=notification_id, purpose=OVERDUE_DIGEST,
-        recipient=directory.officials.bureau.recipient(RecipientRole.bureau), facts=facts)
+        recipient=directory.officials.bureau.recipient(RecipientRole.bureau, "bureau"), facts=facts)
 
 
 def _school_name(directory: Directory, school_id: str) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from services.escalation.policy import ActionKind, Policy
-from shared.contracts import IncidentReport, Indicators, Level, Reason, RecipientRole, StudentRole
+from shared.contracts import IncidentReport, Indicators, Level, Reason, RecipientRole, ReportFacts, StudentRole
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def classify(indicators: Indicators, policy: Policy) -> tuple[Level, tuple[str, 
 
 
 def decide(
-    report: IncidentReport, policy: Policy, reported_at: datetime, earlier_cases: tuple[str, ...] = ()
+    report: IncidentReport | ReportFacts, policy: Policy, reported_at: datetime, earlier_cases: tuple[str, ...] = ()
 ) -> Decision:
     """`earlier_cases`: case references in which a perpetrator of this report already appeared —
     the work plan's "repeated after education", named in the reasons."""

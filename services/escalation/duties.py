@@ -19,7 +19,7 @@ from services.escalation.outbox import enqueue
 from services.escalation.policy import Policy
 from services.escalation.urgent_help import URGENT_ACK
 from shared.contracts.base import derive_id
-from shared.contracts.duties import Duty, DutyState, DutyUpdated, Escalating
+from shared.contracts.duties import Duty, DutyState, DutyUpdated, Escalating, note_from_column
 from shared.db import Conn
 
 # Duties that come from the work plan itself rather than from a policy action.
@@ -39,13 +39,14 @@ def label_zh(action_id: str, policy: Policy) -> str:
 
 def duty_updated(row: asyncpg.Record, policy: Policy) -> DutyUpdated:
     """The event for one obligation row at its current version (pure)."""
+    note, note_sealed = note_from_column(row["note"])
     duty = Duty(
         obligation_id=row["obligation_id"], action_id=row["action_id"], label_zh=label_zh(row["action_id"], policy),
         kind=row["kind"], role=row["role"], student_ref=row["student_ref"], notification_id=row["notification_id"],
         ack_required=row["ack_required"], state=_STATES[row["state"]], due_at=row["due_at"],
         first_due_at=row["first_due_at"] or row["due_at"], missed=row["step"], escalating=Escalating(row["escalating"]),
-        settled_at=row["settled_at"], settled_by=row["settled_by"], how=row["how"], note=row["note"],
-        evidence_ref=row["evidence_ref"])
+        settled_at=row["settled_at"], settled_by=row["settled_by"], how=row["how"], note=note,
+        note_sealed=note_sealed, evidence_ref=row["evidence_ref"])
     return DutyUpdated(event_id=derive_id("duty-updated", row["obligation_id"], row["version"]),
                        incident_id=row["incident_id"], school_id=row["school_id"], version=row["version"], duty=duty)
 

@@ -23,8 +23,8 @@ from services.escalation.persons import plan_added_student, plan_resend
 from services.escalation.policy import Policy
 from services.escalation.pseudonyms import Pseudonyms
 from services.escalation.repository import InForce
-from shared.contracts import Level, NoticeFacts, RecipientRole, Student, StudentRole
-from shared.contracts.follow_up import FollowUpReported, GuardiansCorrected
+from shared.contracts import Level, NoticeFacts, RecipientRole, Student, StudentFacts, StudentRole
+from shared.contracts.follow_up import CorrectedFacts, FollowUpReported
 from shared.db import Conn
 
 log = logging.getLogger("antibully.escalation")
@@ -35,20 +35,20 @@ class Families:
         self.book = book
         self.pseudonyms = pseudonyms
 
-    def _sealed(self, case: CaseRef, student: Student) -> bytes | None:
+    def _sealed(self, case: CaseRef, student: Student | StudentFacts) -> bytes | None:
         if self.book is None or student.role not in GUARDIAN_ROLE:
             return None  # a bystander's family is never told anything: not kept
-        return self.book.seal(case.incident_id, Family(student.ref, student.role, student.name,
-                                                       tuple(student.guardians)))
+        name = student.name if isinstance(student, Student) else None  # a report's: in the guardians' boxes
+        return self.book.seal(case.incident_id, Family(student.ref, student.role, name, tuple(student.guardians)))
 
-    async def remember(self, conn: Conn, case: CaseRef, students: Sequence[Student]) -> None:
+    async def remember(self, conn: Conn, case: CaseRef, students: Sequence[Student | StudentFacts]) -> None:
         await store.add_students(conn, case.incident_id, [(s.ref, s.role.value, self._sealed(case, s))
                                                           for s in students])
 
     async def follow_up(self, conn: Conn, event: FollowUpReported, current: InForce, policy: Policy
                         ) -> tuple[str, ...]:
         """Students added and guardians corrected; returns the earlier cases of newly found perpetrators."""
-        f = event.follow_up
+        f = event.facts
         if not (f.students_added or f.guardians_corrected) or current.facts is None:
             return ()
         case = CaseRef(event.incident_id, event.school_id, event.occurred_at)
@@ -69,7 +69,8 @@ class Families:
             await self._corrected(conn, case, event, corrected, current.facts, current.level, policy)
         return earlier
 
-    async def _repeats(self, conn: Conn, case: CaseRef, case_ref: str, added: list[Student]) -> tuple[str, ...]:
+    async def _repeats(self, conn: Conn, case: CaseRef, case_ref: str, added: list[StudentFacts]
+                       ) -> tuple[str, ...]:
         """Pseudonyms only, as for a report: the school's ref, and intake's key of the national number."""
         keyed = [(self.pseudonyms.of(case.school_id, s.ref), s.role.value) for s in added] if self.pseudonyms else []
         keyed += [(bytes.fromhex(s.person_key), s.role.value) for s in added if s.person_key]
@@ -79,7 +80,7 @@ class Families:
         await repository.remember_students(conn, case.incident_id, case_ref, case.school_id, case.accepted_at, keyed)
         return tuple(earlier)
 
-    async def _corrected(self, conn: Conn, case: CaseRef, event: FollowUpReported, corrected: GuardiansCorrected,
+    async def _corrected(self, conn: Conn, case: CaseRef, event: FollowUpReported, corrected: CorrectedFacts,
                          facts: NoticeFacts, level: Level, policy: Policy) -> None:
         ref = corrected.student_ref
         kept = await store.student(conn, case.incident_id, ref)
@@ -116,7 +117,7 @@ class Families:
 
     async def measures(self, conn: Conn, event: FollowUpReported, facts: NoticeFacts | None, policy: Policy) -> None:
         """Counselling reported → the victim's family; a sanction reported → that perpetrator's family."""
-        f = event.follow_up
+        f = event.facts
         case = CaseRef(event.incident_id, event.school_id, event.occurred_at)
         counselled = [c.student_ref for c in f.counselling] + [t.student_ref for t in f.completed
                                                                if t.action == "counselling"]

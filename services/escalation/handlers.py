@@ -73,13 +73,14 @@ class EscalationHandlers(HelpHandling, LookBackHandling):
 
     async def on_incident_reported(self, event: IncidentReported, _: Delivery) -> None:
         policy = self.policies.current()
-        students = self._students(event.school_id, [(s.ref, s.role.value) for s in event.report.students])
+        report = event.facts  # the rules' facts only: names, contacts and free text are sealed for others
+        students = self._students(event.school_id, [(s.ref, s.role.value) for s in report.students])
         # across schools: intake's pseudonym of the national student number, where the school gave one
-        students += [(bytes.fromhex(s.person_key), s.role.value) for s in event.report.students if s.person_key]
+        students += [(bytes.fromhex(s.person_key), s.role.value) for s in report.students if s.person_key]
         perpetrators = [p for p, role in students if role == "perpetrator"]
         earlier = await repository.earlier_cases(self.pool, perpetrators, event.incident_id,
                                                  ["perpetrator", "involved"]) if perpetrators else []
-        decision = decide(event.report, policy, reported_at=event.occurred_at, earlier_cases=tuple(earlier))
+        decision = decide(report, policy, reported_at=event.occurred_at, earlier_cases=tuple(earlier))
         decided, requests = plan(event, decision, self.directory)
         official_facts = requests[0].facts.model_copy(
             update={"child_name": None, "due_at": None, "ack_required": False, "tasks": []})
@@ -96,7 +97,7 @@ class EscalationHandlers(HelpHandling, LookBackHandling):
                     await repository.save_obligations(conn, [review])
                     await enqueue(conn, scheduled, review_notice)
                 case = CaseRef(event.incident_id, event.school_id, event.occurred_at)
-                await self.families.remember(conn, case, event.report.students)
+                await self.families.remember(conn, case, report.students)
                 await repository.save_obligations(conn, [
                     *obligations_for(case, decision, requests, policy, family_refs(event, decision, self.directory)),
                     follow_up_due(case, policy)])
@@ -136,7 +137,7 @@ class EscalationHandlers(HelpHandling, LookBackHandling):
 
     async def on_follow_up(self, event: FollowUpReported, _: Delivery) -> None:
         """Tasks it reports done are done; worse indicators raise the level at once."""
-        f = event.follow_up
+        f = event.facts
         async with self._work() as conn:
             if not await claim(conn, str(event.event_id), event.subject):
                 return
@@ -234,17 +235,18 @@ class EscalationHandlers(HelpHandling, LookBackHandling):
     async def on_hazard_reported(self, event: HazardReported, _: Delivery) -> None:
         """The rectification plan's due date becomes a deadline the watchdog holds the school to."""
         obligation, facts = rectify_obligation(event, self.directory)
-        students = self._students(event.school_id, [(s.ref, s.role.value) for s in event.finding.students])
-        students += [(bytes.fromhex(s.person_key), s.role.value) for s in event.finding.students if s.person_key]
+        finding = event.facts
+        students = self._students(event.school_id, [(s.ref, s.role.value) for s in finding.students])
+        students += [(bytes.fromhex(s.person_key), s.role.value) for s in finding.students if s.person_key]
         async with self._work() as conn:
             if await claim(conn, str(event.event_id), event.subject):
                 await repository.save_facts(conn, event.hazard_id, facts)
                 await repository.save_obligations(conn, [obligation])
                 await repository.remember_students(conn, event.hazard_id, facts.case_ref, event.school_id,
-                                                   event.finding.found_at, students)
+                                                   finding.found_at, students)
 
     async def on_hazard_progressed(self, event: HazardProgressed, _: Delivery) -> None:
-        if not event.progress.completed:
+        if not event.facts.completed:
             return
         async with self._work() as conn:
             if await claim(conn, str(event.event_id), event.subject):

@@ -18,8 +18,8 @@ RISK_ZH = {"low": "低", "medium": "中", "high": "高"}
 
 
 def rectify_obligation(event: HazardReported, directory: Directory) -> tuple[Obligation, NoticeFacts]:
-    finding = event.finding
-    due_at = datetime.combine(finding.rectification.due_date + timedelta(days=1), time(0), SHANGHAI)
+    finding = event.facts
+    due_at = datetime.combine(finding.due_date + timedelta(days=1), time(0), SHANGHAI)
     school = directory.schools.get(event.school_id)
     facts = NoticeFacts(
         case_ref="HZ-" + event.hazard_id.hex[:8].upper(), school_id=event.school_id,

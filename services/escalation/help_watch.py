@@ -25,7 +25,9 @@ def answer_obligation(event: HelpRequested, policy: Policy, directory: Directory
     notification_id = derive_id("notification", event.help_id, "help-requested")
     notice = NotificationRequested(
         event_id=notification_id, incident_id=event.help_id, notification_id=notification_id,
-        purpose="help_requested", recipient=school.recipient(RecipientRole.school),
+        purpose="help_requested",
+        recipient=school.recipient(RecipientRole.school, directory.entry_of("school", event.school_id)
+                                   if event.school_id in directory.schools else None),
         facts=facts)
     obligation = Obligation(
         obligation_id=derive_id("obligation", event.help_id, ANSWER), incident_id=event.help_id,

@@ -55,7 +55,7 @@ def _schedule(lookback_id: uuid.UUID, school_id: str, at: datetime, due_at: date
     notification_id = derive_id("notification", lookback_id, "lookback-due")
     notice = NotificationRequested(
         event_id=notification_id, incident_id=lookback_id, notification_id=notification_id, purpose="lookback_due",
-        recipient=bureau.recipient(RecipientRole.bureau),
+        recipient=bureau.recipient(RecipientRole.bureau, "bureau"),
         facts=facts.model_copy(update={"due_at": due_at}))
     obligation = Obligation(
         obligation_id=derive_id("obligation", lookback_id, LOOKBACK), incident_id=lookback_id,

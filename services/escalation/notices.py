@@ -25,7 +25,7 @@ from shared.contracts import (
 from shared.contracts.base import derive_id
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.notification import NoticeTask
-from shared.directory import Contact, Directory
+from shared.directory import Directory
 
 _UNKNOWN = {
     **UNKNOWN_GUARDIAN,
@@ -45,9 +45,9 @@ def _recipients(
     out: list[tuple[str, Recipient, str | None, str | None]] = []
     for role in decision.roles:
         if role in STUDENT_ROLE:
-            for student in (s for s in event.report.students if GUARDIAN_ROLE.get(s.role) == role):
-                child = student.name if student.guardians else None
-                out.extend((key, recipient, child, student.ref)
+            for student in (s for s in event.facts.students if GUARDIAN_ROLE.get(s.role) == role):
+                # the child's name is in each guardian's box, for notify: escalation never reads it
+                out.extend((key, recipient, None, student.ref)
                            for key, recipient in guardian_recipients(role, student.ref, student.guardians))
         else:
             out.append((str(role), _official(role, event.school_id, directory), None, None))
@@ -66,8 +66,8 @@ def family_refs(event: IncidentReported, decision: Decision, directory: Director
 
 def _official(role: RecipientRole, school_id: str, directory: Directory) -> Recipient:
     """The school's head or an official office, from the directory (no address: a visible failure later)."""
-    contact = directory.contact(role.value, school_id) or Contact(name=_UNKNOWN.get(role, role.value))
-    return contact.recipient(role)
+    return (directory.recipient(role.value, school_id, role)
+            or Recipient(role=role, display_name=_UNKNOWN.get(role, role.value)))
 
 
 def plan(
@@ -88,8 +88,8 @@ def plan(
             school_name=school.name if school else event.school_id,
             level=decision.level,
             reasons_zh=[r.zh for r in decision.reasons],
-            category=event.report.category,
-            occurred_at=event.report.occurred_at,
+            category=event.facts.category,
+            occurred_at=event.facts.occurred_at,
             child_name=child,
             due_at=accepted + notice.due_in if notice else None,
             ack_required=notice.ack if notice else False,

@@ -30,10 +30,11 @@ from shared.contracts import (
     Reason,
     RecipientRole,
     Student,
+    StudentFacts,
     StudentRole,
 )
 from shared.contracts.base import derive_id
-from shared.contracts.follow_up import GuardiansCorrected
+from shared.contracts.follow_up import CorrectedFacts, GuardiansCorrected
 
 CATCH_UP_ZH = "学校此前发给您的进展通知未能送达。学校将与您联系，说明该事件的处置进展。"
 
@@ -44,7 +45,7 @@ def _family_facts(facts: NoticeFacts, child_name: str | None) -> NoticeFacts:
                                     "digest": [], "update_zh": None})
 
 
-def added_student_actions(student: Student, level: Level, flags: tuple[str, ...], policy: Policy
+def added_student_actions(student: Student | StudentFacts, level: Level, flags: tuple[str, ...], policy: Policy
                           ) -> list[RequiredAction]:
     """What the level in force requires for this student: per-victim tasks, and the notice to the family."""
     guardian = GUARDIAN_ROLE.get(student.role)
@@ -61,14 +62,15 @@ def added_student_actions(student: Student, level: Level, flags: tuple[str, ...]
 
 
 def plan_added_student(
-    case: CaseRef, follow_up_id: uuid.UUID, student: Student, level: Level, flags: tuple[str, ...],
+    case: CaseRef, follow_up_id: uuid.UUID, student: Student | StudentFacts, level: Level, flags: tuple[str, ...],
     facts: NoticeFacts, policy: Policy,
 ) -> tuple[list[NotificationRequested], list[Obligation]]:
     """The new student's family notices (first_notice, their own child only) and every duty they bring."""
     actions = added_student_actions(student, level, flags, policy)
     requests: list[NotificationRequested] = []
     for action in (a for a in actions if a.kind == ActionKind.notice):
-        child = student.name if student.guardians else None
+        # a follow-up's: the child's name is in each guardian's box, for notify
+        child = student.name if isinstance(student, Student) and student.guardians else None
         for key, recipient in guardian_recipients(action.role, student.ref, student.guardians):
             nid = derive_id("notification", case.incident_id, key, "added", follow_up_id)
             requests.append(NotificationRequested(
@@ -81,7 +83,7 @@ def plan_added_student(
 
 
 def plan_resend(
-    case: CaseRef, follow_up_id: uuid.UUID, corrected: GuardiansCorrected, failed: list[Obligation],
+    case: CaseRef, follow_up_id: uuid.UUID, corrected: GuardiansCorrected | CorrectedFacts, failed: list[Obligation],
     child_name: str | None, facts: NoticeFacts, level: Level, policy: Policy,
 ) -> tuple[list[uuid.UUID], list[NotificationRequested], list[Obligation]]:
     """(duties superseded, notices to the corrected guardians, their duties): once per failed action."""

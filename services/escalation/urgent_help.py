@@ -13,21 +13,18 @@ from services.escalation.repository import Obligation
 from shared.contracts import NoticeFacts, NotificationRequested, RecipientRole
 from shared.contracts.base import derive_id
 from shared.contracts.help import HelpRequested
-from shared.contracts.notification import Address, ChannelKind, Recipient
+from shared.contracts.notification import Address
 from shared.directory import Contact, Directory
 
 URGENT_ACK = "confirm_urgent_help"
 PURPOSE = "help_urgent"
-# Channels a person on duty sees within minutes; e-mail stays as the last resort.
-_IMMEDIATE = (ChannelKind.sms, ChannelKind.dingtalk, ChannelKind.wecom, ChannelKind.webhook)
 
 
 def urgent_routes(contact: Contact) -> list[Address]:
     """The contact's addresses with the immediate channels first (in the contact's own order), e-mail last:
-    the policy's `channel = "urgent"` idea for a notice that cannot wait for a mailbox."""
-    addresses = contact.addresses()
-    return ([a for a in addresses if a.kind in _IMMEDIATE]
-            + [a for a in addresses if a.kind not in _IMMEDIATE])
+    the policy's `channel = "urgent"` idea for a notice that cannot wait for a mailbox. Notify applies it
+    to a recipient marked `immediate_first`."""
+    return contact.addresses(immediate_first=True)
 
 
 def duty_room_notice(event: HelpRequested, facts: NoticeFacts, policy: Policy, directory: Directory
@@ -39,8 +36,7 @@ def duty_room_notice(event: HelpRequested, facts: NoticeFacts, policy: Policy, d
     within = policy.timing.help_urgent_ack_within
     due_at = event.occurred_at + within
     bureau = directory.officials.bureau
-    recipient = Recipient(role=RecipientRole.bureau, display_name=bureau.name, email=bureau.email,
-                          addresses=urgent_routes(bureau))
+    recipient = bureau.recipient(RecipientRole.bureau, "bureau", immediate_first=True)
     notification_id = derive_id("notification", event.help_id, "help-urgent-duty-room")
     notice = NotificationRequested(
         event_id=notification_id, incident_id=event.help_id, notification_id=notification_id, purpose=PURPOSE,

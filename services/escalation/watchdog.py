@@ -88,9 +88,8 @@ class Watchdog:
         return len(overdue)
 
     def _recipient(self, ob: Obligation, target: str) -> Recipient:
-        contact = self.directory.contact(target, ob.school_id)
         role = RecipientRole(target) if target in RecipientRole.__members__ else RecipientRole.official
-        return contact.recipient(role) if contact else Recipient(role=role, display_name=target)
+        return self.directory.recipient(target, ob.school_id, role) or Recipient(role=role, display_name=target)
 
     def _notice(self, ob: Obligation, miss: Miss, facts: NoticeFacts | None) -> NotificationRequested | None:
         if facts is None or miss.target is None:

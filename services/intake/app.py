@@ -19,6 +19,7 @@ from services.intake.repository import SCHEMA
 from services.intake.submissions import Submissions
 from services.intake.workers import worker_settings
 from shared import assertions
+from shared.bus_seal import Sealing, install
 from shared.config import Settings
 from shared.contracts.acts import OfficialActed
 from shared.contracts.duties import DutyUpdated
@@ -48,6 +49,8 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         infra.consumers.subscribe(LetterWrongNumberReported, fan_out.on_wrong_number, concurrency=4)
         # reports are published directly (202 after the PubAck); the relay carries the letters' batches
         await infra.start()
+        sealing = Sealing.from_settings(settings)  # refuses to start without the readers' public keys
+        install(sealing)
         limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         public_key = assertions.public_keys_from_b64(settings.identity_public_key) \
             if settings.identity_public_key else None
@@ -58,6 +61,7 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
                                     settings.publish_timeout_s, settings.retry_after_s, infra.registry),
             code_limiter=RateLimiter(settings.access_code_rate_per_s, settings.access_code_burst),
             help_sealer=sealer,
+            sealing=sealing,
             address_limiter=RateLimiter(settings.help_per_address_rate_per_s, settings.help_per_address_burst),
         )
         async with serve(create_app(deps), settings.intake_host, settings.intake_port, infra.deps,

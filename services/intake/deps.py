@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from services.intake.auth import SchoolAuth
 from services.intake.ratelimit import RateLimiter
 from services.intake.submissions import Answer, Submissions
+from shared.bus_seal import Sealing
 from shared.config import Settings
 from shared.crypto import Sealer
 from shared.errors import ErrorBody
@@ -29,6 +30,7 @@ class IntakeDeps:
     submissions: Submissions
     code_limiter: RateLimiter  # per access code and per help case code
     help_sealer: Sealer | None  # None without INTAKE_DATA_KEY: help requests answer 503
+    sealing: Sealing  # the archive's and notify's public keys: personal sections sealed for them
     address_limiter: RateLimiter | None = None  # per client address and access code, under code_limiter
 
 

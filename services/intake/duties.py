@@ -17,10 +17,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from services.intake import repository_duties
 from services.intake.repository_duties import SETTLED, SchoolDuty
+from shared.bus_seal import producer
 from shared.consumer import Delivery
 from shared.contracts import RecipientRole
 from shared.contracts.base import derive_id
-from shared.contracts.duties import DischargeHow, DutyDischarged, DutyState, DutyUpdated
+from shared.contracts.duties import DischargeHow, DutyDischarged, DutyState, DutyUpdated, note_context
 from shared.contracts.incident import LongText, not_in_future
 from shared.outbox import claim
 
@@ -106,7 +107,8 @@ def discharged_event(duty: SchoolDuty, school_id: str, body: Discharge, idempote
     return DutyDischarged(
         event_id=derive_id("duty-discharged", school_id, idempotency_key), incident_id=duty.case_id,
         school_id=school_id, obligation_id=duty.obligation_id, notification_id=duty.notification_id,
-        how=DischargeHow(body.how.value), by=f"school:{school_id}:{body.by}", done_at=body.done_at, note=body.note)
+        how=DischargeHow(body.how.value), by=f"school:{school_id}:{body.by}", done_at=body.done_at,
+        schema_version=2, note_sealed=producer().seal(body.note, note_context(duty.case_id)) if body.note else None)
 
 
 def encode_cursor(duty: SchoolDutyView) -> str:

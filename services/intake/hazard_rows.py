@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from shared.bus_seal import producer
 from shared.contracts.base import derive_id
 from shared.contracts.hazard import (
     BatchFinding,
@@ -24,6 +25,9 @@ from shared.contracts.hazard import (
     HazardProgressed,
     HazardReported,
     HazardRole,
+    ProgressFacts,
+    hazard_context,
+    hazard_facts,
 )
 from shared.contracts.incident import Ref
 from shared.errors import FieldError, field_errors
@@ -45,8 +49,11 @@ def batch_hazard_id(school_id: str, client_ref: str) -> uuid.UUID:
 
 
 def reported_event(hazard_id: uuid.UUID, finding: HazardFinding) -> HazardReported:
-    return HazardReported(event_id=derive_id("hazard-reported", hazard_id), hazard_id=hazard_id,
-                          school_id=finding.school_id, finding=finding)
+    """What was seen and done sealed for the archive; the facts escalation holds the school to in clear."""
+    event_id = derive_id("hazard-reported", hazard_id)
+    return HazardReported(event_id=event_id, hazard_id=hazard_id, school_id=finding.school_id, schema_version=2,
+                          rules=hazard_facts(finding), personal=producer().seal(
+                              finding.model_dump(mode="json"), hazard_context("HazardReported", hazard_id, event_id)))
 
 
 def finding_fingerprint(finding: HazardFinding) -> bytes:
@@ -61,8 +68,12 @@ def progress_id_for(school_id: str, idempotency_key: str) -> uuid.UUID:
 def progressed_event(
     hazard_id: uuid.UUID, school_id: str, progress_id: uuid.UUID, seq: int, progress: HazardProgress
 ) -> HazardProgressed:
-    return HazardProgressed(event_id=derive_id("hazard-progressed", progress_id), hazard_id=hazard_id,
-                            school_id=school_id, progress_id=progress_id, seq=seq, progress=progress)
+    event_id = derive_id("hazard-progressed", progress_id)
+    return HazardProgressed(event_id=event_id, hazard_id=hazard_id, school_id=school_id, progress_id=progress_id,
+                            seq=seq, schema_version=2,
+                            rules=ProgressFacts(at=progress.at, completed=progress.completed),
+                            personal=producer().seal(progress.model_dump(mode="json"),
+                                                     hazard_context("HazardProgressed", hazard_id, event_id)))
 
 
 # --- batch rows -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from services.notify.api import NotifyDeps, create_app
 from services.notify.channels import Channel, new_http_client
+from services.notify.contacts import ContactBook
 from services.notify.failover import Failover
 from services.notify.family_messages import family_messages_router
 from services.notify.handlers import NotifyHandlers
@@ -26,6 +27,7 @@ from services.notify.receipts_api import receipts_router
 from services.notify.repository import SCHEMA
 from services.notify.retention import notice_purge
 from services.notify.robot_digest import RobotDigests
+from shared.bus_seal import Sealing, install
 from shared.config import Settings
 from shared.contracts.letters import LetterBatchRequested
 from shared.contracts.notification import ChannelKind
@@ -61,6 +63,10 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         if sealer is None:
             log.warning("NOTIFY_DATA_KEY is not set: a link's page shows the case reference only")
 
+        contacts = ContactBook.from_settings(settings)
+        install(Sealing.from_settings(settings))  # a family's message to the school: sealed for the archive
+        if contacts.opening is None:
+            log.warning("NOTIFY_BUS_PRIVATE_KEY is not set: notices to families cannot be addressed")
         made: list[NotifyHandlers] = []
 
         def make_handlers(pool: asyncpg.Pool, channels: dict[str, list[Channel]], robots: RobotDigests | None
@@ -70,7 +76,7 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
                                        lease_s=settings.ack_wait_s, deps=infra.deps, links=links,
                                        public_base_url=settings.public_base_url, link_ttl_s=settings.link_ttl_s,
                                        sealer=sealer, robots=robots, outcomes=made[0].outcomes if made else None,
-                                       console_url=settings.console_public_url))
+                                       console_url=settings.console_public_url, contacts=contacts))
             return made[-1]
 
         # One consumer per priority lane, each with its own slots; robots digest when throttled (lanes.py).

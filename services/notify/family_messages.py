@@ -20,6 +20,7 @@ from services.notify.api import LINK_PAGE, NotifyDeps, Token, link_claims, page_
 from services.notify.family_page import MAX_CHARS, PER_DAY, WHAT_HAPPENS_ZH, clean, form, refusal
 from services.notify.link_page import page
 from services.notify.templates import FAMILY_ROLES
+from shared.bus_seal import producer
 from shared.contracts import RecipientRole
 from shared.contracts.base import derive_id
 from shared.contracts.notification import FamilyMessageAdded
@@ -29,8 +30,9 @@ from shared.outbox import enqueue
 def message_event(notification_id: uuid.UUID, nonce: uuid.UUID, incident_id: uuid.UUID, role: str,
                   text: str) -> FamilyMessageAdded:
     """The same form (nonce) sent twice is one message."""
-    return FamilyMessageAdded(event_id=derive_id("family-message", notification_id, nonce), incident_id=incident_id,
-                              notification_id=notification_id, role=RecipientRole(role), text=text)
+    return producer().sections(FamilyMessageAdded(
+        event_id=derive_id("family-message", notification_id, nonce), incident_id=incident_id, schema_version=2,
+        notification_id=notification_id, role=RecipientRole(role), text=text))
 
 
 # The form as family_page.form makes it: the text (a visible character at least once the control characters

@@ -7,7 +7,8 @@ stops. Only a crash between a provider's acceptance and that commit leaves the o
 then the message is sent again with the same idempotency key (and for e-mail the same
 Message-ID) and the resend is counted (`ambiguous_resends`), never hidden.
 
-Which channel: the recipient's addresses in order of preference, each kind through its
+Which channel: the recipient's addresses (an office's from notify's own directory, contacts.py) in order of
+preference, each kind through its
 providers in order (failover.py). Only when all refuse is NotificationFailed published;
 when some failure was transient, JetStream redelivers later, for as long as it takes. A send
 that outlasts ack_wait keeps both its message (the consumer's heartbeat) and its lease here.
@@ -27,11 +28,13 @@ from prometheus_client import CollectorRegistry, Counter
 
 from services.notify import repository
 from services.notify.channels.base import OutboundMessage
+from services.notify.contacts import ContactBook
 from services.notify.failover import Address, Failover, Outcome, Status
 from services.notify.links import LinkClaims, Links
 from services.notify.robot_digest import RobotDigests
 from services.notify.robot_text import digest_line
 from services.notify.templates import FAMILY_ROLES, render, render_short
+from shared.config import get_settings
 from shared.consumer import Delivery
 from shared.contracts import NotificationDelivered, NotificationFailed, NotificationRequested
 from shared.contracts.base import derive_id
@@ -51,8 +54,10 @@ class NotifyHandlers:
     def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, failover: Failover, registry: CollectorRegistry,
                  tracer: Tracer, lease_s: float, deps: Dependencies, links: Links | None = None,
                  public_base_url: str = "", link_ttl_s: int = 0, sealer: Sealer | None = None,
-                 robots: RobotDigests | None = None, outcomes: Counter | None = None, console_url: str = "") -> None:
+                 robots: RobotDigests | None = None, outcomes: Counter | None = None, console_url: str = "",
+                 contacts: ContactBook | None = None) -> None:
         self.deps = deps
+        self.contacts = contacts or ContactBook.from_settings(get_settings())
         self.console_url = console_url
         self.robots = robots
         self.sealer = sealer
@@ -69,8 +74,9 @@ class NotifyHandlers:
             "antibully_notify_outcomes", "Notification outcomes", ["role", "outcome"], registry=registry)
 
     async def on_requested(self, req: NotificationRequested, delivery: Delivery) -> None:
+        req = self.contacts.addressed(req)  # a guardian's sealed contact opened here, and only here
         role = req.recipient.role.value
-        routes = [Address(a.kind.value, a.to) for a in req.recipient.routes()]
+        routes = [Address(a.kind.value, a.to) for a in self.contacts.routes(req.recipient)]
         first_kind = routes[0].kind if routes else "none"
         try:
             async with self.pool.acquire() as conn, conn.transaction():

@@ -181,7 +181,7 @@ def _render(req: NotificationRequested) -> Rendered:
     level = LEVEL_ZH.get(f.level, "待认定") if f.level else "待认定"
     category = CATEGORY_ZH.get(f.category, "其他") if f.category else "其他"
     if role in (RecipientRole.victim_guardian, RecipientRole.perpetrator_guardian):
-        child = f.child_name or "您的孩子"
+        child = f.child_name or ""
         if role == RecipientRole.victim_guardian:
             what = (f"您的孩子{child}在校遭受了一起欺凌事件（{category}）。"
                     "学校已启动处置，将落实保护措施并安排心理辅导。")

@@ -21,7 +21,9 @@ from shared.contracts.incident import (
     Injury,
     PublicAttention,
     Reporter,
+    ReportFacts,
     Student,
+    StudentFacts,
     StudentRole,
 )
 from shared.contracts.notification import (
@@ -57,7 +59,9 @@ __all__ = [
     "Recipient",
     "RecipientRole",
     "RecipientSummary",
+    "ReportFacts",
     "Reporter",
     "Student",
+    "StudentFacts",
     "StudentRole",
 ]

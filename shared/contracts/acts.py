@@ -19,6 +19,7 @@ from pydantic import AwareDatetime, Field
 from shared.contracts.base import Event, IncidentEvent
 from shared.contracts.escalation import Level
 from shared.contracts.incident import LongText, ShortText
+from shared.contracts.sealed import SealedSections
 from shared.subjects import LOOKBACK_REQUESTED, OFFICIAL_ACTED
 
 
@@ -79,18 +80,21 @@ RULES: dict[Act, ActRule] = {
 }
 assert set(RULES) == set(Act), "every act needs a rule"
 
-class OfficialActed(IncidentEvent):
-    """`incident_id` is the case acted on (an incident, or a help request for a contested resolution)."""
+class OfficialActed(IncidentEvent, SealedSections):
+    """`incident_id` is the case acted on (an incident, or a help request for a contested resolution).
+    The official's words (`reason`, `outcome`) are for the record: sealed for the archive from v2 on."""
 
     event_type: ClassVar[str] = "OfficialActed"
     subject: ClassVar[str] = OFFICIAL_ACTED
+    sealed_fields: ClassVar[tuple[str, ...]] = ("reason", "outcome")
 
     school_id: str
     act: Act
     official: str = Field(description="The acting official's account id.")
     official_role: str = Field(description="bureau | police")
     jurisdiction: str
-    reason: LongText = Field(description="Why, in the official's words; no child's name.")
+    reason: LongText | None = Field(default=None, description="Why, in the official's words; no child's name "
+                                    "(None on the bus from v2: sealed in `personal`).")
     level: Level | None = Field(default=None, description="raise_level: the new level.")
     due_at: AwareDatetime | None = Field(default=None, description="order_follow_up: by when.")
     obligation_id: uuid.UUID | None = Field(default=None, description="waive_duty: the duty waived.")
@@ -98,17 +102,18 @@ class OfficialActed(IncidentEvent):
     outcome: LongText | None = Field(default=None, description="police_outcome: the outcome, no child's name.")
 
 
-class LookBackRequested(Event):
+class LookBackRequested(Event, SealedSections):
     """The bureau schedules a look-back review (回头看) of a school by hand, e.g. for incidents from before
     the system (imported from a list); escalation schedules it like one a first incident triggers."""
 
     event_type: ClassVar[str] = "LookBackRequested"
     subject: ClassVar[str] = LOOKBACK_REQUESTED
+    sealed_fields: ClassVar[tuple[str, ...]] = ("reason",)
 
     lookback_id: uuid.UUID
     school_id: str
     requested_by: str
-    reason: LongText
+    reason: LongText | None = Field(default=None, description="Sealed for the archive from v2 on.")
     due_at: AwareDatetime | None = Field(default=None, description="None: the policy's review period from now.")
 
     @property

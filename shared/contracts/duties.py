@@ -19,6 +19,7 @@ from pydantic import AwareDatetime, Field
 
 from shared.contracts.base import IncidentEvent, Strict
 from shared.contracts.incident import LongText, Ref, ShortText
+from shared.contracts.sealed import Sealed
 from shared.subjects import DUTY_DISCHARGED, DUTY_UPDATED
 
 
@@ -62,8 +63,26 @@ class Duty(Strict):
     settled_by: str | None = Field(default=None, description="An official's account, 'school:<id>', or 'system'.")
     how: str | None = Field(default=None, description="follow_up, in_person, phone, link, official_account, "
                             "police_received, delivered, waived, level_lowered, closed …")
-    note: str | None = Field(default=None, description="No child's name.")
+    note: str | None = Field(default=None, description="No child's name. v1, and the archive's opened copy.")
     evidence_ref: str | None = None
+    note_sealed: Sealed | None = Field(default=None, description="v2: the note as its writer sealed it for the "
+                                       "archive (escalation carries it unread).")
+
+
+def note_context(case_id: object) -> str:
+    """A duty's note belongs to its case."""
+    return f"duty-note:{case_id}"
+
+
+def note_column(note: str | None, sealed: Sealed | None) -> str | None:
+    """How escalation keeps a note it cannot read: the box's JSON (or an old note in clear)."""
+    return sealed.model_dump_json() if sealed is not None else note
+
+
+def note_from_column(value: str | None) -> tuple[str | None, Sealed | None]:
+    if value is not None and value.startswith('{"v":'):
+        return None, Sealed.model_validate_json(value)
+    return value, None
 
 
 class DutyUpdated(IncidentEvent):
@@ -100,5 +119,7 @@ class DutyDischarged(IncidentEvent):
     how: DischargeHow
     by: ShortText = Field(description="An official's account, or 'school:<id>' with the teacher's role.")
     done_at: AwareDatetime
-    note: LongText | None = Field(default=None, description="How it was done; no child's name.")
+    note: LongText | None = Field(default=None, description="How it was done; no child's name (v1, and the "
+                                  "archive's opened copy).")
     evidence_ref: ShortText | None = Field(default=None, description="Where the evidence is kept (a file ref).")
+    note_sealed: Sealed | None = Field(default=None, description="v2: the note sealed for the archive.")

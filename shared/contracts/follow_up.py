@@ -18,8 +18,10 @@ from shared.contracts.incident import (
     Ref,
     ShortText,
     Student,
+    StudentFacts,
     not_in_future,
 )
+from shared.contracts.sealed import Sealed
 from shared.contracts.text import NO_CONTROLS
 from shared.subjects import FOLLOW_UP_REPORTED
 
@@ -97,11 +99,77 @@ class FollowUp(Strict):
         return self
 
 
+class Dated(Strict):
+    """A sanction or counselling as the rules see it: whose, and when (the measure and who gave it are sealed)."""
+
+    student_ref: Ref
+    at: AwareDatetime
+
+
+class TaskFacts(Strict):
+    """A task reported done: its note sealed for the archive (escalation records it on the duty unread), the
+    evidence's reference (where the school keeps it) in clear."""
+
+    action: Ref
+    student_ref: Ref | None = None
+    done_at: AwareDatetime
+    note_sealed: Sealed | None = None
+    evidence_ref: str | None = None
+
+
+class CorrectedFacts(Strict):
+    student_ref: Ref
+    guardians: list[Sealed] = Field(min_length=1, max_length=4, description="Each guardian's box, for notify.")
+
+
+class FollowUpFacts(Strict):
+    """What escalation needs of a follow-up, nothing personal: texts, names and contacts are sealed."""
+
+    indicators: Indicators | None = None
+    measures_count: int = Field(default=0, ge=0)
+    sanctions: list[Dated] = Field(default_factory=list, max_length=50)
+    counselling: list[Dated] = Field(default_factory=list, max_length=50)
+    completed: list[TaskFacts] = Field(default_factory=list, max_length=50)
+    students_added: list[StudentFacts] = Field(default_factory=list, max_length=20)
+    guardians_corrected: list[CorrectedFacts] = Field(default_factory=list, max_length=50)
+    propose_closure: bool = False
+
+
+def follow_up_context(case_id: object, follow_up_id: object) -> str:
+    return f"FollowUpReported:{case_id}:{follow_up_id}"
+
+
 class FollowUpReported(IncidentEvent):
+    """v2: `rules` in clear, the follow-up as the school sent it in `personal`, sealed for the archive (like
+    IncidentReported); v1 and the archive's opened copy carry `follow_up`."""
+
     event_type: ClassVar[str] = "FollowUpReported"
     subject: ClassVar[str] = FOLLOW_UP_REPORTED
 
     school_id: str
     follow_up_id: uuid.UUID
     seq: int = Field(ge=1, description="1, 2, 3… per incident, in the order intake accepted them.")
-    follow_up: FollowUp
+    follow_up: FollowUp | None = Field(default=None, description="v1, and the archive's opened copy.")
+    rules: FollowUpFacts | None = Field(default=None, description="v2: what escalation's rules need.")
+    personal: Sealed | None = Field(default=None, description="v2: the FollowUp, sealed for the archive.")
+
+    @model_validator(mode="after")
+    def _has_a_follow_up(self) -> FollowUpReported:
+        if self.follow_up is None and self.rules is None:
+            raise PydanticCustomError("follow_up_missing", "a FollowUpReported carries `rules` or `follow_up`")
+        return self
+
+    @property
+    def facts(self) -> FollowUpFacts:
+        """The rules' view (a v1 event reduced to it: its guardians, having no box, are not carried on)."""
+        if self.rules is not None:
+            return self.rules
+        f = self.follow_up
+        assert f is not None
+        return FollowUpFacts(
+            indicators=f.indicators, measures_count=len(f.measures_taken), propose_closure=f.propose_closure,
+            sanctions=[Dated(student_ref=s.student_ref, at=s.decided_at) for s in f.sanctions],
+            counselling=[Dated(student_ref=c.student_ref, at=c.given_at) for c in f.counselling],
+            completed=[TaskFacts(action=t.action, student_ref=t.student_ref, done_at=t.done_at,
+                                 evidence_ref=t.evidence.reference if t.evidence else None) for t in f.completed],
+            students_added=[StudentFacts(ref=s.ref, role=s.role, person_key=s.person_key) for s in f.students_added])

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
+from pydantic import AwareDatetime, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from shared.contracts.base import Event, Strict
@@ -27,6 +27,7 @@ from shared.contracts.incident import (
     ShortText,
     not_in_future,
 )
+from shared.contracts.sealed import Sealed
 from shared.subjects import HAZARD_PROGRESSED, HAZARD_REPORTED
 
 
@@ -118,19 +119,82 @@ class HazardEvent(Event):
         return self.hazard_id
 
 
+class HazardFacts(Strict):
+    """What escalation and the record's projection need of a finding; what was seen and done is sealed."""
+
+    school_id: Ref
+    found_at: AwareDatetime
+    kind: HazardKind
+    students: list[HazardStudent] = Field(default_factory=list, max_length=50)
+    risk_level: RiskLevel
+    due_date: date
+    client_ref: Ref | None = None
+
+
+class ProgressFacts(Strict):
+    at: AwareDatetime
+    completed: bool = False
+
+
 class HazardReported(HazardEvent):
+    """v2: `rules` in clear, the finding as reported sealed for the archive in `personal` (v1 and the
+    archive's opened copy: `finding`)."""
+
     event_type: ClassVar[str] = "HazardReported"
     subject: ClassVar[str] = HAZARD_REPORTED
 
     school_id: Ref
-    finding: HazardFinding
+    finding: HazardFinding | None = None
+    rules: HazardFacts | None = None
+    personal: Sealed | None = Field(default=None, description="v2: the HazardFinding, sealed for the archive.")
+
+    @model_validator(mode="after")
+    def _has_a_finding(self) -> HazardReported:
+        if self.finding is None and self.rules is None:
+            raise PydanticCustomError("finding_missing", "a HazardReported carries `rules` or `finding`")
+        return self
+
+    @property
+    def facts(self) -> HazardFacts:
+        if self.rules is not None:
+            return self.rules
+        f = self.finding
+        assert f is not None
+        return hazard_facts(f)
+
+
+def hazard_facts(f: HazardFinding) -> HazardFacts:
+    return HazardFacts(school_id=f.school_id, found_at=f.found_at, kind=f.kind, students=[
+        s.model_copy(update={"national_id": None}) for s in f.students], risk_level=f.risk_level,
+        due_date=f.rectification.due_date, client_ref=f.client_ref)
 
 
 class HazardProgressed(HazardEvent):
+    """v2: when and whether complete in clear; the step's text sealed for the archive (v1: `progress`)."""
+
     event_type: ClassVar[str] = "HazardProgressed"
     subject: ClassVar[str] = HAZARD_PROGRESSED
 
     school_id: Ref
     progress_id: uuid.UUID
     seq: int = Field(ge=1, description="1, 2, 3… per hazard, in the order intake accepted them.")
-    progress: HazardProgress
+    progress: HazardProgress | None = None
+    rules: ProgressFacts | None = None
+    personal: Sealed | None = Field(default=None, description="v2: the HazardProgress, sealed for the archive.")
+
+    @model_validator(mode="after")
+    def _has_a_progress(self) -> HazardProgressed:
+        if self.progress is None and self.rules is None:
+            raise PydanticCustomError("progress_missing", "a HazardProgressed carries `rules` or `progress`")
+        return self
+
+    @property
+    def facts(self) -> ProgressFacts:
+        if self.rules is not None:
+            return self.rules
+        assert self.progress is not None
+        return ProgressFacts(at=self.progress.at, completed=self.progress.completed)
+
+
+def hazard_context(event_type: str, hazard_id: object, event_id: object) -> str:
+    return f"{event_type}:{hazard_id}:{event_id}"

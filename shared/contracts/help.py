@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from shared.contracts.base import Event, Strict
 from shared.contracts.incident import Email, LongText, Phone, ShortText
+from shared.contracts.sealed import SealedSections
 from shared.contracts.text import NO_CONTROLS
 from shared.subjects import HELP_CONVERTED, HELP_MESSAGE_ADDED, HELP_REQUESTED, HELP_RESOLVED
 
@@ -69,23 +70,28 @@ class HelpEvent(Event):
         return self.help_id
 
 
-class HelpRequested(HelpEvent):
+class HelpRequested(HelpEvent, SealedSections):
+    """Escalation needs the school, the code and urgency; who asked and what they wrote is for the archive
+    (sealed for it from v2 on: `requester` and `message` are None on the bus)."""
+
     event_type: ClassVar[str] = "HelpRequested"
     subject: ClassVar[str] = HELP_REQUESTED
+    sealed_fields: ClassVar[tuple[str, ...]] = ("requester", "message")
 
     case_code: str
-    requester: Requester
-    message: str
+    requester: Requester | None = None
+    message: str | None = None
     urgent: bool
 
 
-class HelpMessageAdded(HelpEvent):
+class HelpMessageAdded(HelpEvent, SealedSections):
     event_type: ClassVar[str] = "HelpMessageAdded"
     subject: ClassVar[str] = HELP_MESSAGE_ADDED
+    sealed_fields: ClassVar[tuple[str, ...]] = ("text",)
 
     seq: int = Field(ge=2, description="1 is the request's own message.")
     author: Author
-    text: str
+    text: str | None = Field(default=None, description="v1 and the archive's copy; sealed for the archive from v2.")
 
 
 class HelpConverted(HelpEvent):
@@ -102,13 +108,15 @@ class HelpResolution(StrEnum):
     handled_otherwise = "handled_otherwise"  # a real problem, handled without an incident report (the reason says how)
 
 
-class HelpResolved(HelpEvent):
+class HelpResolved(HelpEvent, SealedSections):
     """The school closes a help request without converting it into an incident, and says why. The bureau
     sees the reason and may contest it (an official's act); replies alone never close a request."""
 
     event_type: ClassVar[str] = "HelpResolved"
     subject: ClassVar[str] = HELP_RESOLVED
+    sealed_fields: ClassVar[tuple[str, ...]] = ("reason",)
 
     resolution: HelpResolution
-    reason: LongText = Field(description="What the school found and did; no child's name.")
+    reason: LongText | None = Field(default=None, description="What the school found and did; no child's name "
+                                    "(sealed for the archive from v2 on).")
     by: ShortText = Field(description="The teacher's role, e.g. 班主任 (not a name).")

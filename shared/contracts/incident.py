@@ -6,11 +6,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import AwareDatetime, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import AwareDatetime, Field, StringConstraints, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from shared.contracts.base import IncidentEvent, Strict, utcnow
 from shared.contracts.escalation import Level
+from shared.contracts.sealed import Sealed
 from shared.contracts.text import NO_CONTROLS
 from shared.subjects import INCIDENT_REPORTED
 
@@ -155,9 +156,79 @@ class IncidentReport(Strict):
         return v
 
 
+class StudentFacts(Strict):
+    """A student as the rules see one on the bus: the school's pseudonymous ref, the role, intake's person key.
+    Name, grade and guardians are sealed: each guardian's box is for notify (and carried forward unread)."""
+
+    ref: Ref
+    role: StudentRole
+    person_key: PersonKey | None = None
+    guardians: list[Sealed] = Field(default_factory=list, max_length=4, description="One box per guardian, sealed "
+                                    "for notify: name, relation, phone, e-mail and the child's name (GuardianCard).")
+
+
+class ReportFacts(Strict):
+    """What escalation's rules need of a report, and nothing personal: the rest travels sealed for the archive."""
+
+    school_id: Ref
+    occurred_at: AwareDatetime
+    discovered_at: AwareDatetime
+    category: Category
+    students: list[StudentFacts] = Field(min_length=1, max_length=50)
+    indicators: Indicators
+    proposed_level: Level | None = None
+
+
+class GuardianCard(Strict):
+    """What a guardian's box holds: how notify addresses and greets the parent, and names their own child."""
+
+    name: str
+    relation: str
+    phone: str | None = None
+    email: str | None = None
+    child_name: str | None = Field(default=None, description="None for a guardian corrected by a follow-up: it "
+                                   "names the student by ref only.")
+
+
+def guardian_context(case_id: object) -> str:
+    """A guardian's box belongs to its case: moved to another case's notice, it does not open."""
+    return f"guardian:{case_id}"
+
+
+def report_context(case_id: object) -> str:
+    return f"IncidentReported:{case_id}"
+
+
 class IncidentReported(IncidentEvent):
+    """v2: `report` holds the rules' facts and `personal` the report as the school sent it, sealed for the
+    archive. v1 (before sealing; still in old archive entries) carried the whole report in clear; the archive
+    stores a v2 event opened again, i.e. in the v1 shape, under the case's own data key."""
+
     event_type: ClassVar[str] = "IncidentReported"
     subject: ClassVar[str] = INCIDENT_REPORTED
 
     school_id: Ref
-    report: IncidentReport
+    report: IncidentReport | None = Field(default=None, description="v1, and the archive's opened copy: the report "
+                                          "as the school sent it. Never on the bus from v2 on.")
+    rules: ReportFacts | None = Field(default=None, description="v2: what escalation's rules need, nothing personal.")
+    personal: Sealed | None = Field(default=None, description="v2: the IncidentReport (names, contacts, free "
+                                    "text), sealed for the archive.")
+
+    @model_validator(mode="after")
+    def _has_a_report(self) -> IncidentReported:
+        if self.report is None and self.rules is None:
+            raise PydanticCustomError("report_missing", "an IncidentReported carries `rules` (v2) or `report` (v1)")
+        return self
+
+    @property
+    def facts(self) -> ReportFacts:
+        """The rules' view. A v1 event in clear is reduced to it; its guardians, having no box, are not carried
+        on (only during an upgrade: drain the streams first, see docs/security.md)."""
+        if self.rules is not None:
+            return self.rules
+        r = self.report
+        assert r is not None
+        return ReportFacts(school_id=r.school_id, occurred_at=r.occurred_at, discovered_at=r.discovered_at,
+                           category=r.category, indicators=r.indicators, proposed_level=r.proposed_level,
+                           students=[StudentFacts(ref=s.ref, role=s.role, person_key=s.person_key)
+                                     for s in r.students])

@@ -16,6 +16,7 @@ from pydantic import Field
 from shared.contracts.base import IncidentEvent, Strict
 from shared.contracts.escalation import Level, RecipientRole
 from shared.contracts.incident import Category
+from shared.contracts.sealed import Sealed, SealedSections
 from shared.contracts.text import FreeText
 from shared.subjects import (
     FAMILY_MESSAGE_ADDED,
@@ -41,17 +42,34 @@ class Address(Strict):
 
 
 class Recipient(Strict):
+    """Who a notice is for. An office or official is named by its directory entry (`entry`): notify resolves
+    the addresses, robot keys and secrets from its own copy of the directory, so none travels in an event. A
+    parent is a box sealed for notify (`sealed`). `addresses`/`email` remain for requests made before that
+    (and a family escalation kept in clear before the upgrade)."""
+
     role: RecipientRole
     display_name: str = Field(description="How the message addresses the reader.")
     email: str | None = Field(default=None, description="None when no address is known: notify reports a failure.")
     addresses: list[Address] = Field(default_factory=list,
                                      description="In the recipient's order of preference; notify falls over in order.")
+    entry: str | None = Field(default=None, max_length=200, description="The directory entry notify reaches: an "
+                              "official role (bureau, police…), school:<id>, counsellor:<id> or contact:<name>.")
+    immediate_first: bool = Field(default=False, description="Of the entry's channels, those seen within minutes "
+                                  "first, e-mail last (an urgent help request to the duty room).")
+    sealed: Sealed | None = Field(default=None, description="A guardian: the box intake sealed for notify (name, "
+                                  "relation, phone, e-mail, child's name), carried forward unread by escalation.")
 
     def routes(self) -> list[Address]:
-        """Where to try, in order; the plain e-mail address of older requests counts as one address."""
+        """Where to try, in order, from the event itself; the plain e-mail address of older requests counts as one
+        address. A recipient named by `entry` has none here: notify resolves it."""
         if self.addresses:
             return list(self.addresses)
         return [Address(kind=ChannelKind.email, to=self.email)] if self.email else []
+
+    @property
+    def reachable(self) -> bool:
+        """Whether the request names any way to reach its reader (the record's `has_address`)."""
+        return self.entry is not None or self.sealed is not None or bool(self.routes())
 
 
 class NoticeTask(Strict):
@@ -172,13 +190,15 @@ class NotificationReceived(IncidentEvent):
     code: str = Field(description="The carrier's status code, e.g. DELIVERED, MK:0001.")
 
 
-class FamilyMessageAdded(IncidentEvent):
+class FamilyMessageAdded(IncidentEvent, SealedSections):
     """A family writes to the school about its case through its notice's link page. The archive keeps the
     text sealed and shows it to the school (and the bureau); it names no other child."""
 
     event_type: ClassVar[str] = "FamilyMessageAdded"
     subject: ClassVar[str] = FAMILY_MESSAGE_ADDED
+    sealed_fields: ClassVar[tuple[str, ...]] = ("text",)
 
     notification_id: uuid.UUID = Field(description="The notice whose link the family used.")
     role: RecipientRole
-    text: FreeText = Field(min_length=1, max_length=2000)
+    text: FreeText | None = Field(default=None, min_length=1, max_length=2000, description="Sealed for the archive "
+                             "from v2 on (None on the bus).")

@@ -111,9 +111,9 @@ def router(deps: IntakeDeps) -> APIRouter:
     async def add_message(case: repository.HelpCase, author: Author, text: str, key: str | None,
                           status: str) -> int:
         message_id, seq = await store_message(case.help_id, author, text, key)
-        await deps.submissions.publish(HelpMessageAdded(
+        await deps.submissions.publish(deps.sealing.sections(HelpMessageAdded(
             event_id=derive_id("help-message-added", message_id), help_id=case.help_id,
-            school_id=case.school_id, seq=seq, author=author, text=text))
+            school_id=case.school_id, seq=seq, author=author, text=text, schema_version=2)))
         await repository.help_accepted(deps.pool, case.help_id, seq, status)
         return seq
 
@@ -144,9 +144,10 @@ def router(deps: IntakeDeps) -> APIRouter:
         async def accept() -> tuple[int, dict[str, object]]:
             await repository.register_help(deps.pool, help_id, case_code, school_id, body.urgent)
             _, seq = await store_message(help_id, Author.requester, body.message, "first-message")
-            await deps.submissions.publish(HelpRequested(
+            await deps.submissions.publish(deps.sealing.sections(HelpRequested(
                 event_id=derive_id("help-requested", help_id), help_id=help_id, school_id=school_id,
-                case_code=case_code, requester=body.requester, message=body.message, urgent=body.urgent))
+                case_code=case_code, requester=body.requester, message=body.message, urgent=body.urgent,
+                schema_version=2)))
             await repository.help_accepted(deps.pool, help_id, seq, "open")
             return 202, {"case_code": case_code, "status_url": f"/v1/help-requests/{case_code}"}
 

@@ -70,9 +70,9 @@ def router(deps: IntakeDeps) -> APIRouter:
                 raise ApiError(409, "already_resolved", "This help request is resolved already.",
                                "该求助已办结。")
             number = case.resolutions + 1
-            await deps.submissions.publish(HelpResolved(
-                event_id=derive_id("help-resolved", case.help_id, number), help_id=case.help_id,
-                school_id=case.school_id, resolution=body.resolution, reason=body.reason, by=body.by))
+            await deps.submissions.publish(deps.sealing.sections(HelpResolved(
+                event_id=derive_id("help-resolved", case.help_id, number), help_id=case.help_id, schema_version=2,
+                school_id=case.school_id, resolution=body.resolution, reason=body.reason, by=body.by)))
             await repository.help_resolved(deps.pool, case.help_id, number)
             return 202, {"case_code": case_code, "status": "resolved"}
 

@@ -40,7 +40,8 @@ def router(deps: IntakeDeps) -> APIRouter:
     ) -> JSONResponse:
         """202 means the report is on disk in JetStream and will reach every required recipient."""
         school.require_school(report.school_id)
-        event = reported_event(without_national_ids(report, deps.settings.pseudonym_key), idempotency_key)
+        event = reported_event(without_national_ids(report, deps.settings.pseudonym_key), idempotency_key,
+                               deps.sealing)
 
         async def accept() -> tuple[int, dict[str, object]]:
             await repository.register_incident_with_students(deps.pool, event.incident_id, school.school_id,
