@@ -10,7 +10,8 @@ import nats
 import pytest
 
 from antibully.infra import NatsServer
-from shared.bus import ensure_streams
+from shared.bus import setup_nats
+from shared.config import Settings
 from shared.contracts.base import derive_id, utcnow
 from shared.contracts.escalation import RecipientRole
 from shared.contracts.notification import FamilyMessageAdded
@@ -30,14 +31,14 @@ def test_no_stream_keeps_events_longer_than_recovery_needs() -> None:
 
 
 async def test_the_running_streams_have_the_short_retention(nats_server: NatsServer) -> None:
-    """ensure_streams also shortens a stream made with the old 90 days (update_stream)."""
+    """The setup step also shortens a stream made with the old 90 days (update_stream)."""
     nc = await nats.connect(nats_server.url)
     try:
         js = nc.jetstream()
         from nats.js import api
 
         await js.add_stream(api.StreamConfig(name="AB_NOTIFY", subjects=["ab.notify.>"], max_age=90 * DAY))
-        await ensure_streams(nats_server.url)
+        await setup_nats(Settings(nats_url=nats_server.url))  # the admin's credentials are in the URL
         ages = {s.name: (await js.stream_info(s.name)).config.max_age for s in STREAMS}
         assert ages["AB_NOTIFY"] == ages["AB_REPORTS"] == 14 * DAY and ages["AB_DEAD_LETTERS"] == 90 * DAY
     finally:
