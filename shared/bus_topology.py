@@ -157,7 +157,10 @@ TOPOLOGY: dict[str, Grants] = {g.service: g for g in (
     ),
     Grants(
         "archive",
-        publishes=(OfficialActed, LookBackRequested, ChangeApproved, LookBackCompleted, LetterApproved),
+        # and, for an official acting from their account, two events another service publishes too:
+        # a notice confirmed (notify: by link) and a duty discharged (intake: by a school's system)
+        publishes=(OfficialActed, LookBackRequested, ChangeApproved, LookBackCompleted, LetterApproved,
+                   NotificationAcknowledged, DutyDischarged),
         consumes=tuple((m, None) for m in EVENTS),  # the record of everything
     ),
 )}

@@ -102,9 +102,11 @@ def test_the_list_filter_states_and_cursor() -> None:
     assert DutyFilter(role="school", overdue=True).stated() == {"role": "school", "state": "open", "overdue": True}
     c = DutyCursor(T0, derive_id("o"))
     assert DutyCursor.decode(c.encode()) == c
-    for bad in ("x", "bm90IGEgY3Vyc29y", DutyCursor(T0.replace(tzinfo=None), derive_id("o")).encode()):
+    for bad in ("x", "bm90IGEgY3Vyc29y", f"1_{derive_id('o').hex}x"):
         with pytest.raises(ValueError):
             DutyCursor.decode(bad)
+    with pytest.raises(ValueError):  # a position's time without a zone is never given out
+        DutyCursor(T0.replace(tzinfo=None), derive_id("o")).encode()
     with pytest.raises(ValueError):
         decode_cursor("bm90IGEgY3Vyc29y")
 

@@ -67,7 +67,8 @@ async def test_a_consumer_failing_on_message_data(tmp_path: object, exporter: In
                                                   caplog: pytest.LogCaptureFixture, nats_server: NatsServer) -> None:
     caplog.set_level(logging.DEBUG)
     provider = make_tracer_provider("canary-bus", [SimpleSpanProcessor(exporter)])
-    broker = make_broker(Settings(nats_url=nats_server.url), provider, CollectorRegistry())
+    # no seed: the test server URL's admin, free to use a subject of its own
+    broker = make_broker(Settings(nats_url=nats_server.url), provider, CollectorRegistry(), "intake")
     handled = asyncio.Event()
 
     @broker.subscriber("ab.test.canary")
