@@ -78,6 +78,8 @@ UNLIMITED = {
     "rate_limit_burst": 1_000_000,
     "access_code_rate_per_s": 1e6,
     "access_code_burst": 1_000_000,
+    "help_per_address_rate_per_s": 1e6,
+    "help_per_address_burst": 1_000_000,
 }
 
 

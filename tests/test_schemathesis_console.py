@@ -46,7 +46,8 @@ def settings(settings: Settings) -> Settings:
     """Limits lifted so that fuzzing reaches the forms rather than a 429 (429 is documented all the same)."""
     lifted = {"console_login_per_minute": 1_000_000, "archive_login_max_failures": 1_000_000,
               "rate_limit_per_s": 1e6, "rate_limit_burst": 1_000_000, "access_code_rate_per_s": 1e6,
-              "access_code_burst": 1_000_000}
+              "access_code_burst": 1_000_000, "archive_login_per_address": 1_000_000,
+              "help_per_address_rate_per_s": 1e6, "help_per_address_burst": 1_000_000}
     return settings.model_copy(update={k: v for k, v in lifted.items() if k in Settings.model_fields})
 
 
