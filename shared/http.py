@@ -143,27 +143,42 @@ PRIVATE_HEADERS = [(b"cache-control", b"no-store"), (b"referrer-policy", b"no-re
                    (b"x-content-type-options", b"nosniff")]
 
 
-class PrivateAnswers:
-    """Every answer may carry personal data (a case, a help conversation, a ledger export): no cache keeps
-    it and no link followed from it tells the next site where it came from (issue 14). A header the
-    route set itself is kept (the console's static assets may be cached)."""
+class AnswerHeaders:
+    """Plain ASGI: headers added to every HTTP answer, `pick(scope)` saying which. A header the route set
+    itself is kept, unless `replace` (then ours win)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, pick: Callable[[Scope], list[tuple[bytes, bytes]]], replace: bool = False) -> None:
         self.app = app
+        self.pick = pick
+        self.replace = replace
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        extra = self.pick(scope)
+        names = {k for k, _ in extra}
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                present = {k.lower() for k, _ in headers}
-                message["headers"] = headers + [(k, v) for k, v in PRIVATE_HEADERS if k not in present]
+                if self.replace:
+                    message["headers"] = [h for h in headers if h[0] not in names] + extra
+                else:
+                    present = {k.lower() for k, _ in headers}
+                    message["headers"] = headers + [(k, v) for k, v in extra if k not in present]
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class PrivateAnswers(AnswerHeaders):
+    """Every answer may carry personal data (a case, a help conversation, a ledger export): no cache keeps
+    it and no link followed from it tells the next site where it came from (issue 14). A header the
+    route set itself is kept (the console's static assets may be cached)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__(app, lambda _: PRIVATE_HEADERS)
 
 
 class BodyLimit:

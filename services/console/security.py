@@ -11,7 +11,9 @@ import hashlib
 import hmac
 import secrets
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
+
+from shared.http import AnswerHeaders
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
@@ -26,25 +28,15 @@ HEADERS = [
 STATIC_HEADERS = [(b"cache-control", b"public, max-age=3600"), (b"x-content-type-options", b"nosniff")]
 
 
-class SecurityHeaders:
-    """Plain ASGI: every answer of the console carries the headers; static assets may be cached."""
+class SecurityHeaders(AnswerHeaders):
+    """Every answer of the console carries the strict headers (ours win); static assets may be cached."""
 
     def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+        super().__init__(app, _headers_for, replace=True)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        extra = STATIC_HEADERS if str(scope.get("path", "")).startswith("/static/") else HEADERS
 
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                names = {k for k, _ in extra}
-                message["headers"] = [h for h in message.get("headers", []) if h[0] not in names] + extra
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
+def _headers_for(scope: Scope) -> list[tuple[bytes, bytes]]:
+    return STATIC_HEADERS if str(scope.get("path", "")).startswith("/static/") else HEADERS
 
 
 class Csrf:
