@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -58,17 +63,26 @@ def test_bad_payload_is_refused_by_code_without_quoting_it(parse: object, body: 
     assert str(exc.value) == code and "13800138000" not in repr(exc.value)
 
 
-async def test_a_receipt_pushed_by_the_provider_is_recorded_once(settings: Settings) -> None:
-    """Real notify, the Aliyun fake, the receipt endpoint: delivered → NotificationReceived, once."""
+@dataclass
+class SentSms:
+    """A running notify (real PostgreSQL, NATS, the Aliyun fake) that has sent one SMS notice."""
+
+    settings: Settings
+    client: Any  # httpx.AsyncClient on notify's edge
+    notification_id: uuid.UUID
+    biz_id: str
+
+
+@asynccontextmanager
+async def an_sms_sent(settings: Settings, tag: str, timeout_s: float = 10) -> AsyncIterator[SentSms]:
     import httpx
 
     from antibully.fakes import running_fakes
     from services.notify.app import running
     from shared.contracts import NoticeFacts, NotificationRequested, Recipient, RecipientRole
     from shared.contracts.base import derive_id, utcnow
-    from shared.contracts.notification import Address, ChannelKind, NotificationReceived
-    from shared.subjects import NOTIFICATION_RECEIVED, NOTIFY
-    from tests.helpers import eventually, exactly, publish, stream_messages
+    from shared.contracts.notification import Address, ChannelKind
+    from tests.helpers import eventually, publish
 
     async with running_fakes() as fakes:
         configured = settings.model_copy(update={
@@ -76,27 +90,40 @@ async def test_a_receipt_pushed_by_the_provider_is_recorded_once(settings: Setti
             "aliyun_access_key_secret": "aliyun-secret", "aliyun_sms_sign_name": "乐昌教育",
             "aliyun_sms_template": "SMS_100001", "receipt_token": "receipt-secret"})
         async with running(configured) as infra, httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{configured.notify_port}", timeout=10) as client:
-            nid = derive_id("receipt-test")
+                base_url=f"http://127.0.0.1:{configured.notify_port}", timeout=timeout_s) as client:
+            nid = derive_id(f"{tag}-test")
             await publish(configured.nats_url, NotificationRequested(
-                event_id=nid, incident_id=derive_id("receipt-incident"), notification_id=nid,
+                event_id=nid, incident_id=derive_id(f"{tag}-incident"), notification_id=nid,
                 recipient=Recipient(role=RecipientRole.victim_guardian, display_name="家长",
                                     addresses=[Address(kind=ChannelKind.sms, to="+8613800138000")]),
-                facts=NoticeFacts(case_ref="AB-RECEIPT", school_id="demo-school", school_name="乐昌市示范中学",
+                facts=NoticeFacts(case_ref=f"AB-{tag.upper()}", school_id="demo-school", school_name="乐昌市示范中学",
                                   reasons_zh=[], occurred_at=utcnow())))
             biz_id = await eventually(lambda: infra.pool.fetchval(
                 "SELECT message_id FROM deliveries WHERE notification_id = $1 AND status = 'sent'", nid))
-            report = [{**ALIYUN[0], "biz_id": biz_id, "out_id": str(nid)}]
-            assert (await client.post("/receipts/aliyun/wrong-secret", json=report)).status_code == 404
-            assert (await client.post("/receipts/aliyun/receipt-secret", content=b"[{}]")).status_code == 422
-            for _ in range(2):  # providers repeat reports
-                answer = await client.post("/receipts/aliyun/receipt-secret", json=report)
-                assert answer.status_code == 200 and answer.json() == {"code": 0, "msg": "成功"}
+            yield SentSms(configured, client, nid, biz_id)
 
-            async def received() -> list[NotificationReceived]:
-                return [NotificationReceived.model_validate_json(m.data)
-                        for m in await stream_messages(configured.nats_url, NOTIFY.name)
-                        if m.subject == NOTIFICATION_RECEIVED]
 
-            [got] = await eventually(lambda: exactly(received(), 1))
-            assert (got.notification_id, got.delivered, got.code, got.provider) == (nid, True, "DELIVERED", "aliyun")
+async def received(nats_url: str) -> list[Any]:
+    """The NotificationReceived events on the notify stream."""
+    from shared.contracts.notification import NotificationReceived
+    from shared.subjects import NOTIFICATION_RECEIVED, NOTIFY
+    from tests.helpers import stream_messages
+
+    return [NotificationReceived.model_validate_json(m.data) for m in await stream_messages(nats_url, NOTIFY.name)
+            if m.subject == NOTIFICATION_RECEIVED]
+
+
+async def test_a_receipt_pushed_by_the_provider_is_recorded_once(settings: Settings) -> None:
+    """Real notify, the Aliyun fake, the receipt endpoint: delivered → NotificationReceived, once."""
+    from tests.helpers import eventually, exactly
+
+    async with an_sms_sent(settings, "receipt") as sent:
+        client, nid = sent.client, sent.notification_id
+        report = [{**ALIYUN[0], "biz_id": sent.biz_id, "out_id": str(nid)}]
+        assert (await client.post("/receipts/aliyun/wrong-secret", json=report)).status_code == 404
+        assert (await client.post("/receipts/aliyun/receipt-secret", content=b"[{}]")).status_code == 422
+        for _ in range(2):  # providers repeat reports
+            answer = await client.post("/receipts/aliyun/receipt-secret", json=report)
+            assert answer.status_code == 200 and answer.json() == {"code": 0, "msg": "成功"}
+        [got] = await eventually(lambda: exactly(received(sent.settings.nats_url), 1))
+        assert (got.notification_id, got.delivered, got.code, got.provider) == (nid, True, "DELIVERED", "aliyun")
