@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from shared.contracts.sealed import ARCHIVE, NOTIFY, Sealed, SealedSections, sections_context
+from shared.crypto import load_key
 
 E = TypeVar("E", bound=SealedSections)
 
@@ -41,12 +42,7 @@ def _b64(data: bytes) -> str:
 
 
 def _load32(value: str, setting: str) -> bytes:
-    if not value:
-        raise ValueError(f"{setting} is not set: personal data would travel on the bus in clear")
-    raw = base64.b64decode(value)
-    if len(raw) != 32:
-        raise ValueError(f"{setting} must be base64 of exactly 32 bytes")
-    return raw
+    return load_key(value, setting, "personal data would travel on the bus in clear")
 
 
 def new_private_key_b64() -> str:

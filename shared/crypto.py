@@ -10,14 +10,23 @@ import os
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+UNSEALED_AT_REST = "children's data will not be stored unencrypted"
+
+
+def load_key(key_b64: str, setting: str, unset: str = UNSEALED_AT_REST) -> bytes:
+    """The 32 bytes of a key setting; refused at start-up when missing (`unset` says what is at stake)
+    or malformed, rather than handle children's data without it."""
+    if not key_b64:
+        raise ValueError(f"{setting} is not set: {unset}")
+    key = base64.b64decode(key_b64)
+    if len(key) != 32:
+        raise ValueError(f"{setting} must be base64 of exactly 32 bytes")
+    return key
+
 
 class Sealer:
     def __init__(self, key_b64: str, setting: str = "ARCHIVE_DATA_KEY") -> None:
-        if not key_b64:
-            raise ValueError(f"{setting} is not set: children's data will not be stored unencrypted")
-        key = base64.b64decode(key_b64)
-        if len(key) != 32:
-            raise ValueError(f"{setting} must be base64 of exactly 32 bytes")
+        key = load_key(key_b64, setting)
         self._aead = AESGCM(key)
         self._mac_key = hmac.new(key, b"antibully-mac-subkey", hashlib.sha256).digest()
 

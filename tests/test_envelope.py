@@ -9,6 +9,7 @@ import pytest
 from cryptography.exceptions import InvalidTag
 
 from services.archive import envelope
+from shared.crypto import load_key
 
 pytestmark = pytest.mark.pure
 
@@ -48,9 +49,9 @@ def test_each_seal_uses_a_fresh_nonce() -> None:
 
 def test_keys_from_configuration_are_checked() -> None:
     with pytest.raises(ValueError, match="not set"):
-        envelope.load_key("", "ARCHIVE_KEK")
+        load_key("", "ARCHIVE_KEK")
     with pytest.raises(ValueError, match="32 bytes"):
-        envelope.load_key(base64.b64encode(b"short").decode(), "ARCHIVE_KEK")
+        load_key(base64.b64encode(b"short").decode(), "ARCHIVE_KEK")
     key = envelope.new_dek()
-    assert envelope.load_key(base64.b64encode(key).decode(), "ARCHIVE_KEK") == key
+    assert load_key(base64.b64encode(key).decode(), "ARCHIVE_KEK") == key
     assert envelope.key_id(key) != envelope.key_id(envelope.new_dek()) and key.hex()[:16] != envelope.key_id(key)

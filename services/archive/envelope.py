@@ -7,7 +7,6 @@ case's personal data (crypto-shredding) while the KEK and every other case stay 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import uuid
@@ -16,16 +15,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 NONCE = 12
 _WRAP_LABEL = b"antibully-archive-dek-v1\x1f"
-
-
-def load_key(key_b64: str, setting: str) -> bytes:
-    """Refuse a missing or malformed key at start-up rather than store children's data unsealed."""
-    if not key_b64:
-        raise ValueError(f"{setting} is not set: children's data will not be stored unencrypted")
-    key = base64.b64decode(key_b64)
-    if len(key) != 32:
-        raise ValueError(f"{setting} must be base64 of exactly 32 bytes")
-    return key
 
 
 def key_id(kek: bytes) -> str:
