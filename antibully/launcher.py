@@ -321,6 +321,7 @@ def run() -> int:
         for service, preferred in (("INTAKE", 9100), ("ARCHIVE", 9181), ("NOTIFY", 9182), ("ESCALATION", 9183),
                                    ("CONSOLE", 9188)):  # /metrics on loopback ports of their own (issue 14)
             env.setdefault(f"{service}_METRICS_PORT", str(_port(preferred)))
+        env.setdefault("LOG_FORMAT", "text")  # a person reads this terminal; containers keep JSON (the default)
         env.setdefault("CONSOLE_DEV_MODE", "1")  # plain HTTP on loopback: cookies without the Secure flag
         env.setdefault("CONSOLE_SESSION_KEY", keys["console_session_key"])
         env.setdefault("CONSOLE_PUBLIC_URL", f"http://127.0.0.1:{console_port}")  # officials' notices link here
@@ -404,5 +405,5 @@ Verify the whole archive (chains and signed checkpoints):
 Dead letters (messages that failed for good; an outage never makes one):
   NATS_URL='{env["NATS_URL"]}' NATS_ADMIN_SEED='{keys["nats_admin_seed"]}' DEAD_LETTER_KEY='{env["DEAD_LETTER_KEY"]}' \\
     .venv/bin/antibully dead-letters list
-Health: http://127.0.0.1:{intake}/readyz (and :{archive}, :{env["NOTIFY_PORT"]}, :{env["ESCALATION_PORT"]}); console: http://127.0.0.1:{console}/healthz
+Health: http://127.0.0.1:{intake}/readyz (and :{archive}, :{env["NOTIFY_PORT"]}, :{env["ESCALATION_PORT"]}); console: http://127.0.0.1:{console}/readyz
 """

@@ -1,5 +1,6 @@
 """Whether a service's dependencies are there now: the gate its consumers wait at while the
-database is away, its readiness probe, and a gauge for ops.
+database is away, its readiness probe (PostgreSQL, NATS, and whatever else a service adds: its
+durable consumers), and a gauge for ops.
 
 The gate opens and closes by itself: a transient database failure anywhere in the service
 closes it and starts a probe (`SELECT 1`, bounded in time) every second; the first probe that
@@ -46,13 +47,21 @@ class Dependencies:
         self._up.labels(service, "postgres").set_function(lambda: float(self._db_up.is_set()))
         self._up.labels(service, "nats").set_function(lambda: float(self._nats_connected()))
         self._noted: set[str] = set()
+        self._checks: dict[str, Callable[[], bool]] = {}
 
     @property
     def database_up(self) -> bool:
         return self._db_up.is_set()
 
+    def add_check(self, name: str, check: Callable[[], bool]) -> None:
+        """One more thing /readyz waits for (the durable consumers: bound and consuming), and its gauge."""
+        self._checks[name] = check
+        self._up.labels(self.service, name).set_function(lambda: float(check()))
+
     def status(self) -> dict[str, str]:
-        return {"postgres": "up" if self.database_up else "down", "nats": "up" if self._nats_connected() else "down"}
+        checks = {"postgres": self.database_up, "nats": self._nats_connected()}
+        checks |= {name: check() for name, check in self._checks.items()}
+        return {name: "up" if ok else "down" for name, ok in checks.items()}
 
     @property
     def ready(self) -> bool:

@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import uvicorn
@@ -17,11 +18,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import ApiError, ErrorBody, on_api_error, on_backend_down, on_http_error, on_validation_error
-from shared.health import Dependencies
 from shared.telemetry import exception_kind, mark_failed
 
 log = logging.getLogger("antibully.http")
@@ -55,17 +55,39 @@ def install_common(app: FastAPI, tracer_provider: TracerProvider, registry: Coll
 
     app.add_middleware(PrivateAnswers)
     app.add_middleware(BodyLimit, max_bytes=max_body, larger=larger_bodies or {})
-    app.add_middleware(ServerSpan, tracer=tracer_provider.get_tracer("antibully.http"))
+    app.add_middleware(ServerSpan, tracer=tracer_provider.get_tracer("antibully.http"),
+                       latency=request_latency(registry))
 
 
-def install_readiness(app: FastAPI, deps: Dependencies) -> None:
-    """`/readyz`: 503 while the database or NATS is away (a load balancer stops sending work here);
-    `/healthz` stays 200 as long as the process runs (nothing to restart for an outage elsewhere)."""
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def request_latency(registry: CollectorRegistry) -> Histogram:
+    """The HTTP latency histogram of this registry (made once: a registry takes a name once). Labels: the
+    route template (never a path holding an id), the method, and the status class (2xx, 4xx, 5xx)."""
+    existing = registry._names_to_collectors.get("antibully_http_request_duration_seconds")
+    if isinstance(existing, Histogram):
+        return existing
+    return Histogram("antibully_http_request_duration_seconds", "HTTP request latency, by route template",
+                     ["route", "method", "status"], buckets=LATENCY_BUCKETS, registry=registry)
+
+
+class Readiness(Protocol):
+    """What /readyz asks: each dependency "up" or "down"."""
+
+    def status(self) -> dict[str, str]: ...
+
+
+def install_readiness(app: FastAPI, deps: Readiness) -> None:
+    """`/readyz`: 503 while a dependency is away (the database, NATS, the service's durable consumers; the
+    console's: the archive and intake APIs), so a load balancer stops sending work here; `/healthz` stays
+    200 as long as the process and its event loop answer (nothing to restart for an outage elsewhere)."""
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
         status = deps.status()
-        return JSONResponse({"ready": deps.ready, **status}, status_code=200 if deps.ready else 503)
+        ready = all(v == "up" for v in status.values())
+        return JSONResponse({"ready": ready, **status}, status_code=200 if ready else 503)
 
 
 def metrics_app(registry: CollectorRegistry) -> FastAPI:
@@ -103,22 +125,26 @@ class ServerSpan:
     Plain ASGI rather than Starlette's BaseHTTPMiddleware, which costs a task group per request.
     """
 
-    def __init__(self, app: ASGIApp, tracer: trace.Tracer) -> None:
+    def __init__(self, app: ASGIApp, tracer: trace.Tracer, latency: Histogram | None = None) -> None:
         self.app = app
         self.tracer = tracer
+        self.latency = latency
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         method = scope["method"]
+        began = time.perf_counter()
+        status = 500
         with self.tracer.start_as_current_span(method, kind=trace.SpanKind.SERVER) as span:
             started = False
 
             async def send_status(message: Message) -> None:
-                nonlocal started
+                nonlocal started, status
                 if message["type"] == "http.response.start":
                     started = True
+                    status = message["status"]
                     span.set_attribute("http.response.status_code", message["status"])
                 await send(message)
 
@@ -137,6 +163,12 @@ class ServerSpan:
                 span.update_name(f"{method} {route}")
                 span.set_attribute("http.request.method", method)
                 span.set_attribute("http.route", route)
+                if self.latency is not None:
+                    self.latency.labels(route, method if method in METHODS else "other",
+                                        f"{status // 100}xx").observe(time.perf_counter() - began)
+
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})  # a label's values stay few
 
 
 PRIVATE_HEADERS = [(b"cache-control", b"no-store"), (b"referrer-policy", b"no-referrer"),
@@ -251,7 +283,7 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
 
 
 @asynccontextmanager
-async def serve(app: FastAPI, host: str, port: int, deps: Dependencies | None = None, *, reuse_port: bool = False
+async def serve(app: FastAPI, host: str, port: int, deps: Readiness | None = None, *, reuse_port: bool = False
                 ) -> AsyncIterator[uvicorn.Server]:
     """Run uvicorn inside the current event loop; stop it on exit. With `deps`, it answers `/readyz`.
     With `reuse_port`, other processes can serve the same port (each calls this with `reuse_port`)."""

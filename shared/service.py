@@ -18,6 +18,7 @@ from shared.consumer import DurableConsumers
 from shared.db import create_pool
 from shared.health import Dependencies
 from shared.jetstream import JetStreamPublisher
+from shared.ops_metrics import ConsumerWatch, OutboxDepth
 from shared.outbox import OutboxRelay
 from shared.telemetry import make_tracer_provider
 
@@ -32,6 +33,8 @@ class Infra:
     registry: CollectorRegistry
     tracer_provider: TracerProvider
     deps: Dependencies
+    watch: ConsumerWatch
+    outbox: OutboxDepth
 
     async def start(self, *, relay: bool = True) -> None:
         """Call after every subscription is registered; `relay=False` for a service without an outbox.
@@ -41,6 +44,8 @@ class Infra:
         await self.broker.start()
         self.deps.start()
         self.consumers.gauge_loop.start()
+        self.watch.start()  # consumer lag, and /readyz's "consumers"
+        self.outbox.loop.start()
         if relay:
             self.relay.start()
             self.relay.kick()  # publish whatever a previous run committed but did not publish
@@ -78,7 +83,10 @@ async def infrastructure(
         deps = Dependencies(service, pool, registry, nats_connected)
         relay = OutboxRelay(pool, publish, deps)
         consumers = DurableConsumers(broker, service, settings, registry, deps)
-        infra = Infra(settings, pool, broker, consumers, relay, registry, provider, deps)
+        watch = ConsumerWatch(broker, service, registry, lambda: consumers.registered)
+        deps.add_check("consumers", lambda: watch.consuming)
+        outbox = OutboxDepth(pool, service, registry, deps)
+        infra = Infra(settings, pool, broker, consumers, relay, registry, provider, deps, watch, outbox)
         try:
             yield infra
         finally:
@@ -86,6 +94,8 @@ async def infrastructure(
             # which the relay publishes now rather than at the next start.
             consumers.stop()
             await consumers.gauge_loop.stop()
+            await watch.stop()
+            await outbox.loop.stop()
             await stop_consuming(broker, settings.graceful_timeout_s)
             await relay.stop()
             await stop_broker(broker)

@@ -8,6 +8,8 @@ police: e-mail only here), plus one look-back review for the school's first inci
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import time
 import uuid
@@ -230,6 +232,14 @@ def assert_nothing_lost(c: Counts) -> None:
 
 
 def error_lines(logs: Path) -> list[str]:
-    """Every ERROR a service logged (the fleet's log files)."""
+    """Every ERROR a service logged (the fleet's log files), in either LOG_FORMAT."""
     return [f"{f.name}: {line}" for f in sorted(logs.glob("*.log"))
-            for line in f.read_text(errors="replace").splitlines() if " ERROR " in line]
+            for line in f.read_text(errors="replace").splitlines() if is_error(line)]
+
+
+def is_error(line: str) -> bool:
+    """A JSON line whose level is ERROR (or CRITICAL), or a text line with the level between spaces."""
+    if line.startswith("{"):
+        with contextlib.suppress(ValueError):
+            return json.loads(line).get("level") in ("ERROR", "CRITICAL")
+    return " ERROR " in line or " CRITICAL " in line

@@ -25,6 +25,7 @@ from services.console.web import ConsoleDeps, CsrfRefused, Forbidden, LoginRequi
 from shared.config import Settings
 from shared.http import install_common, serve, serve_metrics
 from shared.telemetry import make_tracer_provider
+from shared.upstreams import Upstreams
 
 STATIC = Path(__file__).with_name("static")
 log = logging.getLogger("antibully.console")
@@ -83,9 +84,15 @@ def create_app(deps: ConsoleDeps, tracer_provider: TracerProvider, registry: Col
     return app
 
 
+def backend_urls(settings: Settings) -> dict[str, str]:
+    """The APIs the console reads and writes through (and /readyz waits for)."""
+    return {"archive": settings.console_archive_url or f"http://{settings.archive_host}:{settings.archive_port}",
+            "intake": settings.console_intake_url or f"http://{settings.intake_host}:{settings.intake_port}"}
+
+
 def console_deps(settings: Settings) -> ConsoleDeps:
-    archive_url = settings.console_archive_url or f"http://{settings.archive_host}:{settings.archive_port}"
-    intake_url = settings.console_intake_url or f"http://{settings.intake_host}:{settings.intake_port}"
+    urls = backend_urls(settings)
+    archive_url, intake_url = urls["archive"], urls["intake"]
     if not settings.console_session_key:
         log.warning("CONSOLE_SESSION_KEY is not set: sessions end when this process stops")
     codec = SessionCodec(settings.console_session_key)
@@ -98,10 +105,13 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
     deps = console_deps(settings)
     registry = CollectorRegistry()
     app = create_app(deps, tracer_provider or make_tracer_provider("console"), registry)
+    upstreams = Upstreams("console", backend_urls(settings), registry)
+    upstreams.loop.start()
     try:
-        async with serve(app, settings.console_host, settings.console_port), \
+        async with serve(app, settings.console_host, settings.console_port, upstreams), \
                 serve_metrics(settings.metrics_host, settings.console_metrics_port, registry):
             log.info("console on http://%s:%d/", settings.console_host, settings.console_port)
             yield deps
     finally:
+        await upstreams.loop.stop()
         await deps.backend.close()

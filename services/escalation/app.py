@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 from services.escalation.act_handler import OfficialActs
+from services.escalation.duty_metrics import OverdueDuties
 from services.escalation.families import Families
 from services.escalation.guardians import FamilyBook
 from services.escalation.handlers import EscalationHandlers
@@ -94,8 +95,10 @@ async def running(
         infra.consumers.subscribe(LookBackRequested, handlers.on_lookback_requested)
         watchdog = Watchdog(infra.pool, infra.relay, directory, policies, infra.registry, infra.deps, clock,
                             settings.watchdog_interval_s)
+        overdue = OverdueDuties(infra.pool, infra.registry, infra.deps)
         await infra.start()
         watchdog.loop.start()
+        overdue.loop.start()
         try:
             async with AsyncExitStack() as edge:
                 if settings.escalation_port:
@@ -106,4 +109,5 @@ async def running(
                                                              infra.registry))
                 yield Escalation(infra, watchdog)
         finally:
+            await overdue.loop.stop()
             await watchdog.loop.stop()

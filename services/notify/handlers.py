@@ -41,6 +41,7 @@ from shared.contracts.base import derive_id
 from shared.crypto import Sealer
 from shared.failures import NotYet, backoff_s
 from shared.health import Dependencies
+from shared.ops_metrics import registry_counter
 from shared.outbox import OutboxRelay, enqueue
 
 log = logging.getLogger("antibully.notify")
@@ -72,6 +73,8 @@ class NotifyHandlers:
         # one counter for the lanes' handlers together (a registry takes a name once)
         self.outcomes = outcomes if outcomes is not None else Counter(
             "antibully_notify_outcomes", "Notification outcomes", ["role", "outcome"], registry=registry)
+        self.notices = registry_counter(registry, "antibully_notices", "Notices by channel (the one that took it, or "
+                                        "the first tried) and outcome", ["channel", "outcome"])
 
     async def on_requested(self, req: NotificationRequested, delivery: Delivery) -> None:
         req = self.contacts.addressed(req)  # a guardian's sealed contact opened here, and only here
@@ -131,11 +134,13 @@ class NotifyHandlers:
                 await self.robots.park(conn, req.notification_id, req.incident_id, role, address.kind, address.value,
                                        digest_line(short.params))
             self.outcomes.labels(role, "parked").inc()
+            self.notices.labels(address.kind, "parked").inc()
             return
         async with self.pool.acquire() as conn:
             await repository.finish(conn, req.notification_id, "retry_wait", error=",".join(outcome.reasons)[:500])
         # A provider away is transient: retried for as long as it takes (the watchdog chases the duty meanwhile).
         hinted = [a.retry_after_s for a in outcome.attempts if a.retry_after_s is not None]
+        self.notices.labels(first_kind, "retry").inc()
         log.warning("notification %s attempt %d not delivered, will retry: %s", req.notification_id,
                     attempt.attempts, ", ".join(outcome.reasons))
         raise NotYet(outcome.retry_after_s if hinted and outcome.retry_after_s else backoff_s(attempt.attempts))
@@ -158,6 +163,7 @@ class NotifyHandlers:
         # It went out: the record must follow even if the database went away meanwhile, or it goes out twice.
         await self.deps.until_done("recording a sent notice", record)
         self.outcomes.labels(req.recipient.role.value, "sent").inc()
+        self.notices.labels(outcome.channel_kind, "sent").inc()
         if outcome.reasons:
             self.outcomes.labels(req.recipient.role.value, "sent_after_failover").inc()
         self.relay.kick()
@@ -180,6 +186,7 @@ class NotifyHandlers:
             await repository.finish(conn, req.notification_id, "failed", error=reason)
             await enqueue(conn, failed)
         self.outcomes.labels(req.recipient.role.value, f"failed_{reason}").inc()
+        self.notices.labels(outcome.attempts[0].kind if outcome.attempts else "none", "failed").inc()
         log.error("NOTIFICATION FAILED: %s role %s incident %s: %s", req.notification_id, req.recipient.role.value,
                   req.incident_id, reason)
         self.relay.kick()
