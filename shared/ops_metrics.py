@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 import asyncpg
 from faststream.nats import NatsBroker
+from nats.js.errors import NotFoundError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from shared.bus import safe_error
@@ -79,7 +80,9 @@ class ConsumerWatch:
                     self._warned = True
                     log.warning("%s: consumer %s unreadable (%s); not ready until it is", self.service,
                                 spec.durable, safe_error(exc))
-                continue
+                if isinstance(exc, NotFoundError):
+                    continue  # this one is gone; look at the others
+                break  # NATS away: the next durables would only time out too
             self.bound.labels(self.service, spec.durable).set(1)
             self.pending.labels(self.service, spec.durable).set(info.num_pending or 0)
             self.ack_pending.labels(self.service, spec.durable).set(info.num_ack_pending or 0)
