@@ -159,3 +159,14 @@ def test_nats_setup_makes_every_stream_at_three_replicas_over_tls() -> None:
     env = container_env(job, objs)
     assert env["NATS_REPLICAS"].value == "3" and env["NATS_URL"].value == "nats://nats:4222"
     assert env["NATS_TLS_CA"].value == "/etc/antibully/nats-ca/ca.pem"
+
+
+@pytest.mark.pure
+def test_the_operations_guide_makes_each_secret_with_exactly_the_keys_its_workload_reads() -> None:
+    guide = (ROOT / "docs" / "operations.md").read_text().split("\n## Kubernetes\n", 1)[1]
+    lines = {line.split()[1]: set(line.split()[2:]) for line in guide.splitlines() if line.startswith("secret ")}
+    assert set(lines) == {*APP_SERVICES, *JOBS}
+    for service, keys in lines.items():
+        workload, objs = _workload(service)
+        read = {src.key for src in container_env(workload, objs).values() if src.secret}
+        assert keys == read, f"antibully-{service}: the guide makes {sorted(keys ^ read)} wrongly"
