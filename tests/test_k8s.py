@@ -138,6 +138,9 @@ def test_every_service_has_probes_resources_a_locked_down_pod_and_one_image() ->
         annotations = deployment["spec"]["template"]["metadata"]["annotations"]
         assert annotations["prometheus.io/port"] == str(metrics) and annotations["prometheus.io/scrape"] == "true"
         _assert_locked_down(spec, service)
+        # Kubernetes' service links would set INTAKE_PORT=tcp://…, which Settings cannot read as a port
+        assert spec["enableServiceLinks"] is False, service
+        assert spec["terminationGracePeriodSeconds"] > settings.graceful_timeout_s + 10, service
         images.add(container["image"])
         assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0  # old pods serve until new ready
         assert find(objs, "PodDisruptionBudget", service)["spec"]["selector"] == deployment["spec"]["selector"]
