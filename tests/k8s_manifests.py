@@ -13,6 +13,7 @@ from tests.k8s_render import Obj, build, pod_specs
 K8S = ROOT / "deploy" / "k8s"
 PRODUCTION = K8S / "overlays" / "production"
 RELEASE = PRODUCTION / "release"
+MONITORING = K8S / "monitoring"
 APP_SERVICES = ("intake", "escalation", "notify", "archive", "console")
 JOBS = {"migrate": "antibully-migrate", "nats-setup": "antibully-nats-setup"}
 
@@ -29,6 +30,11 @@ def production() -> list[Obj]:
 
 def release() -> list[Obj]:
     return copy.deepcopy(list(_rendered()[1]))
+
+
+def monitoring() -> list[Obj]:
+    """The optional PodMonitor (for the Prometheus Operator)."""
+    return build(MONITORING)
 
 
 def find(objs: list[Obj], kind: str, name: str) -> Obj:

@@ -17,12 +17,12 @@ import pytest
 import yaml
 
 from shared.config import ROOT, Settings
-from tests.k8s_manifests import APP_SERVICES, JOBS, K8S, container_env, find, production, release
+from tests.k8s_manifests import APP_SERVICES, JOBS, K8S, container_env, find, monitoring, production, release
 from tests.k8s_render import Obj, pod_specs
 
 KUBERNETES = "1.32"  # the oldest minor still in upstream support when written; the schemas are bundled
 CRDS = ("postgresql.cnpg.io_clusters.yaml", "postgresql.cnpg.io_scheduledbackups.yaml",
-        "barmancloud.cnpg.io_objectstores.yaml")
+        "barmancloud.cnpg.io_objectstores.yaml", "monitoring.coreos.com_podmonitors.yaml")
 SCALES = {"intake", "console", "archive", "notify"}  # stateless edges with an HPA; escalation: fixed replicas
 
 
@@ -63,11 +63,11 @@ def validate(obj: Obj) -> None:
 
 
 @pytest.mark.pure
-def test_every_object_of_the_overlay_and_the_release_jobs_is_valid() -> None:
-    objs = production() + release()
+def test_every_object_of_the_overlay_the_release_jobs_and_the_pod_monitor_is_valid() -> None:
+    objs = production() + release() + monitoring()
     kinds = {o["kind"] for o in objs}
     assert {"Namespace", "Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "ConfigMap",
-            "NetworkPolicy", "Cluster", "ScheduledBackup", "ObjectStore", "Job"} == kinds
+            "NetworkPolicy", "Cluster", "ScheduledBackup", "ObjectStore", "Job", "PodMonitor"} == kinds
     for obj in objs:
         validate(obj)
         if obj["kind"] != "Namespace":
@@ -121,6 +121,8 @@ def test_every_service_has_probes_resources_a_locked_down_pod_and_one_image() ->
     objs = production()
     ports = _ports()
     settings = Settings()
+    (pod_monitor,) = monitoring()
+    assert pod_monitor["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
     assert ports["escalation"][0] == settings.escalation_port and ports["intake"][0] == settings.intake_port
     images = set()
     for service in APP_SERVICES:
@@ -136,6 +138,7 @@ def test_every_service_has_probes_resources_a_locked_down_pod_and_one_image() ->
         for kind in ("requests", "limits"):
             assert set(container["resources"][kind]) == {"cpu", "memory"}, (service, kind)
         annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert _selects(pod_monitor["spec"]["selector"], deployment["spec"]["template"]["metadata"]["labels"])
         assert annotations["prometheus.io/port"] == str(metrics) and annotations["prometheus.io/scrape"] == "true"
         _assert_locked_down(spec, service)
         # Kubernetes' service links would set INTAKE_PORT=tcp://…, which Settings cannot read as a port
@@ -162,6 +165,10 @@ def test_every_service_has_probes_resources_a_locked_down_pod_and_one_image() ->
     assert [j["spec"]["template"]["spec"]["containers"][0]["command"] for j in release()] == \
         [["antibully", "migrate"], ["antibully", "nats-setup"]]
     assert sorted(j["metadata"]["name"] for j in release()) == sorted(JOBS.values())
+
+
+def _selects(selector: Obj, labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector["matchLabels"].items())
 
 
 def _assert_locked_down(spec: Obj, who: str) -> None:

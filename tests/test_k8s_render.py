@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.k8s_manifests import K8S, PRODUCTION, RELEASE
+from tests.k8s_manifests import K8S, MONITORING, PRODUCTION, RELEASE
 from tests.k8s_render import Obj, Unsupported, build, configmap_hash, json_patch
 
 
@@ -54,8 +54,8 @@ KUBECTL = shutil.which("kubectl")
 @pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed here: the pure-Python render above is "
                     "what runs; this only compares it with kustomize's own where both exist")
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("directory", [PRODUCTION, RELEASE, K8S / "base", K8S / "release"],
-                         ids=["production", "production-release", "base", "release"])
+@pytest.mark.parametrize("directory", [PRODUCTION, RELEASE, K8S / "base", K8S / "release", MONITORING],
+                         ids=["production", "production-release", "base", "release", "monitoring"])
 def test_the_render_is_kubectl_kustomizes(directory: Path) -> None:
     assert KUBECTL is not None
     out = subprocess.run([KUBECTL, "kustomize", str(directory)], capture_output=True, text=True, check=True,
