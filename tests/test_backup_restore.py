@@ -1,0 +1,267 @@
+"""The restore drill (issue 15, item 7) on real NATS, PostgreSQL and SMTP: a system populated by its four
+services is dumped while it runs, restored into a fresh database by `antibully restore`, and proven there —
+`antibully verify` passes, the same official reads the same case, the access log goes on, a tampered entry
+is named; with the wrong KEK the personal data does not open; a shredded case comes back from an older dump."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import nats
+import pytest
+
+from antibully.backup import BackupError, Manifest, _libpq, _major, backup, manifest_path, restore
+from antibully.cli import add_school
+from antibully.infra import SmtpSink, create_database, database_url_as, drop_database, free_port
+from antibully.verify import verify
+from services.archive.app import running as archive
+from services.archive.checkpoint import CheckpointSigner
+from services.archive.jobs import shred_expired, write_checkpoint
+from services.archive.payloads import Payloads
+from services.escalation.app import running as escalation
+from services.intake.app import running as intake
+from services.notify.app import running as notify
+from shared.config import DB_SERVICES, ROOT, Settings
+from shared.contracts.base import utcnow
+from shared.crypto import new_key_b64
+from tests.helpers import PASSWORD, eventually, official_headers, owner_connection, report, tamper
+
+PURPOSE = "核查处置情况"
+
+
+async def _login(client: httpx.AsyncClient, account: str) -> dict[str, str]:
+    """The account as it is in the database the archive runs on (not created again)."""
+    r = await client.post("/v1/auth/token", json={"username": account, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+async def _read(client: httpx.AsyncClient, headers: dict[str, str], case: str) -> dict[str, Any]:
+    r = await client.get(f"/v1/incidents/{case}", params={"purpose": PURPOSE}, headers=headers)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+@asynccontextmanager
+async def _archive_on(settings: Settings, **changes: Any) -> AsyncIterator[httpx.AsyncClient]:
+    settings = settings.model_copy(update={"archive_port": free_port(), **changes})
+    async with archive(settings), httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{settings.archive_port}", timeout=10) as client:
+        yield client
+
+
+async def _cli_restore(settings: Settings, url: str, dump: Path, *args: str) -> tuple[int, str]:
+    env = {**os.environ, "DATABASE_URL": url,
+           **{f"{s.upper()}_DATABASE_URL": database_url_as(url, f"antibully_{s}") for s in DB_SERVICES}}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "antibully.cli", "restore", str(dump), *args, cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    return proc.returncode or 0, out.decode() + err.decode()[-3000:] * bool(proc.returncode)
+
+
+async def _populate(settings: Settings, signer: CheckpointSigner) -> tuple[str, dict[str, Any]]:
+    """A severe report through all four services until notified and archived; a signed checkpoint; the
+    bureau's read of the case (with its purpose) through the archive's API. Returns the case and that read."""
+    async with AsyncExitStack() as stack:
+        for running in (intake, escalation, notify, archive):
+            infra = await stack.enter_async_context(running(settings))  # type: ignore[operator]
+        key = await add_school(settings.database_url, "demo-school", "乐昌市示范中学")
+        api = httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.archive_port}", timeout=10)
+        await stack.enter_async_context(api)
+        bureau = await official_headers(api, settings.database_url, "drill-bureau")
+        del bureau["X-Access-Purpose"]  # stated per read, in Chinese: as a parameter
+        async with httpx.AsyncClient(timeout=10) as client:
+            posted = await client.post(f"http://127.0.0.1:{settings.intake_port}/v1/incidents", json=report(),
+                                       headers={"Authorization": f"Bearer {key}", "Idempotency-Key": "drill-report-1"})
+        assert posted.status_code == 202, posted.text
+        case = posted.json()["incident_id"]
+
+        async def complete() -> bool:
+            r = await api.get(f"/v1/incidents/{case}", params={"purpose": PURPOSE}, headers=bureau)
+            body = r.json() if r.status_code == 200 else {"timeline": [], "recipients": []}
+            return len(body["timeline"]) == 16 and all(r["status"] == "delivered" for r in body["recipients"])
+
+        await eventually(complete, timeout_s=40, interval_s=0.3)
+        await eventually(lambda: _settled(settings), timeout_s=40, interval_s=0.5)
+        assert await write_checkpoint(infra.pool, signer) == 1  # `infra` is the archive's, entered last
+        return case, await _read(api, bureau, case)
+
+
+async def _settled(settings: Settings, calm_s: float = 1.0) -> bool:
+    """Nothing in flight, twice `calm_s` apart: every consumer of every stream has read and acknowledged all,
+    and no outbox holds an event not yet published (so the archive's record is complete, and a restored
+    archive finds nothing new on the bus)."""
+    for attempt in range(2):
+        if attempt:
+            await asyncio.sleep(calm_s)
+        nc = await nats.connect(settings.nats_url)
+        try:
+            js = nc.jetstream()
+            for stream in await js.streams_info():
+                for c in await js.consumers_info(stream.config.name):
+                    if c.num_pending or c.num_ack_pending:
+                        return False
+        finally:
+            await nc.close()
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            for schema in DB_SERVICES:
+                if await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL"):
+                    return False
+        finally:
+            await conn.close()
+    return True
+
+
+async def test_a_dump_of_a_running_system_restores_into_a_fresh_database_that_verifies_and_reads_the_same(
+        settings: Settings, smtp_sink: SmtpSink, pg_base_url: str, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    seed = base64.b64encode(os.urandom(32)).decode()
+    signer = CheckpointSigner(seed)
+    public_key = base64.b64encode(signer.public_key).decode()
+    settings = settings.model_copy(update={"archive_signing_key": seed, "archive_checkpoint_interval_s": 3600,
+                                           "archive_shred_interval_s": 3600})
+    case, original = await _populate(settings, signer)
+    assert original["level"] == "severe" and "李小明" in {s["name"] for s in original["personal"]["students"]}
+
+    dump, manifest = await backup(settings.database_url, tmp_path / "backups")
+    assert Manifest.read(manifest_path(dump)) == manifest
+    assert manifest.archive.entries >= 16 and manifest.archive.checkpoints == 1 and manifest.archive.reads >= 2
+    assert b"\xe6\x9d\x8e\xe5\xb0\x8f\xe6\x98\x8e" not in dump.read_bytes()  # 李小明: sealed in the dump too
+
+    restored = await create_database(pg_base_url, "antibully_restored")
+    try:
+        code, out = await _cli_restore(settings, restored, dump, "--public-key", public_key)
+        assert code == 0, out
+        lines = out.splitlines()
+        assert lines[0].startswith(f"restored {dump.name}") and "sha256 checked" in lines[0]
+        assert f"OK: {manifest.archive.cases} cases, {manifest.archive.entries} entries, 1 checkpoints verified" \
+               f" (signed by {signer.fingerprint})" in lines
+        assert lines[-1].startswith(f"OK: as the manifest recorded: {manifest.archive.entries} entries")
+
+        await _owned_and_guarded_as_migrated(restored)
+
+        on_restored = settings.model_copy(update={
+            "database_url": restored,
+            **{f"{s}_database_url": database_url_as(restored, f"antibully_{s}") for s in DB_SERVICES}})
+        async with _archive_on(on_restored) as api:
+            bureau = await _login(api, "drill-bureau")  # the official's account came back with the data
+            again = await _read(api, bureau, case)
+            assert again == original  # nothing in a case's record depends on who read it
+            reads = await api.get("/v1/access-log", params={"purpose": "备份恢复演练核对"}, headers=bureau)
+            assert reads.status_code == 200, reads.text
+            assert {r["case_id"] for r in reads.json()["items"] if r["case_id"]} == {case}
+        verdict = await verify(restored, signer.public_key)
+        assert verdict.broken is None, verdict
+        # the chain goes on where the dump left it: the reads after the restore appended to the access log
+        assert verdict.entries == manifest.archive.entries and verdict.reads > manifest.archive.reads
+
+        # The wrong ARCHIVE_KEK: the archive says so at start, and a case with personal data does not open.
+        caplog.clear()
+        async with _archive_on(on_restored, archive_kek=new_key_b64()) as api:
+            assert any(r.levelname == "ERROR" and r.getMessage().startswith("ARCHIVE_KEK lacks KEK(s)")
+                       for r in caplog.records), caplog.text
+            bureau = await _login(api, "drill-bureau")
+            r = await api.get(f"/v1/incidents/{case}", params={"purpose": PURPOSE}, headers=bureau)
+            assert (r.status_code, r.json()["error"]) == (500, "internal_error")
+
+        # Shredded after the dump, the case comes back whole from it (the wrapped key is in the dump) ...
+        await _shred_everything(settings)
+        async with _archive_on(on_restored) as api:
+            again = await _read(api, await _login(api, "drill-bureau"), case)
+            assert again["personal_data"]["status"] == "sealed" and again["personal"]["students"]
+        # ... until the restored archive applies the retention at its first start: shredded again.
+        async with _archive_on(on_restored, archive_retention_days=0) as api:
+            bureau = await _login(api, "drill-bureau")
+            again = await eventually(lambda: _destroyed(api, bureau, case))
+        assert again["level"] == "severe" and again["chain"]["valid"] is True
+
+        # Tampering with one restored entry is named by verify.
+        owner = await owner_connection(on_restored)
+        try:
+            await tamper(owner, "UPDATE entries SET summary = '{}'::jsonb WHERE incident_id = $1 AND seq = 2", case)
+        finally:
+            await owner.close()
+        assert (await verify(restored)).broken == f"case {case} seq 2: hash does not match the entry's contents"
+    finally:
+        await drop_database(pg_base_url, restored)
+
+
+async def _owned_and_guarded_as_migrated(url: str) -> None:
+    """The dump was restored without its owners and grants: `antibully migrate` made them, the triggers came back."""
+    conn = await asyncpg.connect(url)
+    try:
+        owners = await conn.fetch("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = any($1::text[])",
+                                  list(DB_SERVICES))
+        assert [r["tableowner"] for r in owners] == ["antibully_owner"]
+        may = "SELECT has_table_privilege('antibully_archive', 'archive.entries', $1)"
+        assert [await conn.fetchval(may, p) for p in ("INSERT", "UPDATE", "DELETE")] == [True, False, False]
+        assert not await conn.fetchval("SELECT has_schema_privilege('antibully_notify', 'archive', 'USAGE')")
+        with pytest.raises(asyncpg.RaiseError):  # append-only, even for the superuser who restored it
+            await conn.execute("UPDATE archive.entries SET summary = '{}'::jsonb")
+    finally:
+        await conn.close()
+
+
+async def _destroyed(api: httpx.AsyncClient, headers: dict[str, str], case: str) -> dict[str, Any] | None:
+    record = await _read(api, headers, case)
+    return record if record["personal_data"]["status"] == "destroyed" else None
+
+
+async def _shred_everything(settings: Settings) -> None:
+    """The original system's retention passes for every case (its archive's own job, on its database)."""
+    pool = await asyncpg.create_pool(settings.database_url, server_settings={"search_path": "archive"},
+                                     min_size=1, max_size=2)
+    try:
+        retention = timedelta(days=settings.archive_retention_days)
+        assert await shred_expired(pool, Payloads.from_settings(settings), retention,
+                                   now=utcnow() + retention + timedelta(days=1)) >= 1
+    finally:
+        await pool.close()
+
+
+async def test_restore_refuses_a_database_in_use_and_a_dump_that_is_not_its_manifests(
+        database: str, pg_base_url: str, tmp_path: Path) -> None:
+    dump, manifest = await backup(database, tmp_path)
+    assert manifest.archive.entries == 0 and manifest.archive.last_checkpoint_digest is None
+    with pytest.raises(BackupError, match="already holds schema"):
+        await restore(Settings(database_url=database), dump)
+    fresh = await create_database(pg_base_url, "antibully_restored")
+    try:
+        with dump.open("r+b") as f:
+            f.seek(-1, os.SEEK_END)
+            last = f.read(1)
+            f.seek(-1, os.SEEK_END)
+            f.write(bytes([last[0] ^ 1]))
+        with pytest.raises(BackupError, match="not the file its manifest describes"):
+            await restore(Settings(database_url=fresh), dump)
+        conn = await asyncpg.connect(fresh)
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname = 'archive'") == 0
+        finally:
+            await conn.close()
+    finally:
+        await drop_database(pg_base_url, fresh)
+
+
+@pytest.mark.pure
+def test_tool_versions_and_passwords_kept_off_the_command_line() -> None:
+    assert _major("pg_dump (PostgreSQL) 18.4") == 18
+    assert _major("pg_restore (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)") == 15
+    with pytest.raises(BackupError):
+        _major("pg_dump 18")
+    assert _libpq("postgresql://admin:s%40cret@db:5432/antibully") == (
+        "postgresql://admin@db:5432/antibully", {"PGPASSWORD": "s@cret"})
+    assert _libpq("postgresql://postgres:@/postgres?host=/tmp/pg") == ("postgresql://postgres:@/postgres?host=/tmp/pg",
+                                                                      {})
