@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -229,6 +230,29 @@ async def restore(settings: Settings, dump: Path, public_keys: Collection[bytes]
     return done
 
 
+async def replay_streams(settings: Settings) -> list[str]:
+    """After a restore, with the services stopped: every durable consumer deleted and made again by the setup
+    step, so each delivers its stream (14 days) from the start. The inboxes of the restored database drop what
+    it already holds; what came after the dump is processed again, once."""
+    from nats.js.errors import NotFoundError
+
+    from shared.bus import connect, setup_nats
+    from shared.bus_topology import ADMIN, consumers
+
+    nc = await connect(settings, ADMIN)
+    try:
+        js = nc.jetstream()
+        deleted = 0
+        for spec in consumers():
+            with contextlib.suppress(NotFoundError):  # never made, or deleted by an earlier, interrupted run
+                deleted += bool(await js.delete_consumer(spec.stream, spec.durable))
+    finally:
+        await nc.close()
+    await setup_nats(settings)
+    return [f"{deleted} durable consumers made again: each service re-reads its streams from the start when it "
+            "starts; what the restored database holds already is dropped by its inbox"]
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     b = sub.add_parser("backup", help="pg_dump every schema (custom format) with a manifest of the archive's "
                        "last checkpoint (uses DATABASE_URL)")
@@ -237,6 +261,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
                        "verify and compare with the manifest")
     r.add_argument("dump", type=Path)
     r.add_argument("--public-key", action="append", help="as for `antibully verify`: the checkpoints' signing keys")
+    sub.add_parser("replay-streams", help="after a restore, services stopped: make every durable consumer again "
+                   "so the services re-read the streams into the restored database (uses NATS_ADMIN_SEED)")
     for p in (b, r):
         p.add_argument("--pg-bin", type=Path, help="directory of pg_dump/pg_restore (default: the embedded "
                        "PostgreSQL's, then PATH; of the server's major version or newer)")
@@ -244,6 +270,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 def run(args: argparse.Namespace, settings: Settings) -> tuple[int, list[str]]:
     try:
+        if args.command == "replay-streams":
+            if not settings.nats_admin_seed:
+                return 2, ["NATS_ADMIN_SEED is not set"]
+            return 0, asyncio.run(replay_streams(settings))
         if args.command == "backup":
             dump, m = asyncio.run(backup(settings.database_url, args.out, args.pg_bin))
             cp = m.archive.last_checkpoint_digest or "none yet"

@@ -2,7 +2,8 @@
 the services start), `schools` (schools and their API keys), `officials` (officials' accounts for the
 archive), `verify` and the archive's keys, `dead-letters` (what the consumers gave up on), `nats-setup`,
 `nats-keys`, `nats-auth` and `nats-certs` (the bus's streams, users and TLS), `rotate` and `new-env` (keys),
-`backup` and `restore` (a dump with a manifest; a restore that migrates and verifies)."""
+`backup`, `restore` and `replay-streams` (a dump with a manifest; a restore that migrates and verifies; the bus
+replayed into it)."""
 
 from __future__ import annotations
 
@@ -220,7 +221,7 @@ def _main(argv: list[str] | None) -> int:
         code, lines = asyncio.run(dead_letters.run(args, get_settings()))
         print("\n".join(lines))
         return code
-    if args.command in ("backup", "restore"):
+    if args.command in ("backup", "restore", "replay-streams"):
         from antibully import backup
 
         code, lines = backup.run(args, get_settings())

@@ -21,7 +21,16 @@ import httpx
 import nats
 import pytest
 
-from antibully.backup import BackupError, Manifest, _libpq, _major, backup, manifest_path, restore
+from antibully.backup import (
+    BackupError,
+    Manifest,
+    _libpq,
+    _major,
+    backup,
+    manifest_path,
+    replay_streams,
+    restore,
+)
 from antibully.cli import add_school
 from antibully.infra import SmtpSink, create_database, database_url_as, drop_database, free_port
 from antibully.verify import verify
@@ -32,7 +41,7 @@ from services.archive.payloads import Payloads
 from services.escalation.app import running as escalation
 from services.intake.app import running as intake
 from services.notify.app import running as notify
-from shared.bus import setup_nats
+from shared.bus_topology import consumers
 from shared.config import DB_SERVICES, ROOT, Settings
 from shared.contracts.base import utcnow
 from shared.crypto import new_key_b64
@@ -297,19 +306,6 @@ def test_tool_versions_and_passwords_kept_off_the_command_line() -> None:
                                                                       {})
 
 
-async def _replay_streams(settings: Settings) -> None:
-    """Every durable consumer deleted and made again by the setup step: each delivers its stream from the start."""
-    nc = await nats.connect(settings.nats_url)
-    try:
-        js = nc.jetstream()
-        for stream in await js.streams_info():
-            for consumer in await js.consumers_info(stream.config.name):
-                await js.delete_consumer(stream.config.name, consumer.name)
-    finally:
-        await nc.close()
-    await setup_nats(settings)
-
-
 def _mails_of(sink: SmtpSink, case: str) -> int:
     ref = f"AB-{case[:8].upper()}"
     return sum(ref in str(m["Subject"]) for m in sink.messages)
@@ -333,7 +329,7 @@ async def test_what_was_accepted_after_the_dump_comes_back_from_the_streams(
     restored = await create_database(pg_base_url, "antibully_restored")
     try:
         await restore(Settings(database_url=restored), dump)
-        await _replay_streams(settings)
+        assert (await replay_streams(settings))[0].startswith(f"{len(consumers())} durable consumers made again")
         on_restored = settings.model_copy(update={
             "database_url": restored,
             **{f"{s}_database_url": database_url_as(restored, f"antibully_{s}") for s in DB_SERVICES}})
