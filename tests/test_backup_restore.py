@@ -283,8 +283,10 @@ async def _shred_everything(settings: Settings) -> None:
         await pool.close()
 
 
-async def test_restore_refuses_a_database_in_use_and_a_dump_that_is_not_its_manifests(
+async def test_restore_refuses_an_old_pg_dump_a_database_in_use_and_a_dump_that_is_not_its_manifests(
         database: str, pg_base_url: str, tmp_path: Path) -> None:
+    with pytest.raises(BackupError, match="no pg_dump of PostgreSQL 99 or newer"):
+        await pg_tool("pg_dump", 99)  # an older pg_dump is refused by name before the server would
     dump, manifest = await backup(database, tmp_path)
     assert manifest.archive.entries == 0 and manifest.archive.last_checkpoint_digest is None
     with pytest.raises(BackupError, match="already holds schema"):
