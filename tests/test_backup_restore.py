@@ -73,11 +73,12 @@ async def _archive_on(settings: Settings, **changes: Any) -> AsyncIterator[httpx
         yield client
 
 
-async def _cli_restore(settings: Settings, url: str, dump: Path, *args: str) -> tuple[int, str]:
+async def _cli(url: str, *args: str) -> tuple[int, str]:
+    """`antibully …` in a process of its own, as the admin of `url`, each service with its own role."""
     env = {**os.environ, "DATABASE_URL": url,
            **{f"{s.upper()}_DATABASE_URL": database_url_as(url, f"antibully_{s}") for s in DB_SERVICES}}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "antibully.cli", "restore", str(dump), *args, cwd=ROOT, env=env,
+        sys.executable, "-m", "antibully.cli", *args, cwd=ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     return proc.returncode or 0, out.decode() + err.decode()[-3000:] * bool(proc.returncode)
@@ -185,7 +186,7 @@ async def test_a_dump_of_a_running_system_restores_into_a_fresh_database_that_ve
 
     restored = await create_database(pg_base_url, "antibully_restored")
     try:
-        code, out = await _cli_restore(settings, restored, dump, "--public-key", public_key)
+        code, out = await _cli(restored, "restore", str(dump), "--public-key", public_key)
         assert code == 0, out
         lines = out.splitlines()
         assert lines[0].startswith(f"restored {dump.name}") and "sha256 checked" in lines[0]
@@ -287,17 +288,17 @@ async def test_restore_refuses_an_old_pg_dump_a_database_in_use_and_a_dump_that_
         database: str, pg_base_url: str, tmp_path: Path) -> None:
     with pytest.raises(BackupError, match="no pg_dump of PostgreSQL 99 or newer"):
         await pg_tool("pg_dump", 99)  # an older pg_dump is refused by name before the server would
-    dump, manifest = await backup(database, tmp_path)
+    code, out = await _cli(database, "backup", "--out", str(tmp_path))  # the command, as an operator runs it
+    assert code == 0, out
+    dump = Path(out.split()[0])
+    manifest = Manifest.read(manifest_path(dump))
+    assert f"sha256 {manifest.dump_sha256}" in out and "last checkpoint none yet" in out
     assert manifest.archive.entries == 0 and manifest.archive.last_checkpoint_digest is None
     with pytest.raises(BackupError, match="already holds schema"):
         await restore(Settings(database_url=database), dump)
     fresh = await create_database(pg_base_url, "antibully_restored")
     try:
-        with dump.open("r+b") as f:
-            f.seek(-1, os.SEEK_END)
-            last = f.read(1)
-            f.seek(-1, os.SEEK_END)
-            f.write(bytes([last[0] ^ 1]))
+        _flip_last_byte(dump)
         with pytest.raises(BackupError, match="not the file its manifest describes"):
             await restore(Settings(database_url=fresh), dump)
         conn = await asyncpg.connect(fresh)
@@ -307,6 +308,14 @@ async def test_restore_refuses_an_old_pg_dump_a_database_in_use_and_a_dump_that_
             await conn.close()
     finally:
         await drop_database(pg_base_url, fresh)
+
+
+def _flip_last_byte(path: Path) -> None:
+    with path.open("r+b") as f:
+        f.seek(-1, os.SEEK_END)
+        last = f.read(1)
+        f.seek(-1, os.SEEK_END)
+        f.write(bytes([last[0] ^ 1]))
 
 
 @pytest.mark.pure
