@@ -1,7 +1,9 @@
 """The restore drill (issue 15, item 7) on real NATS, PostgreSQL and SMTP: a system populated by its four
 services is dumped while it runs, restored into a fresh database by `antibully restore`, and proven there —
 `antibully verify` passes, the same official reads the same case, the access log goes on, a tampered entry
-is named; with the wrong KEK the personal data does not open; a shredded case comes back from an older dump."""
+is named; with the wrong KEK the personal data does not open; a shredded case comes back from an older dump.
+And what restoring the database alone loses: a report accepted after the dump, brought back by replaying the
+streams into the restored database."""
 
 from __future__ import annotations
 
