@@ -1,7 +1,9 @@
 """The `antibully` command: `run` (the whole system locally), `migrate` (roles, schemas and grants; before
 the services start), `schools` (schools and their API keys), `officials` (officials' accounts for the
 archive), `verify` and the archive's keys, `dead-letters` (what the consumers gave up on), `nats-setup`,
-`nats-keys`, `nats-auth` and `nats-certs` (the bus's streams, users and TLS), `rotate` and `new-env` (keys)."""
+`nats-keys`, `nats-auth` and `nats-certs` (the bus's streams, users and TLS), `rotate` and `new-env` (keys),
+`backup`, `restore` and `replay-streams` (a dump with a manifest; a restore that migrates and verifies; the bus
+replayed into it)."""
 
 from __future__ import annotations
 
@@ -130,8 +132,9 @@ def _parser() -> argparse.ArgumentParser:
         dest="action", required=True)
     directory.add_parser("check", help="validate DIRECTORY_FILE and report entries no configured channel reaches"
                          ).add_argument("--file", type=Path, help="another directory file to check")
-    from antibully import dead_letters, nats_admin, rotate
+    from antibully import backup, dead_letters, nats_admin, rotate
 
+    backup.add_parsers(sub)
     dead_letters.add_parser(sub)
     rotate.add_parser(sub)
     nats_admin.add_parsers(sub)
@@ -217,6 +220,12 @@ def _main(argv: list[str] | None) -> int:
 
         code, lines = asyncio.run(dead_letters.run(args, get_settings()))
         print("\n".join(lines))
+        return code
+    if args.command in ("backup", "restore", "replay-streams"):
+        from antibully import backup
+
+        code, lines = backup.run(args, get_settings())
+        print("\n".join(lines), file=sys.stdout if code == 0 else sys.stderr)
         return code
     if args.command == "new-env":
         from antibully.rotate import new_env
