@@ -109,6 +109,23 @@ async def test_two_concurrent_migrates_of_a_fresh_database_apply_each_migration_
         assert [tuple(r) for r in rows] == [(v, 1) for v in range(1, expected_version(schema) + 1)]
 
 
+async def test_the_migrate_lock_is_per_database(bare_databases: list[str]) -> None:
+    """The tests migrate many databases of one server at once: a migration holding the lock of one database
+    must not hold up another's, and must hold up its own database's."""
+    one, other = bare_databases
+    holder = await asyncpg.connect(one)
+    try:
+        await holder.execute("SELECT pg_advisory_lock(hashtext('antibully-migrate'))")
+        await asyncio.wait_for(migrate_database(Settings(database_url=other)), timeout=60)
+        waiting = asyncio.create_task(migrate_database(Settings(database_url=one)))
+        await asyncio.sleep(1.0)
+        assert not waiting.done()
+        await holder.execute("SELECT pg_advisory_unlock(hashtext('antibully-migrate'))")
+        assert any("applied 0001_initial" in line for line in await asyncio.wait_for(waiting, timeout=60))
+    finally:
+        await holder.close()
+
+
 async def test_an_applied_migration_that_changed_is_refused(database: str, tmp_path: Path) -> None:
     edited = shutil.copytree(migrations_dir("intake"), tmp_path / "intake")
     with (edited / "0001_initial.sql").open("a", encoding="utf-8") as f:
