@@ -12,12 +12,15 @@ from shared.db import Conn
 LEGACY = Path(__file__).resolve().parent / "fixtures" / "legacy_schema"
 
 
-async def create_legacy_schema(conn: Conn, schema: str, service: str) -> None:
-    """What `shared.db.apply_schema(conn, schema, services/<service>/schema.sql)` did, as the connection's role."""
+async def create_legacy_schema(conn: Conn, schema: str, service: str, owner: str | None = None) -> None:
+    """What `shared.db.apply_schema(conn, schema, services/<service>/schema.sql)` did: as the connection's
+    role (the services at start-up before issue 14), or as `owner` (issue 14's `antibully migrate`)."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"antibully-migrate-{schema}")
         if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
-            await conn.execute(f'CREATE SCHEMA "{schema}"')
+            await conn.execute(f'CREATE SCHEMA "{schema}"' + (f' AUTHORIZATION "{owner}"' if owner else ""))
+        if owner:
+            await conn.execute(f'SET LOCAL ROLE "{owner}"')
         await conn.execute("SELECT set_config('search_path', $1, true)", f'"{schema}"')
         for path in (LEGACY / "messaging.sql", LEGACY / f"{service}.sql"):
             await conn.execute(path.read_text(encoding="utf-8"))

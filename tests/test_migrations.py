@@ -5,6 +5,7 @@ a service refuses a schema older than its code and runs on a newer one unless th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shutil
 import subprocess
@@ -62,13 +63,22 @@ async def _versions(url: str) -> dict[str, list[tuple[int, str, str, int]]]:
         for s in SCHEMAS.values()}
 
 
+@pytest.mark.parametrize("made_by", ["superuser", "owner"])
 async def test_a_database_from_the_old_schema_sql_and_a_new_one_migrate_to_the_same(
-        bare_databases: list[str]) -> None:
+        bare_databases: list[str], made_by: str) -> None:
+    """The old schema.sql's database as the services made it before issue 14 (as the superuser) or as issue 14's
+    migrate did (as the owner), with data and a stray grant in it; the other made from scratch."""
     legacy, fresh = bare_databases
     conn = await asyncpg.connect(legacy)
-    try:  # as a release before issue 14 left it: made by the services as the superuser, with data in it
+    try:
+        owner = None
+        if made_by == "owner":
+            owner = "antibully_owner"
+            with contextlib.suppress(asyncpg.DuplicateObjectError):  # roles outlive test databases
+                await conn.execute(f"CREATE ROLE {owner} NOLOGIN")
         for service, schema in SCHEMAS.items():
-            await create_legacy_schema(conn, schema, service)
+            await create_legacy_schema(conn, schema, service, owner)
+        await conn.execute("GRANT SELECT ON intake.schools TO PUBLIC")
         await conn.execute("INSERT INTO archive.access_log_head VALUES (1, 5, 'f00d') ON CONFLICT (id) DO UPDATE"
                            " SET seq = 5, hash = 'f00d'")
         await conn.execute("INSERT INTO intake.schools (school_id, name) VALUES ('s1', 'x')")
