@@ -239,24 +239,33 @@ async def test_a_service_refuses_a_schema_older_than_its_code(database: str) -> 
 
 
 async def test_a_service_runs_on_a_newer_expand_only_schema_and_refuses_one_that_needs_newer_code(
-        database: str, tmp_path: Path) -> None:
+        settings: Settings, tmp_path: Path) -> None:
     """An older replica restarting during an upgrade: the new release's migrations keep it working (the rule in
     docs/operations.md), unless one of them says it removed what older code uses (`-- requires-code: N`)."""
-    current = expected_version("archive")
-    expand = (f"{current + 1:04d}_probe_column.sql", "ALTER TABLE recipients ADD COLUMN probe text;\n")
-    await migrate_database(Settings(database_url=database), {"archive": _with("archive", tmp_path / "a", expand)})
-    pool = await create_pool(database, "archive", role="antibully_archive", max_size=1, expected_version=current)
-    await pool.close()  # it runs
+    from antibully.cli import add_school
+    from services.intake.app import running
 
-    contract = (f"{current + 2:04d}_drop_probe.sql",
-                f"-- requires-code: {current + 1}\nALTER TABLE recipients DROP COLUMN probe;\n")
+    database = settings.database_url
+    intake_now, archive_now = expected_version("intake"), expected_version("archive")
+    expand = (f"{intake_now + 1:04d}_school_motto.sql", "ALTER TABLE schools ADD COLUMN motto text;\n")
+    intake_next = _with("intake", tmp_path, expand)
+    await migrate_database(Settings(database_url=database), {"intake": intake_next})
+    async with running(settings):  # this release's intake on the next release's schema: it starts and works
+        assert await add_school(database, "s-newer", "x")
+    assert await _fetch(database, "SELECT version FROM intake.schema_migrations ORDER BY 1 DESC LIMIT 1") == [
+        (intake_now + 1,)]
+
+    add = (f"{archive_now + 1:04d}_probe_column.sql", "ALTER TABLE recipients ADD COLUMN probe text;\n")
+    drop = (f"{archive_now + 2:04d}_drop_probe.sql",
+            f"-- requires-code: {archive_now + 1}\nALTER TABLE recipients DROP COLUMN probe;\n")
     await migrate_database(Settings(database_url=database),
-                           {"archive": _with("archive", tmp_path / "b", expand, contract)})
-    code, err = await _archive_process(database, "nats://127.0.0.1:9")
+                           {"intake": intake_next, "archive": _with("archive", tmp_path, add, drop)})
+    code, err = await _archive_process(database, settings.nats_url)
     assert code == 3, err
-    assert (f"schema 'archive' is at version {current + 2}, whose migrations need code of version {current + 1} "
-            f"or later; this code expects {current}: deploy the newer release") in err, err
-    pool = await create_pool(database, "archive", role="antibully_archive", max_size=1, expected_version=current + 1)
+    assert (f"schema 'archive' is at version {archive_now + 2}, whose migrations need code of version "
+            f"{archive_now + 1} or later; this code expects {archive_now}: deploy the newer release") in err, err
+    pool = await create_pool(database, "archive", role="antibully_archive", max_size=1,
+                             expected_version=archive_now + 1)
     await pool.close()  # the release that expects it runs
 
 
