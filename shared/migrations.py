@@ -67,8 +67,10 @@ def load_migrations(directory: Path) -> list[Migration]:
             raise MigrationError(f"{path}: a migration is named NNNN_name.sql (lower case, digits, _)")
         data = path.read_bytes()
         sql = data.decode("utf-8")
-        requires = _REQUIRES.search(sql)
-        found.append(Migration(int(match[1]), path.stem, sql, hashlib.sha256(data).hexdigest(),
+        version, requires = int(match[1]), _REQUIRES.search(sql)
+        if requires and not 0 < int(requires[1]) <= version:
+            raise MigrationError(f"{path}: `-- requires-code: N` names a version from 1 to its own ({version})")
+        found.append(Migration(version, path.stem, sql, hashlib.sha256(data).hexdigest(),
                                int(requires[1]) if requires else 0))
     if [m.version for m in found] != list(range(1, len(found) + 1)):
         raise MigrationError(f"{directory}: migrations must be numbered 0001, 0002, … without gaps or twins")

@@ -291,3 +291,6 @@ def test_a_gap_or_a_stray_name_in_the_migrations_is_refused(tmp_path: Path) -> N
     (tmp_path / "2_b.sql").rename(tmp_path / "0002_b.sql")
     (tmp_path / "0002_b.sql").write_text("-- requires-code: 2\nALTER TABLE t DROP COLUMN c;")
     assert [(m.version, m.requires_code) for m in load_migrations(tmp_path)] == [(1, 0), (2, 2)]
+    (tmp_path / "0002_b.sql").write_text("-- requires-code: 3\nALTER TABLE t DROP COLUMN c;")
+    with pytest.raises(MigrationError, match="names a version from 1 to its own"):
+        load_migrations(tmp_path)
