@@ -105,8 +105,9 @@ def _parser() -> argparse.ArgumentParser:
                         "signed with; repeat it (or give a comma-separated list) for every key of a rotation")
     sub.add_parser("archive-public-key", help="print the public key of ARCHIVE_SIGNING_KEY (for auditors)")
     sub.add_parser("identity-public-key", help="print IDENTITY_PUBLIC_KEY (for intake) of IDENTITY_SIGNING_KEY")
-    sub.add_parser("migrate", help="create or update every service's role, schema, tables and grants "
-                   "(as DATABASE_URL, the admin; before the services start, on every release)")
+    sub.add_parser("migrate", help="create or update every service's role and schema, apply the numbered "
+                   "migrations not yet applied, and grant (as DATABASE_URL, the admin; before the new release's "
+                   "services start, on every release)")
     sub.add_parser("bus-keys", help="print a new X25519 key pair for a bus reader (archive or notify): "
                    "its *_BUS_PRIVATE_KEY and the *_BUS_PUBLIC_KEY producers seal with")
     sub.add_parser("archive-migrate", help="deprecated: the same as `migrate`")

@@ -1,15 +1,19 @@
-"""`antibully migrate`: the one step that changes the database's shape and its rights (issue 14).
+"""`antibully migrate`: the one step that changes the database's shape and its rights (issues 14, 15).
 
 Run with DATABASE_URL as the admin (a superuser, or a role with CREATEROLE that is or may become
-the owner). It creates, if missing, the owner role (NOLOGIN; owns every schema, table and
-function) and a login role per service (NOSUPERUSER, NOCREATEDB, NOCREATEROLE, member of no
-role), applies each service's idempotent schema.sql and the shared inbox/outbox tables as the
-owner, and grants each service's role what its code does in its own schema and nothing
-elsewhere. The services never run DDL: they refuse to start until this has run.
+the owner), as a release step before the new release's services start. It creates, if missing,
+the owner role (NOLOGIN; owns every schema, table and function) and a login role per service
+(NOSUPERUSER, NOCREATEDB, NOCREATEROLE, member of no role); then, per service schema, applies as
+the owner the numbered migrations it has not applied yet (services/<service>/migrations, recorded
+in the schema's schema_migrations; shared/migrations.py), adopting a database made by the
+unversioned schema.sql of earlier releases, and grants each service's role what its code does in
+its own schema and nothing elsewhere. The services never run DDL: they refuse to start until this
+has run, and against a schema older than their code.
 
 Roles are cluster-wide and grants per database, so it is safe to run against many databases of
 one server at once (the tests do): role creation tolerates a concurrent twin, and the rest is
-serialised per database. Running it twice changes nothing.
+serialised per database by a session advisory lock (advisory locks are per database). Running it
+twice applies nothing the second time.
 """
 
 from __future__ import annotations
@@ -20,14 +24,16 @@ import hashlib
 import hmac
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-from shared.config import DB_SERVICES, ROOT, ServiceDatabase, Settings
-from shared.db import Conn, apply_schema
+from shared.config import DB_SERVICES, ServiceDatabase, Settings
+from shared.db import Conn
+from shared.migrations import VERSION_TABLE, MigrationError, apply_migrations, migrations_dir
 
 _ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 # What a service role may not have, whatever it had before.
@@ -44,26 +50,28 @@ class MigrateError(RuntimeError):
 class ServiceSchema:
     service: str
     schema: str
-    sql: Path
+    migrations: Path  # its numbered migrations
     deletable: tuple[str, ...]  # the tables the code DELETEs from; elsewhere SELECT, INSERT, UPDATE
     # tables on which the role gets less still: {table: privileges}
     restricted: dict[str, str]
 
 
 def service_schemas() -> list[ServiceSchema]:
-    """Each service with a database: its schema, its DDL and its narrower tables."""
+    """Each service with a database: its schema, its migrations and its narrower tables (the version
+    table among them: the service reads it at start, only migrate writes it)."""
     from services.archive.repository import roles as archive
     from services.escalation import repository as escalation
     from services.intake import repository as intake
     from services.notify import repository as notify
 
     modules: dict[str, Any] = {"intake": intake, "escalation": escalation, "notify": notify, "archive": archive}
-    return [ServiceSchema(s, modules[s].SCHEMA, ROOT / "services" / s / "schema.sql", modules[s].DELETABLE,
-                          getattr(modules[s], "RESTRICTED", {})) for s in DB_SERVICES]
+    return [ServiceSchema(s, modules[s].SCHEMA, migrations_dir(s), modules[s].DELETABLE,
+                          getattr(modules[s], "RESTRICTED", {}) | {VERSION_TABLE: "SELECT"}) for s in DB_SERVICES]
 
 
-async def migrate_database(settings: Settings) -> list[str]:
-    """Roles, schemas, tables and grants for every service; returns what it did, line by line."""
+async def migrate_database(settings: Settings, migrations: Mapping[str, Path] | None = None) -> list[str]:
+    """Roles, schemas, migrations and grants for every service; returns what it did, line by line.
+    `migrations` replaces a service's migrations directory (tests: a migration that ships nowhere)."""
     logins = [settings.service_database(s) for s in DB_SERVICES]
     owner = settings.db_owner_role
     conn = await asyncpg.connect(settings.database_url)
@@ -84,16 +92,26 @@ async def migrate_database(settings: Settings) -> list[str]:
             if await _ensure_role(conn, db.role, _SERVICE_ATTRS, db.password, enforce=True):
                 done.append(f"created role {db.role} ({db.service})")
         roles = {db.service: db.role for db in logins}
-        async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('antibully-migrate'))")
+        acting = owner if me["rolname"] != owner else None
+        # a session lock, held across the migrations' own transactions; per database (so are advisory locks)
+        await conn.execute("SELECT pg_advisory_lock(hashtext('antibully-migrate'))")
+        try:
             for spec in service_schemas():
-                await _take_ownership(conn, spec.schema, owner)
-                if me["rolname"] != owner:
-                    await conn.execute(f'SET LOCAL ROLE "{owner}"')
-                await apply_schema(conn, spec.schema, spec.sql)
-                await _grant(conn, spec, roles[spec.service])
-                await conn.execute("RESET ROLE")
+                async with conn.transaction():
+                    await _take_ownership(conn, spec.schema, owner)
+                try:
+                    done += await apply_migrations(conn, spec.schema, (migrations or {}).get(spec.service,
+                                                                                             spec.migrations),
+                                                   role=acting)
+                except MigrationError as exc:
+                    raise MigrateError(str(exc)) from None
+                async with conn.transaction():
+                    if acting:
+                        await conn.execute(f'SET LOCAL ROLE "{owner}"')
+                    await _grant(conn, spec, roles[spec.service])
                 done.append(f"schema {spec.schema}: owned by {owner}, used by {roles[spec.service]}")
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(hashtext('antibully-migrate'))")
         return done
     finally:
         await conn.close()

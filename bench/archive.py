@@ -31,12 +31,12 @@ import asyncpg
 
 from bench.common import bench_infrastructure, finish, machine, run_loop
 from services.archive import repository
-from services.archive.app import SCHEMA_SQL
 from services.archive.ledger import LATE_FLAG, REPEAT_FLAG, REPEAT_REASON, Period
 from services.archive.listing import CaseFilter, Cursor
 from services.archive.repository import SCHEMA
 from services.archive.scopes import Scope
-from shared.db import Conn, create_pool, migrate
+from shared.db import Conn, create_pool
+from shared.migrations import migrate, migrations_dir
 
 TARGET_P99_MS = 50.0
 WARMUP = 10
@@ -285,7 +285,7 @@ async def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     async with bench_infrastructure(tmp) as infra:
         pool = await create_pool(infra.database_url, SCHEMA, max_size=2)
         try:
-            await migrate(pool, SCHEMA, SCHEMA_SQL)
+            await migrate(pool, SCHEMA, migrations_dir("archive"))
             say(f"loading {args.n} cases ...")
             loaded = await load(pool, args.n, now)
             say(f"loaded: {loaded}")

@@ -48,7 +48,6 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     from prometheus_client import CollectorRegistry
 
     from services.intake.letter_batches import batches_for
-    from services.notify.app import SCHEMA_SQL
     from services.notify.letters import LetterSender
     from services.notify.links import Links
     from services.notify.repository import SCHEMA
@@ -56,16 +55,17 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     from shared.contracts.letters import LetterApproved, LetterAudience, LetterRecipient
     from shared.contracts.notification import Address, ChannelKind
     from shared.crypto import Sealer, new_key_b64
-    from shared.db import create_pool, migrate
+    from shared.db import create_pool
     from shared.health import Dependencies
     from shared.letter_routes import seal_routes
+    from shared.migrations import migrate, migrations_dir
     from shared.outbox import OutboxRelay
 
     with tempfile.TemporaryDirectory(prefix="bench-letters-machinery-") as tmp:
         async with bench_infrastructure(Path(tmp)) as infra:
             pool = await create_pool(infra.database_url, SCHEMA, max_size=10)
             try:
-                await migrate(pool, SCHEMA, SCHEMA_SQL)
+                await migrate(pool, SCHEMA, migrations_dir("notify"))
                 deps = Dependencies("notify", pool, CollectorRegistry())
 
                 async def publish(*_: object) -> None:

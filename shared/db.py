@@ -32,14 +32,16 @@ class NotMigrated(RuntimeError):
 
 async def create_pool(
     dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10, role: str | None = None,
-    acquire_timeout_s: float = 10.0, command_timeout_s: float | None = 30.0,
+    acquire_timeout_s: float = 10.0, command_timeout_s: float | None = 30.0, expected_version: int | None = None,
 ) -> asyncpg.Pool:
     """A pool whose search_path is `schema` alone; the schema must exist (`antibully migrate` makes it).
 
     With `role` (other than the login itself), every session acts as that role from its start (a
     start-up `role` setting, which survives RESET ALL): a service that falls back to DATABASE_URL
     still has only its own role's rights. Raises NotMigrated, saying what to run, when the schema
-    or the role is missing. Acquiring waits at most `acquire_timeout_s`; a statement runs at most
+    or the role is missing. With `expected_version` (a service's: its highest migration), also when
+    the schema's version is lower, or when a migration applied since removed what this code needs
+    (`shared.migrations`). Acquiring waits at most `acquire_timeout_s`; a statement runs at most
     `command_timeout_s`.
     """
     conn = await asyncpg.connect(dsn, timeout=acquire_timeout_s)
@@ -60,6 +62,10 @@ async def create_pool(
         if not await conn.fetchval("SELECT has_schema_privilege($1, $2, 'USAGE')", who, schema):
             raise NotMigrated(f"role {who!r} has no rights on schema {schema!r}: run `antibully migrate` "
                               "(it grants them)")
+        if expected_version is not None:
+            from shared.migrations import check_schema_version
+
+            await check_schema_version(conn, schema, acting, expected_version)
     finally:
         await conn.close()
     settings = {"search_path": schema} | ({"role": acting} if acting else {})
@@ -84,21 +90,12 @@ async def _no_reset(_: asyncpg.Connection) -> None:
 
 
 async def apply_schema(conn: Conn, schema: str, *sql_files: Path) -> None:
-    """Create `schema` if missing and apply the shared inbox/outbox tables and the given idempotent DDL
-    in it, serialised, as the connection's current role (which owns what it creates). Run by
-    `antibully migrate`, never by a service at start-up."""
+    """A schema of a test's own (a probe), outside the versioned migrations: created if missing, with the
+    shared inbox/outbox tables and the given DDL, as the connection's current role. The services'
+    schemas are made by `antibully migrate` from their numbered migrations (shared/migrations.py)."""
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"antibully-migrate-{schema}")
-        # checked first: the owner may lack CREATE on the database, which IF NOT EXISTS still demands
         if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
             await conn.execute(f'CREATE SCHEMA "{schema}"')
         await conn.execute("SELECT set_config('search_path', $1, true)", f'"{schema}"')
         for path in (SHARED_SQL, *sql_files):
-            # DDL may rewrite a large table: no statement timeout here
-            await conn.execute(path.read_text(encoding="utf-8"), timeout=3600)
-
-
-async def migrate(pool: asyncpg.Pool, schema: str, *sql_files: Path) -> None:
-    """`apply_schema` on a connection of `pool` (tests and benchmarks with a schema of their own)."""
-    async with pool.acquire() as conn:
-        await apply_schema(conn, schema, *sql_files)
+            await conn.execute(path.read_text(encoding="utf-8"))

@@ -1,4 +1,5 @@
--- Inbox and outbox, created in every service schema that consumes or publishes.
+-- Inbox and outbox, as every service schema's first migration (services/*/migrations/0001_initial.sql)
+-- creates them; applied alone to a schema of a test's own (shared.db.apply_schema).
 CREATE TABLE IF NOT EXISTS inbox (
     message_id   text PRIMARY KEY,
     subject      text NOT NULL,

@@ -19,6 +19,7 @@ from shared.db import create_pool
 from shared.health import Dependencies
 from shared.jetstream import JetStreamPublisher
 from shared.ops_metrics import ConsumerWatch, OutboxDepth
+from shared.migrations import expected_version
 from shared.outbox import OutboxRelay
 from shared.telemetry import make_tracer_provider
 
@@ -52,11 +53,13 @@ class Infra:
 
 
 async def service_pool(settings: Settings, service: str, schema: str, size: int) -> asyncpg.Pool:
-    """A pool of `service`'s own login (or DATABASE_URL acting as its role), on its schema alone."""
+    """A pool of `service`'s own login (or DATABASE_URL acting as its role), on its schema alone, once
+    the schema is at the version this code expects (its highest migration; shared/migrations.py)."""
     db = settings.service_database(service)
     return await create_pool(db.url, schema, role=db.role, max_size=size,
                              acquire_timeout_s=settings.db_acquire_timeout_s,
-                             command_timeout_s=settings.db_command_timeout_s)
+                             command_timeout_s=settings.db_command_timeout_s,
+                             expected_version=expected_version(service))
 
 
 @asynccontextmanager

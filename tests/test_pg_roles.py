@@ -17,7 +17,8 @@ import pytest
 from antibully.infra import create_database, database_url_as, drop_database
 from antibully.migrate import MigrateError, migrate_database, scram_verifier, service_schemas
 from shared.config import DB_SERVICES, ROOT, Settings
-from shared.db import NotMigrated, apply_schema, create_pool
+from shared.db import NotMigrated, create_pool
+from tests.legacy_schema import create_legacy_schema
 
 SCHEMAS = {"intake": "intake", "escalation": "escalation", "notify": "notify", "archive": "archive"}
 
@@ -216,7 +217,7 @@ async def test_migrate_takes_over_tables_the_superuser_made(bare_database: str) 
     """A database from before issue 14: the services made their tables as the superuser."""
     conn = await asyncpg.connect(bare_database)
     try:
-        await apply_schema(conn, "archive", ROOT / "services" / "archive" / "schema.sql")
+        await create_legacy_schema(conn, "archive", "archive")
         assert await conn.fetchval("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'entries'") \
             == await conn.fetchval("SELECT current_user")
         await migrate_database(Settings(database_url=bare_database))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -24,8 +23,6 @@ from shared.crypto import Sealer, new_key_b64
 from shared.db import create_pool
 from shared.health import Dependencies
 from shared.outbox import OutboxRelay
-
-SCHEMA_SQL = Path(__file__).resolve().parent.parent / "services" / "notify" / "schema.sql"
 
 
 @pytest.mark.pure

@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
-from pathlib import Path
 
 import asyncpg
 from opentelemetry.sdk.trace import TracerProvider
@@ -30,7 +29,6 @@ from shared.http import serve, serve_metrics
 from shared.service import Infra, infrastructure
 from shared.tasks import every
 
-SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 log = logging.getLogger("antibully.archive")
 
 

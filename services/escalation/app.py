@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import asyncpg
 from opentelemetry.sdk.trace import TracerProvider
@@ -36,7 +35,6 @@ from shared.directory import DirectoryError, load_directory
 from shared.http import ops_app, serve, serve_metrics
 from shared.service import Infra, infrastructure
 
-SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 log = logging.getLogger("antibully.escalation")
 
 

@@ -9,7 +9,7 @@ from services.escalation.digest import InDigest
 from services.escalation.repository import SETTLED
 from shared.db import Conn, Executor
 
-# literal, so that the planner uses the partial index obligations_in_digest (schema.sql)
+# literal, so that the planner uses the partial index obligations_in_digest (migrations/)
 _SETTLED = "(" + ", ".join(f"'{s}'" for s in SETTLED) + ")"
 
 

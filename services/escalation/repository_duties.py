@@ -1,6 +1,6 @@
 """Escalation's SQL for discharging and withdrawing duties (kept apart from repository.py, which is full).
 
-Every statement here changes obligations through the versioning trigger (schema.sql), so the
+Every statement here changes obligations through the versioning trigger (migrations/0001_initial.sql), so the
 transaction that calls it publishes the change as DutyUpdated (duties.publish).
 """
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -30,8 +29,6 @@ from shared.http import serve, serve_metrics
 from shared.jetstream import JetStreamPublisher
 from shared.letter_routes import SETTING
 from shared.service import Infra, infrastructure
-
-SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 
 
 @asynccontextmanager

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import asyncpg
 from fastapi import FastAPI
@@ -37,7 +36,6 @@ from shared.letter_routes import SETTING
 from shared.service import Infra, infrastructure
 from shared.tasks import every
 
-SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 log = logging.getLogger("antibully.notify")
 
 

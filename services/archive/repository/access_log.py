@@ -15,7 +15,7 @@ from shared.db import Conn, Executor
 async def lock_access_head(conn: Conn) -> tuple[int, str]:
     """The access log's head, locked until the transaction ends: reads are logged one after another."""
     row = await conn.fetchrow("SELECT seq, hash FROM access_log_head WHERE id = 1 FOR UPDATE")
-    assert row is not None  # inserted by schema.sql
+    assert row is not None  # inserted by migrations/0001_initial.sql
     return row["seq"], row["hash"]
 
 

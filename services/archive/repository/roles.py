@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA = "archive"  # the database schema of the archive's tables (schema.sql)
+SCHEMA = "archive"  # the database schema of the archive's tables (migrations/)
 
 # Granted by `antibully migrate` (antibully/migrate.py) instead of SELECT, INSERT, UPDATE, DELETE:
 # the chains, their checkpoints and the access log are append-only, and a case key may only be
