@@ -18,8 +18,8 @@ from shared.consumer import DurableConsumers
 from shared.db import create_pool
 from shared.health import Dependencies
 from shared.jetstream import JetStreamPublisher
-from shared.ops_metrics import ConsumerWatch, OutboxDepth
 from shared.migrations import expected_version
+from shared.ops_metrics import ConsumerWatch, OutboxDepth
 from shared.outbox import OutboxRelay
 from shared.telemetry import make_tracer_provider
 
