@@ -175,7 +175,7 @@ async def test_two_replicas_of_every_service_on_a_three_node_cluster_count_as_on
         await asyncio.sleep(3.0)  # another checkpoint round of both archives
         checkpoints, twice, ids = await _heads_checkpointed_twice(database)
         assert checkpoints >= 1 and twice == 0 and ids == list(range(1, checkpoints + 1)), (checkpoints, twice, ids)
-        assert not [line for line in error_lines(logs) if "Traceback" in line or "duplicate" in line.lower()]
+        assert error_lines(logs) == []  # no replica logged an error (a lost race, a refused duplicate)
     finally:
         rig.fleet.stop_all()
         rig.fleet.print_logs(15)
