@@ -45,7 +45,7 @@ def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
         yield c
 
 
-def _second(env: dict[str, str]) -> dict[str, str]:
+def _second() -> dict[str, str]:
     """The second replica of each service: its own HTTP ports (a container of its own in compose)."""
     return {f"{s.upper()}_PORT": str(free_port()) for s in SERVICES}
 
@@ -139,7 +139,7 @@ async def test_two_replicas_of_every_service_on_a_three_node_cluster_count_as_on
     logs = tmp_path / "logs"
     logs.mkdir()
     rig = Rig(env, ServiceProcesses(env, logs), smtp_sink)
-    second = _second(env)
+    second = _second()
     consoles = [free_port(), free_port()]
     try:
         await rig.start()
