@@ -1,5 +1,6 @@
 """compose.yaml without a Docker engine: valid against the Compose Specification's JSON schema
-(tests/fixtures/compose-spec.json, vendored from compose-spec/compose-spec), and wired as meant — every
+(tests/fixtures/compose-spec.json: schema/compose-spec.json of compose-spec/compose-spec at 170098ba,
+2026-06-23, Apache-2.0), and wired as meant — every
 dependency a service, every mounted file in the repository, replicas without fixed host ports, a
 healthcheck on each app service's own port, three NATS nodes routed to each other, streams at R3,
 Prometheus scraping each service's metrics port, the policy and directory mounted where the settings
