@@ -19,7 +19,7 @@ from shared.bus_topology import ROLES, authorization_conf
 from shared.config import Settings
 from shared.nats_keys import NatsKeys, setting_name
 
-SERVER_NAMES = ("nats", "localhost", "127.0.0.1")
+SERVER_NAMES = ("nats", "nats-1", "nats-2", "nats-3", "localhost", "127.0.0.1")  # compose's nodes
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -112,6 +112,8 @@ def new_env() -> list[str]:
     assert set(values) <= ALL_SECRETS - OPTIONAL
     # each service's PostgreSQL login (compose builds its *_DATABASE_URL; `migrate` sets it on the role)
     values |= {f"{service}_db_password": secrets.token_urlsafe(24) for service in DB_SERVICES}
+    # compose's cluster: the NATS nodes' route login (in a URL: hex) and Grafana's admin
+    values |= {"nats_route_password": secrets.token_hex(24), "grafana_admin_password": secrets.token_urlsafe(24)}
     return ["# antibully secrets for compose.yaml, made by `antibully new-env`: keep this file out of git (chmod 600)",
             *(f"{name.upper()}={value}" for name, value in sorted(values.items()))]
 

@@ -58,8 +58,10 @@ def test_every_secret_setting_belongs_to_some_service() -> None:
 @pytest.mark.pure
 def test_compose_gives_each_service_exactly_its_secrets_without_defaults() -> None:
     compose = _compose()
-    for service, table in SERVICE_SECRETS.items():
-        env = compose[service]
+    nodes = {name: name.rsplit("-", 1)[0] for name in compose if name.rsplit("-", 1)[-1].isdigit()}  # nats-1..3
+    assert set(nodes.values()) <= set(SERVICE_SECRETS), nodes
+    for node, service in [*((s, s) for s in SERVICE_SECRETS if s in compose), *nodes.items()]:
+        table, env = SERVICE_SECRETS[service], compose[node]
         held = {k.lower() for k in env} & ALL_SECRETS
         assert held <= table, f"{service} holds others' secrets: {held - table}"
         required = (table - OPTIONAL) & (FIELDS | {"nats_jetstream_key", "postgres_password"})
@@ -72,7 +74,8 @@ def test_compose_gives_each_service_exactly_its_secrets_without_defaults() -> No
                     assert (op, default) == (":-", ""), f"{service}: {var} has a default"
                 else:
                     assert op == ":?" and default.startswith(f"set {var}"), f"{service}: {var} is not ${{{var}:?…}}"
-    for service in set(compose) - set(SERVICE_SECRETS):  # mailpit, jaeger, …: no secret at all
+    assert set(SERVICE_SECRETS) <= set(compose) | set(nodes.values())
+    for service in set(compose) - set(SERVICE_SECRETS) - set(nodes):  # mailpit, jaeger, …: no secret at all
         assert not {k.lower() for k in compose[service]} & ALL_SECRETS, service
 
 
