@@ -71,6 +71,31 @@ def test_compose_runs_the_sources_nats_and_postgresql() -> None:
     assert wrong_versions(found) == []
 
 
+def old_data_mounts(compose: dict[str, Any]) -> list[str]:
+    """Services running a PostgreSQL 18+ image with a volume at the pre-18 /var/lib/postgresql/data and no
+    PGDATA there: the 18 images refuse to start, even on a fresh volume (they want /var/lib/postgresql)."""
+    bad = []
+    for name, service in compose.get("services", {}).items():
+        repo, tag = split_image(str(service.get("image", "")))
+        if repo != "postgres" or not tag[:2].isdigit() or int(tag[:2]) < 18:
+            continue
+        targets = [str(v).split(":")[1] if isinstance(v, str) else str(v.get("target"))
+                   for v in service.get("volumes", [])]
+        env = service.get("environment") or {}
+        pgdata = env.get("PGDATA", "") if isinstance(env, dict) else ""
+        if any(t.rstrip("/") == "/var/lib/postgresql/data" for t in targets) and not pgdata:
+            bad.append(name)
+    return bad
+
+
+def test_compose_mounts_postgresqls_data_where_its_major_keeps_it() -> None:
+    assert old_data_mounts(yaml.safe_load((ROOT / "compose.yaml").read_text())) == []
+    assert old_data_mounts({"services": {"pg": {"image": "postgres:18", "volumes": ["d:/var/lib/postgresql/data"]},
+                                         "ok": {"image": "postgres:18", "volumes": ["d:/var/lib/postgresql"]},
+                                         "old": {"image": "postgres:15", "volumes": ["d:/var/lib/postgresql/data"]}}}
+                           ) == ["pg"]
+
+
 def test_the_kubernetes_manifests_name_the_sources_versions() -> None:
     """deploy/k8s (when there): the NATS Helm values' image tag and CloudNativePG's imageName."""
     files = sorted((ROOT / "deploy" / "k8s").glob("**/*.y*ml"))
