@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -284,7 +284,7 @@ def _signals_held() -> Iterator[None]:
         raise _Stop(_held[0])
 
 
-def missing_embedded(environ: dict[str, str] | os._Environ[str]) -> list[str]:
+def missing_embedded(environ: Mapping[str, str]) -> list[str]:
     """What `make run` would start itself but can't: the `embedded` extra is not installed (a production
     install, the image). Each line says what to install or which setting points elsewhere instead."""
     missing = []
