@@ -16,7 +16,8 @@ import urllib.request
 from pathlib import Path
 
 SERVICES = ("intake", "escalation", "notify", "archive", "console")
-# /readyz where a service has one (503 while NATS or PostgreSQL is away); the console answers /healthz.
+# /readyz (503 while NATS, PostgreSQL or the consumers are away); the console /healthz: it stays in rotation while
+# the archive is away, to tell people so, and its /readyz (the archive's and intake's) is for dashboards.
 PATHS = {"intake": "/readyz", "escalation": "/readyz", "notify": "/readyz", "archive": "/readyz",
          "console": "/healthz"}
 

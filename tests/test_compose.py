@@ -18,6 +18,7 @@ import jsonschema
 import pytest
 import yaml
 
+from antibully.healthcheck import PATHS
 from shared.bus import stream_config
 from shared.config import ROOT, Settings
 from shared.subjects import STREAMS
@@ -105,7 +106,7 @@ def test_each_app_service_checks_its_own_readiness() -> None:
         check = services[name].get("healthcheck") or {}
         test = " ".join(check.get("test", []))
         port = int(getattr(Settings(), f"{name}_port"))
-        path = "/login" if name == "console" else "/readyz"  # the console has no dependency of its own
+        path = PATHS[name]  # the image's HEALTHCHECK's paths: the console's /healthz keeps it in rotation
         assert f"http://127.0.0.1:{port}{path}" in test and "urllib" in test, f"{name}: {test!r}"
     for name in ("postgres", *NODES, "edge", "prometheus", "grafana", "mailpit"):
         assert services[name].get("healthcheck", {}).get("test"), name

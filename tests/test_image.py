@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from shared.config import ROOT, Settings
 
@@ -120,10 +121,12 @@ def test_a_healthcheck_asks_the_service() -> None:
 
 @pytest.mark.pure
 def test_every_port_a_service_listens_on_is_exposed() -> None:
-    """Every default port in shared/config.py, and the /metrics ports `make run` uses (an internal network's)."""
+    """Every default port in shared/config.py, and the /metrics ports compose and Kubernetes give the services."""
     ports = config_ports()
     assert {"intake_port", "archive_port", "notify_port", "escalation_port", "console_port"} <= set(ports)
-    metrics = {9100, 9181, 9182, 9183, 9188}
+    env = yaml.safe_load((ROOT / "compose.yaml").read_text())["x-env"]
+    metrics = {int(v) for k, v in env.items() if k.endswith("_METRICS_PORT")}
+    assert len(metrics) == 5
     assert set(ports.values()) | metrics <= exposed(stages(DOCKERFILE.read_text())[-1])
 
 

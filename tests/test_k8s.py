@@ -16,6 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from antibully.healthcheck import PATHS
 from shared.config import ROOT, Settings
 from tests.k8s_manifests import APP_SERVICES, JOBS, K8S, container_env, find, monitoring, production, release
 from tests.k8s_render import Obj, pod_specs
@@ -132,7 +133,8 @@ def test_every_service_has_probes_resources_a_locked_down_pod_and_one_image() ->
         http, metrics = ports[service]
         assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"http": http, "metrics": metrics}
         assert container["command"] == ["python", "-m", f"services.{service}"]
-        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}, service
+        # the image's HEALTHCHECK's paths: the console stays in rotation while the archive is away, to say so
+        assert container["readinessProbe"]["httpGet"] == {"path": PATHS[service], "port": "http"}, service
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}, service
         assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
         for kind in ("requests", "limits"):
