@@ -33,7 +33,7 @@ def release() -> list[Obj]:
 
 
 def monitoring() -> list[Obj]:
-    """The optional PodMonitor (for the Prometheus Operator)."""
+    """The optional PodMonitor and PrometheusRule (for the Prometheus Operator)."""
     return build(MONITORING)
 
 

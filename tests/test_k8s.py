@@ -23,7 +23,8 @@ from tests.k8s_render import Obj, pod_specs
 
 KUBERNETES = "1.32"  # the oldest minor still in upstream support when written; the schemas are bundled
 CRDS = ("postgresql.cnpg.io_clusters.yaml", "postgresql.cnpg.io_scheduledbackups.yaml",
-        "barmancloud.cnpg.io_objectstores.yaml", "monitoring.coreos.com_podmonitors.yaml")
+        "barmancloud.cnpg.io_objectstores.yaml", "monitoring.coreos.com_podmonitors.yaml",
+        "monitoring.coreos.com_prometheusrules.yaml")
 SCALES = {"intake", "console", "archive", "notify"}  # stateless edges with an HPA; escalation: fixed replicas
 
 
@@ -64,11 +65,12 @@ def validate(obj: Obj) -> None:
 
 
 @pytest.mark.pure
-def test_every_object_of_the_overlay_the_release_jobs_and_the_pod_monitor_is_valid() -> None:
+def test_every_object_of_the_overlay_the_release_jobs_and_the_monitoring_is_valid() -> None:
     objs = production() + release() + monitoring()
     kinds = {o["kind"] for o in objs}
     assert {"Namespace", "Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "ConfigMap",
-            "NetworkPolicy", "Cluster", "ScheduledBackup", "ObjectStore", "Job", "PodMonitor"} == kinds
+            "NetworkPolicy", "Cluster", "ScheduledBackup", "ObjectStore", "Job", "PodMonitor",
+            "PrometheusRule"} == kinds
     for obj in objs:
         validate(obj)
         if obj["kind"] != "Namespace":
@@ -92,6 +94,12 @@ def test_the_validation_refuses_a_wrong_field_and_a_wrong_type() -> None:
     del backup["spec"]["schedule"]
     with pytest.raises(jsonschema.ValidationError):
         validate(backup)
+    rule = find(monitoring(), "PrometheusRule", "antibully")
+    for field, value in (("for", "ten minutes"), ("severity", "critical")):  # a bad duration; a label as a field
+        bad = copy.deepcopy(rule)
+        bad["spec"]["groups"][0]["rules"][0][field] = value
+        with pytest.raises(jsonschema.ValidationError):
+            validate(bad)
 
 
 @pytest.mark.pure
@@ -122,7 +130,7 @@ def test_every_service_has_probes_resources_a_locked_down_pod_and_one_image() ->
     objs = production()
     ports = _ports()
     settings = Settings()
-    (pod_monitor,) = monitoring()
+    pod_monitor = find(monitoring(), "PodMonitor", "antibully")
     assert pod_monitor["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
     assert ports["escalation"][0] == settings.escalation_port and ports["intake"][0] == settings.intake_port
     images = set()
