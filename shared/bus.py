@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 import traceback
 from collections.abc import Iterable
@@ -158,13 +159,20 @@ def make_broker(settings: Settings, tracer_provider: TracerProvider, registry: C
     )
 
 
+_SUPERVISOR_CALLBACK = re.compile(r"callback for \S+ is being executed\.\.\.")
+
+
 class IdleFetchTimeout(logging.Filter):
     """Drops exactly one false alarm: FastStream 0.7.8's pull loop suppresses nats-py's own fetch timeout
     but not the bare `asyncio.TimeoutError` that nats-py 2.x raises when a long poll ends empty,
     so its task supervisor logs "raised an exception, retrying" with a traceback at ERROR and
-    restarts the loop (losing nothing). Any other exception from the loop still logs."""
+    restarts the loop (losing nothing). Any other exception from the loop still logs. Also drops the
+    supervisor's INFO "callback for Task-N is being executed..." that each such restart (so every idle
+    durable, every few seconds) adds: it says nothing to an operator and buried the lines that do."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO and _SUPERVISOR_CALLBACK.fullmatch(record.getMessage()):
+            return False
         if "raised an exception, retrying" not in record.getMessage() or not record.exc_info:
             return True
         exc = record.exc_info[1]

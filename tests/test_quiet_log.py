@@ -43,6 +43,11 @@ def test_filter_drops_only_the_empty_long_poll() -> None:
     assert quiet.filter(_record(_raised_in(nats_client, ValueError("nats: invalid subscription"))))
     assert quiet.filter(_record(_raised_in("/srv/antibully/shared/consumer.py", TimeoutError())))
     assert quiet.filter(_record(_raised_in(nats_client, TimeoutError()), "something else failed"))
+    chatter = logging.LogRecord("antibully.faststream", logging.INFO, __file__, 1,
+                                "callback for Task-12 is being executed...", None, None)
+    assert not quiet.filter(chatter)
+    chatter.levelno = logging.WARNING
+    assert quiet.filter(chatter)
 
 
 async def test_an_idle_system_logs_no_error(tmp_path: Path, nats_server: NatsServer, database: str,
@@ -57,7 +62,12 @@ async def test_an_idle_system_logs_no_error(tmp_path: Path, nats_server: NatsSer
         rig.fleet.stop_all()
     assert rig.load.accepted and len(smtp_sink.messages) == 8
     assert error_lines(tmp_path) == []
+    assert lines_with(tmp_path, "is being executed") == []  # FastStream's supervisor, once per idle long poll
     assert stopped_cleanly(tmp_path) == ["archive", "escalation", "intake", "notify"]
+
+
+def lines_with(logs: Path, text: str) -> list[str]:
+    return [line for f in logs.glob("*.log") for line in f.read_text().splitlines() if text in line]
 
 
 def stopped_cleanly(logs: Path) -> list[str]:
