@@ -64,16 +64,12 @@ async def _concurrent(console: str, cookies: httpx.Cookies, path: str, visitors:
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     from antibully.infra import free_port, wait_port
     from antibully.officials import add_official
-    from shared.assertions import public_key_b64
-    from shared.crypto import new_key_b64
 
     with tempfile.TemporaryDirectory() as tmp:
         async with bench_infrastructure(Path(tmp)) as infra:
-            system = System(infra.nats_url, infra.database_url, Path(tmp))
-            seed, port = new_key_b64(), free_port()
-            system.env.update({"IDENTITY_SIGNING_KEY": seed, "IDENTITY_PUBLIC_KEY": public_key_b64(seed),
-                               "CONSOLE_PORT": str(port), "CONSOLE_DEV_MODE": "1",
-                               "CONSOLE_SESSION_KEY": new_key_b64(), "CONSOLE_LOGIN_PER_MINUTE": "1000"})
+            system = System(infra, Path(tmp))  # its environment has every key, the console's too
+            port = free_port()
+            system.env.update({"CONSOLE_PORT": str(port), "CONSOLE_DEV_MODE": "1", "CONSOLE_LOGIN_PER_MINUTE": "1000"})
             try:
                 await system.start()
                 system.fleet.start("console")

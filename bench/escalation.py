@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import finish, machine, run_loop
+from bench.common import bus_keys, finish, machine, run_loop
 from bench.intake import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -264,7 +264,6 @@ async def bench_e2e(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     from services.intake.examples import SEVERE_EXAMPLE
     from services.intake.reports import reported_event
     from shared.bus import setup_nats
-    from shared.config import Settings
     from shared.contracts import IncidentReport
     from shared.directory import load_directory
 
@@ -284,9 +283,10 @@ async def bench_e2e(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     try:
         infra = await stack.enter_async_context(bench_infrastructure(tmp))
-        settings = Settings(nats_url=infra.nats_url, database_url=infra.database_url, watchdog_interval_s=3600)
-        await setup_nats(settings)  # as the test server's admin (its URL carries the credentials)
-        nc = await nats.connect(settings.nats_url)
+        # escalation signs in as its own NATS user and PostgreSQL role; the setup step as the admin
+        settings = infra.settings(watchdog_interval_s=3600)
+        await setup_nats(settings)
+        nc = await nats.connect(infra.nats_url)  # the publisher: the server admin's credentials
         js = nc.jetstream()
 
         say(f"nats-server and database ready; publishing {args.n} reports")
@@ -402,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     args.rates = [float(r) for r in args.rates.split(",") if r.strip()]
 
     started = time.monotonic()
+    bus_keys()  # the events the benchmark builds are sealed, as intake seals them
     results: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
     say("pure ...")
     results["pure"] = bench_pure(args.iterations, args.plan_iterations)

@@ -40,7 +40,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from antibully.processes import ServiceProcesses
-from bench.common import finish, machine, run_loop
+from bench.common import BenchInfra, bus_keys, finish, machine, run_loop
 
 INCIDENTS_PATH = "/v1/incidents"
 
@@ -341,11 +341,10 @@ def _wait_ready(fleet: ServiceProcesses, names: list[str], logs: Path, timeout_s
 
 
 @contextlib.asynccontextmanager
-async def _intake_workers(workers: int, nats_url: str, database_url: str, port: int, logs: Path
+async def _intake_workers(workers: int, infra: BenchInfra, port: int, logs: Path
                           ) -> AsyncIterator[Callable[[], float]]:
     """intake as `workers` processes sharing `port` (as `make run` starts them); yields their CPU clock."""
-    env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": database_url, "INTAKE_HOST": "127.0.0.1",
-           "INTAKE_PORT": str(port), "LOG_LEVEL": "INFO", **RAISED_RATE_LIMIT}
+    env = infra.service_env(INTAKE_HOST="127.0.0.1", INTAKE_PORT=str(port), LOG_LEVEL="INFO", **RAISED_RATE_LIMIT)
     fleet = ServiceProcesses(env, logs)
     try:
         names = fleet.start_intake(workers)
@@ -360,21 +359,20 @@ async def _intake_workers(workers: int, nats_url: str, database_url: str, port: 
 
 
 @contextlib.asynccontextmanager
-async def _intake_in_process(nats_url: str, database_url: str, port: int, windows: list[float]
+async def _intake_in_process(infra: BenchInfra, port: int, windows: list[float]
                              ) -> AsyncIterator[Callable[[], float]]:
     """intake in this process (profilable); yields this process's CPU clock. While it runs, `windows`
     gets intake's CPU ms per accepted report in each second with more than 50 of them: their minimum
     and median are less sensitive to other processes on the machine than a whole phase's average."""
     from services.intake.app import running
-    from shared.config import Settings
 
-    settings = Settings(nats_url=nats_url, database_url=database_url, intake_host="127.0.0.1", intake_port=port)
+    settings = infra.settings(intake_host="127.0.0.1", intake_port=port)
     if RAISED_RATE_LIMIT:
         settings = settings.model_copy(update={"rate_limit_per_s": 1e9, "rate_limit_burst": 10**9})
-    async with running(settings) as infra:
+    async with running(settings) as service:
 
         def accepted() -> float:
-            return infra.registry.get_sample_value(
+            return service.registry.get_sample_value(
                 "antibully_intake_submissions_total", {"endpoint": "POST /v1/incidents", "outcome": "accepted"}) or 0.0
 
         async def sample() -> None:
@@ -401,8 +399,8 @@ async def _bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     from antibully.infra import free_port
     from bench.common import bench_infrastructure
     from shared.bus import setup_nats
-    from shared.config import Settings
 
+    bus_keys()  # the sample event is sealed, as intake seals it
     payload, body = _payload_and_body()
     run_id = uuid.uuid4().hex[:8]
     results: dict[str, Any] = {
@@ -444,7 +442,7 @@ async def _bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         database_url = infra.database_url
         token = await add_school(database_url, "demo-school", "示范中学")
         # The floor first, once: it does not depend on intake (but needs the streams intake would create).
-        await setup_nats(Settings(nats_url=infra.nats_url))  # as the server's admin (its URL)
+        await setup_nats(infra.settings())  # as `antibully nats-setup` does: the admin's seed
         for rate in args.rates:
             f = await in_child(child_floor_open, infra.nats_url, payload, f"floor-{run_id}-r{rate}",
                                float(rate), args.seconds)
@@ -462,8 +460,8 @@ async def _bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             label = "in-process" if workers == 0 else f"{workers} worker(s)"
             print(f"intake, {label}:", flush=True)
             windows: list[float] = []
-            intake = (_intake_in_process(infra.nats_url, database_url, port, windows) if workers == 0 else
-                      _intake_workers(workers, infra.nats_url, database_url, port, logs_dir(tmp, workers)))
+            intake = (_intake_in_process(infra, port, windows) if workers == 0 else
+                      _intake_workers(workers, infra, port, logs_dir(tmp, workers)))
             run: dict[str, Any] = {"workers": workers, "open": []}
             async with intake as cpu_clock:
                 target = HttpTarget(f"http://127.0.0.1:{port}", token, body, f"bench-{run_id}-w{workers}")

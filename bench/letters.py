@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -63,7 +62,6 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     from antibully.fakes import FakeProviders, FakeProvidersThread
     from antibully.infra import SmtpSink, free_port, wait_port
     from antibully.processes import ServiceProcesses
-    from shared.crypto import new_key_b64
     from tests.helpers import official_headers
 
     per_school = args.parents // args.schools
@@ -73,15 +71,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             sink = SmtpSink().start()
             # the providers' latency and documented limits (every parent has a number of its own)
             fakes = FakeProvidersThread(FakeProviders.realistic(keep_accepted=False), free_port()).start()
-            ports = {name: free_port() for name in ("intake", "archive", "notify")}
-            env = {**os.environ, **fakes.fakes.env(), "NATS_URL": infra.nats_url,
-                   "DATABASE_URL": infra.database_url, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(sink.port),
-                   "WECOM_WEBHOOK_BASE": "", "DINGTALK_WEBHOOK_BASE": "", "LOG_LEVEL": "WARNING",
-                   **({"SMS_RATE_PER_S": str(args.sms_rate)} if args.sms_rate else {}),
-                   **{f"{k.upper()}_PORT": str(v) for k, v in ports.items()},
-                   **{k: new_key_b64() for k in ("ARCHIVE_KEK", "ARCHIVE_DATA_KEY", "INTAKE_DATA_KEY", "PSEUDONYM_KEY",
-                                                 "LINK_KEY", "NOTIFY_DATA_KEY", "DEAD_LETTER_KEY",
-                                                 "LETTER_CONTACT_KEY")}}
+            # each service its own NATS user and PostgreSQL role, every key (bench/common.py: the tests' rig)
+            env = infra.service_env(sink.port, **(fakes.fakes.env() | {"WECOM_WEBHOOK_BASE": "",
+                                                                       "DINGTALK_WEBHOOK_BASE": ""}),
+                                    LOG_LEVEL="WARNING",
+                                    **({"SMS_RATE_PER_S": str(args.sms_rate)} if args.sms_rate else {}))
+            ports = {name: int(env[f"{name.upper()}_PORT"]) for name in ("intake", "archive", "notify")}
             fleet = ServiceProcesses(env, Path(tmp))
             try:
                 for name in ("intake", "archive", "notify"):

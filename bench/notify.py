@@ -125,17 +125,16 @@ async def _consumer(args: argparse.Namespace, tmp: Path, sink: Any, fakes: Any) 
     from antibully.infra import free_port
     from services.notify.app import running
     from shared.bus import setup_nats
-    from shared.config import Settings
 
     out: dict[str, Any] = {}
     async with bench_infrastructure(tmp) as infra:
         sms_env = {k.lower(): v for k, v in fakes.env().items() if k.startswith(("ALIYUN_", "TENCENT_"))}
-        settings = Settings(nats_url=infra.nats_url, database_url=infra.database_url, smtp_port=sink.port,
-                            notify_port=free_port(), webhook_secret=fakes.webhook_secret, sms_providers="aliyun",
-                            wecom_webhook_base="", dingtalk_webhook_base="", reachability_interval_s=3600
-                            ).model_copy(update=sms_env)
-        await setup_nats(settings)  # as the test server's admin (its URL carries the credentials)
-        nc = await nats.connect(settings.nats_url)
+        # notify signs in as its own NATS user and PostgreSQL role; the setup step as the admin
+        settings = infra.settings(smtp_port=sink.port, notify_port=free_port(), webhook_secret=fakes.webhook_secret,
+                                  sms_providers="aliyun", wecom_webhook_base="", dingtalk_webhook_base="",
+                                  reachability_interval_s=3600).model_copy(update=sms_env)
+        await setup_nats(settings)
+        nc = await nats.connect(infra.nats_url)  # the publisher: the server admin's credentials
         try:
             async with running(settings):
                 for kind in args.kinds.split(","):

@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.common import bench_infrastructure, finish, machine, run_loop
+from bench.common import BenchInfra, bench_infrastructure, finish, machine, run_loop
 from bench.intake import percentile
 
 _STARTED = time.monotonic()
@@ -56,13 +55,11 @@ def stats(values: list[float]) -> dict[str, float]:
 class System:
     """The four services as processes against the benchmark's infrastructure and the provider fakes."""
 
-    def __init__(self, nats_url: str, database_url: str, tmp: Path, notify_replicas: int = 1,
-                 intake_workers: int = 1) -> None:
+    def __init__(self, infra: BenchInfra, tmp: Path, notify_replicas: int = 1, intake_workers: int = 1) -> None:
         from antibully.fake_limits import FakeLimits
         from antibully.fakes import FakeProviders, FakeProvidersThread
         from antibully.infra import SmtpSink, free_port
         from antibully.processes import ServiceProcesses
-        from shared.crypto import new_key_b64
 
         self.sink = SmtpSink().start()
         limits = FakeLimits(aliyun_per_number=(), tencent_same_content=(), tencent_per_number=())
@@ -71,16 +68,12 @@ class System:
         self.notify_replicas = notify_replicas
         self.intake_workers = intake_workers
         self.fakes = FakeProvidersThread(fakes, free_port()).start()
-        self.intake_port = free_port()
-        self.env = {**os.environ, **fakes.env(), "NATS_URL": nats_url, "DATABASE_URL": database_url,
-                    "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.sink.port), "INTAKE_PORT": str(self.intake_port),
-                    "ARCHIVE_PORT": str(free_port()), "NOTIFY_PORT": str(free_port()),
-                    "ESCALATION_PORT": str(free_port()), "LOG_LEVEL": "WARNING",
-                    # one school key sends every report: its rate limit would answer 429 and hide the capacity
-                    "RATE_LIMIT_PER_S": "1e9", "RATE_LIMIT_BURST": str(10**9),
-                    **{k: new_key_b64() for k in ("ARCHIVE_KEK", "ARCHIVE_DATA_KEY", "INTAKE_DATA_KEY", "PSEUDONYM_KEY",
-                                                  "LINK_KEY", "NOTIFY_DATA_KEY", "DEAD_LETTER_KEY",
-                                                  "ESCALATION_DATA_KEY")}}
+        # each service its own NATS user and PostgreSQL role, every key (bench/common.py: the tests' rig)
+        self.env = infra.service_env(self.sink.port, **fakes.env(), LOG_LEVEL="WARNING",
+                                     # one school key sends every report: its rate limit would answer 429
+                                     # and hide the capacity
+                                     RATE_LIMIT_PER_S="1e9", RATE_LIMIT_BURST=str(10**9))
+        self.intake_port = int(self.env["INTAKE_PORT"])
         self.fleet = ServiceProcesses(self.env, tmp)
         self.key = ""
 
@@ -301,7 +294,7 @@ async def letters_phase(args: argparse.Namespace) -> dict[str, Any]:
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         async with bench_infrastructure(Path(tmp)) as infra:
-            system = System(infra.nats_url, infra.database_url, Path(tmp), args.notify_replicas, args.intake_workers)
+            system = System(infra, Path(tmp), args.notify_replicas, args.intake_workers)
             try:
                 await system.start()
                 system_results = await system_phase(system, args)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import os
 import tempfile
 import time
@@ -28,22 +27,10 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.common import run_loop
+from bench.common import bus_keys, run_loop, tests_module
 
-
-def _tests(module: str) -> Any:
-    """The tests' rig (tests/fault_rig.py, tests/helpers.py), imported by name: the benchmark counts as
-    the tests count, and mypy does not check the tests' package."""
-    return importlib.import_module(f"tests.{module}")
-
-
-def _bus_keys() -> None:
-    """The bus's sealing keys in the environment, as the tests' conftest puts them."""
-    from shared.bus_seal import new_private_key_b64, public_key_b64
-
-    for reader in ("archive", "notify"):
-        private = os.environ.setdefault(f"{reader.upper()}_BUS_PRIVATE_KEY", new_private_key_b64())
-        os.environ.setdefault(f"{reader.upper()}_BUS_PUBLIC_KEY", public_key_b64(private))
+# the tests' rig (tests/fault_rig.py, tests/helpers.py): the benchmark counts as the tests count
+_tests = tests_module
 
 
 async def _intake_phase(rig: Any, ports: list[int], n: int, clients: int) -> float:
@@ -154,7 +141,7 @@ def cli() -> int:
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients in the intake phase")
     parser.add_argument("--timeout", type=float, default=600.0, help="longest wait for the drain")
     args = parser.parse_args()
-    _bus_keys()
+    bus_keys()  # in the environment the services inherit, as the tests' conftest puts them
     for result in run_loop(main(args)):
         print(" | ".join(f"{k} {v}" for k, v in result.items()))
     return 0
