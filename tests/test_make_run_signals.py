@@ -36,6 +36,11 @@ def _ppids() -> dict[int, int]:
     return found
 
 
+def _is_launcher(cmdline: bytes) -> bool:
+    args = cmdline.rstrip(b"\0").split(b"\0")
+    return args[-1:] == [b"run"] and any(Path(a.decode()).name == "antibully" and b"/bin/" in a for a in args[:-1])
+
+
 def descendants(root: int) -> set[int]:
     ppids = _ppids()
     found, todo = set(), [root]
@@ -142,9 +147,9 @@ def test_sigterm_to_timeout_make_run_stops_every_process(tmp_path: Path) -> None
         assert any("nats-server" in n for n in names), names
         assert alive({postmaster})
 
-        # the launcher is the topmost `antibully run`: a child it is forking at this instant (a service's
-        # Popen, between fork and exec) shows the same command line for a moment
-        runs = {pid for pid in started if b"antibully\0run" in Path(f"/proc/{pid}/cmdline").read_bytes()}
+        # `…/bin/antibully run`, not make (`make -C <checkout> run`: in a checkout named antibully, its command
+        # line holds "antibully", "run" too), and the topmost one: a child being forked shows it until exec
+        runs = {pid for pid in started if _is_launcher(Path(f"/proc/{pid}/cmdline").read_bytes())}
         ppids = _ppids()
         launcher = [pid for pid in runs if ppids.get(pid) not in runs]
         assert len(launcher) == 1, ({pid: ppids.get(pid) for pid in runs}, "".join(lines)[-3000:])
