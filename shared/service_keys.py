@@ -37,7 +37,8 @@ SERVICE_SECRETS: dict[str, frozenset[str]] = {
     "notify": frozenset({
         "link_key", "notify_data_key", "letter_contact_key", "dead_letter_key", "receipt_token", "webhook_secret",
         "dingtalk_secret", "aliyun_access_key_id", "aliyun_access_key_secret", "tencent_secret_id",
-        "tencent_secret_key", "notify_database_url", "notify_nats_seed", "notify_bus_private_key", *_BUS_PUBLIC,
+        "tencent_secret_key", "notify_database_url", "notify_nats_seed", "notify_bus_private_key", "smtp_password",
+        *_BUS_PUBLIC,
     }),
     "archive": frozenset({
         "archive_data_key", "archive_kek", "archive_signing_key", "identity_signing_key", "dead_letter_key",
@@ -59,7 +60,7 @@ ALL_SECRETS: frozenset[str] = frozenset().union(*SERVICE_SECRETS.values())
 # Every other secret is required: `${VAR:?…}`, no default.
 OPTIONAL: frozenset[str] = frozenset({
     "receipt_token", "webhook_secret", "dingtalk_secret", "aliyun_access_key_id", "aliyun_access_key_secret",
-    "tencent_secret_id", "tencent_secret_key",
+    "tencent_secret_id", "tencent_secret_key", "smtp_password",
 })
 
 # Keys that must be base64 of at least 32 random bytes (a ring: comma-separated, current first).
