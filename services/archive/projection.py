@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from services.archive import repository
+from services.archive.campaign_records import project_record
 from services.archive.duties import duty_row
 from services.archive.letters import project_letter
 from shared.contracts import (
@@ -20,6 +21,7 @@ from shared.contracts import (
 )
 from shared.contracts.acts import Act, OfficialActed
 from shared.contracts.base import Event
+from shared.contracts.campaign import CampaignRecordFiled
 from shared.contracts.duties import DutyUpdated
 from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import Author, HelpConverted, HelpMessageAdded, HelpRequested, HelpResolved
@@ -46,6 +48,8 @@ async def project(conn: Conn, event: Event, directory: Directory) -> None:
             await _opened(conn, event, "help", event.case_code, event.school_id, directory, urgent=event.urgent)
         case LookBackScheduled():
             await _opened(conn, event, "lookback", ref("LB", event.lookback_id), event.school_id, directory)
+        case CampaignRecordFiled():
+            await project_record(conn, event)
         case HazardProgressed() if event.facts.completed:
             await repository.case_rectified(conn, event.hazard_id, event.facts.at)
         case HelpMessageAdded(author=Author.school):

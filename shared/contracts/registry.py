@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from shared.contracts import (
     acts,
+    campaign,
     duties,
     escalation,
     follow_up,
@@ -20,7 +21,8 @@ from shared.contracts import (
 )
 from shared.contracts.base import Event
 
-MODULES = (incident, follow_up, hazard, help, escalation, duties, notification, officials, acts, letters)
+MODULES = (incident, follow_up, hazard, help, escalation, duties, notification, officials, acts, letters,
+           campaign)
 
 
 def _concrete(cls: type[Event]) -> list[type[Event]]:

@@ -1,0 +1,23 @@
+"""Campaign records (issue 16) in the read side: each record kind's own projection, found by its kind.
+
+The chain keeps every record whatever its kind; this only fills the tables the campaign's views read.
+A kind's module adds its projector to `PROJECTORS`; a kind without one is kept in the chain only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from shared.contracts.campaign import CampaignRecordFiled, RecordKind
+from shared.db import Conn
+
+Projector = Callable[[Conn, CampaignRecordFiled], Awaitable[None]]
+
+PROJECTORS: dict[RecordKind, Projector] = {
+}
+
+
+async def project_record(conn: Conn, event: CampaignRecordFiled) -> None:
+    projector = PROJECTORS.get(event.kind)
+    if projector is not None:
+        await projector(conn, event)
