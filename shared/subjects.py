@@ -30,6 +30,7 @@ LOOKBACK_COMPLETED = "ab.official.lookback_completed"
 LOOKBACK_REQUESTED = "ab.official.lookback_requested"
 # the work plan as a campaign (issue 16): records filed through the archive for a school's part of a phase
 CAMPAIGN_RECORD_FILED = "ab.official.campaign_record"
+CAMPAIGN_STARTED = "ab.official.campaign_started"
 OFFICIAL_ACTED = "ab.official.acted"
 DUTY_UPDATED = "ab.duty.updated"
 DUTY_DISCHARGED = "ab.duty.discharged"

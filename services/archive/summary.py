@@ -20,7 +20,7 @@ from shared.contracts import (
 )
 from shared.contracts.acts import LookBackRequested, OfficialActed
 from shared.contracts.base import Event
-from shared.contracts.campaign import CampaignRecordFiled
+from shared.contracts.campaign import CampaignRecordFiled, CampaignStarted
 from shared.contracts.duties import DutyDischarged, DutyUpdated
 from shared.contracts.follow_up import FollowUp, FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
@@ -117,6 +117,9 @@ def summarise(event: Event) -> dict[str, Any]:
             return {"follow_up_id": str(event.follow_up_id), "change": event.change, "outcome": event.outcome,
                     "approvers": event.approvers, "level_before": event.level_before.value,
                     "level_after": event.level_after.value, "open_actions": event.open_actions}
+        case CampaignStarted():
+            return {"campaign_id": event.campaign_id, "version": event.version, "jurisdiction": event.jurisdiction,
+                    "schools": len(event.school_ids), "started_by": event.started_by}
         case CampaignRecordFiled():
             return {"campaign_id": event.campaign_id, "phase_id": event.phase_id, "school_id": event.school_id,
                     "kind": event.kind.value, "record_id": str(event.record_id), "filed_by": event.filed_by,

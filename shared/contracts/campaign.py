@@ -23,7 +23,7 @@ from pydantic import Field
 from shared.contracts.base import Event, Strict, derive_id
 from shared.contracts.incident import Ref, ShortText
 from shared.contracts.sealed import SealedSections
-from shared.subjects import CAMPAIGN_RECORD_FILED
+from shared.subjects import CAMPAIGN_RECORD_FILED, CAMPAIGN_STARTED
 
 
 class RecordKind(StrEnum):
@@ -67,6 +67,43 @@ ASPECT_ZH: dict[Aspect, str] = {
 def campaign_case_id(campaign_id: str, school_id: str) -> uuid.UUID:
     """A school's part of a campaign: one case, the same id in every service (no registry needed)."""
     return derive_id("campaign", campaign_id, school_id)
+
+
+def campaign_level_case_id(campaign_id: str, jurisdiction: str) -> uuid.UUID:
+    """The campaign itself in one jurisdiction: its start, and the duties a bureau office owes once."""
+    return derive_id("campaign", campaign_id, "jurisdiction", jurisdiction)
+
+
+class CampaignStarted(Event):
+    """The bureau started a campaign in its jurisdiction: escalation creates every duty of every phase.
+
+    Self-contained, so that a replay or a later reader needs no file: `plan` is the campaign file as
+    validated (`shared.campaign_plan.Campaign`), `school_ids` the jurisdiction's schools at the start.
+    The same campaign started twice in a jurisdiction is the same event (its id is derived)."""
+
+    event_type: ClassVar[str] = "CampaignStarted"
+    subject: ClassVar[str] = CAMPAIGN_STARTED
+
+    campaign_id: Ref
+    version: ShortText
+    jurisdiction: Ref
+    school_ids: list[Ref] = Field(max_length=10_000)
+    started_by: ShortText = Field(description="The bureau official's account.")
+    plan: dict[str, Any] = Field(description="The campaign file as validated, as JSON.")
+
+    @property
+    def case_id(self) -> uuid.UUID:
+        return campaign_level_case_id(self.campaign_id, self.jurisdiction)
+
+    def campaign(self) -> Any:
+        """The plan as `shared.campaign_plan.Campaign` (imported here: that module builds on this one)."""
+        from shared.campaign_plan import Campaign
+
+        return Campaign.model_validate(self.plan)
+
+
+def campaign_started_id(campaign_id: str, jurisdiction: str) -> uuid.UUID:
+    return derive_id("campaign-started", campaign_id, jurisdiction)
 
 
 class RecordFacts(Strict):
