@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     db_command_timeout_s: float = Field(default=30.0, description="Longest a single statement may run.")
     directory_file: Path = ROOT / "deploy" / "directory.toml"
     policy_file: Path = ROOT / "deploy" / "policy" / "default.toml"
+    campaigns_dir: Path = Field(default=ROOT / "deploy" / "campaigns", description="The campaign files "
+                                "(`<id>.toml`, shared/campaign_plan.py) the bureau may start.")
     watchdog_interval_s: float = Field(default=5.0, description="How often escalation looks for missed deadlines.")
     archive_data_key: str = Field(default="", description="Base64 of 32 bytes; AES-GCM key for personal data at rest.")
     archive_kek: str = Field(default="", description="Base64 of 32 bytes; key-encryption key wrapping each case's data"
