@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from services.archive.campaign_files import campaign_of, load_campaigns
-from services.archive.campaign_filing import filing_school, record_event
+from services.archive.campaign_filing import filing_school, record_event, started_event
 from shared.config import Settings
 from shared.contracts.campaign import RecordFacts, RecordKind, campaign_case_id
 from shared.directory import load_directory
@@ -54,3 +54,11 @@ def test_a_record_is_an_event_of_the_schools_campaign_case() -> None:
     assert status(lambda: record_event(campaign, "p9", "demo-school", RecordKind.summary, HEAD, RecordFacts(),
                                        {}, record_id, now)) == 404
     assert status(lambda: campaign_of({}, "2027-zhuanxiang")) == 404
+
+
+def test_a_started_campaign_carries_its_plan_and_the_jurisdictions_schools() -> None:
+    campaign = campaign_of(load_campaigns(Settings().campaigns_dir), "2027-zhuanxiang")
+    event = started_event(campaign, DIRECTORY, "lechang", "duty", datetime(2027, 1, 5, tzinfo=UTC))
+    assert "demo-school" in event.school_ids and event.campaign() == campaign
+    assert event.event_id == started_event(campaign, DIRECTORY, "lechang", "other", datetime.now(UTC)).event_id
+    assert started_event(campaign, DIRECTORY, "shaoguan", "duty", datetime.now(UTC)).school_ids == []

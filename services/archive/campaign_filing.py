@@ -18,7 +18,14 @@ import asyncpg
 from shared.bus_seal import producer
 from shared.campaign_plan import Campaign
 from shared.contracts.base import derive_id
-from shared.contracts.campaign import RECORD_KIND_ZH, CampaignRecordFiled, RecordFacts, RecordKind
+from shared.contracts.campaign import (
+    RECORD_KIND_ZH,
+    CampaignRecordFiled,
+    CampaignStarted,
+    RecordFacts,
+    RecordKind,
+    campaign_started_id,
+)
 from shared.db import Conn
 from shared.directory import Directory
 from shared.errors import ApiError
@@ -53,6 +60,15 @@ def filing_school(directory: Directory, official: Official, kind: RecordKind, sc
             or directory.jurisdiction_of(school_id) != official.jurisdiction:
         raise NO_SUCH_SCHOOL
     return school_id
+
+
+def started_event(campaign: Campaign, directory: Directory, jurisdiction: str, by: str,
+                  now: datetime) -> CampaignStarted:
+    """A campaign started in a jurisdiction, for every school the directory has there now (pure)."""
+    schools = sorted(s for s in directory.schools if directory.jurisdiction_of(s) == jurisdiction)
+    return CampaignStarted(event_id=campaign_started_id(campaign.id, jurisdiction), occurred_at=now,
+                           campaign_id=campaign.id, version=campaign.version, jurisdiction=jurisdiction,
+                           school_ids=schools, started_by=by, plan=campaign.model_dump(mode="json"))
 
 
 def record_event(campaign: Campaign, phase_id: str, school_id: str, kind: RecordKind, official: Official,
