@@ -148,7 +148,8 @@ TOPOLOGY: dict[str, Grants] = {g.service: g for g in (
         consumes=tuple((m, None) for m in (
             IncidentReported, FollowUpReported, NotificationDelivered, NotificationFailed, NotificationAcknowledged,
             NotificationReceived, HelpRequested, HelpConverted, HelpResolved, HazardReported, HazardProgressed,
-            ChangeApproved, LookBackCompleted, OfficialActed, DutyDischarged, LookBackRequested)),
+            ChangeApproved, LookBackCompleted, OfficialActed, DutyDischarged, LookBackRequested, CampaignStarted,
+            CampaignRecordFiled)),
     ),
     Grants(
         "notify",

@@ -104,6 +104,8 @@ class Directory(BaseModel):
         return self.contacts.get(name) if kind == "contact" else None
 
     def jurisdiction_of(self, school_id: str) -> str:
+        if school_id.startswith(WHOLE_JURISDICTION):  # a duty about no one school (whole_jurisdiction)
+            return school_id.removeprefix(WHOLE_JURISDICTION)
         school = self.schools.get(school_id)
         return (school.jurisdiction if school else None) or self.jurisdiction
 
@@ -119,6 +121,15 @@ class Directory(BaseModel):
     def unknown_targets(self, names: set[str]) -> set[str]:
         return {n for n in names
                 if n not in ("school", "counsellor") and n not in Officials.model_fields and n not in self.contacts}
+
+
+WHOLE_JURISDICTION = "jurisdiction:"
+
+
+def whole_jurisdiction(jurisdiction: str) -> str:
+    """The `school_id` of what concerns a jurisdiction as a whole rather than one school (a campaign's
+    once-per-campaign duty): no school's id has this form, so no school's list shows it."""
+    return f"{WHOLE_JURISDICTION}{jurisdiction}"
 
 
 class DirectoryError(ValueError):

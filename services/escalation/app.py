@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 from services.escalation.act_handler import OfficialActs
+from services.escalation.campaign_files import check_campaign_files
 from services.escalation.duty_metrics import OverdueDuties
 from services.escalation.families import Families
 from services.escalation.guardians import FamilyBook
@@ -25,6 +26,7 @@ from shared.config import Settings
 from shared.contracts import IncidentReported, NotificationAcknowledged, NotificationDelivered, NotificationFailed
 from shared.contracts.acts import LookBackRequested, OfficialActed
 from shared.contracts.base import utcnow
+from shared.contracts.campaign import CampaignRecordFiled, CampaignStarted
 from shared.contracts.duties import DutyDischarged
 from shared.contracts.follow_up import FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
@@ -63,6 +65,7 @@ async def running(
     if unknown := directory.unknown_targets(chains):
         raise DirectoryError(f"{settings.policy_file} escalates to {sorted(unknown)}, "
                              f"which {settings.directory_file} does not list")
+    check_campaign_files(settings.campaigns_dir, directory)
     async with infrastructure("escalation", SCHEMA, settings, tracer_provider) as infra:
         pseudonyms = Pseudonyms(settings.pseudonym_key) if settings.pseudonym_key else None
         if pseudonyms is None:
@@ -91,6 +94,8 @@ async def running(
                                                               families).on_official_acted)
         infra.consumers.subscribe(DutyDischarged, handlers.on_discharged)
         infra.consumers.subscribe(LookBackRequested, handlers.on_lookback_requested)
+        infra.consumers.subscribe(CampaignStarted, handlers.on_campaign_started)
+        infra.consumers.subscribe(CampaignRecordFiled, handlers.on_campaign_record_filed)
         watchdog = Watchdog(infra.pool, infra.relay, directory, policies, infra.registry, infra.deps, clock,
                             settings.watchdog_interval_s)
         overdue = OverdueDuties(infra.pool, infra.registry, infra.deps)

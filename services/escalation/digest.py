@@ -41,6 +41,7 @@ class InDigest:
     role: str  # a task's owner; a notice's reader
     first_due_at: datetime
     missed: int
+    label_zh: str | None = None  # the duty's own wording (a campaign's), else the policy's
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def _request(jurisdiction: str, duties: list[InDigest], day: date, now: datetime
     oldest = sorted(duties, key=lambda d: (d.first_due_at, d.case_ref or "", d.action_id))[:limit]
     items = [DigestItem(case_ref=d.case_ref or d.case_id.hex[:8].upper(),
                         school_name=d.school_name or _school_name(directory, d.school_id),
-                        zh=label_zh(d.action_id, policy), role=owed_by(d), first_due_at=d.first_due_at,
+                        zh=label_zh(d.action_id, policy, d.label_zh), role=owed_by(d), first_due_at=d.first_due_at,
                         missed=d.missed) for d in oldest]
     notification_id = derive_id("overdue-digest-notice", jurisdiction, day)
     facts = NoticeFacts(

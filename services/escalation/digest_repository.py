@@ -17,12 +17,12 @@ async def in_digest(conn: Executor) -> list[InDigest]:
     """Every open duty no longer chased one by one, with its case's reference and school name."""
     rows = await conn.fetch(
         "SELECT o.incident_id, o.school_id, o.action_id, o.kind, o.role, coalesce(o.first_due_at, o.due_at) AS first,"
-        " o.step, f.facts->>'case_ref' AS case_ref, f.facts->>'school_name' AS school_name"
+        " o.step, o.label_zh, f.facts->>'case_ref' AS case_ref, f.facts->>'school_name' AS school_name"
         " FROM obligations o LEFT JOIN case_facts f ON f.case_id = o.incident_id"
         f" WHERE o.escalating = 'digest' AND o.state NOT IN {_SETTLED} ORDER BY first, o.obligation_id")
     return [InDigest(case_id=r["incident_id"], case_ref=r["case_ref"], school_id=r["school_id"],
                      school_name=r["school_name"], action_id=r["action_id"], kind=r["kind"], role=r["role"],
-                     first_due_at=r["first"], missed=r["step"]) for r in rows]
+                     first_due_at=r["first"], missed=r["step"], label_zh=r["label_zh"]) for r in rows]
 
 
 async def count_in_digest(conn: Executor) -> int:

@@ -32,7 +32,10 @@ _STATES = {"pending": DutyState.open, "delivered": DutyState.delivered, "failed"
            "not_applicable": DutyState.not_applicable}
 
 
-def label_zh(action_id: str, policy: Policy) -> str:
+def label_zh(action_id: str, policy: Policy, own: str | None = None) -> str:
+    """`own`: the duty's own wording (a campaign's), which no policy action overrides."""
+    if own:
+        return own
     action = policy.action(action_id)
     return action.zh if action else BUILT_IN_ZH.get(action_id, action_id)
 
@@ -41,7 +44,8 @@ def duty_updated(row: asyncpg.Record, policy: Policy) -> DutyUpdated:
     """The event for one obligation row at its current version (pure)."""
     note, note_sealed = note_from_column(row["note"])
     duty = Duty(
-        obligation_id=row["obligation_id"], action_id=row["action_id"], label_zh=label_zh(row["action_id"], policy),
+        obligation_id=row["obligation_id"], action_id=row["action_id"],
+        label_zh=label_zh(row["action_id"], policy, row["label_zh"]),
         kind=row["kind"], role=row["role"], student_ref=row["student_ref"], notification_id=row["notification_id"],
         ack_required=row["ack_required"], state=_STATES[row["state"]], due_at=row["due_at"],
         first_due_at=row["first_due_at"] or row["due_at"], missed=row["step"], escalating=Escalating(row["escalating"]),

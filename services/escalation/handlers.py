@@ -10,6 +10,7 @@ import asyncpg
 
 from services.escalation import repository
 from services.escalation.approvals import resolution_notices, resolve
+from services.escalation.campaign_handlers import CampaignHandling
 from services.escalation.discharge import discharged, follow_up_tasks, lowered
 from services.escalation.domain import decide
 from services.escalation.duties import publish
@@ -49,7 +50,7 @@ from shared.outbox import OutboxRelay, claim
 log = logging.getLogger("antibully.escalation")
 
 
-class EscalationHandlers(HelpHandling, LookBackHandling):
+class EscalationHandlers(HelpHandling, LookBackHandling, CampaignHandling):
     def __init__(self, pool: asyncpg.Pool, relay: OutboxRelay, directory: Directory, policies: PolicyStore,
                  pseudonyms: Pseudonyms | None, families: Families | None = None) -> None:
         self.pool = pool

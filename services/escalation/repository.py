@@ -97,15 +97,17 @@ class Obligation:
     period: timedelta
     step: int
     escalate_to: list[str]
+    label_zh: str | None = None  # what is owed, when no policy action names it (a campaign's own wording)
 
 
 _COLUMNS = ("obligation_id, incident_id, school_id, action_id, kind, role, student_ref, notification_id,"
-            " ack_required, state, due_at, period, step, escalate_to")
+            " ack_required, state, due_at, period, step, escalate_to, label_zh")
 
 
 async def save_obligations(conn: Conn, obligations: Sequence[Obligation]) -> None:
     await conn.executemany(
-        f"INSERT INTO obligations ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        f"INSERT INTO obligations ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
+        " $15)"
         " ON CONFLICT (obligation_id) DO NOTHING",
         [astuple(o) for o in obligations],  # fields in _COLUMNS order
     )
@@ -181,7 +183,7 @@ async def unpublished_duties(conn: Conn, limit: int) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT obligation_id, incident_id, school_id, action_id, kind, role, student_ref, notification_id,"
         " ack_required, state, due_at, first_due_at, step, escalating, settled_at, settled_by, how, note,"
-        " evidence_ref, version FROM obligations WHERE version > published_version"
+        " evidence_ref, version, label_zh FROM obligations WHERE version > published_version"
         " ORDER BY updated_at LIMIT $1 FOR UPDATE SKIP LOCKED", limit)
 
 

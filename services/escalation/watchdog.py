@@ -18,6 +18,7 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Counter
 
 from services.escalation import repository
+from services.escalation.campaign_duties import for_campaign
 from services.escalation.daily_digest import DailyDigest
 from services.escalation.duties import label_zh, publish
 from services.escalation.obligations import Miss, plan_miss
@@ -94,12 +95,13 @@ class Watchdog:
     def _notice(self, ob: Obligation, miss: Miss, facts: NoticeFacts | None) -> NotificationRequested | None:
         if facts is None or miss.target is None:
             return None  # no facts to tell; or the duty moves to the digest: nobody is told of it alone
-        what = label_zh(ob.action_id, self.policies.current())
+        what = label_zh(ob.action_id, self.policies.current(), ob.label_zh)
         notification_id = derive_id("deadline-missed-notice", ob.obligation_id, miss.step)
+        # the one who owes it is reminded; anyone up the chain is asked to see to it
+        purpose, facts = for_campaign("deadline_reminder" if miss.target == ob.role else "deadline_missed", facts,
+                                      ob.role)
         return NotificationRequested(
-            event_id=notification_id, incident_id=ob.incident_id, notification_id=notification_id,
-            # the one who owes it is reminded; anyone up the chain is asked to see to it
-            purpose="deadline_reminder" if miss.target == ob.role else "deadline_missed",
+            event_id=notification_id, incident_id=ob.incident_id, notification_id=notification_id, purpose=purpose,
             recipient=self._recipient(ob, miss.target),
             facts=facts.model_copy(update={
                 "missed": NoticeTask(zh=what, due_at=ob.due_at),

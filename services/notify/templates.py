@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from services.notify.campaign_text import PURPOSES as CAMPAIGN_PURPOSES
+from services.notify.campaign_text import SHORT_KIND as CAMPAIGN_SHORT_KIND
+from services.notify.campaign_text import render_campaign
 from services.notify.digest_text import OVERDUE_DIGEST, digest_mail, digest_short
 from shared.contracts import Level, NotificationRequested, RecipientRole
 from shared.words import CATEGORY_ZH
@@ -92,6 +95,7 @@ _ACT_ASK = {
     "help_resolution_contested": "请重新核查并答复求救人，必要时将其转为欺凌事件上报。",
 }
 _SHORT_KIND.update(_ACT_KIND)
+_SHORT_KIND.update(CAMPAIGN_SHORT_KIND)
 FAMILY_ROLES = frozenset({RecipientRole.victim_guardian, RecipientRole.perpetrator_guardian})
 
 
@@ -171,6 +175,8 @@ def _render(req: NotificationRequested) -> Rendered:
         return _change_resolved(req)
     if req.purpose == OVERDUE_DIGEST:
         return Rendered(*digest_mail(req))
+    if req.purpose in CAMPAIGN_PURPOSES:
+        return Rendered(*render_campaign(req))
     if req.purpose in _ACT_KIND:
         return _official_act(req)
     if req.purpose == "family_update":
