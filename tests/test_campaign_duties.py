@@ -277,3 +277,26 @@ async def intake_rows(intake: Intake, n: int) -> bool:
         return bool(await conn.fetchval("SELECT count(*) = $1 FROM duties", n))
     finally:
         await conn.close()
+
+
+
+async def test_the_archive_projects_every_campaign_duty_in_its_jurisdiction(esc: tuple[Settings, Escalation]
+                                                                           ) -> None:
+    """The archive's projection (its duty lists read it once the campaign's cases exist, camp-archive's part)."""
+    from services.archive.app import running as archive
+    from tests.helpers import owner_connection
+
+    settings, e = esc
+    async with archive(settings):
+        await publish(settings.nats_url, _start(settings))
+        await eventually(lambda: _count(e, 9))
+        conn = await owner_connection(settings)
+        try:
+            rows = await eventually(lambda: exactly(conn.fetch(
+                "SELECT school_id, jurisdiction, action_id, role, label_zh FROM duties"), 9))
+        finally:
+            await conn.close()
+    assert {r["jurisdiction"] for r in rows} == {"lechang"}
+    city = next(r for r in rows if r["action_id"] == "city_summary")
+    assert (city["school_id"], city["role"]) == ("jurisdiction:lechang", "bureau")
+    assert {r["school_id"] for r in rows} == {*LECHANG, "jurisdiction:lechang"}

@@ -110,6 +110,7 @@ def test_every_duty_for_every_school_and_the_bureau_once() -> None:
     city = by[("jurisdiction:lechang", "city_summary")]
     assert (city.incident_id, city.role, city.due_at) == (level, "bureau", datetime(2027, 7, 31, 16, tzinfo=UTC))
     assert DIRECTORY.jurisdiction_of(city.school_id) == "lechang"
+    assert DIRECTORY.jurisdiction_of("jurisdiction:renhua") == "renhua"  # not the directory's default
     assert {c.facts.case_ref for c in plan.cases} == {"ZX-" + c.case_id.hex[:8].upper() for c in plan.cases}
     assert len({o.obligation_id for o in start(started(), DIRECTORY).obligations} | set(by[k].obligation_id
                                                                                       for k in by)) == 9  # stable
