@@ -125,6 +125,8 @@ def test_each_school_is_told_its_own_duties_only() -> None:
         "全面排查本校学生并报送排查报告", "开展校长、教师防欺凌专题培训",
         "报送专项整治工作总结（成效、问题、原因、下一步）"]
     text = render(notice)
+    assert render_short(notice, None).text == ("【专项整治启动】乐昌市示范中学，2027年防治中小学生欺凌专项整治。"
+                                               f"须完成3项事项，请按期完成。编号{notice.facts.case_ref}。")
     assert "教育局已启动“2027年防治中小学生欺凌专项整治”" in text.body
     assert "全面排查本校学生并报送排查报告（2027年03月31日24时前）" in text.body
     assert "七个方面" not in text.body  # the bureau's duty about the school is not the school's
@@ -178,7 +180,9 @@ def test_a_missed_campaign_duty_reads_in_chinese() -> None:
     assert ("“2027年防治中小学生欺凌专项整治”中，乐昌市示范中学的“专项整治（动员部署和排查）：全面排查本校学生并报送"
             "排查报告”（应办单位：学校）应于2027年03月31日24时前完成，至今未完成。") in text.body
     assert "请于2027年04月08日 09:30前督促办理" in text.body and "认定依据" not in text.body
-    assert render_short(missed, None).text.startswith("【专项整治逾期未办】乐昌市示范中学")
+    assert render_short(missed, None).text == (
+        "【专项整治逾期未办】乐昌市示范中学，动员部署和排查阶段“全面排查本校学生并报送排查报告”逾期未完成。"
+        f"请督办（04月08日 09:30前）。编号{case.facts.case_ref}。")
     level = next(c for c in plan.cases if c.school_id.startswith("jurisdiction:"))
     purpose, facts = for_campaign("deadline_reminder", level.facts, "bureau")
     reminder = missed.model_copy(update={"purpose": purpose, "facts": facts.model_copy(update={

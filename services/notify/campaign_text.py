@@ -43,6 +43,16 @@ def _brief(missed: str) -> str:
     return missed.removeprefix("专项整治")
 
 
+def short_parts(req: NotificationRequested) -> tuple[str, str]:
+    """An SMS's or robot's `level` and `ask` for a campaign notice: the phase and duty, and what to do."""
+    f = req.facts
+    if req.purpose == CAMPAIGN_STARTED or f.missed is None:
+        return _title(req), f"须完成{len(f.tasks)}项事项，请按期完成" if f.tasks else "请按期完成"
+    phase, _, duty = _brief(f.missed.zh).partition("：")
+    what = f"{phase.strip('（）')}阶段“{duty}”逾期未完成" if duty else f"“{f.missed.zh}”逾期未完成"
+    return what, "请尽快完成" if req.purpose == CAMPAIGN_REMINDER else "请督办"
+
+
 def render_campaign(req: NotificationRequested) -> tuple[str, str]:
     """(subject, body) of a campaign notice."""
     f = req.facts

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from services.notify.campaign_text import PURPOSES as CAMPAIGN_PURPOSES
 from services.notify.campaign_text import SHORT_KIND as CAMPAIGN_SHORT_KIND
-from services.notify.campaign_text import render_campaign
+from services.notify.campaign_text import render_campaign, short_parts
 from services.notify.digest_text import OVERDUE_DIGEST, digest_mail, digest_short
 from shared.contracts import Level, NotificationRequested, RecipientRole
 from shared.words import CATEGORY_ZH
@@ -106,7 +106,11 @@ def render_short(req: NotificationRequested, link: str | None) -> Short:
     f = req.facts
     level = LEVEL_ZH[f.level] if f.level else (f.case_kind_zh or "待认定")
     ask = _SHORT_ASK.get(req.recipient.role, "请及时处理")
-    if req.purpose == "family_update" and f.update_zh:
+    if req.purpose in CAMPAIGN_PURPOSES:
+        level, ask = short_parts(req)
+        if f.due_at is not None:
+            ask += f"（{_local(f.due_at)}前）"
+    elif req.purpose == "family_update" and f.update_zh:
         ask = f.update_zh.rstrip("。")  # what happened for their child: fixed phrases, no name
     else:
         if f.ack_required:
