@@ -141,6 +141,15 @@ def test_unknown_escalation_names_become_the_duty_room() -> None:
         "screen": ["bureau"], "screen_fast": []}
 
 
+def test_an_office_is_an_officials_role_or_the_bureau_owes_it() -> None:
+    police = DRILL.replace('per = "campaign"', 'per = "campaign"\noffice = "police"')
+    leader = DRILL.replace('per = "campaign"', 'per = "campaign"\noffice = "bureau_leader"')  # a contact, no role
+    assert [o.role for o in start(started(police), DIRECTORY).obligations if o.action_id == "sum"] == ["police"]
+    assert [o.role for o in start(started(leader), DIRECTORY).obligations if o.action_id == "sum"] == ["bureau"]
+    assert unknown_names(parse_campaign(leader), DIRECTORY) == {"nobody_we_know", "bureau_leader"}
+    assert unknown_names(parse_campaign(police), DIRECTORY) == {"nobody_we_know"}
+
+
 def test_every_shipped_campaign_escalates_only_to_names_the_directory_lists(tmp_path: Path) -> None:
     shipped = sorted((ROOT / "deploy" / "campaigns").glob("*.toml"))
     assert shipped
