@@ -300,3 +300,33 @@ async def test_the_archive_projects_every_campaign_duty_in_its_jurisdiction(esc:
     city = next(r for r in rows if r["action_id"] == "city_summary")
     assert (city["school_id"], city["role"]) == ("jurisdiction:lechang", "bureau")
     assert {r["school_id"] for r in rows} == {*LECHANG, "jurisdiction:lechang"}
+
+
+async def test_the_mails_a_campaign_sends_read_in_chinese(esc: tuple[Settings, Escalation], smtp_sink: Any) -> None:
+    """Through notify to the mail sink: the schools' start notices, then the missed duties up the chain."""
+    from services.notify.app import running as notify
+
+    settings, e = esc
+    campaign = _overdue_campaign()
+    now = utcnow()
+
+    def mails(*subjects: str) -> Any:
+        async def probe() -> dict[str, str] | None:
+            got = {str(m["Subject"]): m.get_body(("plain",)).get_content() for m in smtp_sink.messages}
+            return got if all(s in got for s in subjects) else None
+        return probe
+
+    async with notify(settings):
+        await publish(settings.nats_url, _start(settings, campaign, now))
+        await eventually(lambda: _count(e, 9))
+        started = await eventually(mails("【专项整治】2027年防治中小学生欺凌专项整治：乐昌市示范中学须完成的事项",
+                                         "【专项整治】2027年防治中小学生欺凌专项整治：乐昌市第二中学须完成的事项"))
+        body = started["【专项整治】2027年防治中小学生欺凌专项整治：乐昌市示范中学须完成的事项"]
+        assert "全面排查本校学生并报送排查报告（2026年03月31日24时前）" in body
+        assert await e.watchdog.tick(now) == 4
+        missed = await eventually(mails(
+            "【专项整治·逾期未办】乐昌市第二中学（动员部署和排查）：全面排查本校学生并报送排查报告",
+            "【专项整治·逾期未办】乐昌市示范中学（动员部署和排查）：对学校七个方面开展排查（全覆盖、无遗漏）"))
+    body = missed["【专项整治·逾期未办】乐昌市第二中学（动员部署和排查）：全面排查本校学生并报送排查报告"]
+    assert body.startswith("乐昌市教育局值班室：")
+    assert "（应办单位：学校）应于2026年03月31日24时前完成，至今未完成。" in body
