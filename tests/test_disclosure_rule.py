@@ -91,7 +91,7 @@ def test_a_month_or_coarser_is_fine(fine: str) -> None:
 
 @pytest.mark.parametrize("fragment", [
     "乐昌市示范中学", "示范中学", "示范", "乐昌市人民中路1号", "人民中路1号", "教学楼三楼男厕所", "宿舍", "厕所",
-    "操场", "卫生间", "3楼", "5号楼", "2栋", "解放路12号", "食堂",
+    "操场", "卫生间", "3楼", "302室", "5号楼", "2栋", "解放路12号", "食堂",
 ])
 def test_location_detail_is_refused(fragment: str) -> None:
     assert "location" in categories(CLEAN + f"地点：{fragment}。"), fragment

@@ -44,10 +44,11 @@ def sensitive_terms(personal: Personal, opened: list[tuple[int, Event | None]], 
                         names.add(g.name)
                         contacts.update(c for c in (g.phone, g.email) if c)
             case FollowUpReported(follow_up=f) if f is not None:
-                for c in f.guardians_corrected:
-                    for g in c.guardians:
-                        names.add(g.name)
-                        contacts.update(x for x in (g.phone, g.email) if x)
+                # guardians as a follow-up first named them, and as it corrected them
+                added = [g for st in f.students_added for g in st.guardians]
+                for g in added + [g for c in f.guardians_corrected for g in c.guardians]:
+                    names.add(g.name)
+                    contacts.update(x for x in (g.phone, g.email) if x)
     school = directory.schools.get(school_id)
     if school is not None:
         places |= school_places(school.name, school.address, directory.public_name())
