@@ -89,7 +89,8 @@ async def test_a_published_notice_holds_no_canary(console_system: ConsoleSystem,
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{s.settings.intake_port}", timeout=15) as intake, \
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{s.settings.archive_port}", timeout=15) as archive:
         school = {"Authorization": f"Bearer {s.school_key}"}
-        posted = await intake.post("/v1/incidents", json=canary_report(), headers={**school, "Idempotency-Key": "canary-report-1"})
+        posted = await intake.post("/v1/incidents", json=canary_report(),
+                                   headers={**school, "Idempotency-Key": "canary-report-1"})
         assert posted.status_code == 202, posted.text
         case_id = posted.json()["incident_id"]
         wang = await official_headers(archive, s.settings.database_url, "bureau-wang-api")
@@ -190,6 +191,27 @@ async def test_a_published_notice_holds_no_canary(console_system: ConsoleSystem,
         assert len(entries) == 1 and f"urn:uuid:{did}" in feed.text
 
         # the record shows what was published and when
-        rec = (await archive.get(f"/v1/cases/{case_id}", headers=wang)).json()
-        steps = [e["summary"] for e in rec["timeline"] if e["event_type"] == "DisclosureChanged"]
-        assert steps and steps[-1]["state"] == "published" and steps[-1]["public_text"] == clean
+        async def published() -> list[dict[str, Any]] | None:
+            rec = (await archive.get(f"/v1/cases/{case_id}", headers=wang)).json()
+            steps = [e["summary"] for e in rec["timeline"] if e["event_type"] == "DisclosureChanged"]
+            return steps if steps and steps[-1]["state"] == "published" else None
+        steps = await eventually(published)
+        assert steps[-1]["public_text"] == clean and steps[-1]["published_at"]
+
+        # withdrawn from the console: off the public page and the feed; the record keeps both acts
+        await page.goto(s.at(f"/disclosures/{did}"))
+        await page.fill("#f-reason", "表述需进一步核实")
+        await page.click("button:has-text('撤回通报')")
+        await page.wait_for_selector("text=通报已撤回")
+        assert await page.locator("#state").inner_text() == "已撤回"
+        assert (await archive.get("/v1/public/disclosures")).json() == []
+        async with httpx.AsyncClient(base_url=s.url) as console:
+            assert "<entry" not in (await console.get("/public/disclosures/feed.xml")).text
+            gone = await console.get(f"/public/disclosures/{did}")
+            assert gone.status_code == 404 and "已撤回" in gone.text
+
+        async def withdrawn() -> list[str] | None:
+            rec = (await archive.get(f"/v1/cases/{case_id}", headers=wang)).json()
+            states = [e["summary"]["state"] for e in rec["timeline"] if e["event_type"] == "DisclosureChanged"]
+            return states if states[-1:] == ["withdrawn"] else None
+        assert "published" in await eventually(withdrawn)

@@ -126,7 +126,8 @@ def router(deps: ConsoleDeps) -> APIRouter:
         if case_id_or_none(disclosure_id) is None:
             return deps.message(request, "未找到", NOT_FOUND_ZH, 404, back="/disclosures")
         version = str(form.get("version") or "")
-        text = str(form.get("text") or "").strip()
+        # as the archive keeps it (browsers send CRLF): the findings' offsets then point into this very text
+        text = str(form.get("text") or "").replace("\r\n", "\n").strip()
         path = f"/v1/disclosures/{disclosure_id}"
         if what == "save":
             answer = await deps.backend.archive(session, "PUT", path, json={
