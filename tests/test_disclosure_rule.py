@@ -143,7 +143,9 @@ def test_the_draft_is_anonymous_and_passes_once_accountability_is_written() -> N
     assert text.startswith("2026年11月，乐昌市某中学发生一起学生欺凌事件，经认定为情节严重。")
     assert "警告处分、记过处分" in text and "心理辅导2人次" in text and "训诫" in text and "移送公安机关" in text
     assert "回头看" in text and "已整改2处" in text
-    assert [f.category for f in check(text, CASE)] == ["placeholder"]  # accountability is the bureau's to write
+    [placeholder] = check(text, CASE)  # accountability is the bureau's to write
+    assert placeholder.category == "placeholder" and "请填写后删除该标记" in placeholder.reason_zh
+    assert "fill it in" in placeholder.reason
     filled = text.replace(ACCOUNTABILITY_PLACEHOLDER, "对学校分管负责人进行约谈。")
     assert check(filled, CASE) == []
     assert title_of("乐昌市某中学", "criminal") == "关于乐昌市某中学一起涉嫌违法犯罪学生欺凌事件处置情况的通报"

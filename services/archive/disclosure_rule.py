@@ -48,6 +48,8 @@ CATEGORY_EN = {
     "placeholder": "a placeholder left to fill in",
 }
 
+FIX_ZH = {"": "请删除或概括表述", "placeholder": "请填写后删除该标记"}
+
 _CN_NUM = "一二三四五六七八九十两"
 _PATTERNS: dict[str, tuple[str, ...]] = {
     "personal": (
@@ -115,13 +117,14 @@ class Finding:
     @property
     def reason(self) -> str:
         extra = f" ({self.detail})" if self.detail else ""
-        return f"Characters {self.start + 1}–{self.end}: {CATEGORY_EN[self.category]}{extra}; remove or generalise it."
+        fix = "fill it in" if self.category == "placeholder" else "remove or generalise it"
+        return f"Characters {self.start + 1}–{self.end}: {CATEGORY_EN[self.category]}{extra}; {fix}."
 
     @property
     def reason_zh(self) -> str:
         extra = f"（{self.detail}）" if self.detail else ""
         where = f"第 {self.start + 1}–{self.end} 字“{self.match}”"
-        return f"{where}：{CATEGORY_ZH[self.category]}{extra}，请删除或概括表述。"
+        return f"{where}：{CATEGORY_ZH[self.category]}{extra}，{FIX_ZH.get(self.category, FIX_ZH[''])}。"
 
 
 @dataclass

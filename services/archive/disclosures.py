@@ -21,7 +21,7 @@ from services.archive import repository
 from services.archive.audit import Access
 from services.archive.disclosure_draft import DISCLOSABLE_LEVELS, LEVEL_ZH, draft_text, title_of
 from services.archive.disclosure_record import draft_facts, sensitive_terms
-from services.archive.disclosure_rule import CATEGORY_ZH, Finding, check
+from services.archive.disclosure_rule import CATEGORY_ZH, FIX_ZH, Finding, check
 from services.archive.payloads import open_payload, seal_payload
 from services.archive.personal import personal_section
 from services.archive.reads import case_facts, log_access, opened_personal
@@ -55,7 +55,8 @@ def refused(findings: list[Finding]) -> ApiError:
                                    reason=f"{f.category}: characters {f.start + 1}–{f.end}, "
                                           f"{f.reason.split(': ', 1)[1]}",
                                    reason_zh=f"第 {f.start + 1}–{f.end} 字：{CATEGORY_ZH[f.category]}"
-                                             f"{'（' + f.detail + '）' if f.detail else ''}，请删除或概括表述。")
+                                             f"{'（' + f.detail + '）' if f.detail else ''}，"
+                                             f"{FIX_ZH.get(f.category, FIX_ZH[''])}。")
                         for f in findings])
 
 
