@@ -155,7 +155,11 @@ async def test_a_published_notice_holds_no_canary(console_system: ConsoleSystem,
                                           viewport={"width": 1280, "height": 900})
         second = await other.new_page()
         await login(second, s, "bureau-li")
-        await second.goto(s.at(f"/disclosures/{did}"))
+        await second.click("nav >> text=公开通报")
+        row = second.locator("table.disclosures tbody tr")
+        assert "一人已审核" in await row.inner_text() and "1/2" in await row.inner_text()
+        await shoot(second, tmp_path, "disclosures")
+        await row.locator("a").click()
         await second.click("button:has-text('审核同意')")
         await second.wait_for_selector("text=通报已公开")
         assert await second.locator("#state").inner_text() == "已公开"
