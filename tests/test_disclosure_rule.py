@@ -151,3 +151,24 @@ def test_the_draft_is_anonymous_and_passes_once_accountability_is_written() -> N
     assert title_of("乐昌市某中学", "criminal") == "关于乐昌市某中学一起涉嫌违法犯罪学生欺凌事件处置情况的通报"
     assert anonymous_place("乐昌市", "乐昌市第一小学") == "乐昌市某小学"
     assert anonymous_place("乐昌市", "乐昌市育才学校") == "乐昌市某学校"
+
+
+def test_the_terms_come_from_the_personal_section_and_the_directory() -> None:
+    from services.archive.disclosure_record import sensitive_terms
+    from services.archive.personal import Personal, PersonalStudent
+    from shared.config import ROOT
+    from shared.contracts import Guardian, Reporter
+    from shared.contracts.help import Requester
+    from shared.directory import load_directory
+
+    personal = Personal(
+        students=[PersonalStudent(ref="S-9", role="victim", name="甄卡纳", grade="初二(7)班", guardians=[
+            Guardian(name="甄守望", relation="父亲", phone="13912340071", email="zhen@example.cn")])],
+        reporter=Reporter(name="柯哨兵", role="班主任"),
+        requester=Requester(kind="parent", anonymous=False, name="蔺晨曦", phone="13912340079"))
+    terms = sensitive_terms(personal, [], load_directory(ROOT / "deploy" / "directory.toml"), "demo-school")
+    assert terms.names == {"甄卡纳", "甄守望", "柯哨兵", "蔺晨曦"} and terms.refs == {"S-9"}
+    assert terms.contacts == {"13912340071", "zhen@example.cn", "13912340079"}
+    assert {"乐昌市示范中学", "示范中学", "示范", "乐昌市人民中路1号"} <= terms.places and terms.students == 1260
+    text = "卡纳的父亲守望、柯哨兵、晨曦（139-1234-0079）。"
+    assert {f.match for f in check(text, terms) if f.category == "personal"} >= {"卡纳", "守望", "柯哨兵", "晨曦"}

@@ -33,8 +33,9 @@ def sensitive_terms(personal: Personal, opened: list[tuple[int, Event | None]], 
             contacts.update(c for c in (g.phone, g.email) if c)
     if personal.reporter:
         names.add(personal.reporter.name)
-    if personal.requester and personal.requester.name:
-        names.add(personal.requester.name)
+    if (requester := personal.requester) is not None:
+        names.update(n for n in (requester.name,) if n)
+        contacts.update(c for c in (requester.phone, requester.email) if c)
     for _, event in opened:
         match event:
             case IncidentReported(report=report) if report is not None:
