@@ -95,6 +95,7 @@ def _secrets(home: Path) -> dict[str, str]:
     data.setdefault("demo_bureau_password", secrets.token_urlsafe(12))
     data.setdefault("demo_school_password", secrets.token_urlsafe(12))
     data.setdefault("demo_teacher_password", secrets.token_urlsafe(12))
+    data.setdefault("demo_bureau2_password", secrets.token_urlsafe(12))
     path.write_text(json.dumps(data, indent=2))
     path.chmod(0o600)
     return data
@@ -144,7 +145,8 @@ async def _demo_access_code(database_url: str, home: Path) -> str:
     return code
 
 
-DEMO_OFFICIALS = ("demo-bureau", "demo-school-head", "demo-teacher")
+# the second bureau official: what two officials must do (waive, close, approve a public notice) can be tried
+DEMO_OFFICIALS = ("demo-bureau", "demo-school-head", "demo-teacher", "demo-bureau-2")
 
 
 async def _demo_officials(database_url: str, keys: dict[str, str]) -> None:
@@ -162,6 +164,8 @@ async def _demo_officials(database_url: str, keys: dict[str, str]) -> None:
     await add_official(database_url, DEMO_OFFICIALS[2], role="school", jurisdiction=jurisdiction,
                        name="示范中学班主任（演示）", password=keys["demo_teacher_password"], school_id=DEMO_SCHOOL[0],
                        title="head_teacher")
+    await add_official(database_url, DEMO_OFFICIALS[3], role="bureau", jurisdiction=jurisdiction,
+                       name="教育局审核员（演示）", password=keys["demo_bureau2_password"])
 
 
 def _demo_policy(home: Path, factor: int) -> Path:
@@ -436,7 +440,9 @@ antibully is running. Ctrl-C stops everything.
   archive logins  {DEMO_OFFICIALS[0]} / {keys["demo_bureau_password"]}   (bureau: the whole jurisdiction)
                   {DEMO_OFFICIALS[1]} / {keys["demo_school_password"]}   (the demo school's head: its cases, its staff)
                   {DEMO_OFFICIALS[2]} / {keys["demo_teacher_password"]}   (a head teacher of the demo school)
+                  {DEMO_OFFICIALS[3]} / {keys["demo_bureau2_password"]}   (a second bureau official: two-official acts)
   help page       http://127.0.0.1:{console}/help?code={code}   (students and parents, no login)
+  public notices  http://127.0.0.1:{console}/public/disclosures   (grave cases' handling, no login; feed.xml)
   access code     {code}   (the demo school's code for help requests, on its posters)
 
   intake API      http://127.0.0.1:{intake}/v1/incidents    docs: http://127.0.0.1:{intake}/docs

@@ -26,6 +26,7 @@ from nats.js import api
 from shared.contracts.acts import LookBackRequested, OfficialActed
 from shared.contracts.base import Event
 from shared.contracts.campaign import CampaignRecordFiled, CampaignStarted
+from shared.contracts.disclosure import DisclosureChanged
 from shared.contracts.duties import DutyDischarged, DutyUpdated
 from shared.contracts.escalation import ChangeProposed, DeadlineMissed, EscalationDecided, LookBackScheduled
 from shared.contracts.follow_up import FollowUpReported
@@ -162,7 +163,8 @@ TOPOLOGY: dict[str, Grants] = {g.service: g for g in (
         # and, for an official acting from their account, two events another service publishes too:
         # a notice confirmed (notify: by link) and a duty discharged (intake: by a school's system)
         publishes=(OfficialActed, LookBackRequested, ChangeApproved, LookBackCompleted, LetterApproved,
-                   NotificationAcknowledged, DutyDischarged, CampaignRecordFiled, CampaignStarted),
+                   NotificationAcknowledged, DutyDischarged, CampaignRecordFiled, CampaignStarted,
+                   DisclosureChanged),
         consumes=tuple((m, None) for m in EVENTS),  # the record of everything
     ),
 )}

@@ -59,12 +59,17 @@ class Officials(BaseModel):
 class School(Contact):
     jurisdiction: str | None = Field(default=None, description="Defaults to the directory's jurisdiction.")
     counsellor: Contact | None = Field(default=None, description="The school's psychological counsellor.")
+    students: int | None = Field(default=None, ge=0, le=100_000, description="Enrolment: how large a group a "
+                                 "public notice's grade or gender leaves a child in (disclosure rule).")
+    address: str | None = Field(default=None, max_length=200, description="Never in a public notice.")
 
 
 class Directory(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     version: str
     jurisdiction: str = Field(default="default", description="The bureau's jurisdiction this directory serves.")
+    jurisdiction_name: str | None = Field(default=None, description="Its name as the public reads it (乐昌市); "
+                                          "default: the bureau's name before 教育局.")
     officials: Officials
     schools: dict[str, School] = {}
     contacts: dict[str, Contact] = {}
@@ -102,6 +107,13 @@ class Directory(BaseModel):
         if kind in ("school", "counsellor"):
             return self.contact(kind, name)
         return self.contacts.get(name) if kind == "contact" else None
+
+    def public_name(self) -> str:
+        """The jurisdiction as a public notice names it, instead of a school."""
+        if self.jurisdiction_name:
+            return self.jurisdiction_name
+        bureau = self.officials.bureau.name
+        return bureau.split("教育局")[0] if "教育局" in bureau else "本地"
 
     def jurisdiction_of(self, school_id: str) -> str:
         if school_id.startswith(WHOLE_JURISDICTION):  # a duty about no one school (whole_jurisdiction)

@@ -31,6 +31,8 @@ LOOKBACK_REQUESTED = "ab.official.lookback_requested"
 # the work plan as a campaign (issue 16): records filed through the archive for a school's part of a phase
 CAMPAIGN_RECORD_FILED = "ab.official.campaign_record"
 CAMPAIGN_STARTED = "ab.official.campaign_started"
+# public disclosure of a grave case's handling (issue 16 item 4): drafted, approved, published, withdrawn
+DISCLOSURE_CHANGED = "ab.official.disclosure"
 OFFICIAL_ACTED = "ab.official.acted"
 DUTY_UPDATED = "ab.duty.updated"
 DUTY_DISCHARGED = "ab.duty.discharged"

@@ -13,6 +13,7 @@ from services.archive.routes import (
     acts,
     auth,
     cases,
+    disclosures,
     duties,
     ledger,
     letters,
@@ -38,4 +39,5 @@ def create_app(deps: ArchiveDeps) -> FastAPI:
     app.include_router(duties.router(deps))
     app.include_router(lookbacks.router(deps))
     app.include_router(letters.router(deps))
+    app.include_router(disclosures.router(deps))
     return app

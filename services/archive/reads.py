@@ -112,16 +112,22 @@ async def _key_state(conn: Conn, case_id: uuid.UUID) -> PersonalData:
     return PersonalData(status="sealed")
 
 
-async def _personal(conn: Conn, case_id: uuid.UUID, view: PersonalView) -> Personal | None:
-    """Decrypts only when the view allows any personal data at all."""
-    if view is PersonalView.none:
-        return None
+async def opened_personal(conn: Conn, case_id: uuid.UUID) -> list[tuple[int, Event | None]]:
+    """The case's entries that hold personal data, opened (None where the key is gone), in record order."""
     opened: list[tuple[int, Event | None]] = []
     for row in await repository.sealed_payloads(conn, case_id, list(_MODELS)):
         plain = await open_payload(conn, case_id, row["event_id"], bytes(row["payload_ct"]))
         # tolerant: a payload written by a newer version (a field this one does not know) still reads
         event = _MODELS[row["event_type"]].model_validate_json(plain, extra="ignore") if plain else None
         opened.append((row["seq"], event))
+    return opened
+
+
+async def _personal(conn: Conn, case_id: uuid.UUID, view: PersonalView) -> Personal | None:
+    """Decrypts only when the view allows any personal data at all."""
+    if view is PersonalView.none:
+        return None
+    opened = await opened_personal(conn, case_id)
     section = personal_section(view, opened)
     if section is not None and view is PersonalView.all:
         section.duty_notes = await duty_notes(conn, case_id)

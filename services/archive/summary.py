@@ -21,6 +21,7 @@ from shared.contracts import (
 from shared.contracts.acts import LookBackRequested, OfficialActed
 from shared.contracts.base import Event
 from shared.contracts.campaign import CampaignRecordFiled, CampaignStarted
+from shared.contracts.disclosure import DisclosureChanged
 from shared.contracts.duties import DutyDischarged, DutyUpdated
 from shared.contracts.follow_up import FollowUp, FollowUpReported
 from shared.contracts.hazard import HazardProgressed, HazardReported
@@ -156,4 +157,12 @@ def summarise(event: Event) -> dict[str, Any]:
             return {"notification_id": str(event.notification_id), "role": event.role.value}
         case LetterEvent():
             return letter_summary(event)
+        case DisclosureChanged():
+            # a draft's text and a withdrawal's reason stay sealed; a published text is public: the record
+            # shows what was published and when
+            return {"disclosure_id": str(event.disclosure_id), "state": event.state.value, "version": event.version,
+                    "by": event.by, "level": event.level.value, "month": event.month,
+                    "text_sha256": event.text_sha256, "approvals": event.approvals,
+                    "published_at": event.published_at.isoformat() if event.published_at else None,
+                    "public_text": event.public_text}
     return {}

@@ -117,6 +117,10 @@ class Backend:
             session.assertion, session.assertion_until = "", 0.0  # refused: a fresh one, once
         raise SessionEnded
 
+    async def archive_public(self, method: str, path: str, **kwargs: Any) -> Answer:
+        """The archive's public reads (published notices): no account."""
+        return await self._call(self.archive_http, method, path, **kwargs)
+
     async def intake_public(self, method: str, path: str, **kwargs: Any) -> Answer:
         """Intake's pages for families: no account, the access code or the case code and passcode."""
         return await self._call(self.intake_http, method, path, **kwargs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from shared.contracts import (
     acts,
     campaign,
+    disclosure,
     duties,
     escalation,
     follow_up,
@@ -22,7 +23,7 @@ from shared.contracts import (
 from shared.contracts.base import Event
 
 MODULES = (incident, follow_up, hazard, help, escalation, duties, notification, officials, acts, letters,
-           campaign)
+           campaign, disclosure)
 
 
 def _concrete(cls: type[Event]) -> list[type[Event]]:

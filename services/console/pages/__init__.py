@@ -7,6 +7,7 @@ from services.console.pages import (
     acts,
     auth,
     cases,
+    disclosures,
     duties,
     ledger,
     public,
@@ -15,4 +16,5 @@ from services.console.pages import (
     school_help,
 )
 
-ALL: list[ModuleType] = [auth, public, cases, acts, duties, ledger, accounts, school, school_forms, school_help]
+ALL: list[ModuleType] = [auth, public, cases, acts, duties, ledger, accounts, school, school_forms, school_help,
+                         disclosures]
