@@ -181,3 +181,7 @@ async def test_who_may_file_and_read_trainings_and_bad_input_named(world: World)
     r = await c.get("/v1/trainings", headers={"Authorization": w.headers["bureau"]["Authorization"]})
     assert r.status_code == 422  # every read states its purpose
     assert await _listed(w, "bureau", 0)  # nothing refused was filed
+    key = {**w.headers["demo"], "Idempotency-Key": "training-key-0002"}
+    one, same, other = [(await c.post(FILE, json=b, headers=key)).json()["record_id"]
+                        for b in (ok, ok, {**ok, "hours": 3})]
+    assert one == same != other  # a double submit is one session; the key reused for another is another

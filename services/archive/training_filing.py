@@ -39,11 +39,12 @@ async def file_training(pool: asyncpg.Pool, directory: Directory, campaign: Camp
                         official: Official, body: TrainingRequest, idempotency_key: str | None,
                         now: datetime) -> CampaignRecordFiled:
     """A school's staff file a session for their own school (403 for anyone else); the same
-    Idempotency-Key again is the same record."""
+    Idempotency-Key with the same body again is the same record (a double submit files one session)."""
     school_id = filing_school(directory, official, RecordKind.training, None)
     if not not_future(body.held_on, now.astimezone(SHANGHAI).date()):
         raise invalid("held_on", "A training not held yet cannot be recorded.", "培训日期不能晚于今天。")
-    record_id = derive_id("training", school_id, idempotency_key) if idempotency_key else uuid.uuid4()
+    record_id = derive_id("training", school_id, idempotency_key, body.model_dump_json()) if idempotency_key \
+        else uuid.uuid4()
     event = record_event(campaign, phase_id, school_id, RecordKind.training, official, facts_of(body),
                          content_of(body, directory.jurisdiction_of(school_id)), record_id, now)
     await file_record(pool, event)

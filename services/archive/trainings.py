@@ -31,7 +31,7 @@ class TrainingRequest(BaseModel):
         "held_on": "2027-03-12", "audience": ["校长", "班主任", "教师"], "participants": 46, "hours": 2,
         "topic": "学生欺凌的早期发现与处置流程", "trainer_org": "乐昌市人民检察院"}]})
 
-    held_on: date = Field(description="The day it was held (Asia/Shanghai); not in the future.")
+    held_on: date = Field(ge=date(2000, 1, 1), description="The day it was held (Asia/Shanghai); not in the future.")
     audience: list[Audience] = Field(min_length=1, max_length=len(AUDIENCE),
                                      description=f"Staff roles it was held for: {'、'.join(AUDIENCE)}. No names.")
     participants: int = Field(ge=1, le=10_000, description="How many attended.")

@@ -33,7 +33,7 @@ def router(deps: ArchiveDeps) -> APIRouter:
     async def file(campaign_id: Ref, phase_id: Ref, body: TrainingRequest, official: Actor,
                    idempotency_key: Annotated[str | None, Header(
                        min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$",
-                       description="The same key again is the same record (no second session).")] = None,
+                       description="The same key and body again: the same record.")] = None,
                    ) -> TrainingFiled:
         """For a school's staff, for their own school: when, for which staff roles, how many attended, class
         hours, topic (kept sealed in the record). Each session is its own record; they add up in the ledger."""
