@@ -167,7 +167,7 @@ async def test_who_may_file_and_read_trainings_and_bad_input_named(world: World)
         ({**ok, "audience": []}, "audience"),
         ({**ok, "audience": ["教师", "教师"]}, "audience"),
         ({**ok, "hours": 0}, "hours"),
-        ({**ok, "hours": 1.25}, "hours"),
+        ({**ok, "hours": 0.04}, "hours"),
         ({**ok, "participants": 0}, "participants"),
         ({**ok, "teacher_names": ["王老师"]}, "teacher_names"),
         ({k: v for k, v in ok.items() if k != "topic"}, "topic"),

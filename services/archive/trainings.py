@@ -32,10 +32,10 @@ class TrainingRequest(BaseModel):
         "topic": "学生欺凌的早期发现与处置流程", "trainer_org": "乐昌市人民检察院"}]})
 
     held_on: date = Field(ge=date(2000, 1, 1), description="The day it was held (Asia/Shanghai); not in the future.")
-    audience: list[Audience] = Field(min_length=1, max_length=len(AUDIENCE),
+    audience: list[Audience] = Field(min_length=1, max_length=len(AUDIENCE), json_schema_extra={"uniqueItems": True},
                                      description=f"Staff roles it was held for: {'、'.join(AUDIENCE)}. No names.")
     participants: int = Field(ge=1, le=10_000, description="How many attended.")
-    hours: float = Field(gt=0, le=MAX_HOURS, description="Class hours (学时), at most one decimal.")
+    hours: float = Field(ge=0.1, le=MAX_HOURS, description="Class hours (学时); kept to one decimal (1.25 → 1.2).")
     topic: Annotated[str, StringConstraints(min_length=2, max_length=200)] = Field(
         description="What it was about (no child's name). Kept in the sealed record, not in lists or exports.")
     trainer_org: Annotated[str, StringConstraints(min_length=2, max_length=100)] | None = Field(
@@ -51,9 +51,7 @@ class TrainingRequest(BaseModel):
     @field_validator("hours")
     @classmethod
     def _one_decimal(cls, value: float) -> float:
-        if round(value, 1) != value:
-            raise ValueError("at most one decimal (e.g. 1.5)")
-        return value
+        return round(value, 1)
 
 
 class TrainingFiled(BaseModel):
