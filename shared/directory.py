@@ -62,6 +62,15 @@ class School(Contact):
     students: int | None = Field(default=None, ge=0, le=100_000, description="Enrolment: how large a group a "
                                  "public notice's grade or gender leaves a child in (disclosure rule).")
     address: str | None = Field(default=None, max_length=200, description="Never in a public notice.")
+    legal_vice_principal: Contact | None = Field(
+        default=None, description="法治副校长: the police officer or lawyer assigned to the school.")
+    safety_officer: Contact | None = Field(
+        default=None, description="安全员/安全干部: the school's staff safety officers (a group channel reaches "
+                                  "them all); never the pupils who act as class safety monitors.")
+
+
+# A school's own contacts besides its head: an escalation target or a policy role names them by these.
+SCHOOL_CONTACTS = ("counsellor", "legal_vice_principal", "safety_officer")
 
 
 class Directory(BaseModel):
@@ -78,16 +87,16 @@ class Directory(BaseModel):
         """An escalation target: an official role, "school" (that school's head) or a named contact."""
         if name == "school":
             return self.schools.get(school_id)
-        if name == "counsellor":
+        if name in SCHOOL_CONTACTS:
             school = self.schools.get(school_id)
-            return school.counsellor if school else None
+            return getattr(school, name) if school else None
         if name in Officials.model_fields:
             return getattr(self.officials, name)  # type: ignore[no-any-return]
         return self.contacts.get(name)
 
     def entry_of(self, name: str, school_id: str) -> str:
         """The directory entry `contact(name, school_id)` reads, as a label `resolve` reads back."""
-        if name in ("school", "counsellor"):
+        if name == "school" or name in SCHOOL_CONTACTS:
             return f"{name}:{school_id}"
         if name in Officials.model_fields:
             return name
@@ -104,7 +113,7 @@ class Directory(BaseModel):
         kind, _, name = entry.partition(":")
         if not name:
             return self.contact(kind, "") if kind in Officials.model_fields else None
-        if kind in ("school", "counsellor"):
+        if kind == "school" or kind in SCHOOL_CONTACTS:
             return self.contact(kind, name)
         return self.contacts.get(name) if kind == "contact" else None
 
@@ -126,13 +135,15 @@ class Directory(BaseModel):
         roles = ("bureau", "police", "stability_office", "procuratorate", "court")  # the last two optional
         out: dict[str, Contact] = {role: c for role in roles if (c := getattr(self.officials, role)) is not None}
         out |= {f"school:{sid}": c for sid, c in self.schools.items()}
-        out |= {f"counsellor:{sid}": c.counsellor for sid, c in self.schools.items() if c.counsellor}
+        for own in SCHOOL_CONTACTS:
+            out |= {f"{own}:{sid}": c for sid, school in self.schools.items() if (c := getattr(school, own))}
         out |= {f"contact:{name}": c for name, c in self.contacts.items()}
         return out
 
     def unknown_targets(self, names: set[str]) -> set[str]:
         return {n for n in names
-                if n not in ("school", "counsellor") and n not in Officials.model_fields and n not in self.contacts}
+                if n != "school" and n not in SCHOOL_CONTACTS and n not in Officials.model_fields
+                and n not in self.contacts}
 
 
 WHOLE_JURISDICTION = "jurisdiction:"

@@ -37,6 +37,8 @@ LEDGER_COLUMNS_ZH: dict[str, str] = {
     "lookbacks": "回头看",
     "lookbacks_due": "待回头看",
     "unconverted_tips": "求助未转为事件",
+    "training_sessions": "培训场次",
+    "training_hours": "培训学时",
 }
 
 # why a school's summary lists a case

@@ -20,6 +20,9 @@ POLICY = default_policy()
 FAMILIES_AND_SCHOOL = {RecipientRole.victim_guardian, RecipientRole.perpetrator_guardian, RecipientRole.school,
                        RecipientRole.counsellor}
 AUTHORITIES = {RecipientRole.bureau, RecipientRole.police}
+# the plan's people, told of suspected crimes only by default (二(四): 公安机关、人民法院、人民检察院依法处置)
+CRIMINAL_ONLY = {RecipientRole.legal_vice_principal, RecipientRole.safety_officer, RecipientRole.procuratorate,
+                 RecipientRole.court}
 QUIET = {"injury": "none", "violence": False, "weapon": False, "group": False, "repeated_after_education": False,
          "suspected_crime": False, "public_attention": "none"}
 
@@ -71,6 +74,8 @@ def test_required_actions(indicators: dict[str, Any], level: Level, reasons: set
         expected |= AUTHORITIES
     if indicators.get("public_attention") == "wide":
         expected.add(RecipientRole.stability_office)
+    if level == Level.criminal:
+        expected |= CRIMINAL_ONLY
     assert set(decision.roles) == expected
     assert decision.public_attention_wide == (indicators.get("public_attention") == "wide")
     assert {a.action_id for a in decision.actions if a.kind == "task"} == TASKS[level]

@@ -107,7 +107,10 @@ def test_the_config_copies_are_the_sources_and_reach_the_configmaps() -> None:
     copies = K8S / "base" / "config"
     policy, copied = ROOT / "deploy" / "policy", copies / "policy"
     assert sorted(p.name for p in policy.iterdir()) == sorted(p.name for p in copied.iterdir())
+    campaigns = ROOT / "deploy" / "campaigns"
+    assert sorted(p.name for p in campaigns.iterdir()) == sorted(p.name for p in (copies / "campaigns").iterdir())
     for source, copy_ in [*((p, copied / p.name) for p in policy.iterdir()),
+                          *((p, copies / "campaigns" / p.name) for p in campaigns.iterdir()),
                           (ROOT / "deploy" / "directory.toml", copies / "directory.toml")]:
         assert filecmp.cmp(source, copy_, shallow=False), f"{copy_} differs from {source}: copy it again"
     objs = production()

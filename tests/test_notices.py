@@ -13,7 +13,7 @@ from services.notify.templates import render, render_short
 from shared.config import ROOT
 from shared.contracts import IncidentReport, RecipientRole
 from shared.directory import load_directory
-from tests.helpers import as_notify, default_policy, report
+from tests.helpers import as_notify, default_policy, directory_with_more_schools, report
 
 pytestmark = pytest.mark.pure
 
@@ -139,3 +139,45 @@ def test_officials_and_the_school_are_linked_to_the_case_in_the_console() -> Non
     [school] = [r for r in _plan() if r.recipient.role is RecipientRole.school]
     help_notice = render(school.model_copy(update={"purpose": "help_requested"}), console_url=console)
     assert f"（https://antibully.edu.example.cn/school/help/{school.facts.case_ref}）查看并答复" in help_notice.body
+
+
+def test_a_suspected_crime_tells_the_plans_people_by_their_directory_entries() -> None:
+    """The legal vice-principal and safety officers of the school, the procuratorate and the court: named by
+    their entries (notify resolves the addresses), each told its own ask, no child's name."""
+    requests = {r.recipient.role: r for r in _plan(suspected_crime=True)}
+    entries = {role: requests[role].recipient.entry for role in (
+        RecipientRole.legal_vice_principal, RecipientRole.safety_officer, RecipientRole.procuratorate,
+        RecipientRole.court)}
+    assert entries == {RecipientRole.legal_vice_principal: "legal_vice_principal:demo-school",
+                       RecipientRole.safety_officer: "safety_officer:demo-school",
+                       RecipientRole.procuratorate: "procuratorate", RecipientRole.court: "court"}
+    vp = DIRECTORY.resolve("legal_vice_principal:demo-school")
+    assert vp is not None and vp.email == "legal-vp@demo-school.example.cn"
+    for role, ask in ((RecipientRole.legal_vice_principal, "法治副校长"), (RecipientRole.safety_officer, "安全防护"),
+                      (RecipientRole.procuratorate, "依法处理"), (RecipientRole.court, "依法处理")):
+        req = requests[role]
+        text = render(req)
+        full = text.subject + text.body + render_short(req, None).text
+        assert ask in full and "涉嫌违法犯罪" in full and req.facts.child_name is None
+        assert not [n for n in CHILDREN | GUARDIANS if n in full], role
+        assert not req.facts.ack_required and req.facts.tasks == []  # a notice to know, not the school's tasks
+
+
+def test_a_severe_report_keeps_its_seven_notices() -> None:
+    roles = {r.recipient.role for r in _plan()}
+    assert not roles & {RecipientRole.legal_vice_principal, RecipientRole.safety_officer,
+                        RecipientRole.procuratorate, RecipientRole.court}
+
+
+def test_a_school_without_the_plans_people_still_gets_requests_without_address(tmp_path: Path) -> None:
+    """A policy role the directory lacks for the school is a request with no entry: notify fails it
+    visibly (no_contact), and the duty is chased."""
+    directory = load_directory(directory_with_more_schools(tmp_path))
+    event = reported_event(IncidentReport.model_validate(report(school_id="second-school", suspected_crime=True)),
+                           "key-00000003")
+    _, requests = plan(event, decide(event.facts, default_policy(), event.occurred_at), directory)
+    unreachable = {r.recipient.role: r.recipient for r in requests if not r.recipient.reachable}
+    assert set(unreachable) == {RecipientRole.legal_vice_principal, RecipientRole.safety_officer,
+                                RecipientRole.counsellor}
+    assert unreachable[RecipientRole.legal_vice_principal].display_name == "学校法治副校长"
+    assert directory.unknown_targets({"legal_vice_principal", "safety_officer", "nobody"}) == {"nobody"}

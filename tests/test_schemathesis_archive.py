@@ -107,11 +107,16 @@ def _plausible_query(path: str, query: dict[str, Any], rng: random.Random) -> No
             query["from"], query["to"] = f"{first:%Y-%m}", f"{first + timedelta(days=rng.randint(0, 900)):%Y-%m}"
         if path.startswith("/v1/ledger/summary") and "school" not in query:
             query["school"] = "demo-school"  # the bureau names the school it summarises
+    if path == "/v1/trainings" and "from" in query and "to" in query:  # days: 'from' not after 'to'
+        first = date(2026, 1, 1) + timedelta(days=rng.randint(0, 300))
+        query["from"], query["to"] = first.isoformat(), (first + timedelta(days=rng.randint(0, 400))).isoformat()
 
 
 def _plausible_body(path: str, body: dict[str, Any], rng: random.Random) -> None:
-    """A school the directory has for a new account, deadlines in the future."""
+    """A school the directory has for a new account, deadlines in the future, trainings held in the past."""
     if path == "/v1/accounts":
         body["school_id"] = "demo-school"
+    if path.endswith("/trainings") and isinstance(body.get("held_on"), str):
+        body["held_on"] = (date(2026, 1, 1) + timedelta(days=rng.randint(0, 300))).isoformat()
     if isinstance(body.get("due_at"), str):
         body["due_at"] = (datetime.now(UTC) + timedelta(days=rng.randint(1, 60))).isoformat()

@@ -19,6 +19,7 @@ from services.archive.routes import (
     letters,
     lookbacks,
     official_acts,
+    trainings,
 )
 from shared.http import install_common
 
@@ -40,4 +41,5 @@ def create_app(deps: ArchiveDeps) -> FastAPI:
     app.include_router(lookbacks.router(deps))
     app.include_router(letters.router(deps))
     app.include_router(disclosures.router(deps))
+    app.include_router(trainings.router(deps))
     return app

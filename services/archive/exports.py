@@ -31,11 +31,16 @@ ALL_SCHOOLS_NAME = "全区合计"
 LEVEL_ZH = {"minor": "情节轻微", "serious": "情节较重", "severe": "情节严重", "criminal": "涉嫌违法犯罪"}
 KIND_ZH = {"incident": "欺凌事件", "hazard": "苗头隐患", "help": "求助", "lookback": "回头看"}
 
-Cell = str | int
+Cell = str | int | float
 
 
 def _counts(c: Counts) -> list[Cell]:
-    return [getattr(c, f) for f in COUNT_FIELDS]
+    return [_number(getattr(c, f)) for f in COUNT_FIELDS]
+
+
+def _number(v: int | float) -> int | float:
+    """Whole class hours as whole numbers (2, not 2.0): the CSV and the sheet read alike."""
+    return int(v) if isinstance(v, float) and v.is_integer() else v
 
 
 def ledger_rows(ledger: Ledger) -> list[list[Cell]]:
@@ -127,13 +132,14 @@ def summary_markdown(s: SchoolSummary) -> str:
         f"- 学生求助 {t.help_requests} 件，其中未回复 {t.help_unanswered} 件，"
         f"未转为欺凌事件 {t.unconverted_tips} 件（学校说明理由后办结的和尚未办结的）。",
         f"- 回头看 {t.lookbacks} 次，其中待完成 {t.lookbacks_due} 次。",
+        f"- 防欺凌专题培训 {t.training_sessions} 场，共 {t.training_hours:g} 学时。",
         "",
         "## 分月统计",
         "",
         "| 月份 | " + " | ".join(COLUMNS_ZH.values()) + " |",
         "|" + "---|" * (len(COLUMNS_ZH) + 1),
     ]
-    lines += [f"| {m.month} | " + " | ".join(str(getattr(m, f)) for f in COUNT_FIELDS) + " |" for m in s.months]
+    lines += [f"| {m.month} | " + " | ".join(str(cell) for cell in _counts(m)) + " |" for m in s.months]
     lines += ["", "## 需关注的案件", ""]
     if not s.attention:
         lines.append("无。")

@@ -32,6 +32,7 @@ REPEAT_REASON = "repeated_after_education"  # the policy rule the school's own i
 COLUMNS_ZH = LEDGER_COLUMNS_ZH
 # repository.LEDGER_FIELDS (the columns of ledger_months) and overdue_now, counted at the time of the read
 COUNT_FIELDS = tuple(COLUMNS_ZH)
+FRACTIONAL = frozenset({"training_hours"})  # the one count that is not whole (1.5 class hours)
 
 
 class LedgerInputError(ValueError):
@@ -119,9 +120,13 @@ class Counts(BaseModel):
     lookbacks_due: int = Field(0, description="Look-backs not yet reported done.")
     unconverted_tips: int = Field(0, description="Help requests (tips) not converted into an incident: resolved by "
                                   "the school with a reason, or still open.")
+    training_sessions: int = Field(0, description="Anti-bullying training sessions held for the school's staff, by "
+                                   "month held (not cases: counted from the training records at the read).")
+    training_hours: float = Field(0, description="Their class hours (学时) together, one decimal.")
 
     def plus(self, other: Counts) -> Counts:
-        return Counts(**{f: getattr(self, f) + getattr(other, f) for f in COUNT_FIELDS})
+        summed = {f: getattr(self, f) + getattr(other, f) for f in COUNT_FIELDS}
+        return Counts(**{**summed, "training_hours": round(summed["training_hours"], 1)})
 
 
 class MonthCounts(Counts):
@@ -165,7 +170,7 @@ def build_ledger(rows: Iterable[Mapping[str, Any]], period: Period, known: Mappi
     for r in rows:
         school, month = r["school_id"], r["month"]
         where.setdefault(school, r["jurisdiction"])
-        c = Counts(**{f: int(r.get(f) or 0) for f in COUNT_FIELDS})
+        c = Counts(**{f: (float if f in FRACTIONAL else int)(r.get(f) or 0) for f in COUNT_FIELDS})
         if c == Counts():
             continue  # a month whose cases all moved away (the rollup keeps its row at zero)
         by_month = cells.setdefault(school, {})

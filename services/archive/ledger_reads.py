@@ -21,6 +21,7 @@ from services.archive.ledger import (
     build_ledger,
 )
 from services.archive.reads import log_access
+from services.archive.repository.trainings import training_counts
 from services.archive.scopes import Scope, scope_for
 from shared.directory import Directory
 from shared.identity import Official, OfficialRole
@@ -43,6 +44,8 @@ async def _ledger(pool: asyncpg.Pool, scope: Scope, period: Period, school: str 
     rows = await repository.ledger_counts(pool, scope, school, period.first, period.last)
     # the monthly rollup, and what is overdue at this moment (never rolled up: it changes with the clock)
     rows += await repository.overdue_now_counts(pool, scope, school, period.since(), period.until(), now)
+    # staff training held (not cases: counted from the training records, by month held)
+    rows += await training_counts(pool, scope, school, period.first, period.last)
     return build_ledger([{**r, "month": f"{r['month']:%Y-%m}"} for r in rows], period, known, now)
 
 

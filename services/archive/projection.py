@@ -37,7 +37,9 @@ def ref(prefix: str, case_id: uuid.UUID) -> str:
     return f"{prefix}-{case_id.hex[:8].upper()}"
 
 
-async def project(conn: Conn, event: Event, directory: Directory) -> None:
+async def project(conn: Conn, event: Event, directory: Directory, opened: Event | None = None) -> None:
+    """`opened`: the event as the record keeps it (sealed sections opened): a campaign record's projection
+    reads what was filed (dates, roles, counts) from its content, which travels sealed on the bus."""
     match event:
         case IncidentReported():
             await _opened(conn, event, "incident", ref("AB", event.incident_id), event.school_id, directory)
@@ -49,7 +51,7 @@ async def project(conn: Conn, event: Event, directory: Directory) -> None:
         case LookBackScheduled():
             await _opened(conn, event, "lookback", ref("LB", event.lookback_id), event.school_id, directory)
         case CampaignRecordFiled():
-            await project_record(conn, event)
+            await project_record(conn, opened if isinstance(opened, CampaignRecordFiled) else event)
         case HazardProgressed() if event.facts.completed:
             await repository.case_rectified(conn, event.hazard_id, event.facts.at)
         case HelpMessageAdded(author=Author.school):

@@ -25,7 +25,8 @@ DIGEST_LIMIT = 50
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # a notice these readers never got is the school's to make good (in person, by phone)
 _TOLD_BY_SCHOOL = {RecipientRole.victim_guardian.value, RecipientRole.perpetrator_guardian.value,
-                   RecipientRole.counsellor.value}
+                   RecipientRole.counsellor.value, RecipientRole.legal_vice_principal.value,
+                   RecipientRole.safety_officer.value}
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ def digest_day(now: datetime, digest_at: str) -> date | None:
 
 def owed_by(duty: InDigest) -> str:
     """Who must act now: a task's owner or an official who must confirm a notice; a notice a family or
-    the counsellor never got is the school's (it tells them in person)."""
+    the school's own people (counsellor, legal vice-principal, safety officers) never got is the school's (it
+    tells them in person)."""
     if duty.kind == "notice" and duty.role in _TOLD_BY_SCHOOL:
         return RecipientRole.school.value
     return duty.role

@@ -31,6 +31,10 @@ _UNKNOWN = {
     **UNKNOWN_GUARDIAN,
     RecipientRole.school: "学校负责人",
     RecipientRole.counsellor: "学校心理辅导老师",
+    RecipientRole.legal_vice_principal: "学校法治副校长",
+    RecipientRole.safety_officer: "学校安全员",
+    RecipientRole.procuratorate: "人民检察院",
+    RecipientRole.court: "人民法院",
 }
 
 

@@ -22,6 +22,8 @@ WHO_ZH = {
     "stability_office": "市委教育工委稳定安全办公室",
     "procuratorate": "检察机关",
     "court": "审判机关",
+    "legal_vice_principal": "学校法治副校长",
+    "safety_officer": "学校安全员",
     "victim_guardian": "学校（告知受害学生家长）",
     "perpetrator_guardian": "学校（告知实施欺凌学生家长）",
 }

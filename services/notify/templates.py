@@ -33,6 +33,9 @@ _ASK = {
     RecipientRole.counsellor: "请按规定为受害学生安排心理辅导，学生信息请向学校负责人了解。",
     RecipientRole.procuratorate: "请依法处理。涉及未成年人的信息请依法保护。",
     RecipientRole.court: "请依法处理。涉及未成年人的信息请依法保护。",
+    RecipientRole.legal_vice_principal: "请作为本校法治副校长参与指导学校依法处置，配合做好法治教育和警示教育；"
+                                        "学生信息请向学校负责人了解。",
+    RecipientRole.safety_officer: "请落实校园安全防护措施，加强巡查，防止事态扩大；学生信息请向学校负责人了解。",
 }
 
 
@@ -65,6 +68,8 @@ _SHORT_ASK = {
     RecipientRole.official: "请督办",
     RecipientRole.procuratorate: "请依法处理",
     RecipientRole.court: "请依法处理",
+    RecipientRole.legal_vice_principal: "请参与指导依法处置",
+    RecipientRole.safety_officer: "请落实安全防护措施",
 }
 _SHORT_KIND = {
     "first_notice": "校园欺凌事件",

@@ -35,6 +35,8 @@ class RecipientRole(StrEnum):
     official = "official"  # a named escalation contact from the directory (e.g. a bureau leader)
     procuratorate = "procuratorate"  # 检察院: told when the police transfer a case (optional directory contact)
     court = "court"  # 法院: for criminal cases (optional directory contact)
+    legal_vice_principal = "legal_vice_principal"  # 法治副校长 of the school (optional directory contact)
+    safety_officer = "safety_officer"  # the school's staff 安全员/安全干部 (optional directory contact)
 
 
 class Reason(Strict):

@@ -14,7 +14,8 @@ from services.console.pages import (
     school,
     school_forms,
     school_help,
+    school_trainings,
 )
 
 ALL: list[ModuleType] = [auth, public, cases, acts, duties, ledger, accounts, school, school_forms, school_help,
-                         disclosures]
+                         disclosures, school_trainings]
