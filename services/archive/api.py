@@ -12,6 +12,7 @@ from services.archive.routes import (
     accounts,
     acts,
     auth,
+    campaigns,
     cases,
     duties,
     ledger,
@@ -38,4 +39,5 @@ def create_app(deps: ArchiveDeps) -> FastAPI:
     app.include_router(duties.router(deps))
     app.include_router(lookbacks.router(deps))
     app.include_router(letters.router(deps))
+    app.include_router(campaigns.router(deps))
     return app

@@ -17,6 +17,8 @@ from prometheus_client import CollectorRegistry
 from pydantic import BeforeValidator, WithJsonSchema
 
 from services.archive.accounts import Clock, LoginPolicy, Verifications, official_from_token
+from services.archive.campaign_files import checked_campaigns
+from shared.campaign_plan import Campaign
 from shared.config import Settings
 from shared.contracts.base import utcnow
 from shared.errors import ApiError, ErrorBody, FieldError
@@ -77,8 +79,11 @@ class ArchiveDeps:
     clock: Clock = field(default=utcnow)
     kick: Callable[[], None] = field(default=lambda: None)  # publish what an act enqueued, now
     verifications: Verifications | None = None  # made from the settings: one set of slots per process
+    campaigns: dict[str, Campaign] | None = None  # CAMPAIGNS_DIR, read once (campaign_files.checked_campaigns)
 
     def __post_init__(self) -> None:
+        if self.campaigns is None:
+            self.campaigns = checked_campaigns(self.settings.campaigns_dir, self.settings.directory_file)
         if self.verifications is None:
             self.verifications = Verifications(self.settings.archive_login_verifications,
                                                self.settings.archive_login_busy_wait_s)

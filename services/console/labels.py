@@ -14,7 +14,8 @@ from shared.words import CATEGORY_ZH, LEDGER_ATTENTION_ZH, LEDGER_COLUMNS_ZH
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 ZH: dict[str, dict[str, str]] = {
-    "kind": {"incident": "欺凌事件", "hazard": "隐患线索", "help": "紧急求助", "lookback": "回头看"},
+    "kind": {"incident": "欺凌事件", "hazard": "隐患线索", "help": "紧急求助", "lookback": "回头看",
+             "campaign": "专项整治"},
     "level": {"general": "一般", "minor": "较轻", "moderate": "较重", "serious": "较重", "severe": "严重",
               "criminal": "涉嫌犯罪",
               "low": "低", "medium": "中", "high": "高"},
