@@ -44,7 +44,7 @@ def _campaigns(tmp_path: Path) -> Path:
     folder.mkdir()
     (folder / f"{SHIPPED}.toml").write_text((ROOT / "deploy" / "campaigns" / f"{SHIPPED}.toml").read_text("utf-8"),
                                             encoding="utf-8")
-    drill = (ROOT / "deploy" / "campaigns-drill" / "drill-zhuanxiang.toml").read_text("utf-8")
+    drill = (ROOT / "deploy" / "demo" / "campaigns" / "drill-zhuanxiang.toml").read_text("utf-8")
     drill = drill.replace('id = "drill-zhuanxiang"', f'id = "{DRILL}"').replace('due_after_start = "5m"',
                                                                                 'due_after_start = "3s"')
     (folder / f"{DRILL}.toml").write_text(drill, encoding="utf-8")

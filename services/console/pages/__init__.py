@@ -6,6 +6,7 @@ from services.console.pages import (
     accounts,
     acts,
     auth,
+    campaigns,
     cases,
     duties,
     ledger,
@@ -15,4 +16,5 @@ from services.console.pages import (
     school_help,
 )
 
-ALL: list[ModuleType] = [auth, public, cases, acts, duties, ledger, accounts, school, school_forms, school_help]
+ALL: list[ModuleType] = [auth, public, cases, acts, duties, ledger, accounts, school, school_forms, school_help,
+                         campaigns]
