@@ -150,8 +150,8 @@ def progress(started: dict[str, Any], directory: Directory, schools: list[str], 
     campaign = Campaign.model_validate(started["plan"])
     at: datetime = started["started_at"]
     by_case: dict[uuid.UUID, dict[str, dict[str, Any]]] = {}
-    for r in rows:  # the newest version of each action per case (one per school and duty id)
-        by_case.setdefault(r["case_id"], {})[r["action_id"]] = r
+    for r in rows:  # one duty per case and campaign duty id ("<prefix>:<duty id>" taken as the duty id too)
+        by_case.setdefault(r["case_id"], {})[r["action_id"].rsplit(":", 1)[-1]] = r
     per_school = [d for d in campaign.duties if d.per is Per.school]
     out = []
     for sid in schools:

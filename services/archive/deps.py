@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import unquote
 
 import asyncpg
-from fastapi import Header, Query, Security
+from fastapi import Header, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
@@ -107,6 +107,7 @@ class ArchiveDeps:
 
 
 async def stated_purpose(
+    request: Request,
     x_access_purpose: Annotated[str | None, Header(
         description=f"Why you read this, {PURPOSE_MIN}–{PURPOSE_MAX} characters once decoded and stripped "
                     "(percent-encode non-ASCII). This header or the `purpose` parameter is required (422).",
@@ -120,6 +121,8 @@ async def stated_purpose(
     states them all the same."""
     given = {"header.X-Access-Purpose": unquote(x_access_purpose).strip() if x_access_purpose is not None
              else None, "query.purpose": purpose.strip() if purpose is not None else None}
+    if len(request.query_params.getlist("purpose")) > 1:  # one purpose, not the last of several
+        given["query.purpose"] = ""
     if given["header.X-Access-Purpose"] is None and given["query.purpose"] is None:
         given["query.purpose"] = ""
     # each purpose given must be one (an invalid parameter is refused even when the header states another)
