@@ -250,11 +250,15 @@ async def test_a_record_is_refused_until_the_campaign_is_started_for_its_school(
         await pool.close()
 
 
-def test_a_campaign_escalating_to_someone_the_directory_lacks_stops_the_archive(tmp_path: Path) -> None:
+async def test_a_campaign_escalating_to_someone_the_directory_lacks_stops_the_archive(settings: Settings,
+                                                                                       tmp_path: Path) -> None:
     folder = _campaigns(tmp_path)
     text = (folder / f"{DRILL}.toml").read_text("utf-8").replace('escalate_to = ["bureau_leader"]',
                                                                  'escalate_to = ["mayor"]', 1)
     (folder / f"{DRILL}.toml").write_text(text, encoding="utf-8")
     with pytest.raises(CampaignError, match=r't-drill duty "school_screening": mayor'):
         checked_campaigns(folder, ROOT / "deploy" / "directory.toml")
+    with pytest.raises(CampaignError, match="mayor"):
+        async with archive(settings.model_copy(update={"campaigns_dir": folder})):
+            pass
     assert set(checked_campaigns(ROOT / "deploy" / "campaigns", ROOT / "deploy" / "directory.toml")) == {SHIPPED}
