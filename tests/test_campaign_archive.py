@@ -22,16 +22,17 @@ import pytest
 from services.archive import repository
 from services.archive.app import running as archive
 from services.archive.campaign_files import campaign_of, checked_campaigns, load_campaigns
-from services.archive.campaign_filing import file_record, record_event
+from services.archive.campaign_filing import file_record, record_event, started_event
 from shared.campaign_plan import CampaignError
 from shared.config import Settings
 from shared.contracts import DeadlineMissed, RecipientRole
 from shared.contracts.campaign import RecordFacts, RecordKind, campaign_case_id, campaign_level_case_id
 from shared.contracts.duties import Duty, DutyState, DutyUpdated
 from shared.db import create_pool
+from shared.directory import load_directory
 from shared.errors import ApiError
 from shared.identity import Official, OfficialRole, StaffTitle
-from tests.helpers import directory_with_more_schools, eventually, official_headers, publish
+from tests.helpers import directory_with_more_schools, eventually, official_headers, publish, publish_started
 
 ROOT = Path(__file__).resolve().parents[1]
 DRILL = "t-drill"
@@ -241,7 +242,9 @@ async def test_a_record_is_refused_until_the_campaign_is_started_for_its_school(
             await file_record(pool, record("demo-school"))
         assert (refused.value.status, refused.value.code) == (409, "campaign_not_started")
         assert "尚未" in refused.value.message_zh
-        await _started(w)
+        started = started_event(campaign, load_directory(w.settings.directory_file), "lechang", "bureau-zx",
+                                datetime.now(UTC))
+        await publish_started(w.settings.database_url, w.settings.nats_url, started)  # as other parts' tests do
         await file_record(pool, record("demo-school"))  # accepted now
         with pytest.raises(ApiError) as elsewhere:
             await file_record(pool, record("far-school"))  # another jurisdiction: not started there
