@@ -87,6 +87,13 @@ async def test_the_bureau_starts_a_campaign_and_follows_each_school(console_syst
     assert rows[0][:4] == ["学校代码", "学校", "阶段", "事项"]
     assert any(r[0] == "second-school" and r[-1] == "是" for r in rows)
 
+    # the school's part is a case like any other (kind 专项整治), with its duty
+    await page.goto(console_system.at(f"/cases/{campaign_case_id(DRILL, 'demo-school')}"))
+    await page.check("input[value='督办检查']")
+    await page.click("button:has-text('查看案件')")
+    facts = await page.locator("main").inner_text()
+    assert "专项整治" in facts and "全面排查本校学生并报送排查报告" in facts and "ZX-" in facts
+
     # starting again from the list: already started, nothing new
     await page.goto(console_system.at(f"/campaigns/{DRILL}/start"))
     assert "此前已在本辖区启动" in await page.locator("p.notice").inner_text()
