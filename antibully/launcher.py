@@ -96,6 +96,8 @@ def _secrets(home: Path) -> dict[str, str]:
     data.setdefault("demo_school_password", secrets.token_urlsafe(12))
     data.setdefault("demo_teacher_password", secrets.token_urlsafe(12))
     data.setdefault("demo_bureau2_password", secrets.token_urlsafe(12))
+    for _, _, account in DEMO_SCHOOLS:
+        data.setdefault(_password_key(account), secrets.token_urlsafe(12))
     path.write_text(json.dumps(data, indent=2))
     path.chmod(0o600)
     return data
@@ -147,15 +149,39 @@ async def _demo_access_code(database_url: str, home: Path) -> str:
 
 # the second bureau official: what two officials must do (waive, close, approve a public notice) can be tried
 DEMO_OFFICIALS = ("demo-bureau", "demo-school-head", "demo-teacher", "demo-bureau-2")
+DEMO = ROOT / "deploy" / "demo"  # what only `make run` adds: two more schools, a drill campaign (issue 16)
+# the demo's other schools (deploy/demo/directory-schools.toml), each with a head's login
+DEMO_SCHOOLS = (("demo-school-2", "乐昌市第二中学", "demo-school-2-head"),
+                ("demo-school-3", "乐昌市第三中学", "demo-school-3-head"))
 
 
-async def _demo_officials(database_url: str, keys: dict[str, str]) -> None:
-    """A bureau official of the directory's jurisdiction, and the demo school's head and a head teacher."""
+def _demo_files(home: Path, env: dict[str, str]) -> None:
+    """Unless set: DIRECTORY_FILE the shipped directory plus the demo's schools, CAMPAIGNS_DIR the shipped
+    campaigns plus the drill (deadlines minutes after the start), both under .run/. A deployment's own
+    settings never include the demo's additions."""
+    if "DIRECTORY_FILE" not in env:
+        path = home / "directory.toml"
+        path.write_text((ROOT / "deploy" / "directory.toml").read_text(encoding="utf-8") + "\n"
+                        + (DEMO / "directory-schools.toml").read_text(encoding="utf-8"), encoding="utf-8")
+        env["DIRECTORY_FILE"] = str(path)
+    if "CAMPAIGNS_DIR" not in env:
+        folder = home / "campaigns"
+        folder.mkdir(exist_ok=True)
+        for old in folder.glob("*.toml"):
+            old.unlink()
+        for source in (ROOT / "deploy" / "campaigns", DEMO / "campaigns"):
+            for path in sorted(source.glob("*.toml")):
+                (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+        env["CAMPAIGNS_DIR"] = str(folder)
+
+
+async def _demo_officials(database_url: str, keys: dict[str, str], directory_file: Path) -> None:
+    """A bureau official of the directory's jurisdiction, the demo school's head and a head teacher, and the
+    head of each other demo school."""
     from antibully.officials import add_official
     from shared.directory import load_directory
 
-    jurisdiction = load_directory(Path(os.environ.get("DIRECTORY_FILE", ROOT / "deploy" / "directory.toml"))
-                                  ).jurisdiction_of(DEMO_SCHOOL[0])
+    jurisdiction = load_directory(directory_file).jurisdiction_of(DEMO_SCHOOL[0])
     await add_official(database_url, DEMO_OFFICIALS[0], role="bureau", jurisdiction=jurisdiction,
                        name="教育局值班员（演示）", password=keys["demo_bureau_password"])
     await add_official(database_url, DEMO_OFFICIALS[1], role="school", jurisdiction=jurisdiction,
@@ -166,6 +192,14 @@ async def _demo_officials(database_url: str, keys: dict[str, str]) -> None:
                        title="head_teacher")
     await add_official(database_url, DEMO_OFFICIALS[3], role="bureau", jurisdiction=jurisdiction,
                        name="教育局审核员（演示）", password=keys["demo_bureau2_password"])
+    for school_id, name, account in DEMO_SCHOOLS:
+        await add_official(database_url, account, role="school", jurisdiction=jurisdiction,
+                           name=f"{name.removeprefix('乐昌市')}校长（演示）", password=keys[_password_key(account)],
+                           school_id=school_id, title="head")
+
+
+def _password_key(account: str) -> str:
+    return account.replace("-", "_") + "_password"
 
 
 def _demo_policy(home: Path, factor: int) -> Path:
@@ -382,7 +416,8 @@ def run() -> int:
         env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{notify_port}")
         demo_key = asyncio.run(_demo_key(env["DATABASE_URL"], home))
         demo_code = asyncio.run(_demo_access_code(env["DATABASE_URL"], home))
-        asyncio.run(_demo_officials(env["DATABASE_URL"], keys))
+        _demo_files(home, env)
+        asyncio.run(_demo_officials(env["DATABASE_URL"], keys, Path(env["DIRECTORY_FILE"])))
 
         workers = _intake_workers(env)
         service_of = {name: name for name in SERVICES} | {name: "intake" for name in worker_names(workers)}
@@ -425,6 +460,11 @@ def run() -> int:
             stopper.stop()  # type: ignore[attr-defined]
 
 
+def _other_heads(keys: dict[str, str]) -> str:
+    return "\n".join(f"                  {account} / {keys[_password_key(account)]}   (head of {school_id}, {name})"
+                     for school_id, name, account in DEMO_SCHOOLS)
+
+
 def _banner(
     console: int, intake: int, archive: int, key: str, code: str, keys: dict[str, str], maildir: Path, local_mail: bool,
     env: dict[str, str],
@@ -441,6 +481,7 @@ antibully is running. Ctrl-C stops everything.
                   {DEMO_OFFICIALS[1]} / {keys["demo_school_password"]}   (the demo school's head: its cases, its staff)
                   {DEMO_OFFICIALS[2]} / {keys["demo_teacher_password"]}   (a head teacher of the demo school)
                   {DEMO_OFFICIALS[3]} / {keys["demo_bureau2_password"]}   (a second bureau official: two-official acts)
+{_other_heads(keys)}
   help page       http://127.0.0.1:{console}/help?code={code}   (students and parents, no login)
   public notices  http://127.0.0.1:{console}/public/disclosures   (grave cases' handling, no login; feed.xml)
   access code     {code}   (the demo school's code for help requests, on its posters)
@@ -448,7 +489,8 @@ antibully is running. Ctrl-C stops everything.
   intake API      http://127.0.0.1:{intake}/v1/incidents    docs: http://127.0.0.1:{intake}/docs
                   ({env["INTAKE_WORKERS"]} intake worker(s) on this port; INTAKE_WORKERS=n make run for more)
   archive API     http://127.0.0.1:{archive}/v1/cases    docs: http://127.0.0.1:{archive}/docs
-  demo school     demo-school (乐昌市示范中学)
+  demo school     demo-school (乐昌市示范中学); also demo-school-2, demo-school-3 (make run's directory)
+  campaigns       {env["CAMPAIGNS_DIR"]}   (专项整治: the 2027 campaign and a drill due minutes after its start)
   API key         {key}
   mail            {mail}
   SMS, robots     local fakes of Aliyun/Tencent SMS, WeCom and DingTalk print each message here

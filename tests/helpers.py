@@ -167,3 +167,21 @@ def as_notify(request: Any) -> Any:
     from shared.config import get_settings
 
     return ContactBook.from_settings(get_settings()).addressed(request)
+
+
+async def publish_started(database_url: str, nats_url: str, event: Any, timeout_s: float = 30.0) -> None:
+    """Publish a CampaignStarted (campaign_filing.started_event) and wait until the archive has projected it: only
+    then does filing a record for its schools pass the started check (else 409 campaign_not_started)."""
+    import asyncpg
+
+    await publish(nats_url, event)
+    conn = await asyncpg.connect(database_url)
+    try:
+        async def projected() -> bool:
+            return bool(await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM archive.campaigns WHERE campaign_id = $1 AND jurisdiction = $2)",
+                event.campaign_id, event.jurisdiction))
+
+        await eventually(projected, timeout_s=timeout_s)
+    finally:
+        await conn.close()

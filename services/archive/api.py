@@ -12,6 +12,7 @@ from services.archive.routes import (
     accounts,
     acts,
     auth,
+    campaigns,
     cases,
     disclosures,
     duties,
@@ -42,4 +43,5 @@ def create_app(deps: ArchiveDeps) -> FastAPI:
     app.include_router(letters.router(deps))
     app.include_router(disclosures.router(deps))
     app.include_router(trainings.router(deps))
+    app.include_router(campaigns.router(deps))
     return app

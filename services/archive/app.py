@@ -16,6 +16,7 @@ from services.archive import repository
 from services.archive.accounts import Clock
 from services.archive.api import ArchiveDeps, create_app
 from services.archive.bus_sections import BusSections
+from services.archive.campaign_files import checked_campaigns
 from services.archive.checkpoint import CheckpointSigner
 from services.archive.handlers import ARCHIVED_EVENTS, ArchiveHandlers
 from services.archive.jobs import shred_expired, write_checkpoint
@@ -52,6 +53,8 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
     """`clock` drives token expiry and login locks (tests pass a controllable one)."""
     payloads = Payloads.from_settings(settings)
     directory = load_directory(settings.directory_file)
+    # the campaigns the bureau may start, checked before anything runs (a bad file stops the archive, named)
+    campaigns = checked_campaigns(settings.campaigns_dir, settings.directory_file)
     payloads_module.use(payloads)
     signer = CheckpointSigner(settings.archive_signing_key) if settings.archive_signing_key else None
     async with infrastructure("archive", SCHEMA, settings, tracer_provider) as infra, \
@@ -79,7 +82,7 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
             loop.start()
             jobs.push_async_callback(loop.stop)
         app = create_app(ArchiveDeps(settings, infra.pool, infra.tracer_provider, infra.registry, clock,
-                                     infra.relay.kick))
+                                     infra.relay.kick, campaigns=campaigns))
         async with serve(app, settings.archive_host, settings.archive_port, infra.deps), \
                 serve_metrics(settings.metrics_host, settings.archive_metrics_port, infra.registry):
             yield infra

@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 
+from services.archive.repository.campaigns import campaign_started_for
 from shared.bus_seal import producer
 from shared.campaign_plan import Campaign
 from shared.contracts.base import derive_id
@@ -83,8 +84,16 @@ def record_event(campaign: Campaign, phase_id: str, school_id: str, kind: Record
         filed_by=official.account_id, facts=facts, content=content)
 
 
+NOT_STARTED = ApiError(409, "campaign_not_started", "The campaign has not been started in the school's jurisdiction "
+                       "(the bureau starts it: POST /v1/campaigns/{id}/start).",
+                       "该专项整治活动尚未在本校所在辖区启动，暂不能填报；请等待教育局启动后再填报。")
+
+
 async def enqueue_record(conn: Conn, event: CampaignRecordFiled) -> None:
-    """In the caller's transaction: the record is published after commit (outbox), its content sealed."""
+    """In the caller's transaction: the record is published after commit (outbox), its content sealed.
+    409 `campaign_not_started` unless the campaign was started in a jurisdiction with this school."""
+    if not await campaign_started_for(conn, event.campaign_id, event.school_id):
+        raise NOT_STARTED
     await enqueue(conn, producer().sections(event))
 
 

@@ -10,13 +10,15 @@ from typing import Annotated, Any
 from urllib.parse import unquote
 
 import asyncpg
-from fastapi import Header, Query, Security
+from fastapi import Header, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 from pydantic import BeforeValidator, WithJsonSchema
 
 from services.archive.accounts import Clock, LoginPolicy, Verifications, official_from_token
+from services.archive.campaign_files import checked_campaigns
+from shared.campaign_plan import Campaign
 from shared.config import Settings
 from shared.contracts.base import utcnow
 from shared.errors import ApiError, ErrorBody, FieldError
@@ -77,8 +79,11 @@ class ArchiveDeps:
     clock: Clock = field(default=utcnow)
     kick: Callable[[], None] = field(default=lambda: None)  # publish what an act enqueued, now
     verifications: Verifications | None = None  # made from the settings: one set of slots per process
+    campaigns: dict[str, Campaign] | None = None  # CAMPAIGNS_DIR, read once (campaign_files.checked_campaigns)
 
     def __post_init__(self) -> None:
+        if self.campaigns is None:
+            self.campaigns = checked_campaigns(self.settings.campaigns_dir, self.settings.directory_file)
         if self.verifications is None:
             self.verifications = Verifications(self.settings.archive_login_verifications,
                                                self.settings.archive_login_busy_wait_s)
@@ -102,6 +107,7 @@ class ArchiveDeps:
 
 
 async def stated_purpose(
+    request: Request,
     x_access_purpose: Annotated[str | None, Header(
         description=f"Why you read this, {PURPOSE_MIN}–{PURPOSE_MAX} characters once decoded and stripped "
                     "(percent-encode non-ASCII). This header or the `purpose` parameter is required (422).",
@@ -115,6 +121,8 @@ async def stated_purpose(
     states them all the same."""
     given = {"header.X-Access-Purpose": unquote(x_access_purpose).strip() if x_access_purpose is not None
              else None, "query.purpose": purpose.strip() if purpose is not None else None}
+    if len(request.query_params.getlist("purpose")) > 1:  # one purpose, not the last of several
+        given["query.purpose"] = ""
     if given["header.X-Access-Purpose"] is None and given["query.purpose"] is None:
         given["query.purpose"] = ""
     # each purpose given must be one (an invalid parameter is refused even when the header states another)

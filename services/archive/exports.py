@@ -29,7 +29,7 @@ TOTAL_MONTH = "合计"
 ALL_SCHOOLS = "全部"
 ALL_SCHOOLS_NAME = "全区合计"
 LEVEL_ZH = {"minor": "情节轻微", "serious": "情节较重", "severe": "情节严重", "criminal": "涉嫌违法犯罪"}
-KIND_ZH = {"incident": "欺凌事件", "hazard": "苗头隐患", "help": "求助", "lookback": "回头看"}
+KIND_ZH = {"incident": "欺凌事件", "hazard": "苗头隐患", "help": "求助", "lookback": "回头看", "campaign": "专项整治"}
 
 Cell = str | int | float
 
@@ -72,9 +72,10 @@ def ledger_csv(ledger: Ledger) -> bytes:
     return "\ufeff".encode() + out.getvalue().encode("utf-8")
 
 
-def ledger_xlsx(ledger: Ledger, letters: Sequence[dict[str, Any]] = ()) -> bytes:
+def ledger_xlsx(ledger: Ledger, letters: Sequence[dict[str, Any]] = (), campaigns: Sequence[Any] = ()) -> bytes:
     """Sheet 台账: the same rows as the CSV; sheet 说明: the period and what each column counts;
-    sheet 致家长的信 (when any was approved in the period): the letters to parents, per school."""
+    sheet 致家长的信 (when any was approved in the period): the letters to parents, per school;
+    sheet 专项整治 (when a campaign was started): per school and phase, duties done of total and overdue."""
     buf = io.BytesIO()
     book = xlsx_workbook(buf)
     bold = book.add_format({"bold": True})
@@ -95,6 +96,10 @@ def ledger_xlsx(ledger: Ledger, letters: Sequence[dict[str, Any]] = ()) -> bytes
     notes.set_column(1, 1, 70)
     if letters:
         add_letters_sheet(book, letters, bold)
+    if campaigns:  # CampaignProgress of the campaigns started in the reader's jurisdiction
+        from services.archive.campaign_exports import add_campaign_sheet
+
+        add_campaign_sheet(book, campaigns, bold)
     book.close()
     return buf.getvalue()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from services.archive import repository
+from services.archive.campaign_cases import project_started
 from services.archive.campaign_records import project_record
 from services.archive.duties import duty_row
 from services.archive.letters import project_letter
@@ -21,7 +22,7 @@ from shared.contracts import (
 )
 from shared.contracts.acts import Act, OfficialActed
 from shared.contracts.base import Event
-from shared.contracts.campaign import CampaignRecordFiled
+from shared.contracts.campaign import CampaignRecordFiled, CampaignStarted
 from shared.contracts.duties import DutyUpdated
 from shared.contracts.hazard import HazardProgressed, HazardReported
 from shared.contracts.help import Author, HelpConverted, HelpMessageAdded, HelpRequested, HelpResolved
@@ -50,6 +51,8 @@ async def project(conn: Conn, event: Event, directory: Directory, opened: Event 
             await _opened(conn, event, "help", event.case_code, event.school_id, directory, urgent=event.urgent)
         case LookBackScheduled():
             await _opened(conn, event, "lookback", ref("LB", event.lookback_id), event.school_id, directory)
+        case CampaignStarted():
+            await project_started(conn, event)
         case CampaignRecordFiled():
             await project_record(conn, opened if isinstance(opened, CampaignRecordFiled) else event)
         case HazardProgressed() if event.facts.completed:

@@ -41,7 +41,7 @@ class ChainStatus(BaseModel):
 class CaseSummary(BaseModel):
     case_id: uuid.UUID
     case_ref: str | None
-    kind: str = Field(description="incident | hazard | help | lookback")
+    kind: str = Field(description="incident | hazard | help | lookback | campaign")
     school_id: str
     jurisdiction: str | None
     level: str | None = Field(description="An incident's severity; None for other kinds.")

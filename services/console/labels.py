@@ -14,7 +14,8 @@ from shared.words import CATEGORY_ZH, LEDGER_ATTENTION_ZH, LEDGER_COLUMNS_ZH
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 ZH: dict[str, dict[str, str]] = {
-    "kind": {"incident": "欺凌事件", "hazard": "隐患线索", "help": "紧急求助", "lookback": "回头看"},
+    "kind": {"incident": "欺凌事件", "hazard": "隐患线索", "help": "紧急求助", "lookback": "回头看",
+             "campaign": "专项整治"},
     "level": {"general": "一般", "minor": "较轻", "moderate": "较重", "serious": "较重", "severe": "严重",
               "criminal": "涉嫌犯罪",
               "low": "低", "medium": "中", "high": "高"},
@@ -71,7 +72,8 @@ ZH: dict[str, dict[str, str]] = {
     "ledger": LEDGER_COLUMNS_ZH,
     "attention": LEDGER_ATTENTION_ZH,
     "action": {"list": "浏览案件列表", "detail": "查阅案件", "duties": "查看待办", "access_log": "查阅访问日志",
-               "ledger": "查看台账", "export": "导出台账", "disclosure": "查阅公开通报"},
+               "ledger": "查看台账", "export": "导出台账", "disclosure": "查阅公开通报",
+               "campaign": "查阅专项整治"},
     "outcome": {"ok": "成功", "not_found": "未找到或无权查阅"},
     "filter": {"from": "起", "to": "止", "school": "学校", "format": "格式", "kind": "类型", "level": "等级",
                "status": "状态", "account": "账号", "case_id": "案件", "cursor": "翻页",
@@ -114,6 +116,18 @@ def local_time(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return moment.astimezone(SHANGHAI).strftime(fmt)
 
 
+DURATION_UNITS_ZH = {"s": "秒", "m": "分钟", "h": "小时", "d": "天"}
+
+
+def duration_zh(value: str | None) -> str:
+    """A campaign file's relative deadline ("10m") in Chinese ("10 分钟")."""
+    text = (value or "").strip()
+    if not text or text[-1] not in DURATION_UNITS_ZH:
+        return text or "—"
+    return f"{text[:-1].strip()} {DURATION_UNITS_ZH[text[-1]]}"
+
+
 def install(env: Environment) -> None:
     env.filters["zh"] = zh
+    env.filters["duration_zh"] = duration_zh
     env.filters["local"] = local_time

@@ -60,7 +60,7 @@ class ActRule:
     while_open: bool = True        # refused on a closed case (409)
 
 
-ANY_KIND = frozenset({"incident", "hazard", "help", "lookback"})
+ANY_KIND = frozenset({"incident", "hazard", "help", "lookback", "campaign"})
 
 RULES: dict[Act, ActRule] = {
     Act.raise_level: ActRule("提升认定等级", ("level",)),

@@ -5,6 +5,7 @@ checkpoints: the signed checkpoints. listing, ledger: the list of cases and the 
 duties: the duties cases owe (DutyUpdated), their list and what is overdue now.
 lookbacks: look-backs the bureau requests by hand or imports.
 accounts: officials, sessions, failed logins. access_log: the access log. roles: the schema and the service's role.
+campaigns: campaigns started, and their parts' duties.
 acts: what officials' acts read of the record and change in the projection.
 """
 
@@ -36,6 +37,14 @@ from services.archive.repository.accounts import (
     upsert_official,
 )
 from services.archive.repository.acts import case_acted, count_entries, latest_duty
+from services.archive.repository.campaigns import (
+    add_campaign,
+    campaign_started_for,
+    duties_of_cases,
+    lock_campaign,
+    started_campaign,
+    started_campaigns,
+)
 from services.archive.repository.chain import append, entries, has_entry, lock_head, sealed_payloads, stream_entries
 from services.archive.repository.checkpoints import (
     add_checkpoint,
@@ -99,3 +108,5 @@ __all__ += ["add_lookback_request", "lock_school", "recent_lookback"]
 __all__ += ["add_official", "end_session", "list_officials", "official_by_id"]
 __all__ += ["kek_counts", "keys_to_rewrap", "rewrap_case_key"]
 __all__ += ["lock_login", "reserve_login_attempt", "take_address_attempt"]
+__all__ += ["add_campaign", "campaign_started_for", "duties_of_cases", "lock_campaign", "started_campaign",
+            "started_campaigns"]

@@ -43,9 +43,11 @@ class Where:
 
 
 def ledger_where(scope: Scope, school_id: str | None, since: datetime, until: datetime) -> Where:
-    """The ledger's cases: in scope, of one school if named, reported within the period."""
+    """The ledger's cases: in scope, of one school if named, reported within the period; a campaign's part of a
+    school is not a case the ledger counts."""
     w = Where()
     w.scope(scope)
+    w.parts.append("kind <> 'campaign'")
     if school_id is not None:
         w.add("school_id = ?", school_id)
     w.add("reported_at >= ?", since)

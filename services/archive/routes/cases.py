@@ -24,7 +24,7 @@ def router(deps: ArchiveDeps) -> APIRouter:
     @r.get("/v1/cases", response_model=CasePage, responses=ERRORS, summary="List cases within your authority")
     async def list_cases(
         official: Reader, purpose: Purpose,
-        kind: Literal["incident", "hazard", "help", "lookback"] | None = None,
+        kind: Literal["incident", "hazard", "help", "lookback", "campaign"] | None = None,
         school: Annotated[str | None, Query(max_length=64)] = None,
         jurisdiction: Annotated[str | None, Query(max_length=64)] = None,
         level: Level | None = None,

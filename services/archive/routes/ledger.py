@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from services.archive import ledger_reads, letters
+from services.archive import campaign_start, ledger_reads, letters
 from services.archive.deps import ERRORS, ArchiveDeps, stated_purpose
 from services.archive.exports import ledger_csv, ledger_xlsx
 from services.archive.ledger import MONTH, Ledger, LedgerInputError, Period, SchoolSummary
@@ -79,7 +79,8 @@ def router(deps: ArchiveDeps) -> APIRouter:
         found = await read(official, first, last, school, "export", "xlsx", purpose)
         span = period(first, last)
         sent = await letters.ledger_rows(deps.pool, official, school, span.since(), span.until())
-        return Response(ledger_xlsx(found, sent), media_type=XLSX,
+        started = await campaign_start.ledger_progress(deps.pool, directory, official, school, deps.clock())
+        return Response(ledger_xlsx(found, sent, started), media_type=XLSX,
                         headers=_attachment(f"ledger-{found.period_from}-{found.period_to}.xlsx"))
 
     async def school_summary(official: Official, first: str | None, last: str | None, school: str | None,

@@ -6,6 +6,7 @@ from services.console.pages import (
     accounts,
     acts,
     auth,
+    campaigns,
     cases,
     disclosures,
     duties,
@@ -18,4 +19,4 @@ from services.console.pages import (
 )
 
 ALL: list[ModuleType] = [auth, public, cases, acts, duties, ledger, accounts, school, school_forms, school_help,
-                         disclosures, school_trainings]
+                         disclosures, school_trainings, campaigns]
