@@ -24,7 +24,7 @@ def test_every_entry_escalation_names_resolves_back_to_its_contact() -> None:
         entry = directory.entry_of(name, school)
         assert directory.resolve(entry) == directory.contact(name, school), entry
     assert directory.resolve("school:nowhere") is None and directory.resolve("contact:nobody") is None
-    assert directory.resolve("nonsense") is None and directory.resolve("court") is None
+    assert directory.resolve("nonsense") is None and directory.resolve("tribunal") is None
 
 
 def test_the_robot_key_is_read_in_notify_not_carried(tmp_path: Path) -> None:
