@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from services.archive.screening_records import project_return, project_screening
 from shared.contracts.campaign import CampaignRecordFiled, RecordKind
 from shared.db import Conn
 
 Projector = Callable[[Conn, CampaignRecordFiled], Awaitable[None]]
 
 PROJECTORS: dict[RecordKind, Projector] = {
+    RecordKind.student_screening: project_return,
+    RecordKind.school_screening: project_screening,
 }
 
 

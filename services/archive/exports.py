@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from services.archive.coverage import Coverage, add_coverage_sheet
 from services.archive.ledger import (
     ATTENTION_ZH,
     COLUMNS_ZH,
@@ -67,9 +68,10 @@ def ledger_csv(ledger: Ledger) -> bytes:
     return "\ufeff".encode() + out.getvalue().encode("utf-8")
 
 
-def ledger_xlsx(ledger: Ledger, letters: Sequence[dict[str, Any]] = ()) -> bytes:
+def ledger_xlsx(ledger: Ledger, letters: Sequence[dict[str, Any]] = (), coverages: Sequence[Coverage] = ()) -> bytes:
     """Sheet 台账: the same rows as the CSV; sheet 说明: the period and what each column counts;
-    sheet 致家长的信 (when any was approved in the period): the letters to parents, per school."""
+    sheet 致家长的信 (when any was approved in the period): the letters to parents, per school;
+    sheet 排查覆盖 (when a campaign has screening phases): who is screened, nothing found, or not screened."""
     buf = io.BytesIO()
     book = xlsx_workbook(buf)
     bold = book.add_format({"bold": True})
@@ -90,6 +92,8 @@ def ledger_xlsx(ledger: Ledger, letters: Sequence[dict[str, Any]] = ()) -> bytes
     notes.set_column(1, 1, 70)
     if letters:
         add_letters_sheet(book, letters, bold)
+    if coverages:
+        add_coverage_sheet(book, coverages, bold)
     book.close()
     return buf.getvalue()
 

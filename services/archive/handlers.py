@@ -39,7 +39,7 @@ class ArchiveHandlers:
                 entry = next_entry(event.case_id, seq, head, event.event_id, event.event_type,
                                    utcnow(), summarise(kept), payload_ct)
                 await repository.append(conn, entry, payload_ct)
-                await project(conn, event, self.directory)
+                await project(conn, kept, self.directory)  # as recorded: a record's content opened
 
 
 # Every event on the bus: a new event type is archived without an edit here (shared/contracts/registry.py).
