@@ -26,8 +26,9 @@ from shared.contracts.hazard import HazardFinding, HazardKind, Rectification, Ri
 from shared.contracts.text import NO_CONTROLS
 from shared.errors import ApiError, FieldError
 
-Text = Annotated[str, StringConstraints(min_length=1, max_length=2000), NO_CONTROLS]
-Short = Annotated[str, StringConstraints(min_length=1, max_length=100), NO_CONTROLS]
+TEXT = r"^[^\x00]*[^\s\x00][^\x00]*$"  # something besides blanks, no NUL (services/archive/deps.py's TEXT)
+Text = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=TEXT), NO_CONTROLS]
+Short = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=TEXT), NO_CONTROLS]
 MAX_HAZARDS = 200
 LAST_DAY = date(2999, 12, 31)
 
