@@ -140,7 +140,7 @@ TOPOLOGY: dict[str, Grants] = {g.service: g for g in (
                    HelpMessageAdded, HelpConverted, HelpResolved, DutyDischarged, LetterBatchRequested,
                    LetterFannedOut),
         consumes=((DutyUpdated, None), (OfficialActed, None), (LetterApproved, None),
-                  (LetterWrongNumberReported, None)),
+                  (LetterWrongNumberReported, None), (HazardReported, None)),
     ),
     Grants(
         "escalation",
@@ -160,11 +160,12 @@ TOPOLOGY: dict[str, Grants] = {g.service: g for g in (
     ),
     Grants(
         "archive",
-        # and, for an official acting from their account, two events another service publishes too:
-        # a notice confirmed (notify: by link) and a duty discharged (intake: by a school's system)
+        # and, for an official acting from their account, events another service publishes too: a notice
+        # confirmed (notify: by link), a duty discharged and a hazard filed (intake: by a school's system;
+        # the archive: the rectifications the bureau's screening of a school orders, issue 16)
         publishes=(OfficialActed, LookBackRequested, ChangeApproved, LookBackCompleted, LetterApproved,
                    NotificationAcknowledged, DutyDischarged, CampaignRecordFiled, CampaignStarted,
-                   DisclosureChanged),
+                   DisclosureChanged, HazardReported),
         consumes=tuple((m, None) for m in EVENTS),  # the record of everything
     ),
 )}

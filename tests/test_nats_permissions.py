@@ -74,8 +74,10 @@ async def as_user(settings: Settings, role: str) -> AsyncIterator[tuple[Client, 
 def test_every_event_has_one_publisher_but_what_an_official_does_from_the_archive() -> None:
     publishers = {model: [s for s, g in TOPOLOGY.items() if model in g.publishes] for model in EVENTS}
     shared = {m.event_type: p for m, p in publishers.items() if len(p) != 1}
-    # an official's account confirms a notice or discharges a duty through the archive
-    assert shared == {"NotificationAcknowledged": ["notify", "archive"], "DutyDischarged": ["intake", "archive"]}
+    # an official's account confirms a notice or discharges a duty through the archive; the bureau's screening
+    # of a school files its rectifications as hazards (issue 16)
+    assert shared == {"NotificationAcknowledged": ["notify", "archive"], "DutyDischarged": ["intake", "archive"],
+                      "HazardReported": ["intake", "archive"]}
 
 
 @pytest.mark.pure

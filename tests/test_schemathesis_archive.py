@@ -37,6 +37,7 @@ LEAVER = "st-leaver"  # logs in afresh for each logout: the others' tokens must 
 SHARE_VALID_TOKEN = 0.9
 SHARE_KNOWN_ID = 0.85
 PATH_IDS = ("case_id", "incident_id")
+CAMPAIGN_PATH = {"campaign_id": "2027-zhuanxiang", "phase_id": "p1", "school_id": "demo-school"}
 OTHER_LOCATIONS = (ParameterLocation.PATH, ParameterLocation.QUERY, ParameterLocation.BODY)
 
 
@@ -83,6 +84,10 @@ async def test_archive_conforms_to_its_openapi_schema(settings: Settings, tmp_pa
                 for name in path:
                     if name in PATH_IDS and rng.random() < SHARE_KNOWN_ID:
                         path[name] = rng.choice(case_ids)
+            if path and not steering.negated(case, ParameterLocation.PATH):
+                for name, known in CAMPAIGN_PATH.items():  # the shipped campaign, its phase, a school
+                    if name in path and rng.random() < SHARE_KNOWN_ID:
+                        path[name] = known
             steering.known_path_ids(case, SHARE_KNOWN_ID)
             query = case.query
             if query is not None and not steering.negated(case, ParameterLocation.QUERY):
@@ -120,3 +125,17 @@ def _plausible_body(path: str, body: dict[str, Any], rng: random.Random) -> None
         body["held_on"] = (date(2026, 1, 1) + timedelta(days=rng.randint(0, 300))).isoformat()
     if isinstance(body.get("due_at"), str):
         body["due_at"] = (datetime.now(UTC) + timedelta(days=rng.randint(1, 60))).isoformat()
+    if path.endswith("/student-screening"):  # either findings (the school's own hazards) or nothing found
+        body["nothing_found"], body["hazard_ids"] = True, []
+    if path.endswith("/screening") and isinstance(body.get("aspects"), list) and len(body["aspects"]) == 7:
+        for aspect, item in zip(("mechanism", "rules", "staffing", "responsibility", "publicity", "discipline",
+                                 "facilities"), body["aspects"], strict=True):
+            if not isinstance(item, dict):
+                continue
+            item["aspect"] = aspect  # each of the seven once; a problem with a rectification due ahead
+            fix = item.get("rectification")
+            if isinstance(fix, dict):
+                item["problem"] = item.get("problem") or "问题"
+                fix["due_date"] = (date.today() + timedelta(days=rng.randint(1, 60))).isoformat()
+            else:
+                item.pop("problem", None)

@@ -21,6 +21,7 @@ from services.archive.routes import (
     lookbacks,
     official_acts,
     trainings,
+    screening,
 )
 from shared.http import install_common
 
@@ -44,4 +45,5 @@ def create_app(deps: ArchiveDeps) -> FastAPI:
     app.include_router(disclosures.router(deps))
     app.include_router(trainings.router(deps))
     app.include_router(campaigns.router(deps))
+    app.include_router(screening.router(deps))
     return app

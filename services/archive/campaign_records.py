@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from services.archive.training_filing import project_training
+from services.archive.screening_records import project_return, project_screening
 from shared.contracts.campaign import CampaignRecordFiled, RecordKind
 from shared.db import Conn
 
@@ -16,6 +17,8 @@ Projector = Callable[[Conn, CampaignRecordFiled], Awaitable[None]]
 
 PROJECTORS: dict[RecordKind, Projector] = {
     RecordKind.training: project_training,
+    RecordKind.student_screening: project_return,
+    RecordKind.school_screening: project_screening,
 }
 
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from services.archive.coverage import Coverage, add_coverage_sheet
 from services.archive.ledger import (
     ATTENTION_ZH,
     COLUMNS_ZH,
@@ -72,10 +73,12 @@ def ledger_csv(ledger: Ledger) -> bytes:
     return "\ufeff".encode() + out.getvalue().encode("utf-8")
 
 
-def ledger_xlsx(ledger: Ledger, letters: Sequence[dict[str, Any]] = (), campaigns: Sequence[Any] = ()) -> bytes:
+def ledger_xlsx(ledger: Ledger, letters: Sequence[dict[str, Any]] = (), campaigns: Sequence[Any] = (),
+                coverages: Sequence[Coverage] = ()) -> bytes:
     """Sheet 台账: the same rows as the CSV; sheet 说明: the period and what each column counts;
     sheet 致家长的信 (when any was approved in the period): the letters to parents, per school;
-    sheet 专项整治 (when a campaign was started): per school and phase, duties done of total and overdue."""
+    sheet 专项整治 (when a campaign was started): per school and phase, duties done of total and overdue;
+    sheet 排查覆盖 (when a campaign has screening phases): who is screened, nothing found, or not screened."""
     buf = io.BytesIO()
     book = xlsx_workbook(buf)
     bold = book.add_format({"bold": True})
@@ -100,6 +103,8 @@ def ledger_xlsx(ledger: Ledger, letters: Sequence[dict[str, Any]] = (), campaign
         from services.archive.campaign_exports import add_campaign_sheet
 
         add_campaign_sheet(book, campaigns, bold)
+    if coverages:
+        add_coverage_sheet(book, coverages, bold)
     book.close()
     return buf.getvalue()
 

@@ -13,6 +13,7 @@ from services.intake.contests import HelpContests
 from services.intake.deps import IntakeDeps
 from services.intake.duties import DutyProjection
 from services.intake.letters import LetterFanOut
+from services.intake.published_hazards import PublishedHazards
 from services.intake.ratelimit import RateLimiter
 from services.intake.repository import SCHEMA
 from services.intake.submissions import Submissions
@@ -22,6 +23,7 @@ from shared.bus_seal import Sealing, install
 from shared.config import Settings
 from shared.contracts.acts import OfficialActed
 from shared.contracts.duties import DutyUpdated
+from shared.contracts.hazard import HazardReported
 from shared.contracts.letters import LetterApproved, LetterWrongNumberReported
 from shared.crypto import Sealer
 from shared.directory import load_directory
@@ -39,6 +41,7 @@ async def running(settings: Settings, tracer_provider: TracerProvider | None = N
         # its one consumer: the duties a school reads with its key (GET /v1/duties)
         infra.consumers.subscribe(DutyUpdated, DutyProjection(infra.pool).on_duty_updated)
         infra.consumers.subscribe(OfficialActed, HelpContests(infra.pool).on_official_acted)
+        infra.consumers.subscribe(HazardReported, PublishedHazards(infra.pool).on_hazard_reported)
         sealer = Sealer(settings.intake_data_key, "INTAKE_DATA_KEY") if settings.intake_data_key else None
         routes_sealer = Sealer(settings.letter_contact_key, SETTING) if settings.letter_contact_key else None
         fan_out = LetterFanOut(infra.pool, infra.relay, sealer, routes_sealer, load_directory(settings.directory_file))

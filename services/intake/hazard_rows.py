@@ -23,14 +23,13 @@ from shared.contracts.hazard import (
     HazardFinding,
     HazardProgress,
     HazardProgressed,
-    HazardReported,
     HazardRole,
     ProgressFacts,
     hazard_context,
-    hazard_facts,
 )
 from shared.contracts.incident import Ref
 from shared.errors import FieldError, field_errors
+from shared.hazard_events import reported_event as reported_event  # intake's routes and tests name it here
 from shared.sheets import read_sheet, too_many_rows
 
 MAX_ROWS = 500
@@ -46,14 +45,6 @@ def hazard_id_for(school_id: str, idempotency_key: str) -> uuid.UUID:
 
 def batch_hazard_id(school_id: str, client_ref: str) -> uuid.UUID:
     return derive_id("hazard", school_id, "batch", client_ref)
-
-
-def reported_event(hazard_id: uuid.UUID, finding: HazardFinding) -> HazardReported:
-    """What was seen and done sealed for the archive; the facts escalation holds the school to in clear."""
-    event_id = derive_id("hazard-reported", hazard_id)
-    return HazardReported(event_id=event_id, hazard_id=hazard_id, school_id=finding.school_id, schema_version=2,
-                          rules=hazard_facts(finding), personal=producer().seal(
-                              finding.model_dump(mode="json"), hazard_context("HazardReported", hazard_id, event_id)))
 
 
 def finding_fingerprint(finding: HazardFinding) -> bytes:

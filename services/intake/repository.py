@@ -195,6 +195,14 @@ async def mark_hazard_accepted(conn: Executor, hazard_id: uuid.UUID) -> None:
     await conn.execute("UPDATE hazards SET accepted_at = coalesce(accepted_at, now()) WHERE hazard_id = $1", hazard_id)
 
 
+async def register_published_hazard(conn: Executor, hazard_id: uuid.UUID, school_id: str, fingerprint: bytes) -> None:
+    """A hazard another service published (the bureau's screening, through the archive): accepted as it is on
+    the bus, so that its school reports progress on it; one intake registered itself is left as it is."""
+    await conn.execute(
+        "INSERT INTO hazards (hazard_id, school_id, fingerprint, accepted_at) VALUES ($1, $2, $3, now())"
+        " ON CONFLICT DO NOTHING", hazard_id, school_id, fingerprint)
+
+
 async def hazard_owner(conn: Executor, hazard_id: uuid.UUID) -> str | None:
     """The owning school of a hazard JetStream has acknowledged, or None."""
     owner = await conn.fetchval(

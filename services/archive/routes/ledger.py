@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from services.archive import campaign_start, ledger_reads, letters
+from services.archive import campaign_start, coverage_reads, ledger_reads, letters
 from services.archive.deps import ERRORS, ArchiveDeps, stated_purpose
 from services.archive.exports import ledger_csv, ledger_xlsx
 from services.archive.ledger import MONTH, Ledger, LedgerInputError, Period, SchoolSummary
@@ -28,6 +28,7 @@ def _invalid(field: str, reason: str, reason_zh: str) -> ApiError:
 def router(deps: ArchiveDeps) -> APIRouter:
     r = APIRouter(tags=["ledger"])
     directory = load_directory(deps.settings.directory_file)
+    campaigns = deps.campaigns or {}
 
     async def ledger_reader(official: Annotated[Official, Depends(deps.official)]) -> Official:
         if not may_read_ledger(official):
@@ -80,7 +81,8 @@ def router(deps: ArchiveDeps) -> APIRouter:
         span = period(first, last)
         sent = await letters.ledger_rows(deps.pool, official, school, span.since(), span.until())
         started = await campaign_start.ledger_progress(deps.pool, directory, official, school, deps.clock())
-        return Response(ledger_xlsx(found, sent, started), media_type=XLSX,
+        covered = await coverage_reads.ledger_coverages(deps.pool, official, campaigns, directory, school, deps.clock())
+        return Response(ledger_xlsx(found, sent, started, covered), media_type=XLSX,
                         headers=_attachment(f"ledger-{found.period_from}-{found.period_to}.xlsx"))
 
     async def school_summary(official: Official, first: str | None, last: str | None, school: str | None,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query
 
-from services.archive.campaign_files import campaign_of, load_campaigns
+from services.archive.campaign_files import campaign_of
 from services.archive.deps import ERRORS, ArchiveDeps, stated_purpose
 from services.archive.training_filing import file_training, list_trainings
 from services.archive.trainings import TrainingFiled, TrainingList, TrainingRequest
@@ -23,7 +23,7 @@ Ref = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 def router(deps: ArchiveDeps) -> APIRouter:
     r = APIRouter(tags=["campaign"])
     directory = load_directory(deps.settings.directory_file)
-    campaigns = load_campaigns(deps.settings.campaigns_dir)
+    campaigns = deps.campaigns or {}
     Actor = Annotated[Official, Depends(deps.official)]  # noqa: N806 - type aliases
     Purpose = Annotated[str, Depends(stated_purpose)]  # noqa: N806
 

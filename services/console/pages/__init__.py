@@ -16,7 +16,8 @@ from services.console.pages import (
     school_forms,
     school_help,
     school_trainings,
+    screening,
 )
 
 ALL: list[ModuleType] = [auth, public, cases, acts, duties, ledger, accounts, school, school_forms, school_help,
-                         disclosures, school_trainings, campaigns]
+                         disclosures, school_trainings, campaigns, screening]
