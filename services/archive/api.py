@@ -20,8 +20,8 @@ from services.archive.routes import (
     letters,
     lookbacks,
     official_acts,
-    trainings,
     screening,
+    trainings,
 )
 from shared.http import install_common
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from services.archive.training_filing import project_training
 from services.archive.screening_records import project_return, project_screening
+from services.archive.training_filing import project_training
 from shared.contracts.campaign import CampaignRecordFiled, RecordKind
 from shared.db import Conn
 
