@@ -18,6 +18,7 @@ from services.archive.routes import (
     letters,
     lookbacks,
     official_acts,
+    summaries,
 )
 from shared.http import install_common
 
@@ -38,4 +39,5 @@ def create_app(deps: ArchiveDeps) -> FastAPI:
     app.include_router(duties.router(deps))
     app.include_router(lookbacks.router(deps))
     app.include_router(letters.router(deps))
+    app.include_router(summaries.router(deps))
     return app

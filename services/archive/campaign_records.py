@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from services.archive.repository.summaries import project_summary
 from shared.contracts.campaign import CampaignRecordFiled, RecordKind
 from shared.db import Conn
 
 Projector = Callable[[Conn, CampaignRecordFiled], Awaitable[None]]
 
 PROJECTORS: dict[RecordKind, Projector] = {
+    RecordKind.summary: project_summary,
 }
 
 
