@@ -13,6 +13,8 @@ from services.console.pages import (
     school,
     school_forms,
     school_help,
+    summaries,
 )
 
-ALL: list[ModuleType] = [auth, public, cases, acts, duties, ledger, accounts, school, school_forms, school_help]
+ALL: list[ModuleType] = [auth, public, cases, acts, duties, ledger, accounts, school, school_forms, school_help,
+                          summaries]
