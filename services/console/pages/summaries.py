@@ -3,8 +3,9 @@ archive), and the bureau's page 总结汇总 (who submitted, who not, each summa
 
 from __future__ import annotations
 
+import re
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -23,6 +24,7 @@ SECTIONS = (("achievements", "成效", "本阶段取得的成绩、亮点工作�
             ("causes", "原因", "问题产生的根源"),
             ("next_steps", "下一步", "下一步的工作计划和措施"))
 ROLES = ("school", "bureau")
+SCHOOL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
@@ -75,10 +77,11 @@ def router(deps: ConsoleDeps) -> APIRouter:
     async def one(request: Request, school_id: str) -> Response:
         session = deps.require(request, *ROLES)
         found = pick(request)
-        if found is None:
+        if found is None or not SCHOOL_ID.fullmatch(school_id):
             return unknown(request)
         campaign, phase = found
-        answer = await deps.backend.archive(session, "GET", f"/v1/campaigns/{campaign.id}/summaries/{school_id}",
+        answer = await deps.backend.archive(session, "GET",
+                                            f"/v1/campaigns/{campaign.id}/summaries/{quote(school_id, safe='')}",
                                             purpose=READ_PURPOSE, params={"phase": phase})
         if not answer.ok:
             return deps.message(request, "无法查阅", answer.message_zh(), answer.status if answer.status in
