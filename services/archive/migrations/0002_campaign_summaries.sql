@@ -11,6 +11,7 @@ CREATE TABLE IF NOT EXISTS campaign_summaries (
     phase_id     text NOT NULL,
     school_id    text NOT NULL,
     filed_by     text NOT NULL,            -- the school staff's account
-    filed_at     timestamptz NOT NULL
+    filed_at     timestamptz NOT NULL,
+    n            bigserial NOT NULL         -- the order projected: breaks a tie of filed_at (chain order)
 );
 CREATE INDEX IF NOT EXISTS campaign_summaries_phase ON campaign_summaries (campaign_id, phase_id, school_id, filed_at DESC);

@@ -24,7 +24,7 @@ _NEWEST = (
     " count(*) OVER (PARTITION BY s.school_id) AS submissions"
     " FROM campaign_summaries s LEFT JOIN officials o ON o.account_id = s.filed_by"
     " WHERE s.campaign_id = $1 AND s.phase_id = $2 AND s.school_id = ANY($3::text[])"
-    " ORDER BY s.school_id, s.filed_at DESC, s.record_id")
+    " ORDER BY s.school_id, s.filed_at DESC, s.n DESC")
 
 
 async def newest_summaries(conn: Executor, campaign_id: str, phase_id: str, school_ids: list[str]
