@@ -106,7 +106,7 @@ class AccessLogEntry(BaseModel):
     at: datetime
     account_id: str
     role: str
-    action: str = Field(description="list | detail | duties | access_log | ledger | export")
+    action: str = Field(description="list | detail | duties | access_log | ledger | export | summaries | summary")
     case_id: uuid.UUID | None
     filter: dict[str, Any]
     outcome: str = Field(description="ok | not_found (unknown or outside the reader's scope)")
