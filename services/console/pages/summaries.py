@@ -122,7 +122,7 @@ def router(deps: ConsoleDeps) -> APIRouter:
         if answer.status == 422:
             errors = {k.removeprefix("body."): v for k, v in form_errors(answer).items()}
             return await show_form(request, campaign, phase, 422, values, errors or {"form": answer.message_zh()})
-        return await show_form(request, campaign, phase, answer.status if answer.status in (403, 404, 429) else 502,
-                               values, {"form": answer.message_zh()})
+        status = answer.status if answer.status in (403, 404, 409, 429) else 502
+        return await show_form(request, campaign, phase, status, values, {"form": answer.message_zh()})
 
     return r
