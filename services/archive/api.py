@@ -22,6 +22,7 @@ from services.archive.routes import (
     official_acts,
     screening,
     trainings,
+    summaries,
 )
 from shared.http import install_common
 
@@ -46,4 +47,5 @@ def create_app(deps: ArchiveDeps) -> FastAPI:
     app.include_router(trainings.router(deps))
     app.include_router(campaigns.router(deps))
     app.include_router(screening.router(deps))
+    app.include_router(summaries.router(deps))
     return app

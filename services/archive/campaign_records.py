@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from services.archive.screening_records import project_return, project_screening
 from services.archive.training_filing import project_training
+from services.archive.repository.summaries import project_summary
 from shared.contracts.campaign import CampaignRecordFiled, RecordKind
 from shared.db import Conn
 
@@ -19,6 +20,7 @@ PROJECTORS: dict[RecordKind, Projector] = {
     RecordKind.training: project_training,
     RecordKind.student_screening: project_return,
     RecordKind.school_screening: project_screening,
+    RecordKind.summary: project_summary,
 }
 
 

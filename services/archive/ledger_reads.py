@@ -77,3 +77,9 @@ async def summary(pool: asyncpg.Pool, official: Official, period: Period, school
                                          limit=ATTENTION_LIMIT + 1, now=now)
     return school_summary(found.schools[0], period, attention_cases(rows[:ATTENTION_LIMIT]),
                           len(rows) > ATTENTION_LIMIT, now)
+
+
+async def figures_ledger(pool: asyncpg.Pool, scope: Scope, period: Period, school: str | None,
+                         known: dict[str, SchoolInfo], now: datetime) -> Ledger:
+    """The ledger's counts for a campaign summary (issue 16): the caller logged the read or files the record."""
+    return await _ledger(pool, scope, period, school, known, now)

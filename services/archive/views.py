@@ -106,7 +106,8 @@ class AccessLogEntry(BaseModel):
     at: datetime
     account_id: str
     role: str
-    action: str = Field(description="list | detail | duties | access_log | ledger | export | disclosure")
+    action: str = Field(description="list | detail | duties | access_log | ledger | export | disclosure | campaign "
+                        "| summaries | summary | trainings | coverage")
     case_id: uuid.UUID | None
     filter: dict[str, Any]
     outcome: str = Field(description="ok | not_found (unknown or outside the reader's scope)")

@@ -17,7 +17,9 @@ from services.console.pages import (
     school_help,
     school_trainings,
     screening,
+    summaries,
 )
 
 ALL: list[ModuleType] = [auth, public, cases, acts, duties, ledger, accounts, school, school_forms, school_help,
-                         disclosures, school_trainings, campaigns, screening]
+                         disclosures, school_trainings, campaigns, screening,
+                         summaries]
