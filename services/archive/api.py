@@ -21,8 +21,8 @@ from services.archive.routes import (
     lookbacks,
     official_acts,
     screening,
-    trainings,
     summaries,
+    trainings,
 )
 from shared.http import install_common
 

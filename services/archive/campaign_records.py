@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from services.archive.repository.summaries import project_summary
 from services.archive.screening_records import project_return, project_screening
 from services.archive.training_filing import project_training
-from services.archive.repository.summaries import project_summary
 from shared.contracts.campaign import CampaignRecordFiled, RecordKind
 from shared.db import Conn
 
