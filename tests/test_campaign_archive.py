@@ -32,24 +32,12 @@ from shared.db import create_pool
 from shared.directory import load_directory
 from shared.errors import ApiError
 from shared.identity import Official, OfficialRole, StaffTitle
+from tests.campaign_rig import campaign_files
 from tests.helpers import directory_with_more_schools, eventually, official_headers, publish, publish_started
 
 ROOT = Path(__file__).resolve().parents[1]
 DRILL = "t-drill"
 SHIPPED = "2027-zhuanxiang"
-
-
-def _campaigns(tmp_path: Path) -> Path:
-    """The shipped campaign, and a drill whose first phase ends 3 s after the start."""
-    folder = tmp_path / "campaigns"
-    folder.mkdir()
-    (folder / f"{SHIPPED}.toml").write_text((ROOT / "deploy" / "campaigns" / f"{SHIPPED}.toml").read_text("utf-8"),
-                                            encoding="utf-8")
-    drill = (ROOT / "deploy" / "demo" / "campaigns" / "drill-zhuanxiang.toml").read_text("utf-8")
-    drill = drill.replace('id = "drill-zhuanxiang"', f'id = "{DRILL}"').replace('due_after_start = "5m"',
-                                                                                'due_after_start = "3s"')
-    (folder / f"{DRILL}.toml").write_text(drill, encoding="utf-8")
-    return folder
 
 
 @dataclass
@@ -67,7 +55,7 @@ class World:
 @pytest.fixture
 async def world(settings: Settings, tmp_path: Path) -> AsyncIterator[World]:
     s = settings.model_copy(update={"directory_file": directory_with_more_schools(tmp_path),
-                                    "campaigns_dir": _campaigns(tmp_path)})
+                                    "campaigns_dir": campaign_files(tmp_path, DRILL)})
     async with archive(s), httpx.AsyncClient(base_url=f"http://127.0.0.1:{s.archive_port}", timeout=10) as client:
         yield World(client, s,
                     await official_headers(client, s.database_url, "bureau-zx"),
@@ -255,7 +243,7 @@ async def test_a_record_is_refused_until_the_campaign_is_started_for_its_school(
 
 async def test_a_campaign_escalating_to_someone_the_directory_lacks_stops_the_archive(settings: Settings,
                                                                                        tmp_path: Path) -> None:
-    folder = _campaigns(tmp_path)
+    folder = campaign_files(tmp_path, DRILL)
     text = (folder / f"{DRILL}.toml").read_text("utf-8").replace('escalate_to = ["bureau_leader"]',
                                                                  'escalate_to = ["mayor"]', 1)
     (folder / f"{DRILL}.toml").write_text(text, encoding="utf-8")

@@ -23,6 +23,7 @@ from services.archive.listing import SHANGHAI
 from shared.config import Settings
 from shared.contracts.base import utcnow
 from shared.directory import load_directory
+from tests.campaign_rig import SUMMARY_TEXT as TEXT
 from tests.helpers import MovedClock, directory_with_more_schools, eventually, official_headers, publish
 from tests.test_archive_ledger import Publisher
 
@@ -37,9 +38,6 @@ ACCOUNTS = {
     "police": ("police", "lechang", None),
     "stability": ("stability_office", "lechang", None),
 }
-TEXT = {"achievements": "完成全体学生排查，召开家长会十二场。\n建立问题台账。",
-        "problems": "个别班级欺凌苗头发现不及时。", "causes": "班主任培训不足，巡查存在盲区。",
-        "next_steps": "开展全员培训，每月专项排查一次。"}
 
 
 @dataclass

@@ -18,9 +18,10 @@ import pytest
 
 from services.archive.campaign_files import load_campaigns
 from services.archive.campaign_filing import started_event
-from shared.config import ROOT, Settings
+from shared.config import Settings
 from shared.contracts.base import utcnow
 from shared.directory import load_directory
+from tests.campaign_rig import directory_with_three_schools
 from tests.console_rig import ConsoleSystem, login, shoot
 from tests.helpers import publish
 
@@ -30,16 +31,7 @@ CAMPAIGN = "2027-zhuanxiang"
 @pytest.fixture
 def settings(settings: Settings, tmp_path: Path) -> Settings:
     """The rig's settings with the console's second school and a third one in the directory (lechang)."""
-    path = tmp_path / "directory.toml"
-    path.write_text((ROOT / "deploy" / "directory.toml").read_text(encoding="utf-8") + """
-[schools.other-school]
-name = "乐昌市第二中学"
-email = "principal@other-school.example.cn"
-
-[schools.third-school]
-name = "乐昌市第三中学"
-email = "principal@third-school.example.cn"
-""", encoding="utf-8")
+    path = directory_with_three_schools(tmp_path, second="other-school")
     return settings.model_copy(update={"directory_file": path})
 
 

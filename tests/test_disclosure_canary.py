@@ -6,7 +6,6 @@ without login) and the Atom feed hold none of the canaries; a draft edited to ho
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -15,73 +14,11 @@ import httpx
 import pytest
 
 from services.archive.disclosure_draft import ACCOUNTABILITY_PLACEHOLDER
-from services.intake.examples import SEVERE_EXAMPLE
+from tests.campaign_rig import CANARIES, FILLED, canary_report, close_by_two, follow_up, leaked
 from tests.console_rig import ConsoleSystem, login, shoot
 from tests.helpers import eventually, official_headers
 
 pytestmark = pytest.mark.timeout(300)
-
-SETTLED = ("done", "acknowledged", "waived", "not_applicable")
-NAMES = ["甄卡纳", "郝金雀", "甄守望", "郝铁栓", "柯哨兵", "蔺鸣鹤", "蔺晨曦", "单于雁回"]
-GIVEN = ["卡纳", "金雀", "守望", "铁栓", "哨兵", "鸣鹤", "晨曦", "雁回"]
-PHONES = ["13912340071", "13912340072", "13912340073"]
-EMAILS = ["canary.zhen@example.cn", "canary.hao@example.cn", "canary.lin@example.cn"]
-REFS = ["CANARY-71", "CANARY-72", "CANARY-73"]
-CLASS = ["初二(7)班", "初二（7）班", "7班"]
-WHEN = ["2026年11月3日", "11月3日", "2026-11-03", "14:30"]
-WHERE = ["东区学生宿舍楼302室", "宿舍", "302室", "乐昌市示范中学", "示范中学"]
-CANARIES = NAMES + GIVEN + PHONES + EMAILS + REFS + CLASS + WHEN + WHERE
-FILLED = "经调查，学校已按规定履行报告和处置职责；对学校分管负责人进行约谈，责令学校作出书面整改报告。"
-
-
-def canary_report() -> dict[str, Any]:
-    body = copy.deepcopy(SEVERE_EXAMPLE)
-    body.update(occurred_at="2026-11-03T14:30:00+08:00", discovered_at="2026-11-03T15:00:00+08:00",
-                location="东区学生宿舍楼302室", cause="2026年11月3日午休时在宿舍因琐事发生口角。",
-                course="甄卡纳在初二(7)班宿舍被郝金雀推搡踢打，14:30值班教师柯哨兵发现后制止。",
-                reporter={"name": "柯哨兵", "role": "值班教师"})
-    body["students"] = [
-        {"ref": "CANARY-71", "role": "victim", "name": "甄卡纳", "grade": "初二(7)班",
-         "guardians": [{"name": "甄守望", "relation": "父亲", "phone": PHONES[0], "email": EMAILS[0]}]},
-        {"ref": "CANARY-72", "role": "perpetrator", "name": "郝金雀", "grade": "初二(7)班",
-         "guardians": [{"name": "郝铁栓", "relation": "父亲", "phone": PHONES[1], "email": EMAILS[1]}]},
-    ]
-    return body
-
-
-def follow_up() -> dict[str, Any]:
-    return {
-        "students_added": [{"ref": "CANARY-73", "role": "perpetrator", "name": "蔺鸣鹤", "grade": "初二(7)班",
-                            "guardians": [{"name": "单于雁回", "relation": "母亲", "phone": PHONES[2]}]}],
-        "guardians_corrected": [{"student_ref": "CANARY-73", "guardians": [
-            {"name": "蔺晨曦", "relation": "母亲", "phone": PHONES[2], "email": EMAILS[2]}]}],
-        "sanctions": [{"student_ref": "CANARY-72", "measure": "警告处分", "decided_at": "2026-11-20T10:00:00+08:00"}],
-        "counselling": [{"student_ref": "CANARY-71", "given_at": "2026-11-21T10:00:00+08:00", "by": "心理健康教师"}],
-    }
-
-
-def leaked(text: str) -> list[str]:
-    return [c for c in CANARIES if c in text]
-
-
-async def close_by_two(archive: httpx.AsyncClient, case_id: str, officials: list[dict[str, str]]) -> None:
-    """Waive whatever is still open (two officials each), then close (two officials), until closed."""
-    async def closed() -> bool:
-        rec = (await archive.get(f"/v1/cases/{case_id}", headers=officials[0])).json()
-        if rec["status"] == "closed":
-            return True
-        still_open = [d for d in rec["duties"] if d["state"] not in SETTLED]
-        for d in still_open:
-            for who in officials:
-                await archive.post(f"/v1/cases/{case_id}/acts", headers=who, json={
-                    "act": "waive_duty", "obligation_id": d["obligation_id"], "reason": "测试：集中免除以便结案"})
-        if not still_open and rec["duties"]:
-            for who in officials:
-                await archive.post(f"/v1/cases/{case_id}/acts", headers=who,
-                                   json={"act": "close_case", "reason": "各项处置措施均已落实"})
-        return False
-    await eventually(closed, timeout_s=150, interval_s=1.0)
-
 
 async def test_a_published_notice_holds_no_canary(console_system: ConsoleSystem, browser: Any, page: Any,
                                                   tmp_path: Path) -> None:

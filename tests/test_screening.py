@@ -12,7 +12,7 @@ import io
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -28,35 +28,16 @@ from services.archive.campaign_files import load_campaigns
 from services.archive.campaign_filing import started_event
 from services.escalation.app import running as escalation_running
 from services.intake.app import running as intake_running
-from shared.config import ROOT, Settings
+from shared.config import Settings
 from shared.contracts.base import utcnow
 from shared.contracts.campaign import Aspect, campaign_case_id
 from shared.directory import load_directory
+from tests.campaign_rig import directory_with_three_schools, hazard_body, screening_body, today
 from tests.helpers import eventually, official_headers, owner_connection, publish
 
 CAMPAIGN = "2027-zhuanxiang"
 BASE = f"/v1/campaigns/{CAMPAIGN}"
 SCHOOLS = ("demo-school", "second-school", "third-school")
-
-
-def directory_file(tmp_path: Path) -> Path:
-    """The shipped directory, two more schools of lechang and one of another jurisdiction."""
-    path = tmp_path / "directory.toml"
-    path.write_text((ROOT / "deploy" / "directory.toml").read_text(encoding="utf-8") + """
-[schools.second-school]
-name = "乐昌市第二中学"
-email = "principal@second-school.example.cn"
-
-[schools.third-school]
-name = "乐昌市第三中学"
-email = "principal@third-school.example.cn"
-
-[schools.far-school]
-name = "仁化县第一中学"
-email = "principal@far-school.example.cn"
-jurisdiction = "renhua"
-""", encoding="utf-8")
-    return path
 
 
 @dataclass
@@ -70,7 +51,8 @@ class World:
 
 @pytest.fixture
 async def world(settings: Settings, tmp_path: Path) -> AsyncIterator[World]:
-    settings = settings.model_copy(update={"directory_file": directory_file(tmp_path), "watchdog_interval_s": 3600.0})
+    settings = settings.model_copy(update={"directory_file": directory_with_three_schools(tmp_path),
+                                        "watchdog_interval_s": 3600.0})
     async with intake_running(settings), escalation_running(settings), archive_running(settings), \
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.archive_port}", timeout=10) as archive, \
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.intake_port}", timeout=10) as intake:
@@ -89,16 +71,8 @@ async def world(settings: Settings, tmp_path: Path) -> AsyncIterator[World]:
         yield World(archive, intake, settings, keys, headers)
 
 
-def _hazard(school: str, observed: str = "楼梯间监控盲区") -> dict[str, Any]:
-    now = datetime.now(ZoneInfo("Asia/Shanghai"))
-    return {"school_id": school, "found_at": (now - timedelta(hours=1)).isoformat(), "kind": "hazard_point",
-            "students": [], "observed": observed, "risk_level": "medium", "intervention": "加强巡查",
-            "rectification": {"plan": "加装监控", "due_date": (now + timedelta(days=20)).date().isoformat(),
-                              "responsible": "后勤处"}}
-
-
 async def _filed_hazard(w: World, school: str, idem: str) -> str:
-    r = await w.intake.post("/v1/hazards", json=_hazard(school), headers={
+    r = await w.intake.post("/v1/hazards", json=hazard_body(school), headers={
         "Authorization": f"Bearer {w.keys[school]}", "Idempotency-Key": idem})
     assert r.status_code == 202, r.text
     hazard_id = str(r.json()["hazard_id"])
@@ -110,22 +84,6 @@ async def _filed_hazard(w: World, school: str, idem: str) -> str:
 
     await eventually(archived, timeout_s=20)
     return hazard_id
-
-
-def _today() -> date:
-    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
-
-
-def _screening(problem_on: tuple[Aspect, ...] = (Aspect.facilities,)) -> dict[str, Any]:
-    due = (_today() + timedelta(days=30)).isoformat()
-    aspects = []
-    for a in Aspect:
-        item: dict[str, Any] = {"aspect": a.value, "finding": f"{a.value} 已查阅制度与台账"}
-        if a in problem_on:
-            item |= {"problem": "教学楼楼梯间存在监控盲区", "risk_level": "high",
-                     "rectification": {"plan": "加装监控并安排课间巡查", "due_date": due, "responsible": "后勤处"}}
-        aspects.append(item)
-    return {"aspects": aspects, "note": "现场查看"}
 
 
 async def _coverage(w: World, account: str = "bureau", **params: str) -> dict[str, Any]:
@@ -254,31 +212,31 @@ async def test_refusals_name_the_field_and_the_authority(world: World) -> None:
     assert (await w.archive.post(ret, json={"students_screened": 1, "parent_talks": 1, "nothing_found": True},
                                  headers=w.headers["bureau"])).status_code == 403
     screening = f"{BASE}/phases/p1/schools/demo-school/screening"
-    assert (await w.archive.post(screening, json=_screening(), headers=w.headers["demo"])).status_code == 403
-    assert (await w.archive.post(f"{BASE}/phases/p1/schools/far-school/screening", json=_screening(),
+    assert (await w.archive.post(screening, json=screening_body(), headers=w.headers["demo"])).status_code == 403
+    assert (await w.archive.post(f"{BASE}/phases/p1/schools/far-school/screening", json=screening_body(),
                                  headers=w.headers["bureau"])).status_code == 404
-    assert (await w.archive.post(f"{BASE}/phases/p1/schools/demo-school/screening", json=_screening(),
+    assert (await w.archive.post(f"{BASE}/phases/p1/schools/demo-school/screening", json=screening_body(),
                                  headers=w.headers["far"])).status_code == 404
-    assert (await w.archive.post(f"{BASE}/phases/p9/schools/demo-school/screening", json=_screening(),
+    assert (await w.archive.post(f"{BASE}/phases/p9/schools/demo-school/screening", json=screening_body(),
                                  headers=w.headers["bureau"])).status_code == 404
     unknown = await w.archive.post("/v1/campaigns/no-such/phases/p1/student-screening", json={
         "students_screened": 1, "parent_talks": 1, "nothing_found": True}, headers=w.headers["demo"])
     assert unknown.status_code == 404
 
     # the seven aspects, each once; a problem needs a rectification, which needs a due date not past
-    body = _screening()
+    body = screening_body()
     body["aspects"][6]["aspect"] = "mechanism"
     dup = await w.archive.post(screening, json=body, headers=w.headers["bureau"])
     assert dup.status_code == 422 and dup.json()["errors"][0]["field"] == "aspects.6.aspect"
-    body = _screening()
+    body = screening_body()
     del body["aspects"][6]["rectification"]
     no_fix = await w.archive.post(screening, json=body, headers=w.headers["bureau"])
     assert no_fix.status_code == 422 and no_fix.json()["errors"][0]["field"] == "aspects.6.rectification"
-    body = _screening()
+    body = screening_body()
     body["aspects"][6]["rectification"]["due_date"] = "2020-01-01"
     past = await w.archive.post(screening, json=body, headers=w.headers["bureau"])
     assert past.status_code == 422 and past.json()["errors"][0]["field"] == "aspects.6.rectification.due_date"
-    body = _screening()
+    body = screening_body()
     body["aspects"] = body["aspects"][:6]
     short = await w.archive.post(screening, json=body, headers=w.headers["bureau"])
     assert short.status_code == 422 and short.json()["errors"][0]["field"] == "aspects"
@@ -295,7 +253,7 @@ async def test_refusals_name_the_field_and_the_authority(world: World) -> None:
 async def test_the_bureaus_screening_files_hazards_escalation_and_the_school_follow(world: World) -> None:
     w = world
     screening = f"{BASE}/phases/p1/schools/demo-school/screening"
-    body = _screening((Aspect.facilities, Aspect.publicity))
+    body = screening_body((Aspect.facilities, Aspect.publicity))
     first = await w.archive.post(screening, json=body, headers=w.headers["bureau"])
     assert first.status_code == 202, first.text
     hazards = first.json()["hazard_ids"]
@@ -312,7 +270,7 @@ async def test_the_bureaus_screening_files_hazards_escalation_and_the_school_fol
 
     found = await eventually(duties, timeout_s=30)
     due = datetime.fromisoformat(found[0]["due_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
-    assert due.date() == _today() + timedelta(days=31) and due.hour == 0
+    assert due.date() == today() + timedelta(days=31) and due.hour == 0
     case = await w.archive.get(f"/v1/cases/{hazards[0]}", headers=w.headers["demo"])
     assert case.status_code == 200 and case.json()["kind"] == "hazard"
 
