@@ -204,6 +204,11 @@ async def test_the_campaign_from_start_to_public_notice(console_system: ConsoleS
         for school in FILERS:
             assert "已覆盖" in await page.locator(f"table.coverage tr[data-school='{school}']").inner_text()
         await shoot(page, tmp_path, "journey-coverage")
+        # the bureau's own duties: the silent school's screening overdue, the city summary the jurisdiction's
+        await page.goto(s.at("/duties"))
+        duties = await page.locator("table").first.inner_text()
+        assert "乐昌市第三中学" in duties and "已逾期" in duties
+        assert "乐昌市（全辖区）" in duties and "jurisdiction:" not in duties
 
         # 6. the city summary: the school's text and the two schools that did not submit
         async def submitted() -> bool:

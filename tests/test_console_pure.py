@@ -112,3 +112,15 @@ async def test_a_staff_assertion_is_asked_once_per_two_minutes_and_renewed_when_
     third = await backend.intake_as(s, "GET", "/v1/duties")
     assert len(asked) == 2 and third.body == {"by": "Bearer abi_2"}
     await backend.close()
+
+
+def test_a_whole_jurisdiction_duty_reads_as_the_jurisdiction_not_its_id() -> None:
+    """A campaign's once-per-campaign duty has school_id `jurisdiction:<j>`; the pages name the jurisdiction."""
+    from services.console.schools import school_name
+    from shared.config import ROOT
+
+    directory = ROOT / "deploy" / "directory.toml"
+    assert school_name(directory, "jurisdiction:lechang") == "乐昌市（全辖区）"
+    assert school_name(directory, "jurisdiction:renhua") == "renhua（全辖区）"
+    assert school_name(directory, "demo-school") == "乐昌市示范中学"
+    assert school_name(directory, "no-such-school") == "no-such-school"

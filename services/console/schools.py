@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 
 from services.console.session import Session
-from shared.directory import Directory, load_directory
+from shared.directory import WHOLE_JURISDICTION, Directory, load_directory
 
 
 @cache
@@ -29,8 +29,14 @@ def schools_for(path: Path, session: Session) -> dict[str, str]:
 
 
 def school_name(path: Path, school_id: str | None) -> str:
-    """A school's name for the pages (its id where the directory does not know it)."""
+    """A school's name for the pages (its id where the directory does not know it); a duty about the whole
+    jurisdiction (a campaign's once-per-campaign duty, `jurisdiction:<j>`) reads as the jurisdiction."""
     if not school_id:
         return "—"
-    found = _directory(path).schools.get(school_id)
+    directory = _directory(path)
+    if school_id.startswith(WHOLE_JURISDICTION):
+        jurisdiction = school_id.removeprefix(WHOLE_JURISDICTION)
+        name = directory.public_name() if jurisdiction == directory.jurisdiction else jurisdiction
+        return f"{name}（全辖区）"
+    found = directory.schools.get(school_id)
     return found.name if found is not None and found.name else school_id
