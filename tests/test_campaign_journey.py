@@ -17,10 +17,12 @@ from urllib.parse import quote
 
 import docx
 import httpx
+import openpyxl
 import pytest
 
 from services.archive.disclosure_draft import ACCOUNTABILITY_PLACEHOLDER
 from shared.config import Settings
+from shared.contracts.campaign import campaign_case_id
 from shared.contracts.duties import DutyUpdated
 from shared.subjects import DUTIES, DUTY_UPDATED
 from tests.campaign_rig import (
@@ -194,6 +196,23 @@ async def test_the_campaign_from_start_to_public_notice(console_system: ConsoleS
         assert {f: (by_school[f]["covered"], by_school[f]["student_return"]["state"]) for f in FILERS} == {
             "demo-school": (True, "findings"), "other-school": (True, "nothing_found")}
         assert by_school["demo-school"]["student_return"]["hazard_ids"] == [hazard]
+
+        # the ledger workbook the bureau exports: 排查覆盖 and 专项整治 say the same; the miss is in the school's record
+        book = openpyxl.load_workbook(io.BytesIO((await archive.get("/v1/ledger.xlsx", headers=bureau)).content))
+        sheet = [list(row) for row in book["排查覆盖"].iter_rows(values_only=True)]
+        head = sheet[0]
+        returns = {row[head.index("学校代码")]: row[head.index("学生排查报告")] for row in sheet[1:]
+                   if row[1] == "动员部署和排查"}
+        assert returns == {"demo-school": "已报送·有发现", "other-school": "已报送·无发现", SILENT: "未报送"}
+        sheet = [list(row) for row in book["专项整治"].iter_rows(values_only=True)]
+        overdue = {row[1]: row[7] for row in sheet[1:] if row[3] == "动员部署和排查"}
+        assert overdue == {"demo-school": 0, "other-school": 0, SILENT: 2}
+        silent_case = campaign_case_id(DRILL, SILENT)
+
+        async def chained() -> bool:
+            timeline = (await archive.get(f"/v1/cases/{silent_case}", headers=bureau)).json()["timeline"]
+            return "DeadlineMissed" in {e["event_type"] for e in timeline}
+        await eventually(chained, timeout_s=20)
 
         # ... and on the console's coverage page, in Chromium
         await login(page, s, "bureau-wang")

@@ -17,16 +17,17 @@ import pytest
 from shared.config import Settings
 from shared.contracts.campaign import campaign_case_id
 from shared.contracts.duties import Duty, DutyState, DutyUpdated
+from tests.campaign_rig import campaign_files
 from tests.console_rig import ConsoleSystem, login, shoot
 from tests.helpers import directory_with_more_schools, publish
-from tests.test_campaign_archive import DRILL, _campaigns
+from tests.test_campaign_archive import DRILL
 
 
 @pytest.fixture
 def settings(settings: Settings, tmp_path: Path) -> Settings:
     """The shipped campaign and a drill (first phase due 3 s after the start); a second school of the bureau's."""
     return settings.model_copy(update={"directory_file": directory_with_more_schools(tmp_path),
-                                       "campaigns_dir": _campaigns(tmp_path)})
+                                       "campaigns_dir": campaign_files(tmp_path, DRILL)})
 
 
 def _done(school: str, action: str) -> DutyUpdated:
