@@ -220,6 +220,8 @@ async def test_the_campaign_from_start_to_public_notice(console_system: ConsoleS
         silent_row = page.locator(f"table.coverage tr[data-school='{SILENT}']")
         assert await silent_row.get_attribute("class") == "uncovered"
         assert "未覆盖" in await silent_row.inner_text() and "未报送" in await silent_row.inner_text()
+        bg = await silent_row.locator("td").first.evaluate("e => getComputedStyle(e).backgroundColor")
+        assert bg == "rgb(255, 245, 244)"  # highlighted on a desktop too
         for school in FILERS:
             assert "已覆盖" in await page.locator(f"table.coverage tr[data-school='{school}']").inner_text()
         await shoot(page, tmp_path, "journey-coverage")

@@ -124,3 +124,17 @@ def test_a_whole_jurisdiction_duty_reads_as_the_jurisdiction_not_its_id() -> Non
     assert school_name(directory, "jurisdiction:renhua") == "renhua（全辖区）"
     assert school_name(directory, "demo-school") == "乐昌市示范中学"
     assert school_name(directory, "no-such-school") == "no-such-school"
+
+
+def test_the_stylesheet_closes_every_block() -> None:
+    """A merge once dropped the `}` closing a phone-only @media block: every later rule applied on phones only."""
+    from shared.config import ROOT
+
+    depth = 0
+    for n, line in enumerate((ROOT / "services" / "console" / "static" / "console.css").read_text("utf-8")
+                             .splitlines(), 1):
+        if line.startswith(("@media", "/*")) or not line.startswith(" "):
+            assert depth == (1 if line.startswith(" ") else 0) or line.strip() in ("}", ""), (n, line)
+        depth += line.count("{") - line.count("}")
+        assert depth >= 0, (n, line)
+    assert depth == 0
