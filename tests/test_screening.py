@@ -32,7 +32,7 @@ from shared.config import ROOT, Settings
 from shared.contracts.base import utcnow
 from shared.contracts.campaign import Aspect, campaign_case_id
 from shared.directory import load_directory
-from tests.helpers import eventually, official_headers, owner_connection, publish
+from tests.helpers import eventually, official_headers, owner_connection, publish_started
 
 CAMPAIGN = "2027-zhuanxiang"
 BASE = f"/v1/campaigns/{CAMPAIGN}"
@@ -84,8 +84,8 @@ async def world(settings: Settings, tmp_path: Path) -> AsyncIterator[World]:
             "far": await official_headers(archive, db, "bureau-far", jurisdiction="renhua"),
         }
         campaign = load_campaigns(settings.campaigns_dir)[CAMPAIGN]
-        await publish(settings.nats_url, started_event(campaign, load_directory(settings.directory_file), "lechang",
-                                                       "bureau-wang", utcnow()))
+        await publish_started(settings.database_url, settings.nats_url, started_event(
+            campaign, load_directory(settings.directory_file), "lechang", "bureau-wang", utcnow()))
         yield World(archive, intake, settings, keys, headers)
 
 
