@@ -109,7 +109,7 @@ async def test_a_start_creates_every_duty_once_with_its_deadline(esc: tuple[Sett
     updates = await eventually(lambda: exactly(_of(settings.nats_url, DUTIES.name, DUTY_UPDATED, DutyUpdated), 9))
     labels = {(u.school_id, u.duty.action_id): u.duty.label_zh for u in updates}
     assert labels[("demo-school", "school_screening")] == (
-        "专项整治（动员部署和排查）：对学校七个方面开展排查（全覆盖、无遗漏）")
+        "专项整治（动员部署和排查）：教育局对学校七个方面开展排查（全覆盖、无遗漏）")
     assert labels[("jurisdiction:lechang", "city_summary")] == "专项整治（督导检查）：汇总全市学校总结并上报"
     told = await eventually(lambda: exactly(_of(settings.nats_url, NOTIFY.name, NOTIFICATION_REQUESTED,
                                                 NotificationRequested), 2))
@@ -209,7 +209,7 @@ async def test_a_missed_campaign_deadline_goes_up_its_chain_in_chinese(esc: tupl
     assert "（应办单位：学校）应于2026年03月31日24时前完成，至今未完成。" in text.body
     about = next(n for n in notices if n.incident_id == campaign_case_id(campaign.id, "demo-school")
                  and n.recipient.entry == "contact:bureau_leader")
-    assert "对学校七个方面开展排查（全覆盖、无遗漏）”（应办单位：教育局）" in render(about).body
+    assert "教育局对学校七个方面开展排查（全覆盖、无遗漏）”（应办单位：教育局）" in render(about).body
 
     # each week unsettled: the chain's last name is reminded twice, then the duty goes to the daily digest
     for week in (1, 2, 3):
@@ -220,7 +220,7 @@ async def test_a_missed_campaign_deadline_goes_up_its_chain_in_chinese(esc: tupl
     [request] = [d.request for d in digest if d.jurisdiction == "lechang" and d.request]
     assert {item.zh for item in request.facts.digest} == {
         "专项整治（动员部署和排查）：全面排查本校学生并报送排查报告",
-        "专项整治（动员部署和排查）：对学校七个方面开展排查（全覆盖、无遗漏）"}
+        "专项整治（动员部署和排查）：教育局对学校七个方面开展排查（全覆盖、无遗漏）"}
     assert {item.case_ref[:3] for item in request.facts.digest} == {"ZX-"}
 
 
@@ -326,7 +326,7 @@ async def test_the_mails_a_campaign_sends_read_in_chinese(esc: tuple[Settings, E
         assert await e.watchdog.tick(now) == 4
         missed = await eventually(mails(
             "【专项整治·逾期未办】乐昌市第二中学（动员部署和排查）：全面排查本校学生并报送排查报告",
-            "【专项整治·逾期未办】乐昌市示范中学（动员部署和排查）：对学校七个方面开展排查（全覆盖、无遗漏）"))
+            "【专项整治·逾期未办】乐昌市示范中学（动员部署和排查）：教育局对学校七个方面开展排查（全覆盖、无遗漏）"))
     body = missed["【专项整治·逾期未办】乐昌市第二中学（动员部署和排查）：全面排查本校学生并报送排查报告"]
     assert body.startswith("乐昌市教育局值班室：")
     assert "（应办单位：学校）应于2026年03月31日24时前完成，至今未完成。" in body

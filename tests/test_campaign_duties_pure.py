@@ -17,10 +17,10 @@ from services.escalation.campaign_duties import (
     for_campaign,
     settled_by,
     start,
-    unknown_names,
 )
 from services.escalation.campaign_files import check_campaign_files
 from services.notify.templates import render, render_short
+from shared.campaign_files import unknown_names
 from shared.campaign_plan import parse_campaign
 from shared.config import ROOT, Settings
 from shared.contracts import NotificationRequested, Recipient, RecipientRole

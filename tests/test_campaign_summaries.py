@@ -24,7 +24,13 @@ from shared.config import Settings
 from shared.contracts.base import utcnow
 from shared.directory import load_directory
 from tests.campaign_rig import SUMMARY_TEXT as TEXT
-from tests.helpers import MovedClock, directory_with_more_schools, eventually, official_headers, publish
+from tests.helpers import (
+    MovedClock,
+    directory_with_more_schools,
+    eventually,
+    official_headers,
+    publish_started,
+)
 from tests.test_archive_ledger import Publisher
 
 CAMPAIGN = "2027-zhuanxiang"
@@ -57,7 +63,8 @@ async def world(settings: Settings, tmp_path: Path) -> AsyncIterator[World]:
         campaign = campaign_of(load_campaigns(settings.campaigns_dir), CAMPAIGN)
         directory = load_directory(settings.directory_file)
         for jurisdiction in ("lechang", "renhua"):
-            await publish(settings.nats_url, started_event(campaign, directory, jurisdiction, "bureau", utcnow()))
+            await publish_started(settings.database_url, settings.nats_url,
+                                  started_event(campaign, directory, jurisdiction, "bureau", utcnow()))
         p = Publisher(settings)
         now = datetime.now(SHANGHAI)
         await p.incident("this_month", now)

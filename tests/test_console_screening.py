@@ -23,7 +23,7 @@ from shared.contracts.base import utcnow
 from shared.directory import load_directory
 from tests.campaign_rig import directory_with_three_schools
 from tests.console_rig import ConsoleSystem, login, shoot
-from tests.helpers import publish
+from tests.helpers import publish_started
 
 CAMPAIGN = "2027-zhuanxiang"
 
@@ -67,7 +67,7 @@ async def test_returns_screening_and_coverage_in_the_console(console_system: Con
                                                              tmp_path: Path) -> None:
     system = console_system
     campaign = load_campaigns(system.settings.campaigns_dir)[CAMPAIGN]
-    await publish(system.settings.nats_url, started_event(
+    await publish_started(system.settings.database_url, system.settings.nats_url, started_event(
         campaign, load_directory(system.settings.directory_file), "lechang", "bureau-wang", utcnow()))
     await _hazard(system)
 

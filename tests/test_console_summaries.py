@@ -17,7 +17,7 @@ from shared.config import Settings
 from shared.contracts.base import utcnow
 from shared.directory import load_directory
 from tests.console_rig import ConsoleSystem, login, shoot
-from tests.helpers import directory_with_more_schools, eventually, publish
+from tests.helpers import directory_with_more_schools, eventually, publish_started
 
 CAMPAIGN = "2027-zhuanxiang"
 TEXT = {"achievements": "完成全体学生排查，召开家长会十二场。", "problems": "个别班级欺凌苗头发现不及时。",
@@ -33,8 +33,8 @@ def settings(settings: Settings, tmp_path: Path) -> Settings:
 async def _started(system: ConsoleSystem) -> None:
     s = system.settings
     campaign = campaign_of(load_campaigns(s.campaigns_dir), CAMPAIGN)
-    await publish(s.nats_url, started_event(campaign, load_directory(s.directory_file), "lechang", "bureau-wang",
-                                            utcnow()))
+    await publish_started(s.database_url, s.nats_url, started_event(
+        campaign, load_directory(s.directory_file), "lechang", "bureau-wang", utcnow()))
 
 
 async def test_a_school_submits_and_the_bureau_sees_who_has_not(console_system: ConsoleSystem, page: Any,

@@ -9,26 +9,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.archive.campaign_filing import NO_SUCH_CAMPAIGN
-from shared.campaign_plan import Campaign, CampaignError, parse_campaign
+from shared.campaign_files import load_campaigns, unknown_names
+from shared.campaign_plan import Campaign, CampaignError
 from shared.directory import Directory, load_directory
 
 
-def load_campaigns(directory: Path) -> dict[str, Campaign]:
-    found: dict[str, Campaign] = {}
-    for path in sorted(directory.glob("*.toml")) if directory.is_dir() else []:
-        campaign = parse_campaign(path.read_text(encoding="utf-8"), str(path))
-        if campaign.id != path.stem:
-            raise CampaignError(f"{path}: id \"{campaign.id}\" must be the file's name ({path.stem})")
-        found[campaign.id] = campaign
-    return found
-
-
 def unknown_targets(campaigns: dict[str, Campaign], directory: Directory) -> list[str]:
-    """Each duty whose `escalate_to` names someone the directory does not list: `<campaign> duty "<id>": <names>`."""
+    """Each duty whose `escalate_to` (or office) names someone the directory does not list:
+    `<campaign> duty "<id>": <names>`."""
     out = []
     for c in campaigns.values():
         for d in c.duties:
-            if unknown := directory.unknown_targets(set(d.escalate_to)):
+            named = set(d.escalate_to) | ({d.office} if d.office else set())
+            if unknown := named & unknown_names(c, directory):
                 out.append(f'{c.id} duty "{d.id}": {", ".join(sorted(unknown))}')
     return out
 
@@ -48,3 +41,6 @@ def campaign_of(campaigns: dict[str, Campaign], campaign_id: str) -> Campaign:
         return campaigns[campaign_id]
     except KeyError:
         raise NO_SUCH_CAMPAIGN from None
+
+
+__all__ = ["campaign_of", "checked_campaigns", "load_campaigns", "unknown_targets"]

@@ -9,17 +9,14 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from shared.campaign_plan import Campaign, parse_campaign
+from shared.campaign_files import load_campaigns
+from shared.campaign_plan import Campaign
 from shared.contracts.campaign import RecordKind
 
 
 @cache
 def campaigns_in(directory: Path) -> dict[str, Campaign]:
-    found: dict[str, Campaign] = {}
-    for path in sorted(directory.glob("*.toml")) if directory.is_dir() else []:
-        campaign = parse_campaign(path.read_text(encoding="utf-8"), str(path))
-        found[campaign.id] = campaign
-    return found
+    return load_campaigns(directory)
 
 
 def summary_phase(campaign: Campaign) -> str:

@@ -7,11 +7,11 @@ errors land next to the inputs; the archive alone validates.
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from shared.campaign_plan import Campaign, parse_campaign
+from services.console.campaigns import campaigns_in
+from shared.campaign_plan import Campaign
 from shared.contracts.campaign import ASPECT_ZH, Aspect, RecordKind
 
 ASPECTS: list[tuple[int, str, str]] = [(i, a.value, ASPECT_ZH[a]) for i, a in enumerate(Aspect)]
@@ -19,14 +19,9 @@ RISK_LEVELS = ("low", "medium", "high")
 RECTIFICATION = ("plan", "due_date", "responsible")
 
 
-@cache
 def campaigns(path: Path) -> dict[str, Campaign]:
     """The campaign files the archive also loads (`CAMPAIGNS_DIR`); a bad one is the archive's to refuse."""
-    found: dict[str, Campaign] = {}
-    for file in sorted(path.glob("*.toml")) if path.is_dir() else []:
-        campaign = parse_campaign(file.read_text(encoding="utf-8"), str(file))
-        found[campaign.id] = campaign
-    return found
+    return campaigns_in(path)
 
 
 def screening_phases(campaign: Campaign) -> list[tuple[str, str]]:

@@ -20,12 +20,13 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from services.escalation.repository import Obligation
+from shared.campaign_files import is_office
 from shared.campaign_plan import Campaign, CampaignDuty, Deadline, Owner, Per
 from shared.contracts import NoticeFacts, NotificationRequested, RecipientRole
 from shared.contracts.base import derive_id
 from shared.contracts.campaign import CampaignStarted, campaign_case_id, campaign_level_case_id
 from shared.contracts.notification import NoticeTask
-from shared.directory import Directory, Officials, whole_jurisdiction
+from shared.directory import Directory, whole_jurisdiction
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CAMPAIGN_KIND_ZH = "专项整治"  # case_kind_zh of a campaign case's facts: its notices read as the campaign's
@@ -76,25 +77,12 @@ def chain(names: list[str], directory: Directory) -> tuple[list[str], set[str]]:
     return out, unknown
 
 
-def unknown_names(campaign: Campaign, directory: Directory) -> set[str]:
-    """Every escalation name the directory does not know, and every office that is not one of its
-    officials' roles (start-up check)."""
-    unknown = directory.unknown_targets({n for d in campaign.duties for n in d.escalate_to})
-    return unknown | {d.office for d in campaign.duties if d.office and not _is_office(d.office, directory)}
-
-
-def _is_office(name: str, directory: Directory) -> bool:
-    """An office owes duties as a role (the archive lets its officials discharge them): a directory official."""
-    return (name in RecipientRole.__members__ and name in Officials.model_fields
-            and directory.contact(name, "") is not None)
-
-
 def owing_role(duty: CampaignDuty, directory: Directory) -> str:
     """The school, or the duty's office; an office that is not an official role owes nothing: the bureau does."""
     if duty.owner is Owner.school:
         return RecipientRole.school.value
     office = duty.office or RecipientRole.bureau.value
-    return office if _is_office(office, directory) else RecipientRole.bureau.value
+    return office if is_office(office, directory) else RecipientRole.bureau.value
 
 
 def duty_obligation_id(case_id: uuid.UUID, duty_id: str) -> uuid.UUID:

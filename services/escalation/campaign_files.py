@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.escalation.campaign_duties import unknown_names
-from shared.campaign_plan import parse_campaign
+from shared.campaign_files import load_campaigns, unknown_names
 from shared.directory import Directory, DirectoryError
 
 
 def check_campaign_files(campaigns_dir: Path, directory: Directory) -> None:
-    for path in sorted(campaigns_dir.glob("*.toml")):
-        campaign = parse_campaign(path.read_text(encoding="utf-8"), str(path))
+    for campaign in load_campaigns(campaigns_dir).values():
         if unknown := unknown_names(campaign, directory):
-            raise DirectoryError(f"{path} escalates to {sorted(unknown)}, which the directory does not list")
+            raise DirectoryError(f"{campaigns_dir / campaign.id}.toml escalates to {sorted(unknown)}, which the "
+                                 "directory does not list")

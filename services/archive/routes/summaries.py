@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
 from services.archive import summary_reads
-from services.archive.campaign_files import campaign_of, load_campaigns
+from services.archive.campaign_files import campaign_of
 from services.archive.campaign_summaries import (
     Figures,
     SchoolPhaseSummary,
@@ -32,7 +32,7 @@ BUREAU_ONLY = ApiError(403, "forbidden", "The city summary is the bureau's.", "å
 def router(deps: ArchiveDeps) -> APIRouter:
     r = APIRouter(tags=["campaign"])
     directory = load_directory(deps.settings.directory_file)
-    campaigns = load_campaigns(deps.settings.campaigns_dir)
+    campaigns = deps.campaigns or {}
 
     async def reader(official: Annotated[Official, Depends(deps.official)]) -> Official:
         if not may_read_ledger(official):

@@ -11,9 +11,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from services.console.campaigns import campaigns_in as campaign_files
 from services.console.pages.school_help import new_idem
 from services.console.web import ConsoleDeps, form_doc, page_doc
-from shared.campaign_plan import Campaign, parse_campaign
+from shared.campaign_plan import Campaign
 
 # the archive's vocabulary (services/archive/trainings.py AUDIENCE): roles, never names
 AUDIENCE = ("校长", "副校长", "中层干部", "班主任", "教师", "心理辅导老师", "法治副校长", "安全员", "宿管员",
@@ -24,8 +25,7 @@ PURPOSE = "查看本校培训记录"
 
 def campaigns_in(directory: Path) -> list[Campaign]:
     """The campaign files the archive files records against (CAMPAIGNS_DIR), read once."""
-    return [parse_campaign(p.read_text(encoding="utf-8"), str(p)) for p in sorted(directory.glob("*.toml"))] \
-        if directory.is_dir() else []
+    return list(campaign_files(directory).values())
 
 
 def phase_choices(campaigns: list[Campaign]) -> list[tuple[str, str]]:
