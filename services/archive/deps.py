@@ -28,6 +28,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "No valid bearer token."},
     422: {"model": ErrorBody, "description": "An invalid field, or no stated purpose."},
 }
+# what every campaign record's filing may also answer (services/archive/campaign_filing.py enqueue_record)
+NOT_STARTED_DOC: dict[int | str, dict[str, Any]] = {409: {"model": ErrorBody, "description": (
+    "`campaign_not_started`: the campaign has not been started in the school's jurisdiction.")}}
 PURPOSE_MIN, PURPOSE_MAX = 2, 200
 # Text the archive keeps as it is: something besides blanks once stripped, and no NUL (PostgreSQL refuses it: a
 # backend error, 503, before this was stated and checked)

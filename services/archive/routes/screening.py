@@ -10,7 +10,7 @@ from services.archive import coverage_reads
 from services.archive.campaign_files import campaign_of
 from services.archive.campaign_filing import NO_SUCH_CAMPAIGN
 from services.archive.coverage import Coverage, coverage_csv, screening_phases
-from services.archive.deps import ERRORS, ArchiveDeps, stated_purpose
+from services.archive.deps import ERRORS, NOT_STARTED_DOC, ArchiveDeps, stated_purpose
 from services.archive.routes.ledger import FORBIDDEN
 from services.archive.scopes import may_read_ledger
 from services.archive.screening import RecordAccepted, SchoolScreening, StudentScreeningReturn
@@ -20,7 +20,8 @@ from shared.directory import load_directory
 from shared.errors import ErrorBody
 from shared.identity import Official
 
-_FILE_ERRORS = {**ERRORS, 403: {"model": ErrorBody, "description": "Not the filer of this kind of record."},
+_FILE_ERRORS = {**ERRORS, **NOT_STARTED_DOC,
+                403: {"model": ErrorBody, "description": "Not the filer of this kind of record."},
                 404: {"model": ErrorBody, "description": "No such campaign, phase, or school within your authority."}}
 _READ_ERRORS = {**ERRORS, 403: {"model": ErrorBody, "description": "Not a school or bureau account."},
                 404: {"model": ErrorBody, "description": "No such campaign or phase."}}

@@ -17,7 +17,7 @@ from services.archive.campaign_summaries import (
     SummaryText,
 )
 from services.archive.city_summary import city_summary_docx
-from services.archive.deps import ERRORS, ArchiveDeps, stated_purpose
+from services.archive.deps import ERRORS, NOT_STARTED_DOC, ArchiveDeps, stated_purpose
 from services.archive.scopes import may_read_ledger
 from shared.campaign_plan import ID
 from shared.directory import load_directory
@@ -51,7 +51,7 @@ def router(deps: ArchiveDeps) -> APIRouter:
                                                          "authority (or, for one school, no summary yet)."}}
 
     @r.post("/v1/campaigns/{campaign_id}/phases/{phase_id}/summary", status_code=202, response_model=SummaryFiled,
-            responses={**errors, 403: {"model": ErrorBody, "description": "Not a school's staff."}},
+            responses={**errors, **NOT_STARTED_DOC, 403: {"model": ErrorBody, "description": "Not a school's staff."}},
             summary="Submit the school's phase summary (成效, 问题, 原因, 下一步)")
     async def submit(campaign_id: CampaignId, phase_id: PhaseId, body: SummaryText, official: Actor) -> SummaryFiled:
         """The school's ledger totals for the campaign's period so far are attached and kept with the text. A later

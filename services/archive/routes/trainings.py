@@ -7,14 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Path, Query
 
 from services.archive.campaign_files import campaign_of
-from services.archive.deps import ERRORS, ArchiveDeps, stated_purpose
+from services.archive.deps import ERRORS, NOT_STARTED_DOC, ArchiveDeps, stated_purpose
 from services.archive.training_filing import file_training, list_trainings
 from services.archive.trainings import TrainingFiled, TrainingList, TrainingRequest
 from shared.directory import load_directory
 from shared.errors import ErrorBody
 from shared.identity import Official
 
-_FILE_ERRORS = {**ERRORS, 403: {"model": ErrorBody, "description": "Not a school's staff account."},
+_FILE_ERRORS = {**ERRORS, **NOT_STARTED_DOC, 403: {"model": ErrorBody, "description": "Not a school's staff account."},
                 404: {"model": ErrorBody, "description": "No such campaign or phase."}}
 _LIST_ERRORS = {**ERRORS, 403: {"model": ErrorBody, "description": "Not a school or bureau account."}}
 Ref = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
